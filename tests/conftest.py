@@ -1,0 +1,56 @@
+"""Shared test fixtures: paths to ../shared, real VGG-19 weights, and strict JAX settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NPSYNTH_SHARED", REPO.parent / "shared"))
+SHARED_VGG19 = SHARED / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+# Tests find the real weights the way CI does, unless the caller chose another file.
+if "NPSYNTH_VGG19" not in os.environ and SHARED_VGG19.exists():
+    os.environ["NPSYNTH_VGG19"] = str(SHARED_VGG19)
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ../shared folder (override with $NPSYNTH_SHARED)."""
+    if not SHARED.exists():
+        pytest.fail(f"shared data folder {SHARED} not found; set NPSYNTH_SHARED to its path")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def vgg():
+    """VGG-19 with the real ImageNet-pretrained weights (from $NPSYNTH_VGG19)."""
+    from npsynth.vgg import load_vgg19
+
+    return load_vgg19()
+
+
+@pytest.fixture(scope="session")
+def random_vgg():
+    """VGG-19 with random weights, for fast shape and maths tests."""
+    from flax import nnx
+
+    from npsynth.vgg import VGG19
+
+    return VGG19(rngs=nnx.Rngs(0))
+
+
+def load_photo(path: Path, size: int | None = None) -> np.ndarray:
+    """A photo as float32 [H, W, 3] in [0, 1], optionally resized to size x size."""
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    if size is not None:
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(image, np.float32) / 255.0
