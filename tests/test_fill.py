@@ -1,0 +1,136 @@
+"""Tests for npsynth.fill: mean and harmonic hole filling."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse
+import scipy.sparse.linalg
+
+from npsynth.fill import harmonic_fill, mean_fill
+
+
+def _laplace_reference(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Exact discrete harmonic fill with scipy: for each hole pixel p, deg(p) u_p minus the sum
+    of its in-image 4-neighbours is 0; known neighbours move to the right-hand side."""
+    height, width = hole.shape
+    index = -np.ones((height, width), np.int64)
+    rows, cols = np.nonzero(hole)
+    index[rows, cols] = np.arange(len(rows))
+    entries_i, entries_j, entries_v = [], [], []
+    rhs = np.zeros((len(rows), image.shape[-1]))
+    for k, (y, x) in enumerate(zip(rows, cols)):
+        degree = 0
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            yy, xx = y + dy, x + dx
+            if 0 <= yy < height and 0 <= xx < width:
+                degree += 1
+                if hole[yy, xx]:
+                    entries_i.append(k)
+                    entries_j.append(index[yy, xx])
+                    entries_v.append(-1.0)
+                else:
+                    rhs[k] += image[yy, xx]
+        entries_i.append(k)
+        entries_j.append(k)
+        entries_v.append(float(degree))
+    matrix = scipy.sparse.csc_matrix((entries_v, (entries_i, entries_j)), shape=(len(rows),) * 2)
+    out = image.astype(np.float64).copy()
+    out[rows, cols] = scipy.sparse.linalg.spsolve(matrix, rhs)
+    return out
+
+
+def _irregular_hole(height: int, width: int, seed: int) -> np.ndarray:
+    """A blobby hole that touches the image border, float32 [H, W, 1]."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width]
+    hole = np.zeros((height, width), bool)
+    for _ in range(4):
+        cy, cx = rng.uniform(0, height), rng.uniform(0, width)
+        radius = rng.uniform(0.15, 0.3) * min(height, width)
+        hole |= (yy - cy) ** 2 + ((xx - cx) * 0.7) ** 2 < radius**2
+    hole[0, : width // 3] = True  # Along the top border (zero-flux edge).
+    hole[height // 2, :] = True  # A one-pixel line splitting the image.
+    return hole.astype(np.float32)[..., None]
+
+
+def _smooth_image(height: int, width: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:height, :width] / max(height, width)
+    channels = [
+        0.5 + 0.4 * np.sin(rng.uniform(2, 8) * xx + rng.uniform(0, 6)) * np.cos(3 * yy)
+        for _ in range(3)
+    ]
+    noise = rng.uniform(-0.05, 0.05, (height, width, 3))
+    return (np.stack(channels, -1) + noise).astype(np.float32)
+
+
+# Tests reuse two shapes, (12, 15) unbatched and (2, 37, 30) batched, to compile only a few times.
+
+
+def test_harmonic_fill_matches_sparse_solve_batched():
+    images = np.stack([_smooth_image(37, 30, s) for s in (0, 1)])
+    masks = np.stack([_irregular_hole(37, 30, s) for s in (2, 3)])
+    filled = np.asarray(harmonic_fill(images, masks))
+    assert filled.shape == images.shape and filled.dtype == np.float32
+    for n in range(2):
+        expected = _laplace_reference(images[n], masks[n, ..., 0] > 0)
+        np.testing.assert_allclose(filled[n], expected, atol=1e-3)
+        known = masks[n, ..., 0] == 0
+        np.testing.assert_array_equal(filled[n][known], images[n][known])  # Bit-exact.
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_harmonic_fill_matches_sparse_solve_unbatched_and_jitted(seed):
+    image, mask = _smooth_image(12, 15, seed), _irregular_hole(12, 15, seed + 5)
+    filled = np.asarray(harmonic_fill(image, mask))
+    assert filled.shape == (12, 15, 3)
+    np.testing.assert_allclose(filled, _laplace_reference(image, mask[..., 0] > 0), atol=1e-3)
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(filled[known], image[known])
+    jitted = np.asarray(jax.jit(harmonic_fill)(image, mask))
+    np.testing.assert_allclose(jitted, filled, atol=1e-6)
+
+
+def test_harmonic_fill_reproduces_a_linear_ramp():
+    # A linear ramp is harmonic; with the hole away from the zero-flux border the discrete
+    # solution is the ramp itself.
+    ramp = np.broadcast_to(np.linspace(0, 1, 15, dtype=np.float32)[None, :, None], (12, 15, 3))
+    mask = np.zeros((12, 15, 1), np.float32)
+    mask[3:9, 4:11] = 1
+    np.testing.assert_allclose(np.asarray(harmonic_fill(ramp, mask)), ramp, atol=1e-5)
+
+
+def test_harmonic_fill_empty_and_full_holes():
+    images = np.random.default_rng(0).random((2, 37, 30, 3)).astype(np.float32)
+    masks = np.zeros((2, 37, 30, 1), np.float32)
+    masks[1] = 1.0  # No known pixel at all: grey.
+    filled = np.asarray(harmonic_fill(images, masks))
+    np.testing.assert_array_equal(filled[0], images[0])
+    np.testing.assert_allclose(filled[1], 0.5, atol=1e-6)
+
+
+def test_harmonic_fill_rejects_mismatched_mask():
+    with pytest.raises(ValueError, match="mask shape"):
+        harmonic_fill(jnp.zeros((1, 8, 8, 3)), jnp.zeros((1, 8, 7, 1)))
+    with pytest.raises(ValueError, match="float"):
+        harmonic_fill(jnp.zeros((8, 8, 3), jnp.uint8), jnp.zeros((8, 8, 1)))
+
+
+def test_mean_fill_by_hand():
+    image = np.zeros((2, 2, 2, 3), np.float32)
+    image[0, :, :, 0] = [[0.2, 0.4], [0.9, 0.6]]
+    image[0, :, :, 1] = 1.0
+    image[1] = 0.3
+    mask = np.zeros((2, 2, 2, 1), np.float32)
+    mask[0, 1, 0] = 1  # Known red values of image 0: 0.2, 0.4, 0.6 -> mean 0.4.
+    mask[1, 0, 1] = 1
+    filled = np.asarray(jax.jit(mean_fill)(image, mask))
+    np.testing.assert_allclose(filled[0, 1, 0], [0.4, 1.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(filled[1, 0, 1], [0.3, 0.3, 0.3], atol=1e-7)
+    keep = np.broadcast_to(mask == 0, image.shape)
+    np.testing.assert_array_equal(filled[keep], image[keep])
+    single = np.asarray(mean_fill(image[0], mask[0]))
+    np.testing.assert_array_equal(single, filled[0])
