@@ -2,10 +2,31 @@
 
 Yang, Lu, Lin, Shechtman, Wang, Li. "High-Resolution Image Inpainting using Multi-Scale
 Neural Patch Synthesis", CVPR 2017 (arXiv 1611.09969).
+
+    import npsynth
+    result = npsynth.inpaint(image, mask)              # [H, W, 3] in [0, 1], mask 1 = hole
+    loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
 """
 
+from npsynth.config import InpaintConfig
+from npsynth.inpaint import InpaintResult, ScaleResult, inpaint
+from npsynth.losses import (
+    content_loss,
+    joint_loss,
+    joint_loss_terms,
+    make_joint_loss,
+    nearest_neighbours_for,
+    texture_loss,
+    tv_loss,
+)
+from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap
 from npsynth.vgg import VGG19, load_vgg19
 from npsynth.weights import WeightsError
 
-__all__ = ["VGG19", "WeightsError", "load_vgg19"]
+__all__ = [
+    "InpaintConfig", "InpaintResult", "ScaleResult", "VGG19", "WeightsError",
+    "content_loss", "downsample_mask", "inpaint", "joint_loss", "joint_loss_terms",
+    "load_vgg19", "make_joint_loss", "nearest_neighbours", "nearest_neighbours_for",
+    "patch_swap", "texture_loss", "tv_loss",
+]  # fmt: skip
 __version__ = "0.1.0"

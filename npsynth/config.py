@@ -32,7 +32,7 @@ class InpaintConfig:
     # Context around the hole's bounding box kept for large photos, as a fraction of its size.
     context: float = 1.0
     # Candidates per chunk of the nearest-neighbour search (bounds its memory).
-    chunk_size: int = 256
+    chunk_size: int = 512
 
     def __post_init__(self):
         scales = tuple(int(s) for s in self.scales)
@@ -55,3 +55,194 @@ class InpaintConfig:
     def tiny(cls, **overrides) -> InpaintConfig:
         """A small, fast variant for tests and smoke runs."""
         return cls(**({"scales": (32, 64), "iterations": 5, "content": "harmonic"} | overrides))
+
+
+# ----------------------------------------------------------------------------------------------
+# The content network and its training (`python -m train.content`).
+
+# Hole kinds for training masks: those of `npsynth.data.make_mask`, "mixed" (each example
+# draws center, boxes or strokes), and "auto" (center in paper mode, mixed in free-form mode).
+TRAIN_MASK_KINDS = ("auto", "mixed", "center", "center:FRACTION", "boxes", "strokes")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContentNetConfig:
+    """Architecture of the content network and its discriminator (`npsynth.content_net`)."""
+
+    # "paper": predict the central half of the image from the mean-filled image (Sec. 3.1,
+    # a centred 64x64 hole in a 128x128 image); "freeform": any hole, the mask as a fourth
+    # input channel and a full-size prediction composited with the known pixels.
+    mode: str = "freeform"
+    # Input side in pixels, a power of two >= 8; the encoder halves it down to 4x4 (Sec. 4: 128).
+    image_size: int = 128
+    # Output channels of the strided 4x4 encoder convolutions, one per halving; the decoder
+    # mirrors them (Context Encoder, Pathak et al. 2016: 64, 64, 128, 256, 512).
+    channels: tuple[int, ...] = (64, 64, 128, 256, 512)
+    # Width of the fully connected bottleneck (Sec. 3.1: a standard, not channel-wise, FC
+    # layer; Context Encoder: 4000).
+    bottleneck: int = 4000
+    # Dropout rate after the bottleneck, in [0, 1) (0: none, as in the paper).
+    dropout: float = 0.0
+    # Channels of the discriminator's first strided convolution; each next one doubles it.
+    disc_width: int = 64
+    # Cap on the discriminator's channels (Context Encoder: 64, 128, 256, 512).
+    disc_max_width: int = 512
+
+    def __post_init__(self):
+        if self.mode not in ("paper", "freeform"):
+            raise ValueError(f"mode must be 'paper' or 'freeform', got {self.mode!r}")
+        size = int(self.image_size)
+        if size < 8 or size & (size - 1):
+            raise ValueError(f"image_size must be a power of two >= 8, got {self.image_size}")
+        channels = tuple(int(c) for c in self.channels)
+        halvings = size.bit_length() - 3  # log2(size / 4)
+        if len(channels) != halvings:
+            raise ValueError(
+                f"channels needs one entry per halving from {size} to 4 pixels ({halvings}), got "
+                f"{len(channels)}: {channels}; e.g. --channels "
+                f"{','.join(str(min(64 * 2**i, 512)) for i in range(halvings))}"
+            )
+        if min(channels) < 1 or self.bottleneck < 1 or self.disc_width < 1:
+            raise ValueError("channels, bottleneck and disc_width must be positive")
+        if self.disc_max_width < self.disc_width:
+            raise ValueError(
+                f"disc_max_width ({self.disc_max_width}) must be >= disc_width ({self.disc_width})"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        object.__setattr__(self, "image_size", size)
+        object.__setattr__(self, "channels", channels)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where training photos come from and how crops and holes are drawn (`npsynth.train_data`)."""
+
+    # TFDS dataset name, read with `tfds.data_source` (no TensorFlow); "imagenet" means
+    # imagenet2012. None: imagenet2012 unless `images` is given.
+    tfds: str | None = None
+    # A folder of JPEG/PNG photos, searched recursively, used instead of TFDS.
+    images: str | None = None
+    # TFDS split to train on.
+    split: str = "train"
+    # TFDS data folder; None: $TFDS_DATA_DIR or ~/tensorflow_datasets.
+    data_dir: str | None = None
+    # Each photo is resized so its shorter side is the crop side times a factor drawn from
+    # [min_scale, max_scale], then a random crop (and a random horizontal flip) is taken.
+    min_scale: float = 1.0
+    # See min_scale.
+    max_scale: float = 2.0
+    # Training holes, one of TRAIN_MASK_KINDS.
+    mask_kind: str = "auto"
+    # Threads that decode and crop photos.
+    workers: int = 2
+
+    def __post_init__(self):
+        if self.tfds is not None and self.images is not None:
+            raise ValueError("give either tfds or images (a folder of photos), not both")
+        if not 1.0 <= self.min_scale <= self.max_scale:
+            raise ValueError(
+                f"need 1 <= min_scale <= max_scale, got {self.min_scale} and {self.max_scale}"
+            )
+        name = str(self.mask_kind).strip().lower().partition(":")[0]
+        if name not in ("auto", "mixed", "center", "boxes", "strokes"):
+            raise ValueError(
+                f"unknown mask_kind {self.mask_kind!r}; choose one of {', '.join(TRAIN_MASK_KINDS)}"
+            )
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Optimisation, checkpoints and logging of an adversarially trained network."""
+
+    # Total training steps (one discriminator and one generator update each).
+    steps: int = 200_000
+    # Global batch size (split over all devices; must be divisible by their number).
+    batch_size: int = 64
+    # Adam learning rate of both networks (Context Encoder: 2e-4).
+    lr: float = 2e-4
+    # Adam beta1 (DCGAN / Context Encoder: 0.5).
+    b1: float = 0.5
+    # Adam beta2.
+    b2: float = 0.999
+    # Weight of the reconstruction term: loss = lam * L2(hole) + (1 - lam) * adversarial
+    # (Sec. 3.1 / Context Encoder: 0.999).
+    lam: float = 0.999
+    # Seed of the initial weights, the data order, the crops, the holes and the step keys.
+    seed: int = 0
+    # Save a checkpoint every this many steps (and always at the end and on interrupt).
+    save_every: int = 1000
+    # Checkpoints kept (the newest ones).
+    keep: int = 3
+    # Write losses to metrics.jsonl and the progress bar every this many steps.
+    log_every: int = 50
+    # Write a sample grid (input | prediction | truth) and the loss plot every this many steps.
+    sample_every: int = 1000
+    # Call jax.distributed.initialize() first (several hosts).
+    distributed: bool = False
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "save_every", "keep", "log_every", "sample_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"lam must be in [0, 1], got {self.lam}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContentTrainingConfig:
+    """Everything `python -m train.content` needs; saved as config.json beside the checkpoints.
+
+    Defaults: `python -m train.content --tfds imagenet` (free-form holes, 128x128, the
+    Context Encoder widths; about 130 MB of float16 weights). `tiny()` is a seconds-long
+    variant for tests.
+    """
+
+    model: ContentNetConfig = dataclasses.field(default_factory=ContentNetConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        kind = str(self.data.mask_kind).strip().lower()
+        if self.model.mode == "paper" and kind not in ("auto", "center", "center:0.5"):
+            raise ValueError(
+                f"paper mode predicts the central half of the image, so its holes must be the "
+                f"centred square: use mask_kind center (or auto), not {self.data.mask_kind!r}; "
+                "train the freeform mode for other holes"
+            )
+
+    @property
+    def mask_kind(self) -> str:
+        """The hole kind with "auto" resolved."""
+        if self.data.mask_kind == "auto":
+            return "center" if self.model.mode == "paper" else "mixed"
+        return self.data.mask_kind
+
+    @classmethod
+    def tiny(cls, **overrides) -> ContentTrainingConfig:
+        """A seconds-long variant (32x32, narrow layers, 2 steps) for tests and smoke runs.
+
+        `overrides` maps "model", "data" or "train" to a dict of field overrides.
+        """
+        parts = {
+            "model": {"image_size": 32, "channels": (8, 16, 16), "bottleneck": 32,
+                      "disc_width": 8, "disc_max_width": 16},
+            "data": {"mask_kind": "boxes", "min_scale": 1.0, "max_scale": 1.5, "workers": 1},
+            "train": {"steps": 2, "batch_size": 4, "save_every": 1, "keep": 2, "log_every": 1,
+                      "sample_every": 1},
+        }  # fmt: skip
+        for key, values in overrides.items():
+            if key not in parts:
+                raise ValueError(f"tiny() overrides model, data or train, not {key!r}")
+            parts[key] = parts[key] | dict(values)
+        return cls(
+            model=ContentNetConfig(**parts["model"]),
+            data=DataConfig(**parts["data"]),
+            train=TrainConfig(**parts["train"]),
+        )

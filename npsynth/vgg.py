@@ -59,7 +59,7 @@ def check_images(images) -> None:
             f"images must be float32 RGB in [0, 1]; got dtype {images.dtype}. "
             "Convert with np.asarray(img, np.float32) / 255 for 8-bit images."
         )
-    if not isinstance(images, jax.core.Tracer) and not bool(jnp.all(jnp.isfinite(images))):
+    if not isinstance(images, jax.core.Tracer) and not np.isfinite(np.asarray(images)).all():
         raise ValueError("images contain NaN or infinite values; VGG-19 needs finite pixels.")
 
 

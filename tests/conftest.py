@@ -38,12 +38,18 @@ def vgg():
 
 @pytest.fixture(scope="session")
 def random_vgg():
-    """VGG-19 with random weights, for fast shape and maths tests."""
-    from flax import nnx
+    """VGG-19 with random (He-scaled) weights, for fast shape and maths tests."""
+    from npsynth.vgg import CONVS, vgg19_from_weights
 
-    from npsynth.vgg import VGG19
-
-    return VGG19(rngs=nnx.Rngs(0))
+    rng = np.random.default_rng(0)
+    weights = {
+        name: (
+            rng.normal(0, np.sqrt(2 / (9 * c_in)), (3, 3, c_in, c_out)).astype(np.float32),
+            rng.normal(0, 0.01, c_out).astype(np.float32),
+        )
+        for name, c_in, c_out in CONVS
+    }
+    return vgg19_from_weights(weights)
 
 
 def load_photo(path: Path, size: int | None = None) -> np.ndarray:

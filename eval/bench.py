@@ -1,0 +1,177 @@
+"""Benchmarks that print a table: shape, device, time, peak memory.
+
+    NPSYNTH_VGG19=../shared/weights/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 \\
+        python -m eval.bench loss --sizes 128,256,512 --repeats 3
+
+`loss` times, per image size (one image, centred square hole of half the side, as in the
+paper's evaluation), with the real VGG-19 and every function jitted and warmed up:
+- `search`: the nearest-neighbour search of the texture term (Eq. 3) on relu3_1 and relu4_1
+  features computed beforehand;
+- `loss+grad`: value and gradient of the joint loss (Eq. 1) in x, searching at every
+  evaluation (the paper), and with the matches fixed (the authors' faster variant).
+Peak memory is the device's `peak_bytes_in_use` where JAX reports it (GPU), else the process's
+peak resident set size (CPU; it only grows, so read it per row as "so far"); `xla temp` is the
+scratch memory XLA allocates for the loss+grad program. Subcommands for other stages (e.g.
+`inpaint`) can be added beside `loss`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from npsynth import losses, patches
+from npsynth.vgg import STRIDES, load_vgg19
+
+LAYERS = ("relu3_1", "relu4_1")
+# Loss weights for the benchmark; they do not change the work done.
+ALPHA, BETA = 1e-3, 1.0
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--sizes takes comma-separated integers, got {text!r}")
+    if not sizes or min(sizes) < 32:
+        raise argparse.ArgumentTypeError(f"--sizes needs sizes of at least 32 px, got {text!r}")
+    return sizes
+
+
+def _time(fn, *args, repeats: int) -> float:
+    """Median wall time of fn(*args) in seconds, after one warm-up call (compilation)."""
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _peak_memory(device) -> tuple[float, str]:
+    """Peak memory so far in MiB, and what was measured."""
+    stats = device.memory_stats() or {}
+    if "peak_bytes_in_use" in stats:
+        return stats["peak_bytes_in_use"] / 2**20, "device peak_bytes_in_use"
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10, "process peak RSS"
+
+
+def _case(size: int, seed: int = 0):
+    """A random image, a smoother content reference, and a centred hole of half the side."""
+    rng = np.random.default_rng(seed)
+    reference = rng.random((1, size, size, 3)).astype(np.float32)
+    x = np.clip(reference + 0.1 * rng.standard_normal(reference.shape), 0, 1).astype(np.float32)
+    mask = np.zeros((1, size, size, 1), np.float32)
+    mask[:, size // 4 : size // 4 + size // 2, size // 4 : size // 4 + size // 2] = 1
+    return jnp.asarray(x), jnp.asarray(reference), mask
+
+
+def bench_loss(sizes: list[int], *, repeats: int, chunk_size: int, out=sys.stdout) -> list[dict]:
+    """Time the patch search and the joint loss's value and gradient; print and return rows."""
+    vgg = load_vgg19()
+    device = jax.devices()[0]
+    rows = []
+    for size in sizes:
+        x, reference, mask = _case(size)
+        features = jax.jit(lambda x: vgg(x, LAYERS))(x)
+        # NumPy holes stay concrete inside the jitted search, which then scores the hole box only.
+        holes = {
+            layer: np.asarray(patches.downsample_mask(mask, STRIDES[layer])) for layer in LAYERS
+        }
+        search = jax.jit(
+            lambda feats, holes=holes: {
+                layer: patches.nearest_neighbours(feats[layer], holes[layer], chunk_size=chunk_size)
+                for layer in LAYERS
+            }
+        )
+        search_s = _time(search, features, repeats=repeats)
+        nn = search(features)
+
+        options = {"vgg": vgg, "alpha": ALPHA, "beta": BETA, "layers": LAYERS}
+        options["chunk_size"] = chunk_size
+        paper = jax.jit(jax.value_and_grad(losses.make_joint_loss(reference, mask, **options)))
+        fixed = jax.jit(
+            jax.value_and_grad(losses.make_joint_loss(reference, mask, nn=nn, **options))
+        )
+        paper_s = _time(paper, x, repeats=repeats)
+        fixed_s = _time(fixed, x, repeats=repeats)
+        analysis = paper.lower(x).compile().memory_analysis()
+        temp_mib = analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
+        peak_mib, peak_kind = _peak_memory(device)
+        rows.append(
+            {
+                "size": size,
+                "search_s": search_s,
+                "paper_s": paper_s,
+                "fixed_s": fixed_s,
+                "temp_mib": temp_mib,
+                "peak_mib": peak_mib,
+                "peak_kind": peak_kind,
+                "device": f"{device.platform}:{device.device_kind}",
+            }
+        )
+        _print_rows(rows[-1:], header=len(rows) == 1, out=out)
+    print(
+        f"\nchunk_size={chunk_size}, repeats={repeats} (median), layers={','.join(LAYERS)}, "
+        f"peak = {rows[-1]['peak_kind']}, jax {jax.__version__}",
+        file=out,
+    )
+    return rows
+
+
+def _print_rows(rows, *, header: bool, out) -> None:
+    columns = (
+        ("image", "{size}x{size}", 9),
+        ("search ms", "{search_ms:.0f}", 10),
+        ("loss+grad ms", "{paper_ms:.0f}", 13),
+        ("loss+grad fixed-nn ms", "{fixed_ms:.0f}", 22),
+        ("xla temp MiB", "{temp_mib:.0f}", 13),
+        ("peak MiB", "{peak_mib:.0f}", 9),
+        ("device", "{device}", 12),
+    )
+    if header:
+        print(" | ".join(name.rjust(width) for name, _, width in columns), file=out)
+        print("-|-".join("-" * width for _, _, width in columns), file=out)
+    for row in rows:
+        values = dict(
+            row,
+            search_ms=1e3 * row["search_s"],
+            paper_ms=1e3 * row["paper_s"],
+            fixed_ms=1e3 * row["fixed_s"],
+        )
+        cells = (fmt.format(**values).rjust(width) for _, fmt, width in columns)
+        print(" | ".join(cells), file=out, flush=True)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.bench", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    loss = commands.add_parser("loss", help="patch search and joint loss value+gradient")
+    loss.add_argument("--sizes", type=_sizes, default=[128, 256, 512], help="image sides, px")
+    loss.add_argument("--repeats", type=int, default=3, help="timed calls after warm-up")
+    loss.add_argument(
+        "--chunk-size",
+        type=int,
+        default=patches.DEFAULT_CHUNK_SIZE,
+        help="candidate patches scored at once by the search (bounds its memory)",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "loss":
+        if args.repeats < 1 or args.chunk_size < 1:
+            parser.error("--repeats and --chunk-size must be positive")
+        bench_loss(args.sizes, repeats=args.repeats, chunk_size=args.chunk_size)
+
+
+if __name__ == "__main__":
+    main()
