@@ -101,7 +101,7 @@ def config_from(args: argparse.Namespace) -> InpaintConfig:
 
 def methods(args: argparse.Namespace, config: InpaintConfig) -> dict:
     """name -> fn(image with hole blanked, mask) -> filled image."""
-    from npsynth.inpaint import inpaint
+    from npsynth.synthesis import inpaint
 
     chosen = {"npsynth": lambda image, mask: inpaint(image, mask, config=config).image}
     if args.compare:
@@ -129,7 +129,7 @@ def inpaint_photo(args, config: InpaintConfig) -> Path:
     image = data.load_image(args.image)
     mask = data.load_mask(args.mask, size=image.shape[:2])
     data.check_mask(mask, image.shape)
-    from npsynth.inpaint import inpaint
+    from npsynth.synthesis import inpaint
 
     result = inpaint(image, mask, config=config, progress=True)
     data.save_image(args.out, result.image)
@@ -184,7 +184,7 @@ def demo(args, config: InpaintConfig) -> Path:
     """The built-in example: scikit-image's astronaut photo with a generated hole."""
     from skimage import data as skdata
 
-    from npsynth.inpaint import inpaint
+    from npsynth.synthesis import inpaint
 
     image = skdata.astronaut().astype(np.float32) / 255.0
     mask = data.make_mask(args.hole or "strokes", *image.shape[:2], rng=args.seed)

@@ -9,7 +9,7 @@ Neural Patch Synthesis", CVPR 2017 (arXiv 1611.09969).
 """
 
 from npsynth.config import InpaintConfig
-from npsynth.inpaint import InpaintResult, ScaleResult, inpaint
+from npsynth.synthesis import InpaintResult, ScaleResult, inpaint
 from npsynth.losses import (
     content_loss,
     joint_loss,

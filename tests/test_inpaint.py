@@ -8,9 +8,9 @@ from flax import nnx
 
 from conftest import load_photo
 from npsynth import data
-from npsynth import inpaint as inpaint_lib
+from npsynth import synthesis
 from npsynth.config import InpaintConfig
-from npsynth.inpaint import inpaint
+from npsynth.synthesis import inpaint
 
 TINY = InpaintConfig.tiny()  # scales (32, 64), 5 iterations, harmonic content
 
@@ -61,7 +61,7 @@ def test_deterministic(result, photo, hole, vgg):
 def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     graphdef, _ = nnx.split(vgg)
     solvers = [
-        inpaint_lib._scale_solver(graphdef, scale.layers, TINY.patch_size, TINY.iterations, TINY.tol)
+        synthesis._scale_solver(graphdef, scale.layers, TINY.patch_size, TINY.iterations, TINY.tol)
         for scale in result.scales
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -141,12 +141,12 @@ def test_bad_images_raise_clear_errors(photo, hole, vgg):
 def test_context_window_and_level_sizes_by_hand():
     hole = np.zeros((1000, 3000), bool)
     hole[100:140, 2900:2960] = True  # 40x60 box near the right edge
-    top, bottom, left, right = inpaint_lib._context_window(hole, 512, 1.0)
+    top, bottom, left, right = synthesis._context_window(hole, 512, 1.0)
     assert (bottom - top, right - left) == (512, 512)  # grown to the last scale
     assert right == 3000 and top == 0  # shifted to stay inside the photo
     big = np.zeros((2000, 2000), bool)
     big[200:1800, 500:700] = True  # a hole taller than the last scale
-    top, bottom, left, right = inpaint_lib._context_window(big, 512, 0.25)
+    top, bottom, left, right = synthesis._context_window(big, 512, 0.25)
     assert (top, bottom) == (0, 2000) and (right - left) == 512
-    assert inpaint_lib._level_sizes((2000, 512), (128, 256, 512)) == [(128, 33), (256, 66), (512, 131)]
-    assert inpaint_lib._level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]
+    assert synthesis._level_sizes((2000, 512), (128, 256, 512)) == [(128, 33), (256, 66), (512, 131)]
+    assert synthesis._level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]

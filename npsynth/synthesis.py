@@ -260,7 +260,9 @@ def _solve_level(known, hole, guide, vgg, config: InpaintConfig, iterations: int
     nn = None
     if config.nn_update == "per_scale" and layers:
         start = known_b * (1 - hole_b) + hole_b * guide_b
-        nn = _nearest_neighbours(vgg, start, hole_b, layers, config.patch_size, config.chunk_size)
+        nn = losses.nearest_neighbours_for(
+            start, hole_b, vgg=vgg, layers=layers, patch_size=config.patch_size, chunk_size=config.chunk_size
+        )
     solve = _scale_solver(graphdef, layers, config.patch_size, iterations, config.tol)
     alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)
     # The guide (content reference, then the upsampled previous scale) is both E_c's
@@ -268,25 +270,6 @@ def _solve_level(known, hole, guide, vgg, config: InpaintConfig, iterations: int
     result, info = solve(state, known_b, hole_b, guide_b, guide_b, nn, alpha, beta)
     history = np.asarray(info.values)[: int(info.iterations) + 1]
     return np.asarray(result[0, :height, :width]), history, layers
-
-
-def _nearest_neighbours(vgg, x, mask, layers, patch_size, chunk_size) -> dict[str, jax.Array]:
-    """Per texture layer, the nearest source window of every window of `x` (no gradient)."""
-    features = _features(vgg, x, layers)
-    return {
-        layer: patches.nearest_neighbours(
-            features[layer],
-            patches.downsample_mask(mask, STRIDES[layer]),
-            patch_size=patch_size,
-            chunk_size=chunk_size,
-        )
-        for layer in layers
-    }
-
-
-@nnx.jit(static_argnames="layers")
-def _features(vgg, x, layers):
-    return vgg(x, layers=layers)
 
 
 @functools.cache

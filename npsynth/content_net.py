@@ -1,0 +1,438 @@
+"""The content network: a Context-Encoder-style encoder-decoder and its discriminator.
+
+Yang et al. 2017, Sec. 3.1: the content network is the Context Encoder of Pathak et al.
+(2016) with a standard fully connected bottleneck instead of the channel-wise one, ELU
+activations and batch normalisation. Its input is the image with the hole filled with the
+mean colour of the known pixels (`npsynth.fill.mean_fill`); it is trained with
+`lambda * L2(hole) + (1 - lambda) * adversarial` (`npsynth.steps`, `python -m train.content`).
+
+Two modes (`ContentNetConfig.mode`):
+
+- "paper": a 128x128 image with a centred 64x64 hole in, the central 64x64 out (in general,
+  the central half of an `image_size` image). The discriminator judges that central patch.
+- "freeform": any hole; the mask is a fourth input channel, the prediction covers the whole
+  image and is composited with the known pixels. The discriminator judges the composite.
+
+Arrays are NHWC float32, images RGB in [0, 1], masks `[N, H, W, 1]` with 1 = hole.
+
+Trained weights travel as a small `.npz` (float16 by default) with the architecture embedded
+and a readable `.json` beside it: `save_content_net`, `load_content_net`, then `predict`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from npsynth.config import ContentNetConfig
+from npsynth.fill import mean_fill
+
+# The encoder-decoder's kernels (4x4, stride 2, as in DCGAN and the Context Encoder).
+KERNEL = (4, 4)
+# The encoder stops at this spatial size (Context Encoder: 4x4x512 before the bottleneck).
+BOTTOM = 4
+# BatchNorm running-average momentum (PyTorch's 0.1 in Flax's convention).
+BN_MOMENTUM = 0.9
+# Slope of the discriminator's leaky ReLUs (DCGAN).
+LEAKY_SLOPE = 0.2
+# Identifies the export format in the .npz and .json.
+EXPORT_FORMAT = "npsynth.content_net/1"
+
+
+def _halvings(size: int) -> int:
+    """How many stride-2 layers take `size` down to `BOTTOM` (size must be BOTTOM * 2^k)."""
+    count = size.bit_length() - BOTTOM.bit_length()
+    if count < 1 or size != BOTTOM * 2**count:
+        raise ValueError(f"size must be {BOTTOM} times a power of two (>= {2 * BOTTOM}), got {size}")
+    return count
+
+
+def _down(c_in: int, c_out: int, rngs: nnx.Rngs) -> nnx.Conv:
+    return nnx.Conv(c_in, c_out, KERNEL, strides=(2, 2), padding=((1, 1), (1, 1)), rngs=rngs)
+
+
+def _up(c_in: int, c_out: int, rngs: nnx.Rngs) -> nnx.ConvTranspose:
+    return nnx.ConvTranspose(c_in, c_out, KERNEL, strides=(2, 2), padding="SAME", rngs=rngs)
+
+
+def _norm(channels: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
+    return nnx.BatchNorm(channels, momentum=BN_MOMENTUM, rngs=rngs)
+
+
+def centre_box(size: int) -> tuple[int, int]:
+    """(start, stop) of the central half of a side of `size` pixels (paper mode's hole)."""
+    return size // 4, size // 4 + size // 2
+
+
+def paper_mask(size: int) -> np.ndarray:
+    """The paper mode's hole: float32 [size, size, 1], 1 on the central size/2 x size/2 square."""
+    start, stop = centre_box(size)
+    mask = np.zeros((size, size, 1), np.float32)
+    mask[start:stop, start:stop] = 1.0
+    return mask
+
+
+class ContentNet(nnx.Module):
+    """Encoder-decoder that predicts the hole's content from the mean-filled image.
+
+    Encoder: strided 4x4 convolutions from `image_size` down to 4x4 (`channels`, ELU, batch
+    norm after all but the first). Bottleneck: flatten, a fully connected layer to
+    `bottleneck` units and one back to 4x4xC (batch norm, ELU). Decoder: the mirrored 4x4
+    transposed convolutions up to the output size, then tanh mapped to [0, 1].
+
+    Args:
+      mode: "paper" (output: the central half) or "freeform" (mask channel in, full output).
+      image_size: input side in pixels, 4 * 2^k (the paper: 128).
+      channels: encoder widths, one per halving (k of them); the decoder mirrors them.
+      bottleneck: fully connected bottleneck width (Context Encoder: 4000).
+      dropout: dropout rate after the bottleneck (0: none).
+      rngs: initialises the weights.
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str = "freeform",
+        image_size: int = 128,
+        channels=(64, 64, 128, 256, 512),
+        bottleneck: int = 4000,
+        dropout: float = 0.0,
+        rngs: nnx.Rngs,
+    ):
+        if mode not in ("paper", "freeform"):
+            raise ValueError(f"mode must be 'paper' or 'freeform', got {mode!r}")
+        channels = tuple(int(c) for c in channels)
+        if len(channels) != _halvings(image_size):
+            raise ValueError(
+                f"channels needs {_halvings(image_size)} entries for image_size {image_size} "
+                f"(one per halving down to {BOTTOM}x{BOTTOM}), got {channels}"
+            )
+        self.mode = mode
+        self.image_size = image_size
+        self.channels = channels
+        c_in = 4 if mode == "freeform" else 3
+        widths = (c_in,) + channels
+        self.encoder = nnx.List([_down(a, b, rngs) for a, b in zip(widths, widths[1:])])
+        # No norm after the first convolution (DCGAN, Context Encoder).
+        self.encoder_norms = nnx.List([_norm(c, rngs) for c in channels[1:]])
+
+        flat = BOTTOM * BOTTOM * channels[-1]
+        self.fc_in = nnx.Linear(flat, bottleneck, rngs=rngs)
+        self.fc_in_norm = _norm(bottleneck, rngs)
+        self.dropout = nnx.Dropout(dropout)
+        self.fc_out = nnx.Linear(bottleneck, flat, rngs=rngs)
+        self.fc_out_norm = _norm(channels[-1], rngs)
+
+        # Freeform: back up to image_size (all k layers mirrored, the last one to RGB).
+        # Paper: up to image_size / 2 (the first encoder layer has no mirror).
+        mirrored = channels[::-1] if mode == "freeform" else channels[:0:-1]
+        outs = mirrored[1:] + (3,)
+        self.decoder = nnx.List([_up(a, b, rngs) for a, b in zip(mirrored, outs)])
+        self.decoder_norms = nnx.List([_norm(c, rngs) for c in outs[:-1]])
+
+    @property
+    def output_size(self) -> int:
+        """Side of the prediction: image_size (freeform) or image_size / 2 (paper)."""
+        return self.image_size if self.mode == "freeform" else self.image_size // 2
+
+    def __call__(self, images: jax.Array, mask: jax.Array, *, rngs=None) -> jax.Array:
+        """Predict the hole's content.
+
+        Args:
+          images: float32 [N, S, S, 3] in [0, 1], S = image_size; hole pixels are ignored.
+          mask: [N, S, S, 1], 1 = hole. In paper mode it should be `paper_mask(S)`.
+          rngs: key (or nnx.Rngs) for dropout; only needed when training with dropout > 0.
+
+        Returns:
+          float32 [N, S, S, 3] (freeform) or [N, S/2, S/2, 3] (paper, the central half), in
+          [0, 1]. Composite it with the known pixels with `composite`.
+        """
+        size = self.image_size
+        if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+            raise ValueError(
+                f"ContentNet expects images [N, {size}, {size}, 3], got {tuple(images.shape)}; "
+                f"resize (npsynth.data.resize_image) or crop to {size}x{size} first"
+            )
+        if mask.shape != images.shape[:3] + (1,):
+            raise ValueError(
+                f"mask must be [N, {size}, {size}, 1] like images, got {tuple(mask.shape)}"
+            )
+        hole = (mask > 0.5).astype(jnp.float32)
+        x = mean_fill(images.astype(jnp.float32), hole) * 2.0 - 1.0  # Context Encoder: [-1, 1].
+        if self.mode == "freeform":
+            x = jnp.concatenate([x, hole], axis=-1)
+        for index, conv in enumerate(self.encoder):
+            x = conv(x)
+            if index > 0:
+                x = self.encoder_norms[index - 1](x)
+            x = jax.nn.elu(x)
+        n = x.shape[0]
+        x = self.fc_in(x.reshape(n, -1))
+        x = self.dropout(jax.nn.elu(self.fc_in_norm(x)), rngs=rngs)
+        x = self.fc_out(x).reshape(n, BOTTOM, BOTTOM, self.channels[-1])
+        x = jax.nn.elu(self.fc_out_norm(x))
+        for index, deconv in enumerate(self.decoder):
+            x = deconv(x)
+            if index < len(self.decoder_norms):
+                x = jax.nn.elu(self.decoder_norms[index](x))
+        return (jnp.tanh(x) + 1.0) * 0.5
+
+
+def composite(mode: str, images: jax.Array, mask: jax.Array, prediction: jax.Array) -> jax.Array:
+    """The full image: the prediction inside the hole, the input elsewhere.
+
+    Args:
+      mode: the network's mode; in paper mode `prediction` is the central half.
+      images: [N, S, S, 3]; mask: [N, S, S, 1], 1 = hole.
+      prediction: the network's output.
+
+    Returns:
+      [N, S, S, 3]; known pixels are the input's, bit for bit.
+    """
+    if mode == "paper":
+        start, stop = centre_box(images.shape[1])
+        pad = ((0, 0), (start, images.shape[1] - stop), (start, images.shape[2] - stop), (0, 0))
+        prediction = jnp.pad(prediction, pad)
+    return jnp.where(mask > 0.5, prediction.astype(images.dtype), images)
+
+
+class Discriminator(nnx.Module):
+    """Context-Encoder / DCGAN discriminator: strided 4x4 convolutions to 4x4, then one logit.
+
+    Layer i has min(width * 2^i, max_width) channels, leaky ReLU (0.2) and batch norm after
+    all but the first; a fully connected layer (a 4x4 valid convolution) gives the logit.
+
+    Args:
+      input_size: side of the judged image, 4 * 2^k: the central half in paper mode, the
+        whole image in freeform mode.
+      width, max_width: channel widths (Context Encoder: 64 and 512).
+      rngs: initialises the weights.
+    """
+
+    def __init__(self, *, input_size: int, width: int = 64, max_width: int = 512, rngs: nnx.Rngs):
+        count = _halvings(input_size)
+        channels = tuple(min(width * 2**i, max_width) for i in range(count))
+        self.input_size = input_size
+        widths = (3,) + channels
+        self.convs = nnx.List([_down(a, b, rngs) for a, b in zip(widths, widths[1:])])
+        self.norms = nnx.List([_norm(c, rngs) for c in channels[1:]])
+        self.head = nnx.Linear(BOTTOM * BOTTOM * channels[-1], 1, rngs=rngs)
+
+    def __call__(self, images: jax.Array) -> jax.Array:
+        """Real/fake logits for float32 [N, input_size, input_size, 3] in [0, 1] -> [N]."""
+        size = self.input_size
+        if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+            raise ValueError(
+                f"Discriminator expects images [N, {size}, {size}, 3], got {tuple(images.shape)}"
+            )
+        x = images * 2.0 - 1.0
+        for index, conv in enumerate(self.convs):
+            x = conv(x)
+            if index > 0:
+                x = self.norms[index - 1](x)
+            x = jax.nn.leaky_relu(x, LEAKY_SLOPE)
+        return self.head(x.reshape(x.shape[0], -1))[:, 0]
+
+
+def make_content_net(config: ContentNetConfig, *, rngs: nnx.Rngs) -> ContentNet:
+    """The generator described by `config`."""
+    return ContentNet(
+        mode=config.mode,
+        image_size=config.image_size,
+        channels=config.channels,
+        bottleneck=config.bottleneck,
+        dropout=config.dropout,
+        rngs=rngs,
+    )
+
+
+def make_discriminator(config: ContentNetConfig, *, rngs: nnx.Rngs) -> Discriminator:
+    """The discriminator for `config`: it judges the central half (paper) or the whole image."""
+    size = config.image_size // 2 if config.mode == "paper" else config.image_size
+    return Discriminator(
+        input_size=size, width=config.disc_width, max_width=config.disc_max_width, rngs=rngs
+    )
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+# ----------------------------------------------------------------------------------------------
+# Inference
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _predict(graphdef, state, images, mask):
+    model = nnx.merge(graphdef, state)
+    return composite(model.mode, images, mask, model(images, mask))
+
+
+def predict(model: ContentNet, image, mask) -> np.ndarray:
+    """Fill the hole of a `model.image_size` image (128x128 for the shipped network).
+
+    Runs the network in evaluation mode (running batch-norm statistics, no dropout) and
+    composites: known pixels come back unchanged. Compiled once per shape.
+
+    Args:
+      model: a `ContentNet`, e.g. from `load_content_net`.
+      image: float [S, S, 3] or [N, S, S, 3], RGB in [0, 1]; hole pixels are ignored.
+      mask: [S, S, 1] / [S, S] (or batched), non-zero = hole. Paper-mode networks only fill
+        the centred square (`paper_mask(S)`); use a freeform network for other holes.
+
+    Returns:
+      float32 [S, S, 3] (or [N, S, S, 3]): the image with its hole filled.
+    """
+    images = np.asarray(image, np.float32)
+    masks = np.asarray(mask, np.float32)
+    unbatched = images.ndim == 3
+    if unbatched:
+        images = images[None]
+        masks = masks[None]
+    if masks.ndim == images.ndim - 1:
+        masks = masks[..., None]
+    size = model.image_size
+    if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+        raise ValueError(
+            f"predict expects an image [{size}, {size}, 3] (or a batch of them) for this "
+            f"network, got {images.shape}; resize to {size}x{size} first"
+        )
+    if masks.shape != images.shape[:3] + (1,):
+        raise ValueError(f"mask shape {masks.shape} does not fit image shape {images.shape}")
+    masks = (masks > 0.5).astype(np.float32)
+    if model.mode == "paper" and not np.all(masks == paper_mask(size)):
+        raise ValueError(
+            f"this content network was trained in paper mode: it only fills the centred "
+            f"{size // 2}x{size // 2} square of a {size}x{size} image. Use a freeform network "
+            "for other holes."
+        )
+    graphdef, state = nnx.split(nnx.view(model, deterministic=True, use_running_average=True))
+    filled = _predict(graphdef, state, jnp.asarray(images), jnp.asarray(masks))
+    filled = np.asarray(filled, np.float32)
+    return filled[0] if unbatched else filled
+
+
+# ----------------------------------------------------------------------------------------------
+# Export: the generator's weights in a small .npz with its config
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "/"))
+        else:
+            flat[name] = np.asarray(value)
+    return flat
+
+
+def _unflatten_into(template: dict, flat: dict[str, np.ndarray], path: Path, prefix="") -> dict:
+    out = {}
+    for key, value in template.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out[key] = _unflatten_into(value, flat, path, name + "/")
+            continue
+        if name not in flat:
+            raise ValueError(f"{path}: weights lack {name!r}; the file does not fit its config")
+        array = flat[name]
+        if array.shape != tuple(value.shape):
+            raise ValueError(
+                f"{path}: {name!r} has shape {array.shape}, the config needs {tuple(value.shape)}"
+            )
+        out[key] = jnp.asarray(array, jnp.float32)
+    return out
+
+
+def save_content_net(
+    model: ContentNet, path, *, config: ContentNetConfig, step: int | None = None, dtype="float16"
+) -> Path:
+    """Write the generator's weights (and batch-norm statistics) as .npz plus a .json.
+
+    The .npz holds every array under its "/"-joined path, cast to `dtype`, and the
+    architecture as JSON under "__config__", so it alone is enough for `load_content_net`.
+    The .json beside it (same name) repeats the config for people and tools.
+
+    Args:
+      model: the generator.
+      path: the .npz to write (parent folders are created).
+      config: the model's architecture (checked against the model).
+      step: training step, recorded in the metadata.
+      dtype: "float16" (default, half the size) or "float32".
+
+    Returns:
+      the .npz path.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"export path must end in .npz, got {str(path)!r}")
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
+    if (model.mode, model.image_size, model.channels) != (
+        config.mode, config.image_size, config.channels
+    ):
+        raise ValueError("config does not describe this model (mode, image_size or channels)")
+    flat = _flatten(nnx.state(model).to_pure_dict())
+    flat = {name: np.asarray(value, np.float32).astype(dtype) for name, value in flat.items()}
+    meta = {
+        "format": EXPORT_FORMAT,
+        "config": dataclasses.asdict(config),
+        "step": step,
+        "dtype": dtype,
+        "params": count_params(model),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(temporary, __config__=np.asarray(json.dumps(meta)), **flat)
+    temporary.replace(path)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def load_content_net(path) -> ContentNet:
+    """Load an exported content network (see `save_content_net`), in evaluation mode.
+
+    Args:
+      path: the .npz file, or a folder holding `content_net.npz` (e.g. a training workdir,
+        where `python -m train.content` exports at the end of training).
+
+    Returns:
+      a `ContentNet` in float32 with running batch-norm statistics, ready for `predict`.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "content_net.npz"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"content network weights {str(path)!r} not found; export them from a training "
+            "run with `python -m train.content --workdir DIR --export`"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            flat = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(flat.pop("__config__")))
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{str(path)!r} is not an exported content network: {error}") from error
+    if meta.get("format") != EXPORT_FORMAT:
+        raise ValueError(
+            f"{str(path)!r} has format {meta.get('format')!r}, expected {EXPORT_FORMAT!r}"
+        )
+    config = ContentNetConfig(**meta["config"])
+    model = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
+    state = nnx.state(model)
+    pure = _unflatten_into(state.to_pure_dict(), flat, path)
+    extra = set(flat) - set(_flatten(pure))
+    if extra:
+        raise ValueError(f"{str(path)!r} has arrays its config does not use: {sorted(extra)[:5]}")
+    nnx.replace_by_pure_dict(state, pure)
+    nnx.update(model, state)
+    return nnx.view(model, deterministic=True, use_running_average=True)

@@ -1,0 +1,257 @@
+"""Training steps of the content network: a discriminator step and a generator step.
+
+The generator (`ContentNet`) minimises, as in Yang et al. 2017, Sec. 3.1 (and the Context
+Encoder of Pathak et al. 2016):
+
+    L_G = lam * L2(hole) + (1 - lam) * L_adv,    L_adv = -log D(fake)   (non-saturating)
+
+and the discriminator minimises  -log D(real) - log(1 - D(fake)). "fake" is the predicted
+central half (paper mode) or the prediction composited with the known pixels (freeform).
+
+The training state is a plain dict, which is also the checkpoint layout:
+
+    {"generator": {"params", "batch_stats"}, "discriminator": {"params", "batch_stats"},
+     "opt_g", "opt_d", "step"}
+
+`make_steps` returns `d_step` and `g_step`, each jitted with the state donated; one training
+step is `d_step` then `g_step`. Per-step keys are `fold_in(fold_in(key(seed), 2), step)`
+(streams 0 and 1 of the seed initialise the two networks), so a resumed run draws the same
+keys as an uninterrupted one. Nothing here logs or touches files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from npsynth.config import ContentNetConfig
+from npsynth.content_net import centre_box, composite, make_content_net, make_discriminator
+
+State = dict  # the training state described in the module docstring
+Batch = dict  # {"image": float32 [N, S, S, 3] in [0, 1], "mask": float32 [N, S, S, 1], 1 = hole}
+
+
+@dataclasses.dataclass(frozen=True)
+class Graphs:
+    """The static halves of the two networks (`nnx.split`), in training mode."""
+
+    generator: nnx.GraphDef
+    discriminator: nnx.GraphDef
+    mode: str  # "paper" or "freeform"
+
+
+def make_optimizer(*, lr: float, b1: float, b2: float) -> optax.GradientTransformation:
+    """Adam, as in the Context Encoder (lr 2e-4, b1 0.5)."""
+    return optax.adam(lr, b1=b1, b2=b2)
+
+
+def _split(model: nnx.Module) -> tuple[nnx.GraphDef, dict]:
+    graphdef, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    return graphdef, {"params": params, "batch_stats": stats}
+
+
+def init_state(
+    config: ContentNetConfig, tx_g: optax.GradientTransformation, tx_d, *, seed: int
+) -> State:
+    """Fresh networks and optimiser states. Works under `jax.eval_shape` (abstract state).
+
+    The generator is initialised from fold_in(key(seed), 0), the discriminator from 1.
+    """
+    base = jax.random.key(seed)
+    generator = make_content_net(config, rngs=nnx.Rngs(jax.random.fold_in(base, 0)))
+    discriminator = make_discriminator(config, rngs=nnx.Rngs(jax.random.fold_in(base, 1)))
+    _, g_state = _split(generator)
+    _, d_state = _split(discriminator)
+    return {
+        "generator": g_state,
+        "discriminator": d_state,
+        "opt_g": tx_g.init(g_state["params"]),
+        "opt_d": tx_d.init(d_state["params"]),
+        "step": jnp.zeros((), jnp.int32),
+    }
+
+
+def graphs_for(config: ContentNetConfig) -> Graphs:
+    """The `Graphs` of `config` (training mode), without allocating any weights."""
+    generator = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
+    discriminator = nnx.eval_shape(lambda: make_discriminator(config, rngs=nnx.Rngs(0)))
+    return Graphs(_split(generator)[0], _split(discriminator)[0], config.mode)
+
+
+def hole_l2(prediction: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean squared error over the hole pixels (and channels) of a batch.
+
+    Args:
+      prediction, target: [N, H, W, C].
+      mask: [N, H, W, 1], 1 = hole; pass ones for a prediction that is all hole.
+
+    Returns:
+      scalar; 0 when there is no hole pixel.
+    """
+    squared = jnp.square(prediction - target) * mask
+    count = jnp.sum(mask) * prediction.shape[-1]
+    return jnp.sum(squared) / jnp.maximum(count, 1.0)
+
+
+def _centre(images: jax.Array) -> jax.Array:
+    start, stop = centre_box(images.shape[1])
+    return images[:, start:stop, start:stop]
+
+
+def _generate(graphs: Graphs, g_state: dict, batch: Batch, key):
+    """(raw prediction, what the discriminator sees as fake, updated generator batch stats)."""
+    generator = nnx.merge(graphs.generator, g_state["params"], g_state["batch_stats"], copy=True)
+    prediction = generator(batch["image"], batch["mask"], rngs=key)
+    if graphs.mode == "paper":
+        fake = prediction
+    else:
+        fake = composite(graphs.mode, batch["image"], batch["mask"], prediction)
+    return prediction, fake, nnx.state(generator, nnx.BatchStat)
+
+
+def _real(graphs: Graphs, batch: Batch) -> jax.Array:
+    return _centre(batch["image"]) if graphs.mode == "paper" else batch["image"]
+
+
+def _step_keys(seed: int, step: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(discriminator key, generator key) of `step`; stream 2 of the seed (0, 1: init)."""
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), step)
+    return jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+
+
+def discriminator_update(
+    graphs: Graphs, tx_d, state: State, batch: Batch, *, seed: int
+) -> tuple[State, dict]:
+    """One discriminator update (pure; `make_steps` jits it). Returns (state, metrics)."""
+    d_key, _ = _step_keys(seed, state["step"])
+    _, fake, _ = _generate(graphs, state["generator"], batch, d_key)  # G's stats unchanged here
+    fake = jax.lax.stop_gradient(fake)
+    real = _real(graphs, batch)
+
+    # Variables are merged inside the differentiated function (BatchNorm updates its
+    # statistics in place, which NNX only allows at the trace level they were created at).
+    def loss_fn(params, stats):
+        disc = nnx.merge(graphs.discriminator, params, stats, copy=True)
+        real_logits, fake_logits = disc(real), disc(fake)
+        loss = jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+        aux = (nnx.state(disc, nnx.BatchStat), real_logits, fake_logits)
+        return loss, aux
+
+    params = state["discriminator"]["params"]
+    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params, state["discriminator"]["batch_stats"]
+    )
+    updates, opt_d = tx_d.update(grads, state["opt_d"], params)
+    new = dict(state)
+    new["discriminator"] = {"params": optax.apply_updates(params, updates), "batch_stats": stats}
+    new["opt_d"] = opt_d
+    metrics = {
+        "d_loss": loss,
+        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),  # D's mean belief that real is real
+        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+    }
+    return new, metrics
+
+
+def generator_update(
+    graphs: Graphs, tx_g, state: State, batch: Batch, *, lam: float, seed: int
+) -> tuple[State, dict]:
+    """One generator update and step += 1 (pure; `make_steps` jits it). Returns (state, metrics)."""
+    _, g_key = _step_keys(seed, state["step"])
+
+    def loss_fn(params, g_stats, d_state):
+        g_state = {"params": params, "batch_stats": g_stats}
+        prediction, fake, stats = _generate(graphs, g_state, batch, g_key)
+        if graphs.mode == "paper":
+            l2 = hole_l2(prediction, _centre(batch["image"]), jnp.ones_like(prediction[..., :1]))
+        else:
+            l2 = hole_l2(prediction, batch["image"], batch["mask"])
+        # D in training mode (batch statistics), as in its own step; its stats are not kept.
+        disc = nnx.merge(graphs.discriminator, d_state["params"], d_state["batch_stats"], copy=True)
+        adversarial = jnp.mean(jax.nn.softplus(-disc(fake)))
+        loss = lam * l2 + (1.0 - lam) * adversarial
+        return loss, (stats, l2, adversarial)
+
+    params = state["generator"]["params"]
+    (loss, (stats, l2, adversarial)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params, state["generator"]["batch_stats"], state["discriminator"]
+    )
+    updates, opt_g = tx_g.update(grads, state["opt_g"], params)
+    new = dict(state)
+    new["generator"] = {"params": optax.apply_updates(params, updates), "batch_stats": stats}
+    new["opt_g"] = opt_g
+    new["step"] = state["step"] + 1
+    return new, {"g_loss": loss, "l2": l2, "adv": adversarial}
+
+
+def make_steps(
+    graphs: Graphs,
+    tx_g: optax.GradientTransformation,
+    tx_d: optax.GradientTransformation,
+    *,
+    lam: float,
+    seed: int,
+    state_sharding=None,
+    batch_sharding=None,
+) -> tuple[Callable, Callable]:
+    """Jitted `d_step(state, batch)` and `g_step(state, batch)`, each -> (state, metrics).
+
+    The state argument is donated: do not use it after the call. With shardings (e.g. the
+    state replicated and the batch split over a mesh's "data" axis), the steps run data
+    parallel and batch-norm statistics and gradients are over the global batch.
+
+    Args:
+      graphs: from `graphs_for`.
+      tx_g, tx_d: the optimisers the state was initialised with.
+      lam: weight of the hole L2 term (1 - lam weighs the adversarial term).
+      seed: base of the per-step keys.
+      state_sharding, batch_sharding: optional `jax.sharding.Sharding`s.
+    """
+    shardings = {}
+    if state_sharding is not None:
+        shardings = {
+            "in_shardings": (state_sharding, batch_sharding),
+            "out_shardings": (state_sharding, state_sharding),
+        }
+
+    def d_step(state, batch):
+        return discriminator_update(graphs, tx_d, state, batch, seed=seed)
+
+    def g_step(state, batch):
+        return generator_update(graphs, tx_g, state, batch, lam=lam, seed=seed)
+
+    return (
+        jax.jit(d_step, donate_argnums=0, **shardings),
+        jax.jit(g_step, donate_argnums=0, **shardings),
+    )
+
+
+def make_sample_fn(graphs: Graphs, *, state_sharding=None, batch_sharding=None) -> Callable:
+    """Jitted `sample(state, batch) -> [N, S, S, 3]`: the composited prediction in eval mode."""
+
+    def sample(state, batch):
+        generator = nnx.merge(
+            graphs.generator, state["generator"]["params"], state["generator"]["batch_stats"]
+        )
+        generator = nnx.view(generator, deterministic=True, use_running_average=True)
+        prediction = generator(batch["image"], batch["mask"])
+        return composite(graphs.mode, batch["image"], batch["mask"], prediction)
+
+    if state_sharding is None:
+        return jax.jit(sample)
+    return jax.jit(
+        sample, in_shardings=(state_sharding, batch_sharding), out_shardings=state_sharding
+    )
+
+
+def generator_from_state(graphs: Graphs, state: State) -> nnx.Module:
+    """The generator of a training state, in evaluation mode (for export and predict)."""
+    generator = nnx.merge(
+        graphs.generator, state["generator"]["params"], state["generator"]["batch_stats"]
+    )
+    return nnx.view(generator, deterministic=True, use_running_average=True)
