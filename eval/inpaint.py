@@ -49,6 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="output file (--image) or folder")
     parser.add_argument("--limit", type=int, help="use only the first N photos of --images")
+    parser.add_argument(
+        "--resize", type=int, help="downsize each photo of --images so its longest side is N px first"
+    )  # fmt: skip
     parser.add_argument("--scales", default=",".join(map(str, defaults.scales)), help="e.g. 128,256,512")
     parser.add_argument(
         "--iterations", default=str(defaults.iterations), help="L-BFGS iterations per scale, or one per scale: 100,50,20"
@@ -145,6 +148,10 @@ def pairs(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
     out = []
     for index, path in enumerate(paths):
         image = data.load_image(path)
+        if args.resize and max(image.shape[:2]) > args.resize:
+            scale = args.resize / max(image.shape[:2])
+            size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
+            image = data.resize_image(image, size)
         if mask_paths:
             mask = data.load_mask(mask_paths[index % len(mask_paths)], size=image.shape[:2])
         else:
@@ -238,8 +245,9 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
         "# Inpainting report",
         "",
         f"- command: `python -m eval.inpaint {' '.join(sys.argv[1:])}`",
-        f"- data: {len(images)} photos from `{args.images}`, holes: "
-        f"{args.masks or args.hole or 'center:0.5'}",
+        f"- data: {len(images)} photos from `{args.images}`"
+        + (f", downsized to {args.resize} px" if args.resize else "")
+        + f", holes: {args.masks or args.hole or 'center:0.5'}",
         f"- machine: {machine()}",
         f"- config: {dataclasses.asdict(config)}",
         "",

@@ -99,3 +99,23 @@ def test_bad_flags(folder, tmp_path, capsys):
     assert "increasing" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--image", str(folder / "img_003.png")])  # no --mask / --out
+
+
+def test_sweep_tabulates_each_setting(folder, tmp_path):
+    from eval import sweep
+
+    argv = ["--images", str(folder), "--limit", "1", "--resize", "64", "--scales", "32,64"]
+    argv += ["--iterations", "3", "--alphas", "0,1e-7", "--betas", "0.1", "--out", str(tmp_path)]
+    assert sweep.main(argv) == 0
+    table = (tmp_path / "sweep.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| 0 ") or line.startswith("| 1e-07 ")]
+    assert len(rows) == 2 and table.count("**best**") == 1
+    # The alpha = 0 row is plain E_c + beta * TV: recompute it independently of the sweep.
+    from npsynth import InpaintConfig, inpaint
+
+    image = data.load_image(folder / "img_003.png")
+    mask = data.center_mask(64, 64, fraction=0.5)
+    config = InpaintConfig(scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, content="harmonic")
+    filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
+    psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
+    assert f"| 0 | 0.1 | {psnr:.2f}" in table
