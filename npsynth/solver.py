@@ -42,12 +42,11 @@ def minimize(
     Returns:
       (x, info): the minimiser and a `SolveInfo` with the loss history.
     """
-    # A backtracking (Armijo) line search: L-BFGS's unit step is usually accepted, so an
-    # iteration costs about 1.1 loss evaluations, against about 2 for jaxopt's default zoom
-    # search, for the same loss (measured on the joint loss at 64 px, 30 iterations).
-    solver = jaxopt.LBFGS(
-        fun=loss_fn, maxiter=max_iter, tol=tol, history_size=history_size, linesearch="backtracking"
-    )
+    # jaxopt's default zoom (strong Wolfe) line search: about 2.7 loss evaluations per
+    # iteration on the joint loss. Backtracking looked cheaper on an easy case but needed
+    # ~22 evaluations per iteration (and reached a higher loss) once the texture term
+    # dominates the first, badly scaled step (measured at 64 px, alpha = 2e-6).
+    solver = jaxopt.LBFGS(fun=loss_fn, maxiter=max_iter, tol=tol, history_size=history_size)
     state = solver.init_state(x0)
 
     def step(carry, _):
