@@ -63,6 +63,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="content reference at the first scale",
     )  # fmt: skip
     parser.add_argument(
+        "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
+    )  # fmt: skip
+    parser.add_argument(
         "--nn-update", default=defaults.nn_update, choices=("per_scale", "every_eval"),
         help="nearest neighbours fixed per scale (fast) or recomputed at every evaluation (paper)",
     )  # fmt: skip
@@ -95,6 +98,7 @@ def config_from(args: argparse.Namespace) -> InpaintConfig:
         alpha=args.alpha,
         beta=args.beta,
         content=args.content,
+        content_checkpoint=args.content_checkpoint,
         nn_update=args.nn_update,
     )
 

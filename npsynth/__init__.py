@@ -8,7 +8,9 @@ Neural Patch Synthesis", CVPR 2017 (arXiv 1611.09969).
     loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
 """
 
-from npsynth.config import InpaintConfig
+from npsynth.config import ContentNetConfig, ContentTrainingConfig, InpaintConfig
+from npsynth.content_net import ContentNet, load_content_net, save_content_net
+from npsynth.content_net import predict as predict_content
 from npsynth.synthesis import InpaintResult, ScaleResult, inpaint
 from npsynth.losses import (
     content_loss,
@@ -24,7 +26,8 @@ from npsynth.vgg import VGG19, load_vgg19
 from npsynth.weights import WeightsError
 
 __all__ = [
-    "InpaintConfig", "InpaintResult", "ScaleResult", "VGG19", "WeightsError",
+    "ContentNet", "ContentNetConfig", "ContentTrainingConfig", "load_content_net",
+    "predict_content", "save_content_net", "InpaintConfig", "InpaintResult", "ScaleResult", "VGG19", "WeightsError",
     "content_loss", "downsample_mask", "inpaint", "joint_loss", "joint_loss_terms",
     "load_vgg19", "make_joint_loss", "nearest_neighbours", "nearest_neighbours_for",
     "patch_swap", "texture_loss", "tv_loss",

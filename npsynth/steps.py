@@ -22,6 +22,7 @@ keys as an uninterrupted one. Nothing here logs or touches files.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 
 import jax
@@ -55,13 +56,13 @@ def _split(model: nnx.Module) -> tuple[nnx.GraphDef, dict]:
     return graphdef, {"params": params, "batch_stats": stats}
 
 
-def init_state(
-    config: ContentNetConfig, tx_g: optax.GradientTransformation, tx_d, *, seed: int
-) -> State:
+def init_state(config: ContentNetConfig, *, lr: float, b1: float, b2: float, seed: int) -> State:
     """Fresh networks and optimiser states. Works under `jax.eval_shape` (abstract state).
 
-    The generator is initialised from fold_in(key(seed), 0), the discriminator from 1.
+    The generator is initialised from fold_in(key(seed), 0), the discriminator from 1;
+    both get `make_optimizer(lr=lr, b1=b1, b2=b2)`.
     """
+    tx = make_optimizer(lr=lr, b1=b1, b2=b2)
     base = jax.random.key(seed)
     generator = make_content_net(config, rngs=nnx.Rngs(jax.random.fold_in(base, 0)))
     discriminator = make_discriminator(config, rngs=nnx.Rngs(jax.random.fold_in(base, 1)))
@@ -70,12 +71,30 @@ def init_state(
     return {
         "generator": g_state,
         "discriminator": d_state,
-        "opt_g": tx_g.init(g_state["params"]),
-        "opt_d": tx_d.init(d_state["params"]),
+        "opt_g": tx.init(g_state["params"]),
+        "opt_d": tx.init(d_state["params"]),
         "step": jnp.zeros((), jnp.int32),
     }
 
 
+@functools.cache
+def make_init(
+    config: ContentNetConfig, *, lr: float, b1: float, b2: float, seed: int, sharding=None
+) -> Callable[[], State]:
+    """`init_state` jitted (placed on `sharding`, e.g. replicated over a mesh); cached, so
+    runs with the same settings in one process compile it once."""
+    return jax.jit(
+        functools.partial(init_state, config, lr=lr, b1=b1, b2=b2, seed=seed),
+        out_shardings=sharding,
+    )
+
+
+def abstract_state(config: ContentNetConfig, *, lr: float, b1: float, b2: float) -> State:
+    """The shapes and dtypes of the training state (nothing allocated)."""
+    return jax.eval_shape(functools.partial(init_state, config, lr=lr, b1=b1, b2=b2, seed=0))
+
+
+@functools.cache
 def graphs_for(config: ContentNetConfig) -> Graphs:
     """The `Graphs` of `config` (training mode), without allocating any weights."""
     generator = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
@@ -189,11 +208,13 @@ def generator_update(
     return new, {"g_loss": loss, "l2": l2, "adv": adversarial}
 
 
+@functools.cache
 def make_steps(
-    graphs: Graphs,
-    tx_g: optax.GradientTransformation,
-    tx_d: optax.GradientTransformation,
+    config: ContentNetConfig,
     *,
+    lr: float,
+    b1: float,
+    b2: float,
     lam: float,
     seed: int,
     state_sharding=None,
@@ -203,15 +224,18 @@ def make_steps(
 
     The state argument is donated: do not use it after the call. With shardings (e.g. the
     state replicated and the batch split over a mesh's "data" axis), the steps run data
-    parallel and batch-norm statistics and gradients are over the global batch.
+    parallel, and batch-norm statistics and gradients are over the global batch. Cached:
+    the same arguments give the same (already compiled) functions.
 
     Args:
-      graphs: from `graphs_for`.
-      tx_g, tx_d: the optimisers the state was initialised with.
+      config: the architecture.
+      lr, b1, b2: Adam settings (`make_optimizer`), as the state was initialised with.
       lam: weight of the hole L2 term (1 - lam weighs the adversarial term).
       seed: base of the per-step keys.
       state_sharding, batch_sharding: optional `jax.sharding.Sharding`s.
     """
+    graphs = graphs_for(config)
+    tx = make_optimizer(lr=lr, b1=b1, b2=b2)
     shardings = {}
     if state_sharding is not None:
         shardings = {
@@ -220,10 +244,10 @@ def make_steps(
         }
 
     def d_step(state, batch):
-        return discriminator_update(graphs, tx_d, state, batch, seed=seed)
+        return discriminator_update(graphs, tx, state, batch, seed=seed)
 
     def g_step(state, batch):
-        return generator_update(graphs, tx_g, state, batch, lam=lam, seed=seed)
+        return generator_update(graphs, tx, state, batch, lam=lam, seed=seed)
 
     return (
         jax.jit(d_step, donate_argnums=0, **shardings),
@@ -231,14 +255,15 @@ def make_steps(
     )
 
 
-def make_sample_fn(graphs: Graphs, *, state_sharding=None, batch_sharding=None) -> Callable:
+@functools.cache
+def make_sample_fn(
+    config: ContentNetConfig, *, state_sharding=None, batch_sharding=None
+) -> Callable:
     """Jitted `sample(state, batch) -> [N, S, S, 3]`: the composited prediction in eval mode."""
+    graphs = graphs_for(config)
 
     def sample(state, batch):
-        generator = nnx.merge(
-            graphs.generator, state["generator"]["params"], state["generator"]["batch_stats"]
-        )
-        generator = nnx.view(generator, deterministic=True, use_running_average=True)
+        generator = generator_from_state(graphs, state)
         prediction = generator(batch["image"], batch["mask"])
         return composite(graphs.mode, batch["image"], batch["mask"], prediction)
 
@@ -252,6 +277,7 @@ def make_sample_fn(graphs: Graphs, *, state_sharding=None, batch_sharding=None) 
 def generator_from_state(graphs: Graphs, state: State) -> nnx.Module:
     """The generator of a training state, in evaluation mode (for export and predict)."""
     generator = nnx.merge(
-        graphs.generator, state["generator"]["params"], state["generator"]["batch_stats"]
-    )
+        graphs.generator, state["generator"]["params"], state["generator"]["batch_stats"],
+        copy=True,
+    )  # fmt: skip
     return nnx.view(generator, deterministic=True, use_running_average=True)

@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 import warnings
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from npsynth import data, fill, losses, patches, solver
+from npsynth import content_net, data, fill, losses, patches, solver
 from npsynth.config import InpaintConfig
 from npsynth.vgg import STRIDES, VGG19, load_vgg19
 
+# The content network shipped with npsynth (none yet: see README, "Content network").
+SHIPPED_CONTENT_NET = Path(__file__).parent / "assets" / "content_net.npz"
 # Levels whose longest side falls below this are skipped: VGG-19 relu4_1 would have too
 # few cells for any 3x3 patch.
 MIN_LEVEL_SIZE = 32
@@ -97,7 +101,7 @@ def inpaint(
         level_start = time.perf_counter()
         known, hole = _known_at(region_image, region_mask, size), data.resize_mask(region_mask, size)
         if previous is None:
-            reference = _content_reference(known, hole, config.content)
+            reference = content_reference(known, hole, config)
             guide = reference
         else:
             guide = data.resize_image(previous, size)
@@ -205,14 +209,42 @@ def _known_at(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> np.
     return np.clip(values / np.maximum(weight, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
-def _content_reference(known: np.ndarray, hole: np.ndarray, content: str) -> np.ndarray:
-    """The first scale's reference: the content network's prediction or a fill from the border."""
-    if content == "network":
-        raise ValueError(
-            "no trained content network is available in this version; use content='harmonic'"
+def content_checkpoint(config: InpaintConfig) -> Path | None:
+    """The content network checkpoint to use: the config's, $NPSYNTH_CONTENT_NET, or the shipped one."""
+    for candidate in (config.content_checkpoint, os.environ.get("NPSYNTH_CONTENT_NET")):
+        if candidate:
+            return Path(candidate)
+    return SHIPPED_CONTENT_NET if SHIPPED_CONTENT_NET.exists() else None
+
+
+def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig) -> np.ndarray:
+    """The first scale's reference: the content network's prediction or a fill from the border.
+
+    The network works at its own size (128x128): the known pixels and the hole are resized to
+    it, and its prediction is resized back and used inside the hole.
+    """
+    checkpoint = content_checkpoint(config)
+    use_network = config.content == "network" or (config.content == "auto" and checkpoint is not None)
+    if use_network:
+        if checkpoint is None:
+            raise ValueError(
+                "content='network' needs a trained content network: pass content_checkpoint=PATH "
+                "(from `python -m train.content --export`) or set $NPSYNTH_CONTENT_NET"
+            )
+        model = _content_net(str(checkpoint))
+        side = model.image_size
+        predicted = content_net.predict(
+            model, data.resize_image(known, (side, side)), data.resize_mask(hole, (side, side))
         )
-    fill_fn = fill.mean_fill if content == "mean" else fill.harmonic_fill
+        filled = data.resize_image(predicted, known.shape[:2])
+        return np.where(hole > 0, filled, known).astype(np.float32)
+    fill_fn = fill.mean_fill if config.content == "mean" else fill.harmonic_fill
     return np.asarray(fill_fn(known, hole), np.float32)
+
+
+@functools.cache
+def _content_net(path: str):
+    return content_net.load_content_net(path)
 
 
 def _progress(sizes, enabled: bool):

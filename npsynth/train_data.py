@@ -97,7 +97,11 @@ class TfdsSource:
         if pixels.shape[-1] == 1:
             pixels = np.repeat(pixels, 3, axis=-1)
         if pixels.dtype != np.uint8:
-            scale = 255.0 if np.issubdtype(pixels.dtype, np.floating) else 255.0 / np.iinfo(pixels.dtype).max
+            scale = (
+                255.0
+                if np.issubdtype(pixels.dtype, np.floating)
+                else 255.0 / np.iinfo(pixels.dtype).max
+            )
             pixels = np.clip(np.round(pixels.astype(np.float64) * scale), 0, 255).astype(np.uint8)
         return Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
 
@@ -133,8 +137,8 @@ def open_tfds(name: str, *, split: str = "train", data_dir=None):
     import tensorflow_datasets as tfds
 
     name = TFDS_ALIASES.get(name, name)
-    try:
-        return tfds.data_source(name, split=split, data_dir=data_dir, try_gcs=False)
+    try:  # Prepared already (or mocked in tests): no download, no side effects.
+        return tfds.data_source(name, split=split, data_dir=data_dir, download=False, try_gcs=False)
     except tfds.core.registered.DatasetNotFoundError:
         close = difflib.get_close_matches(name, _known_datasets(), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -143,7 +147,32 @@ def open_tfds(name: str, *, split: str = "train", data_dir=None):
             "for names, or train on a folder of photos with --images DIR."
         ) from None
     except Exception as error:
+        builder = _builder(name, data_dir)
+        if builder is None or builder.is_prepared() or _missing_manual_files(builder, data_dir):
+            raise _explain_tfds_failure(name, split, data_dir, error) from error
+    try:  # Download (or read the manual files) and prepare, once.
+        return tfds.data_source(name, split=split, data_dir=data_dir, download=True, try_gcs=False)
+    except Exception as error:
         raise _explain_tfds_failure(name, split, data_dir, error) from error
+
+
+def _builder(name: str, data_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.builder(name, data_dir=data_dir)
+    except Exception:  # noqa: BLE001  (only used to explain another error)
+        return None
+
+
+def _missing_manual_files(builder, data_dir) -> list[str] | None:
+    """For a manual-download dataset, the files its manual folder lacks; None otherwise."""
+    if not builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
+        return None
+    manual = _manual_dir(builder, data_dir)
+    if builder.name == "imagenet2012":
+        return [f for f in IMAGENET_TARS if not (manual / f).exists()]
+    return [] if manual.is_dir() and any(manual.iterdir()) else [str(manual)]
 
 
 def _known_datasets() -> list[str]:
@@ -151,31 +180,35 @@ def _known_datasets() -> list[str]:
 
     try:
         return list(tfds.list_builders(with_community_datasets=False))
-    except Exception:  # Listing is only for a hint.
+    except Exception:  # noqa: BLE001  (the list only feeds a hint)
         return []
 
 
 def _explain_tfds_failure(name, split, data_dir, error) -> DatasetError:
-    import tensorflow_datasets as tfds
-
-    try:
-        builder = tfds.builder(name, data_dir=data_dir)
-    except Exception:
-        builder = None
-    if builder is not None and not builder.is_prepared() and builder.MANUAL_DOWNLOAD_INSTRUCTIONS:
-        manual = _manual_dir(builder, data_dir)
-        needed = IMAGENET_TARS if name == "imagenet2012" else ()
-        missing = [f for f in needed if not (manual / f).exists()]
-        if missing or not needed:
-            files = " and ".join(needed) if needed else "the files its instructions name"
-            return DatasetError(
-                f"TFDS dataset {name} is not prepared in {builder.data_dir} and needs a manual "
-                f"download: put {files} into the manual folder {manual} "
-                f"(missing: {', '.join(missing) or 'see below'}), then run the same command "
-                f"again to prepare it (once, slow). Instructions from TFDS:\n"
-                f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS.strip()}\n"
-                "Or train on a folder of photos with --images DIR."
-            )
+    builder = _builder(name, data_dir)
+    missing = (
+        None
+        if builder is None or builder.is_prepared()
+        else _missing_manual_files(builder, data_dir)
+    )
+    if missing:
+        needed = " and ".join(IMAGENET_TARS) if name == "imagenet2012" else "its files"
+        return DatasetError(
+            f"TFDS dataset {name} is not prepared in {builder.data_dir} and needs a manual "
+            f"download: put {needed} into the manual folder {_manual_dir(builder, data_dir)} "
+            f"(missing: {', '.join(missing)}), then run the same command again to prepare it "
+            "(once, slow). Instructions from TFDS:\n"
+            f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS.strip()}\n"
+            "Or train on a folder of photos with --images DIR."
+        )
+    if isinstance(error, NotImplementedError) and "file format" in str(error).lower():
+        where = builder.data_dir if builder is not None else data_dir
+        return DatasetError(
+            f"TFDS dataset {name} in {where} is stored as TFRecord, which random access "
+            "(tfds.data_source, used so that TensorFlow is not needed) cannot read. Convert it "
+            f"once (this needs TensorFlow): tfds convert_format --dataset_dir={where} "
+            "--out_file_format=array_record, or prepare it again into another --data-dir."
+        )
     if isinstance(error, ImportError):
         return DatasetError(
             f"preparing TFDS dataset {name} needs a package that is not installed: {error}. "
@@ -185,7 +218,9 @@ def _explain_tfds_failure(name, split, data_dir, error) -> DatasetError:
         return DatasetError(
             f"TFDS dataset {name} has no split {split!r}; it has {', '.join(builder.info.splits)}"
         )
-    return DatasetError(f"cannot open TFDS dataset {name}[{split}]: {type(error).__name__}: {error}")
+    return DatasetError(
+        f"cannot open TFDS dataset {name}[{split}]: {type(error).__name__}: {error}"
+    )
 
 
 def _manual_dir(builder, data_dir) -> Path:
@@ -332,7 +367,7 @@ class TrainBatches:
                 continue
             try:
                 return self.source[candidate]
-            except Exception as error:  # Anything a broken file can raise: skip, never crash.
+            except Exception as error:  # noqa: BLE001  (a broken file is skipped, never a crash)
                 with self._lock:
                     self._bad.add(candidate)
                 warnings.warn(

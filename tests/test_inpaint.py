@@ -150,3 +150,27 @@ def test_context_window_and_level_sizes_by_hand():
     assert (top, bottom) == (0, 2000) and (right - left) == 512
     assert synthesis._level_sizes((2000, 512), (128, 256, 512)) == [(128, 33), (256, 66), (512, 131)]
     assert synthesis._level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]
+
+
+def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path):
+    from flax import nnx as flax_nnx
+
+    from npsynth import content_net
+    from npsynth.config import ContentNetConfig
+
+    arch = ContentNetConfig(image_size=32, channels=(8, 16, 16), bottleneck=32)
+    model = content_net.make_content_net(arch, rngs=flax_nnx.Rngs(0))
+    path = content_net.save_content_net(model, tmp_path / "net.npz", config=arch, dtype="float32")
+    blank = np.where(hole > 0, 0.0, photo)
+    out = inpaint(blank, hole, config=TINY, vgg=vgg, content="network", content_checkpoint=str(path))
+    # Independently: the network at its own size (32), resized to the first scale (32).
+    reloaded = content_net.load_content_net(path)
+    known32 = synthesis._known_at(blank, hole, (32, 32))  # the first level's known pixels
+    hole32 = data.resize_mask(hole, (32, 32))
+    predicted = content_net.predict(reloaded, known32, hole32)
+    inside = hole32[..., 0] > 0
+    np.testing.assert_allclose(out.reference[inside], predicted[inside], atol=1e-5)
+    harmonic = inpaint(blank, hole, config=TINY, vgg=vgg).reference
+    assert np.abs(harmonic[inside] - out.reference[inside]).max() > 1e-3  # not the fallback
+    with pytest.raises(ValueError, match="content_checkpoint"):
+        inpaint(blank, hole, config=TINY, vgg=vgg, content="network")

@@ -1,0 +1,239 @@
+"""The content network, its discriminator, export/load and the training-step maths."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from npsynth import steps
+from npsynth.config import ContentNetConfig, ContentTrainingConfig
+from npsynth.content_net import (
+    ContentNet,
+    Discriminator,
+    composite,
+    load_content_net,
+    make_content_net,
+    make_discriminator,
+    paper_mask,
+    predict,
+    save_content_net,
+)
+
+TINY = ContentTrainingConfig.tiny().model  # 32x32, widths 8-16
+
+
+def _images(n: int, size: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, size, size, 3), dtype=np.float32)
+
+
+def _box_mask(n: int, size: int) -> np.ndarray:
+    mask = np.zeros((n, size, size, 1), np.float32)
+    mask[:, 3:11, 5:20] = 1.0
+    return mask
+
+
+TRAIN = ContentTrainingConfig.tiny().train
+ADAM = {"lr": TRAIN.lr, "b1": TRAIN.b1, "b2": TRAIN.b2}
+# The shardings of a training run on this machine's devices.
+REPLICATED = NamedSharding(Mesh(np.asarray(jax.devices()), ("data",)), PartitionSpec())
+SPLIT = NamedSharding(REPLICATED.mesh, PartitionSpec("data"))
+
+
+def _tiny_state():
+    """A fresh training state of the tiny config, compiled like `train.content` runs do."""
+    return steps.make_init(TINY, **ADAM, seed=TRAIN.seed, sharding=REPLICATED)()
+
+
+@pytest.fixture(scope="module")
+def tiny_net() -> ContentNet:
+    return steps.generator_from_state(steps.graphs_for(TINY), _tiny_state())
+
+
+def _zero_net(config: ContentNetConfig) -> ContentNet:
+    """A network of `config` with all-zero weights (no random initialisation to compile)."""
+    net = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
+    state = jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), nnx.state(net))
+    nnx.update(net, state)
+    return net
+
+
+def test_freeform_shapes_and_known_pixels_kept(tiny_net):
+    images, mask = _images(2, 32), _box_mask(2, 32)
+    out = nnx.eval_shape(lambda m, x, k: m(x, k), tiny_net, jnp.asarray(images), jnp.asarray(mask))
+    assert out.shape == (2, 32, 32, 3)
+
+    filled = predict(tiny_net, images, mask)
+    assert filled.shape == (2, 32, 32, 3) and filled.dtype == np.float32
+    assert filled.min() >= 0.0 and filled.max() <= 1.0
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(filled[known], images[known])  # bit for bit
+    one = predict(tiny_net, images[0], mask[0, ..., 0])  # unbatched, [H, W] mask
+    assert one.shape == (32, 32, 3)
+
+
+def test_freeform_input_hole_pixels_are_ignored(tiny_net):
+    images, mask = _images(1, 32), _box_mask(1, 32)
+    scribbled = np.where(mask > 0, 0.123, images).astype(np.float32)
+    np.testing.assert_allclose(
+        predict(tiny_net, images, mask), predict(tiny_net, scribbled, mask), atol=1e-6
+    )
+
+
+def test_paper_mode_predicts_the_central_half():
+    # The paper's setting: 128x128 in, a centred 64x64 hole, the central 64x64 out. Shapes
+    # only (eval_shape), so the full-width network costs nothing.
+    config = ContentNetConfig(mode="paper")
+    net = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
+    assert net.encoder[0].in_features == 3  # no mask channel
+    assert net.fc_in.in_features == 4 * 4 * 512 and net.fc_in.out_features == 4000
+    mask = paper_mask(128)[None]
+    assert mask[0, 32:96, 32:96].min() == 1.0 and mask.sum() == 64 * 64
+    images = jax.ShapeDtypeStruct((2, 128, 128, 3), jnp.float32)
+    masks = jnp.asarray(np.repeat(mask, 2, axis=0))
+    prediction = nnx.eval_shape(lambda m, x: m(x, masks), net, images)
+    assert prediction.shape == (2, 64, 64, 3)
+
+    disc = nnx.eval_shape(lambda: make_discriminator(config, rngs=nnx.Rngs(1)))
+    assert disc.input_size == 64
+    assert [conv.out_features for conv in disc.convs] == [64, 128, 256, 512]
+    assert nnx.eval_shape(lambda d, x: d(x), disc, prediction).shape == (2,)
+
+
+def test_paper_mode_composite_pastes_the_centre():
+    images = jnp.asarray(_images(1, 16))
+    prediction = jnp.full((1, 8, 8, 3), 0.5)
+    full = np.asarray(composite("paper", images, jnp.asarray(paper_mask(16)[None]), prediction))
+    np.testing.assert_array_equal(full[0, 4:12, 4:12], 0.5)
+    outside = paper_mask(16)[..., 0] == 0
+    np.testing.assert_array_equal(full[0][outside], np.asarray(images)[0][outside])
+
+
+def test_paper_mode_refuses_other_holes():
+    net = _zero_net(ContentNetConfig(mode="paper", image_size=16, channels=(4, 4), bottleneck=4))
+    image = _images(1, 16)[0]
+    assert predict(net, image, paper_mask(16)).shape == (16, 16, 3)
+    off_centre = np.zeros((16, 16, 1), np.float32)
+    off_centre[0:8, 0:8] = 1.0
+    with pytest.raises(ValueError, match="paper mode"):
+        predict(net, image, off_centre)
+
+
+def test_discriminator_logits_and_widths():
+    disc = nnx.eval_shape(
+        lambda: Discriminator(input_size=32, width=4, max_width=8, rngs=nnx.Rngs(0))
+    )
+    assert [conv.out_features for conv in disc.convs] == [4, 8, 8]
+    assert disc.head.in_features == 4 * 4 * 8
+    logits = nnx.eval_shape(
+        lambda d, x: d(x), disc, jax.ShapeDtypeStruct((3, 32, 32, 3), jnp.float32)
+    )
+    assert logits.shape == (3,)
+    with pytest.raises(ValueError, match=r"\[N, 32, 32, 3\]"):
+        nnx.eval_shape(lambda d, x: d(x), disc, jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32))
+
+
+def test_widths_and_bottleneck_are_configurable():
+    net = nnx.eval_shape(
+        lambda: ContentNet(image_size=32, channels=(4, 8, 12), bottleneck=7, rngs=nnx.Rngs(0))
+    )
+    assert [conv.out_features for conv in net.encoder] == [4, 8, 12]
+    assert net.encoder[0].in_features == 4  # RGB + mask
+    assert net.fc_in.out_features == 7 and net.fc_in.in_features == 4 * 4 * 12
+    assert [deconv.out_features for deconv in net.decoder] == [8, 4, 3]
+
+
+def test_config_errors_are_clear():
+    with pytest.raises(ValueError, match="one entry per halving"):
+        ContentNetConfig(image_size=64)  # five default widths, but 64 needs four
+    with pytest.raises(ValueError, match="power of two"):
+        ContentNetConfig(image_size=100)
+    with pytest.raises(ValueError, match="mode"):
+        ContentNetConfig(mode="square")
+    net = nnx.eval_shape(lambda: make_content_net(TINY, rngs=nnx.Rngs(0)))
+    with pytest.raises(ValueError, match="images"):
+        net(jnp.zeros((1, 64, 64, 3)), jnp.zeros((1, 64, 64, 1)))
+
+
+def test_export_round_trip(tmp_path, tiny_net):
+    path = save_content_net(tiny_net, tmp_path / "net.npz", config=TINY, step=7)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["step"] == 7 and meta["dtype"] == "float16"
+    assert meta["config"]["channels"] == [8, 16, 16]
+    with np.load(path) as archive:
+        assert all(archive[k].dtype == np.float16 for k in archive.files if k != "__config__")
+
+    loaded = load_content_net(tmp_path / "net.npz")
+    assert loaded.mode == "freeform" and loaded.image_size == 32
+    images, mask = _images(2, 32), _box_mask(2, 32)
+    np.testing.assert_allclose(
+        predict(loaded, images, mask), predict(tiny_net, images, mask), atol=5e-3
+    )
+    # A folder holding content_net.npz loads too.
+    save_content_net(tiny_net, tmp_path / "run" / "content_net.npz", config=TINY, dtype="float32")
+    exact = load_content_net(tmp_path / "run")
+    np.testing.assert_allclose(
+        predict(exact, images, mask), predict(tiny_net, images, mask), atol=1e-6
+    )
+
+
+def test_load_errors_are_clear(tmp_path, tiny_net):
+    with pytest.raises(FileNotFoundError, match="--export"):
+        load_content_net(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not an exported content network"):
+        load_content_net(tmp_path / "junk.npz")
+    path = save_content_net(tiny_net, tmp_path / "net.npz", config=TINY)
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays.pop("__config__")))
+    meta["config"]["bottleneck"] = 16  # the arrays are for 32
+    np.savez(tmp_path / "bad.npz", __config__=np.asarray(json.dumps(meta)), **arrays)
+    with pytest.raises(ValueError, match="shape"):
+        load_content_net(tmp_path / "bad.npz")
+
+
+def test_hole_l2_known_values_and_gradient_only_in_hole():
+    prediction = jnp.zeros((1, 2, 2, 3))
+    target = jnp.ones((1, 2, 2, 3)) * jnp.asarray([1.0, 2.0, 3.0]).reshape(1, 1, 1, 3)
+    mask = jnp.asarray([[1.0, 0.0], [0.0, 1.0]]).reshape(1, 2, 2, 1)
+    # Two hole pixels, each with squared errors 1, 4, 9: mean 14 / 3.
+    assert float(jax.jit(steps.hole_l2)(prediction, target, mask)) == pytest.approx(14 / 3)
+    grad = jax.grad(steps.hole_l2)(prediction, target, mask)
+    assert float(jnp.abs(grad * (1.0 - mask)).max()) == 0.0
+    assert float(jnp.abs(grad)[mask[..., 0] > 0].min()) > 0.0
+    assert float(steps.hole_l2(prediction, target, jnp.zeros_like(mask))) == 0.0
+
+
+def test_one_training_step_updates_both_networks():
+    # The settings and shardings of `ContentTrainingConfig.tiny()` runs, so the compiled
+    # steps are shared with tests/test_train_content.py.
+    state = _tiny_state()
+    before = jax.tree.map(np.asarray, state)
+    d_step, g_step = steps.make_steps(
+        TINY, **ADAM, lam=TRAIN.lam, seed=TRAIN.seed, state_sharding=REPLICATED,
+        batch_sharding=SPLIT,
+    )  # fmt: skip
+    batch = jax.device_put({"image": _images(4, 32), "mask": _box_mask(4, 32)}, SPLIT)
+    state, d_metrics = d_step(state, batch)
+    state, g_metrics = g_step(state, batch)
+    assert int(state["step"]) == 1
+    metrics = jax.device_get(d_metrics | g_metrics)
+    assert set(metrics) == {"d_loss", "d_real", "d_fake", "g_loss", "l2", "adv"}
+    assert all(np.isfinite(v) for v in metrics.values())
+    lam = TRAIN.lam
+    assert metrics["g_loss"] == pytest.approx(
+        lam * metrics["l2"] + (1 - lam) * metrics["adv"], rel=1e-5
+    )
+
+    def changed(a, b):
+        return any(not np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+    for net in ("generator", "discriminator"):
+        assert changed(before[net]["params"], state[net]["params"])
+        assert changed(before[net]["batch_stats"], state[net]["batch_stats"])
