@@ -110,7 +110,7 @@ def methods(args: argparse.Namespace, config: InpaintConfig) -> dict:
     """name -> fn(image with hole blanked, mask) -> filled image."""
     from npsynth.synthesis import inpaint
 
-    chosen = {"npsynth": lambda image, mask: inpaint(image, mask, config=config).image}
+    chosen = {"npsynth": lambda image, mask: inpaint(image, mask, config=config)}
     if args.compare:
         from eval import baselines
 
@@ -119,13 +119,23 @@ def methods(args: argparse.Namespace, config: InpaintConfig) -> dict:
     return chosen
 
 
-def run_one(image: np.ndarray, mask: np.ndarray, fns: dict) -> dict[str, tuple[np.ndarray, float]]:
-    """Every method on one photo; the hole's pixels are blanked before any method sees them."""
+def run_one(image: np.ndarray, mask: np.ndarray, fns: dict) -> dict[str, tuple[np.ndarray, float, str]]:
+    """Every method on one photo; the hole's pixels are blanked before any method sees them.
+
+    Returns:
+      method -> (filled image, seconds, per-scale seconds as "64x64:1.2 128x128:3.4" or "").
+    """
     blanked = np.where(mask > 0, 0.0, image).astype(np.float32)
     results = {}
     for name, fn in fns.items():
         start = time.perf_counter()
-        results[name] = (np.asarray(fn(blanked, mask), np.float32), time.perf_counter() - start)
+        out = fn(blanked, mask)
+        seconds = time.perf_counter() - start
+        scales = ""
+        if hasattr(out, "scales"):  # an InpaintResult
+            scales = " ".join(f"{s.size[0]}x{s.size[1]}:{s.seconds:.2f}" for s in out.scales)
+            out = out.image
+        results[name] = (np.asarray(out, np.float32), seconds, scales)
     return results
 
 
@@ -176,10 +186,10 @@ def evaluate(args, config: InpaintConfig) -> Path:
     items = pairs(args)
     for name, image, mask in tqdm(items, desc="images", unit="img"):
         results = run_one(image, mask, fns)
-        for method, (filled, seconds) in results.items():
+        for method, (filled, seconds, scales) in results.items():
             data.save_image(out / "outputs" / method / f"{name}.png", filled)
             scores = metrics.hole_metrics(filled, image, mask)
-            rows.append({"image": name, "method": method, **scores, "seconds": seconds})
+            rows.append({"image": name, "method": method, **scores, "seconds": seconds, "scale_seconds": scales})
         columns = [("input", viz.masked_input(image, mask)), ("mask", mask)]
         columns += [(m, r[0]) for m, r in results.items()] + [("truth", image)]
         data.save_image(out / "grids" / f"{name}.png", viz.grid(columns))
@@ -229,7 +239,7 @@ def _atomic_write(path: Path, text: str) -> None:
 def write_csv(path: Path, rows: list[dict]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
     with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "method", *METRIC_NAMES, "seconds"])
+        writer = csv.DictWriter(f, fieldnames=["image", "method", *METRIC_NAMES, "seconds", "scale_seconds"])
         writer.writeheader()
         writer.writerows(rows)
     os.replace(tmp, path)
@@ -266,6 +276,20 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
         means = [np.mean([r[k] for r in chosen]) for k in (*METRIC_NAMES, "seconds")]
         formats = ["{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.2f}"]
         lines.append(f"| {method} | " + " | ".join(f.format(v) for f, v in zip(formats, means)) + " |")
+    per_scale: dict[str, list[float]] = {}
+    for row in rows:
+        for item in row.get("scale_seconds", "").split():
+            size, seconds = item.split(":")
+            per_scale.setdefault(size, []).append(float(seconds))
+    if per_scale:
+        lines += [
+            "",
+            "npsynth time per photo at each scale (seconds, mean; the first photo's includes compilation):",
+            "",
+            "| scale | " + " | ".join(per_scale) + " |",
+            "|---|" + "---:|" * len(per_scale),
+            "| s/photo | " + " | ".join(f"{np.mean(v):.2f}" for v in per_scale.values()) + " |",
+        ]
     return "\n".join(lines) + "\n"
 
 

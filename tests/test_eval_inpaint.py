@@ -46,6 +46,8 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     for method in ("npsynth", "telea", "biharmonic"):
         assert f"| {method} |" in report
     assert "machine:" in report and "PSNR hole" in report
+    assert "| scale | 32x32 | 64x64 |" in report  # npsynth's time at each scale
+    assert row["scale_seconds"].startswith("32x32:")
 
 
 def test_folder_with_mask_folder_and_limit(folder, tmp_path):
