@@ -208,6 +208,8 @@ def demo(args, config: InpaintConfig) -> Path:
     from npsynth.synthesis import inpaint
 
     image = skdata.astronaut().astype(np.float32) / 255.0
+    side = min(config.scales[-1], image.shape[0])  # show the demo at the last scale
+    image = data.resize_image(image, (side, side))
     mask = data.make_mask(args.hole or "strokes", *image.shape[:2], rng=args.seed)
     out = args.out or DEMO_OUT
     print(f"inpainting the built-in photo ({image.shape[1]}x{image.shape[0]}) at scales {config.scales}")
