@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import io
 import os
 import platform
 import sys
@@ -91,7 +92,7 @@ def config_from(args: argparse.Namespace) -> InpaintConfig:
         scales = tuple(int(s) for s in args.scales.split(","))
         iterations = tuple(int(s) for s in args.iterations.split(","))
     except ValueError:
-        raise SystemExit(f"error: --scales and --iterations take comma-separated integers") from None
+        raise SystemExit("error: --scales and --iterations take comma-separated integers") from None
     return InpaintConfig(
         scales=scales,
         iterations=iterations[0] if len(iterations) == 1 else iterations,
@@ -232,19 +233,23 @@ def demo(args, config: InpaintConfig) -> Path:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    """Write `text` to `path` through a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, dir=path.parent)
-    with os.fdopen(fd, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["image", "method", *METRIC_NAMES, "seconds", "scale_seconds"])
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["image", "method", *METRIC_NAMES, "seconds", "scale_seconds"])
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(path, buffer.getvalue())
 
 
 def machine() -> str:

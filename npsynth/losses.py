@@ -23,7 +23,7 @@ import numpy as np
 from jax import lax
 
 from npsynth import patches
-from npsynth.vgg import STRIDES
+from npsynth.vgg import STRIDES, check_images
 
 DEFAULT_LAYERS = ("relu3_1", "relu4_1")
 
@@ -48,26 +48,6 @@ def check_mask(mask, images) -> None:
                 "mask values must be 0 (known) or 1 (hole); threshold a soft or 8-bit mask "
                 "first, e.g. (mask > 0.5).astype(np.float32)."
             )
-
-
-def _check_image(images, name: str) -> None:
-    """Raise ValueError unless `images` is float32 [N, H, W, 3] and (when concrete) finite.
-
-    Like `npsynth.vgg.check_images`, but tests finiteness in NumPy: under jit, jnp results are
-    tracers even for a concrete array closed over by the jitted function.
-    """
-    if images.ndim != 4 or images.shape[-1] != 3:
-        raise ValueError(
-            f"{name} must have shape [N, H, W, 3] (RGB, NHWC); got {tuple(images.shape)}. "
-            "Add a batch axis with images[None] or drop an alpha channel with images[..., :3]."
-        )
-    if images.dtype != jnp.float32:
-        raise ValueError(
-            f"{name} must be float32 RGB in [0, 1]; got dtype {images.dtype}. "
-            "Convert with np.asarray(img, np.float32) / 255 for 8-bit images."
-        )
-    if _is_concrete(images) and not np.all(np.isfinite(np.asarray(images))):
-        raise ValueError(f"{name} contains NaN or infinite values; pass a finite image.")
 
 
 def _check_pair(x, reference) -> None:
@@ -256,9 +236,9 @@ def _terms(
 
 def _check_inputs(x, reference, mask, layers, patch_size):
     """Check the inputs (x may be None) and return the hole of every layer."""
-    _check_image(reference, "reference")
+    check_images(reference, "reference")
     if x is not None:
-        _check_image(x, "x")
+        check_images(x, "x")
         _check_pair(x, reference)
     check_mask(mask, reference)
     if int(patch_size) != patch_size or patch_size < 1:
@@ -396,7 +376,7 @@ def make_joint_loss(
     holes = _check_inputs(None, reference, mask, layers, patch_size)
 
     def loss(x):
-        _check_image(x, "x")
+        check_images(x, "x")
         _check_pair(x, reference)
         out = _terms(
             x,
@@ -439,7 +419,7 @@ def nearest_neighbours_for(
       pass as `nn=` to `joint_loss` or `make_joint_loss`.
     """
     layers = _check_layers(layers)
-    _check_image(x, "x")
+    check_images(x, "x")
     holes = _check_inputs(None, x, mask, layers, patch_size)
     features = vgg(lax.stop_gradient(x), layers)
     return {

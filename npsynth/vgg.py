@@ -47,20 +47,24 @@ def _layer_table() -> tuple[tuple[str, ...], dict[str, int]]:
 LAYERS, STRIDES = _layer_table()
 
 
-def check_images(images) -> None:
-    """Raise ValueError unless `images` is float32 [N, H, W, 3] (and finite, when concrete)."""
+def check_images(images, name: str = "images") -> None:
+    """Raise ValueError unless `images` is float32 [N, H, W, 3] (and finite, when concrete).
+
+    Finiteness is tested in NumPy: under jit even a concrete array closed over by the jitted
+    function gives tracers through jnp. `name` is the argument named in the message.
+    """
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ValueError(
-            f"images must have shape [N, H, W, 3] (RGB, NHWC); got shape {tuple(images.shape)}. "
+            f"{name} must have shape [N, H, W, 3] (RGB, NHWC); got shape {tuple(images.shape)}. "
             "Add a batch axis with images[None] or drop an alpha channel with images[..., :3]."
         )
     if images.dtype != jnp.float32:
         raise ValueError(
-            f"images must be float32 RGB in [0, 1]; got dtype {images.dtype}. "
+            f"{name} must be float32 RGB in [0, 1]; got dtype {images.dtype}. "
             "Convert with np.asarray(img, np.float32) / 255 for 8-bit images."
         )
     if not isinstance(images, jax.core.Tracer) and not np.isfinite(np.asarray(images)).all():
-        raise ValueError("images contain NaN or infinite values; VGG-19 needs finite pixels.")
+        raise ValueError(f"{name} contains NaN or infinite values; pass a finite image.")
 
 
 class VGG19(nnx.Module):

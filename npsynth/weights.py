@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import os
 import pickle
-import shutil
 import struct
 import subprocess
 import sys
