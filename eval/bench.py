@@ -11,8 +11,14 @@ paper's evaluation), with the real VGG-19 and every function jitted and warmed u
   evaluation (the paper), and with the matches fixed (the authors' faster variant).
 Peak memory is the device's `peak_bytes_in_use` where JAX reports it (GPU), else the process's
 peak resident set size (CPU; it only grows, so read it per row as "so far"); `xla temp` is the
-scratch memory XLA allocates for the loss+grad program. Subcommands for other stages (e.g.
-`inpaint`) can be added beside `loss`.
+scratch memory XLA allocates for the loss+grad program.
+
+    python -m eval.bench layers --batch 16 --repeats 5
+
+`layers` times value and gradient of the decoders' 4x4 stride-2 transposed convolution, in
+Flax's form (`nnx.ConvTranspose`, an lhs-dilated convolution) and in npsynth's phase form
+(`npsynth.layers.StridedConvTranspose`, four 2x2 convolutions), on the content network's
+and Feature2Image's decoder shapes.
 """
 
 from __future__ import annotations
@@ -152,6 +158,50 @@ def _print_rows(rows, *, header: bool, out) -> None:
         print(" | ".join(cells), file=out, flush=True)
 
 
+# (input side, input channels, output channels): the content network's decoder (widths
+# 32, 64, 128, 256, 256) and Feature2Image's first upsampling (widths 128, 64) at 128 px.
+LAYER_SHAPES = ((8, 256, 128), (16, 128, 64), (32, 64, 32), (32, 128, 64))
+
+
+def bench_layers(*, batch: int, repeats: int, out=sys.stdout) -> list[dict]:
+    """Time nnx.ConvTranspose against StridedConvTranspose (value and gradient)."""
+    from flax import nnx
+
+    from npsynth.layers import StridedConvTranspose
+
+    device = jax.devices()[0]
+    rows = []
+    for side, c_in, c_out in LAYER_SHAPES:
+        x = jnp.asarray(np.random.default_rng(0).random((batch, side, side, c_in), np.float32))
+        times = {}
+        for name, layer in (
+            ("flax", nnx.ConvTranspose(c_in, c_out, (4, 4), strides=(2, 2), padding="SAME",
+                                       rngs=nnx.Rngs(0))),
+            ("phase", StridedConvTranspose(c_in, c_out, rngs=nnx.Rngs(0))),
+        ):  # fmt: skip
+            graphdef, params = nnx.split(layer)
+
+            def loss(params, x, graphdef=graphdef):
+                return jnp.mean(jnp.square(nnx.merge(graphdef, params)(x)))
+
+            times[name] = _time(jax.jit(jax.value_and_grad(loss, argnums=(0, 1))), params, x,
+                                repeats=repeats)  # fmt: skip
+        peak_mib, _ = _peak_memory(device)
+        rows.append({"shape": f"{batch}x{side}x{side}x{c_in}->{c_out}", **times,
+                     "peak_mib": peak_mib, "device": f"{device.platform}:{device.device_kind}"})  # fmt: skip
+        row = rows[-1]
+        if len(rows) == 1:
+            print(f"{'input -> channels':>24} | {'flax ms':>8} | {'phase ms':>8} | {'speed-up':>8} | "
+                  f"{'peak MiB':>8} | device", file=out)  # fmt: skip
+            print("-" * 80, file=out)
+        print(f"{row['shape']:>24} | {1e3 * row['flax']:8.1f} | {1e3 * row['phase']:8.1f} | "
+              f"{row['flax'] / row['phase']:7.1f}x | {row['peak_mib']:8.0f} | {row['device']}",
+              file=out, flush=True)  # fmt: skip
+    print(f"\nvalue+gradient (input and kernel), repeats={repeats} (median), jax {jax.__version__}",
+          file=out)  # fmt: skip
+    return rows
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m eval.bench", description=__doc__.split("\n")[0]
@@ -166,7 +216,14 @@ def main(argv=None) -> None:
         default=patches.DEFAULT_CHUNK_SIZE,
         help="candidate patches scored at once by the search (bounds its memory)",
     )
+    layers = commands.add_parser("layers", help="transposed convolution: Flax vs phase form")
+    layers.add_argument("--batch", type=int, default=16, help="batch size")
+    layers.add_argument("--repeats", type=int, default=5, help="timed calls after warm-up")
     args = parser.parse_args(argv)
+    if args.command == "layers":
+        if args.repeats < 1 or args.batch < 1:
+            parser.error("--repeats and --batch must be positive")
+        bench_layers(batch=args.batch, repeats=args.repeats)
     if args.command == "loss":
         if args.repeats < 1 or args.chunk_size < 1:
             parser.error("--repeats and --chunk-size must be positive")

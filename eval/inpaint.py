@@ -3,11 +3,16 @@
   python -m eval.inpaint --demo                                   # built-in photo
   python -m eval.inpaint --image photo.jpg --mask mask.png --out filled.png
   python -m eval.inpaint --images DIR [--masks DIR | --hole center:0.5] --out DIR [--compare]
+  python -m eval.inpaint --images DIR --out DIR --method optimize,translate --feature2image F2I.npz
+
+`--method` picks npsynth's method: `optimize` (L-BFGS at every scale, the default) or
+`translate` (Image2Feature -> patch-swap -> Feature2Image, needs a Feature2Image network);
+folder mode runs every method given, the other modes the first.
 
 In folder mode each photo is its own ground truth: the hole is cut out of it (the methods
 never see the hole's pixels), filled, and compared with the original over the hole and over
-the whole image. The folder gets `outputs/`, `grids/` (input | mask | output | truth),
-`metrics.csv` (one row per image and method) and `report.md` (means per method).
+the whole image. The folder gets `outputs/<method>/`, `grids/` (input | mask | outputs |
+truth), `metrics.csv` (one row per image and method) and `report.md` (means per method).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import io
 import os
 import platform
@@ -29,7 +35,17 @@ from npsynth import data, metrics, viz
 from npsynth.config import InpaintConfig
 
 DEMO_OUT = Path("out/demo")
-METRIC_NAMES = ("l1_hole", "l2_hole", "psnr_hole", "ssim_hole", "l1_all", "l2_all", "psnr_all", "ssim_all")
+METHODS = ("optimize", "translate")
+METRIC_NAMES = (
+    "l1_hole",
+    "l2_hole",
+    "psnr_hole",
+    "ssim_hole",
+    "l1_all",
+    "l2_all",
+    "psnr_all",
+    "ssim_all",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,11 +55,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="High-resolution inpainting by multi-scale neural patch synthesis.",
     )
     source = parser.add_argument_group("input (one of)")
-    source.add_argument("--demo", action="store_true", help="inpaint a built-in photo (the default)")
+    source.add_argument(
+        "--demo", action="store_true", help="inpaint a built-in photo (the default)"
+    )
     source.add_argument("--image", type=Path, help="one photo to inpaint (with --mask and --out)")
     source.add_argument("--images", type=Path, help="a folder of photos to evaluate on")
     parser.add_argument("--mask", type=Path, help="hole mask for --image: white/non-zero = hole")
-    parser.add_argument("--masks", type=Path, help="folder of masks for --images, paired in sorted order")
+    parser.add_argument(
+        "--masks", type=Path, help="folder of masks for --images, paired in sorted order"
+    )
     parser.add_argument(
         "--hole", default=None,
         help="generated hole for --images/--demo: center[:FRACTION] (default center:0.5), boxes, strokes",
@@ -53,11 +73,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--resize", type=int, help="downsize each photo of --images so its longest side is N px first"
     )  # fmt: skip
-    parser.add_argument("--scales", default=",".join(map(str, defaults.scales)), help="e.g. 128,256,512")
+    parser.add_argument(
+        "--method", default="optimize",
+        help="npsynth method(s): optimize, translate, or both as optimize,translate (folder mode "
+        "runs each; --image and --demo the first)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scales",
+        help=f"pyramid of every method, e.g. 128,256,512 (default: optimize "
+        f"{','.join(map(str, defaults.scales))}, translate {','.join(map(str, defaults.translate_scales))})",
+    )  # fmt: skip
     parser.add_argument(
         "--iterations", default=str(defaults.iterations), help="L-BFGS iterations per scale, or one per scale: 100,50,20"
     )  # fmt: skip
-    parser.add_argument("--alpha", type=float, default=defaults.alpha, help="texture weight (Eq. 1)")
+    parser.add_argument(
+        "--alpha", type=float, default=defaults.alpha, help="texture weight (Eq. 1)"
+    )
     parser.add_argument("--beta", type=float, default=defaults.beta, help="TV weight (Eq. 1)")
     parser.add_argument(
         "--content", default=defaults.content, choices=("auto", "network", "harmonic", "mean"),
@@ -65,6 +96,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
+    )  # fmt: skip
+    parser.add_argument(
+        "--feature2image", help="exported Feature2Image network (.npz or training workdir) for translate"
+    )  # fmt: skip
+    parser.add_argument(
+        "--image2feature", help="exported Image2Feature network (.npz or training workdir) for translate"
+    )  # fmt: skip
+    parser.add_argument(
+        "--image2feature-mode", default=defaults.image2feature, choices=("auto", "network", "content"),
+        help="translate's hole features at the first scale: Image2Feature network or content reference",
     )  # fmt: skip
     parser.add_argument(
         "--nn-update", default=defaults.nn_update, choices=("per_scale", "every_eval"),
@@ -76,7 +117,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--baselines", default="telea,navier_stokes,biharmonic,patchmatch", help="baselines for --compare"
     )  # fmt: skip
     args = parser.parse_args(argv)
-    if sum(x is not None and x is not False for x in (args.image, args.images, args.demo or None)) > 1:
+    args.methods = tuple(dict.fromkeys(m.strip() for m in args.method.split(",")))
+    unknown = [m for m in args.methods if m not in METHODS]
+    if unknown:
+        parser.error(
+            f"unknown --method {', '.join(map(repr, unknown))}; choose from {', '.join(METHODS)}"
+        )
+    if (
+        sum(x is not None and x is not False for x in (args.image, args.images, args.demo or None))
+        > 1
+    ):
         parser.error("give only one of --demo, --image and --images")
     if args.image is not None and (args.mask is None or args.out is None):
         parser.error("--image needs --mask and --out")
@@ -88,20 +138,44 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def config_from(args: argparse.Namespace) -> InpaintConfig:
+    """The config of the first method given; `methods` swaps in the others."""
     try:
-        scales = tuple(int(s) for s in args.scales.split(","))
+        scales = tuple(int(s) for s in args.scales.split(",")) if args.scales else None
         iterations = tuple(int(s) for s in args.iterations.split(","))
     except ValueError:
         raise SystemExit("error: --scales and --iterations take comma-separated integers") from None
+    pyramids = {} if scales is None else {"scales": scales, "translate_scales": scales}
     return InpaintConfig(
-        scales=scales,
+        **pyramids,
+        method=args.methods[0],
         iterations=iterations[0] if len(iterations) == 1 else iterations,
         alpha=args.alpha,
         beta=args.beta,
         content=args.content,
         content_checkpoint=args.content_checkpoint,
         nn_update=args.nn_update,
+        feature2image_checkpoint=args.feature2image,
+        image2feature=args.image2feature_mode,
+        image2feature_checkpoint=args.image2feature,
     )
+
+
+def pyramid(config: InpaintConfig) -> tuple[int, ...]:
+    """The working sizes of the config's method."""
+    return config.translate_scales if config.method == "translate" else config.scales
+
+
+def check_feature2image(config: InpaintConfig) -> None:
+    """Fail before any photo is filled when translate has no usable Feature2Image network."""
+    from npsynth.translate import feature2image_checkpoint, load_feature2image
+
+    path = feature2image_checkpoint(config)
+    if path is None:
+        raise FileNotFoundError(
+            "--method translate needs a trained Feature2Image network: pass --feature2image PATH, "
+            "set $NPSYNTH_FEATURE2IMAGE, or train one with `python -m train.feature2image`"
+        )
+    load_feature2image(path)  # a missing or foreign file raises here, with its own message
 
 
 # --------------------------------------------------------------------------- the methods
@@ -111,7 +185,10 @@ def methods(args: argparse.Namespace, config: InpaintConfig) -> dict:
     """name -> fn(image with hole blanked, mask) -> filled image."""
     from npsynth.synthesis import inpaint
 
-    chosen = {"npsynth": lambda image, mask: inpaint(image, mask, config=config)}
+    chosen = {
+        m: functools.partial(inpaint, config=dataclasses.replace(config, method=m))
+        for m in args.methods
+    }
     if args.compare:
         from eval import baselines
 
@@ -120,7 +197,9 @@ def methods(args: argparse.Namespace, config: InpaintConfig) -> dict:
     return chosen
 
 
-def run_one(image: np.ndarray, mask: np.ndarray, fns: dict) -> dict[str, tuple[np.ndarray, float, str]]:
+def run_one(
+    image: np.ndarray, mask: np.ndarray, fns: dict
+) -> dict[str, tuple[np.ndarray, float, str]]:
     """Every method on one photo; the hole's pixels are blanked before any method sees them.
 
     Returns:
@@ -190,7 +269,15 @@ def evaluate(args, config: InpaintConfig) -> Path:
         for method, (filled, seconds, scales) in results.items():
             data.save_image(out / "outputs" / method / f"{name}.png", filled)
             scores = metrics.hole_metrics(filled, image, mask)
-            rows.append({"image": name, "method": method, **scores, "seconds": seconds, "scale_seconds": scales})
+            rows.append(
+                {
+                    "image": name,
+                    "method": method,
+                    **scores,
+                    "seconds": seconds,
+                    "scale_seconds": scales,
+                }
+            )
         columns = [("input", viz.masked_input(image, mask)), ("mask", mask)]
         columns += [(m, r[0]) for m, r in results.items()] + [("truth", image)]
         data.save_image(out / "grids" / f"{name}.png", viz.grid(columns))
@@ -209,23 +296,37 @@ def demo(args, config: InpaintConfig) -> Path:
     from npsynth.synthesis import inpaint
 
     image = skdata.astronaut().astype(np.float32) / 255.0
-    side = min(config.scales[-1], image.shape[0])  # show the demo at the last scale
+    side = min(pyramid(config)[-1], image.shape[0])  # show the demo at the last scale
     image = data.resize_image(image, (side, side))
     mask = data.make_mask(args.hole or "strokes", *image.shape[:2], rng=args.seed)
     out = args.out or DEMO_OUT
-    print(f"inpainting the built-in photo ({image.shape[1]}x{image.shape[0]}) at scales {config.scales}")
+    print(
+        f"inpainting the built-in photo ({image.shape[1]}x{image.shape[0]}) by {config.method} "
+        f"at scales {pyramid(config)}"
+    )
     result = inpaint(np.where(mask > 0, 0.0, image), mask, config=config, progress=True)
     for scale in result.scales:
-        print(f"  {scale.size[1]}x{scale.size[0]}: loss {scale.losses[0]:.4g} -> "
-              f"{scale.losses[-1]:.4g} in {len(scale.losses) - 1} iterations, {scale.seconds:.1f} s")
+        losses, solve = scale.losses, ""  # no losses for translate: nothing is optimised
+        if len(losses):
+            solve = f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} iterations, "
+        print(f"  {scale.size[1]}x{scale.size[0]}: {solve}{scale.seconds:.1f} s")
     out.mkdir(parents=True, exist_ok=True)
     data.save_image(out / "output.png", result.image)
-    columns = [("input", viz.masked_input(image, mask)), ("mask", mask), ("output", result.image), ("truth", image)]
+    columns = [
+        ("input", viz.masked_input(image, mask)),
+        ("mask", mask),
+        ("output", result.image),
+        ("truth", image),
+    ]
     data.save_image(out / "grid.png", viz.grid(columns))
     scores = metrics.hole_metrics(result.image, image, mask)
-    print(f"hole PSNR {scores['psnr_hole']:.2f} dB, SSIM {scores['ssim_hole']:.3f}; total {result.seconds:.1f} s")
+    print(
+        f"hole PSNR {scores['psnr_hole']:.2f} dB, SSIM {scores['ssim_hole']:.3f}; total {result.seconds:.1f} s"
+    )
     print(f"wrote {out / 'output.png'} and {out / 'grid.png'} (input | mask | output | truth)")
-    print("To inpaint your own photo: python -m eval.inpaint --image PHOTO --mask MASK.png --out filled.png")
+    print(
+        "To inpaint your own photo: python -m eval.inpaint --image PHOTO --mask MASK.png --out filled.png"
+    )
     return out / "grid.png"
 
 
@@ -246,7 +347,9 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def write_csv(path: Path, rows: list[dict]) -> None:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["image", "method", *METRIC_NAMES, "seconds", "scale_seconds"])
+    writer = csv.DictWriter(
+        buffer, fieldnames=["image", "method", *METRIC_NAMES, "seconds", "scale_seconds"]
+    )
     writer.writeheader()
     writer.writerows(rows)
     _atomic_write(path, buffer.getvalue())
@@ -262,6 +365,7 @@ def machine() -> str:
 def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
     method_names = list(dict.fromkeys(r["method"] for r in rows))
     images = sorted({r["image"] for r in rows})
+    settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "method"}
     lines = [
         "# Inpainting report",
         "",
@@ -269,8 +373,10 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
         f"- data: {len(images)} photos from `{args.images}`"
         + (f", downsized to {args.resize} px" if args.resize else "")
         + f", holes: {args.masks or args.hole or 'center:0.5'}",
+        f"- methods: {', '.join(args.methods)}"
+        + (f"; baselines: {', '.join(args.baselines.split(','))}" if args.compare else ""),
         f"- machine: {machine()}",
-        f"- config: {dataclasses.asdict(config)}",
+        f"- config: {settings}",
         "",
         "Means over the photos (hole = over the hole pixels only; all = whole image). "
         "PSNR in dB on [0, 1]; L1/L2 per pixel and channel; time per photo in seconds.",
@@ -281,22 +387,39 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
     for method in method_names:
         chosen = [r for r in rows if r["method"] == method]
         means = [np.mean([r[k] for r in chosen]) for k in (*METRIC_NAMES, "seconds")]
-        formats = ["{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.2f}"]
-        lines.append(f"| {method} | " + " | ".join(f.format(v) for f, v in zip(formats, means)) + " |")
-    per_scale: dict[str, list[float]] = {}
-    for row in rows:
-        for item in row.get("scale_seconds", "").split():
-            size, seconds = item.split(":")
-            per_scale.setdefault(size, []).append(float(seconds))
-    if per_scale:
-        lines += [
-            "",
-            "npsynth time per photo at each scale (seconds, mean; the first photo's includes compilation):",
-            "",
-            "| scale | " + " | ".join(per_scale) + " |",
-            "|---|" + "---:|" * len(per_scale),
-            "| s/photo | " + " | ".join(f"{np.mean(v):.2f}" for v in per_scale.values()) + " |",
+        formats = [
+            "{:.4f}",
+            "{:.5f}",
+            "{:.2f}",
+            "{:.4f}",
+            "{:.4f}",
+            "{:.5f}",
+            "{:.2f}",
+            "{:.4f}",
+            "{:.2f}",
         ]
+        lines.append(
+            f"| {method} | " + " | ".join(f.format(v) for f, v in zip(formats, means)) + " |"
+        )
+    for method in method_names:
+        per_scale: dict[str, list[float]] = {}
+        for row in rows:
+            if row["method"] == method:
+                for item in row.get("scale_seconds", "").split():
+                    size, seconds = item.split(":")
+                    per_scale.setdefault(size, []).append(float(seconds))
+        if per_scale:
+            lines += [
+                "",
+                (
+                    f"npsynth {method} time per photo at each scale "
+                    "(seconds, mean; the first photo's includes compilation):"
+                ),
+                "",
+                "| scale | " + " | ".join(per_scale) + " |",
+                "|---|" + "---:|" * len(per_scale),
+                "| s/photo | " + " | ".join(f"{np.mean(v):.2f}" for v in per_scale.values()) + " |",
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -304,7 +427,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = config_from(args)
-    except ValueError as err:
+        if "translate" in (args.methods if args.images is not None else args.methods[:1]):
+            check_feature2image(config)
+    except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
@@ -314,8 +439,10 @@ def main(argv=None) -> int:
             evaluate(args, config)
         else:
             if not args.demo:
-                print("No input given: running the built-in demo. Use --image PHOTO --mask MASK --out FILE "
-                      "for your own photo, or --images DIR --out DIR to evaluate on a folder.")
+                print(
+                    "No input given: running the built-in demo. Use --image PHOTO --mask MASK --out FILE "
+                    "for your own photo, or --images DIR --out DIR to evaluate on a folder."
+                )
             demo(args, config)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)

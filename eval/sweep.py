@@ -25,7 +25,9 @@ from npsynth.synthesis import inpaint
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m eval.sweep", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.sweep", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--resize", type=int, default=128, help="longest side of the photos (px)")
@@ -44,17 +46,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 def sweep(args) -> list[dict]:
     items = pairs(args)
     scales = tuple(int(s) for s in args.scales.split(","))
-    grid = list(itertools.product(map(float, args.alphas.split(",")), map(float, args.betas.split(","))))
+    grid = list(
+        itertools.product(map(float, args.alphas.split(",")), map(float, args.betas.split(",")))
+    )
     rows = []
     for alpha, beta in tqdm(grid, desc="settings"):
-        config = InpaintConfig(scales=scales, iterations=args.iterations, alpha=alpha, beta=beta, content=args.content)
+        config = InpaintConfig(
+            scales=scales, iterations=args.iterations, alpha=alpha, beta=beta, content=args.content
+        )
         scores = []
         for _, image, mask in items:
             filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
             scores.append(metrics.hole_metrics(filled, image, mask))
         rows.append(
             {"alpha": alpha, "beta": beta}
-            | {k: float(np.mean([s[k] for s in scores])) for k in ("psnr_hole", "ssim_hole", "l1_hole")}
+            | {
+                k: float(np.mean([s[k] for s in scores]))
+                for k in ("psnr_hole", "ssim_hole", "l1_hole")
+            }
         )
     return rows
 

@@ -1,17 +1,24 @@
 """npsynth: high-resolution image inpainting by multi-scale neural patch synthesis.
 
 Yang, Lu, Lin, Shechtman, Wang, Li. "High-Resolution Image Inpainting using Multi-Scale
-Neural Patch Synthesis", CVPR 2017 (arXiv 1611.09969).
+Neural Patch Synthesis", CVPR 2017 (arXiv 1611.09969); and its fast follow-up, feature
+image translation (Song, Yang, Lin et al., arXiv 1711.08590).
 
     import npsynth
     result = npsynth.inpaint(image, mask)              # [H, W, 3] in [0, 1], mask 1 = hole
+    fast = npsynth.inpaint(image, mask, method="translate")
     loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
 """
 
-from npsynth.config import ContentNetConfig, ContentTrainingConfig, InpaintConfig
+from npsynth.config import (
+    ContentNetConfig,
+    ContentTrainingConfig,
+    Feature2ImageConfig,
+    Image2FeatureConfig,
+    InpaintConfig,
+)
 from npsynth.content_net import ContentNet, load_content_net, save_content_net
 from npsynth.content_net import predict as predict_content
-from npsynth.synthesis import InpaintResult, ScaleResult, inpaint
 from npsynth.losses import (
     content_loss,
     joint_loss,
@@ -21,15 +28,47 @@ from npsynth.losses import (
     texture_loss,
     tv_loss,
 )
-from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap
+from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap, swap_hole_features
+from npsynth.synthesis import InpaintResult, ScaleResult, inpaint
+from npsynth.translate import (
+    FeatureToImage,
+    ImageToFeature,
+    load_feature2image,
+    load_image2feature,
+)
 from npsynth.vgg import VGG19, load_vgg19
 from npsynth.weights import WeightsError
 
 __all__ = [
-    "ContentNet", "ContentNetConfig", "ContentTrainingConfig", "load_content_net",
-    "predict_content", "save_content_net", "InpaintConfig", "InpaintResult", "ScaleResult", "VGG19", "WeightsError",
-    "content_loss", "downsample_mask", "inpaint", "joint_loss", "joint_loss_terms",
-    "load_vgg19", "make_joint_loss", "nearest_neighbours", "nearest_neighbours_for",
-    "patch_swap", "texture_loss", "tv_loss",
+    "VGG19",
+    "ContentNet",
+    "ContentNetConfig",
+    "ContentTrainingConfig",
+    "Feature2ImageConfig",
+    "FeatureToImage",
+    "Image2FeatureConfig",
+    "ImageToFeature",
+    "InpaintConfig",
+    "InpaintResult",
+    "ScaleResult",
+    "WeightsError",
+    "content_loss",
+    "downsample_mask",
+    "inpaint",
+    "joint_loss",
+    "joint_loss_terms",
+    "load_content_net",
+    "load_feature2image",
+    "load_image2feature",
+    "load_vgg19",
+    "make_joint_loss",
+    "nearest_neighbours",
+    "nearest_neighbours_for",
+    "patch_swap",
+    "predict_content",
+    "save_content_net",
+    "swap_hole_features",
+    "texture_loss",
+    "tv_loss",
 ]  # fmt: skip
 __version__ = "0.1.0"

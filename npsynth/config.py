@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -37,22 +38,54 @@ class InpaintConfig:
     context: float = 1.0
     # Candidates per chunk of the nearest-neighbour search (bounds its memory).
     chunk_size: int = 512
+    # "optimize": neural patch synthesis, L-BFGS on Eq. 1 at every scale (Yang et al. 2017);
+    # "translate": Image2Feature -> patch-swap -> Feature2Image (Song et al. 2018), much faster.
+    method: str = "optimize"
+    # Working sizes of method="translate" (Song et al. 2018, Fig. 4: 256 then 512).
+    translate_scales: tuple[int, ...] = (256, 512)
+    # translate's features of the hole at the first scale: "auto" (the Image2Feature network
+    # when one is available, else "content"), "network", or "content" (relu3_1 of the content
+    # reference, see `content`).
+    image2feature: str = "auto"
+    # Exported Image2Feature network (.npz or training workdir). None: $NPSYNTH_IMAGE2FEATURE,
+    # else the one shipped with npsynth, if any.
+    image2feature_checkpoint: str | None = None
+    # Exported Feature2Image network. None: $NPSYNTH_FEATURE2IMAGE, else the shipped one.
+    feature2image_checkpoint: str | None = None
 
     def __post_init__(self):
         scales = tuple(int(s) for s in self.scales)
         if not scales or any(s < 16 for s in scales):
             raise ValueError(f"scales must be at least 16 px each, got {self.scales}")
-        if any(b <= a for a, b in zip(scales, scales[1:])):
+        if any(b <= a for a, b in itertools.pairwise(scales)):
             raise ValueError(f"scales must be strictly increasing, got {self.scales}")
         if self.iterations < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
         if self.alpha < 0 or self.beta < 0:
             raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
         if self.content not in ("auto", "network", "harmonic", "mean"):
-            raise ValueError(f"content must be auto, network, harmonic or mean, got {self.content!r}")
+            raise ValueError(
+                f"content must be auto, network, harmonic or mean, got {self.content!r}"
+            )
         if self.nn_update not in ("per_scale", "every_eval"):
             raise ValueError(f"nn_update must be per_scale or every_eval, got {self.nn_update!r}")
+        if self.method not in ("optimize", "translate"):
+            raise ValueError(f"method must be optimize or translate, got {self.method!r}")
+        if self.image2feature not in ("auto", "network", "content"):
+            raise ValueError(
+                f"image2feature must be auto, network or content, got {self.image2feature!r}"
+            )
+        translate_scales = tuple(int(s) for s in self.translate_scales)
+        if not translate_scales or any(s < 16 for s in translate_scales):
+            raise ValueError(
+                f"translate_scales must be at least 16 px each, got {translate_scales}"
+            )
+        if any(b <= a for a, b in itertools.pairwise(translate_scales)):
+            raise ValueError(
+                f"translate_scales must be strictly increasing, got {translate_scales}"
+            )
         object.__setattr__(self, "scales", scales)
+        object.__setattr__(self, "translate_scales", translate_scales)
         object.__setattr__(self, "layers", tuple(self.layers))
 
     @classmethod
@@ -249,6 +282,173 @@ class ContentTrainingConfig:
             parts[key] = parts[key] | dict(values)
         return cls(
             model=ContentNetConfig(**parts["model"]),
+            data=DataConfig(**parts["data"]),
+            train=TrainConfig(**parts["train"]),
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# Feature image translation (Song et al. 2018, arXiv 1711.08590): `npsynth.translate`
+
+
+def _power_of_two(name: str, value: int, low: int) -> int:
+    value = int(value)
+    if value < low or value & (value - 1):
+        raise ValueError(f"{name} must be a power of two >= {low}, got {value}")
+    return value
+
+
+def _positive_tuple(name: str, values) -> tuple[int, ...]:
+    values = tuple(int(v) for v in values)
+    if not values or min(values) < 1:
+        raise ValueError(f"{name} must be positive integers, got {values}")
+    return values
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Image2FeatureConfig:
+    """Image2Feature: the masked image (mean-filled, plus the mask) -> VGG-19 relu3_1."""
+
+    # Training crop side in pixels (a power of two >= 32); the network itself is fully
+    # convolutional and runs at any size that is a multiple of 4.
+    image_size: int = 128
+    # Channels of the two strided 4x4 convolutions that bring the image down to relu3_1's
+    # quarter resolution.
+    widths: tuple[int, ...] = (64, 128)
+    # Dilation of each residual block at quarter resolution (its receptive field reaches
+    # across the hole).
+    dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
+    # Channels of the feature discriminator's first strided convolution (doubling after).
+    disc_width: int = 64
+    # Cap on the discriminator's channels.
+    disc_max_width: int = 256
+
+    def __post_init__(self):
+        object.__setattr__(self, "image_size", _power_of_two("image_size", self.image_size, 32))
+        widths = _positive_tuple("widths", self.widths)
+        if len(widths) != 2:
+            raise ValueError(f"widths needs 2 entries (one per halving to 1/4), got {widths}")
+        object.__setattr__(self, "widths", widths)
+        object.__setattr__(self, "dilations", _positive_tuple("dilations", self.dilations))
+        if self.disc_width < 1 or self.disc_max_width < self.disc_width:
+            raise ValueError("need 1 <= disc_width <= disc_max_width")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Feature2ImageConfig:
+    """Feature2Image: (patch-swapped) VGG-19 relu3_1 -> the RGB image."""
+
+    # Training crop side in pixels (a power of two >= 32); the network runs at any size.
+    image_size: int = 128
+    # Channels at quarter resolution, then after each of the two 2x upsamplings.
+    widths: tuple[int, ...] = (128, 64, 32)
+    # Residual blocks at quarter resolution.
+    blocks: int = 3
+    # Channels of the image discriminator's first strided convolution (doubling after).
+    disc_width: int = 32
+    # Cap on the discriminator's channels.
+    disc_max_width: int = 256
+
+    def __post_init__(self):
+        object.__setattr__(self, "image_size", _power_of_two("image_size", self.image_size, 32))
+        widths = _positive_tuple("widths", self.widths)
+        if len(widths) != 3:
+            raise ValueError(f"widths needs 3 entries (1/4, 1/2 and full resolution), got {widths}")
+        object.__setattr__(self, "widths", widths)
+        if self.blocks < 0:
+            raise ValueError(f"blocks must be >= 0, got {self.blocks}")
+        if self.disc_width < 1 or self.disc_max_width < self.disc_width:
+            raise ValueError("need 1 <= disc_width <= disc_max_width")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Feature2ImageLossConfig:
+    """The reconstruction term of Feature2Image: pixel L2 + perceptual (relu3_1) L2."""
+
+    # Weight of the mean squared pixel error over the hole (images in [0, 1]).
+    pixel: float = 1.0
+    # Weight of the mean squared relu3_1 error of the output composited with the known
+    # pixels (features times npsynth.translate.FEATURE_SCALE).
+    perceptual: float = 0.1
+
+    def __post_init__(self):
+        if self.pixel < 0 or self.perceptual < 0 or self.pixel + self.perceptual == 0:
+            raise ValueError("pixel and perceptual weights must be >= 0, not both 0")
+
+
+_TINY_DATA = {"mask_kind": "boxes", "min_scale": 1.0, "max_scale": 1.5, "workers": 1}
+_TINY_TRAIN = {"steps": 2, "batch_size": 2, "save_every": 1, "keep": 2, "log_every": 1,
+               "sample_every": 1}  # fmt: skip
+
+
+def _tiny_parts(overrides: dict, parts: dict) -> dict:
+    for key, values in overrides.items():
+        if key not in parts:
+            raise ValueError(f"tiny() overrides {', '.join(parts)}, not {key!r}")
+        parts[key] = parts[key] | dict(values)
+    return parts
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Image2FeatureTrainingConfig:
+    """Everything `python -m train.image2feature` needs; saved as config.json.
+
+    Loss: lam * L2(relu3_1) + (1 - lam) * adversarial on the features.
+    """
+
+    model: Image2FeatureConfig = dataclasses.field(default_factory=Image2FeatureConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    @property
+    def mask_kind(self) -> str:
+        """The hole kind with "auto" resolved (mixed)."""
+        return "mixed" if self.data.mask_kind == "auto" else self.data.mask_kind
+
+    @classmethod
+    def tiny(cls, **overrides) -> Image2FeatureTrainingConfig:
+        """A seconds-long variant (32x32 crops, narrow layers, 2 steps) for tests."""
+        parts = _tiny_parts(overrides, {
+            "model": {"image_size": 32, "widths": (8, 16), "dilations": (1, 2),
+                      "disc_width": 8, "disc_max_width": 16},
+            "data": dict(_TINY_DATA), "train": dict(_TINY_TRAIN),
+        })  # fmt: skip
+        return cls(
+            model=Image2FeatureConfig(**parts["model"]),
+            data=DataConfig(**parts["data"]),
+            train=TrainConfig(**parts["train"]),
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Feature2ImageTrainingConfig:
+    """Everything `python -m train.feature2image` needs; saved as config.json.
+
+    Input: relu3_1 of the photo with the hole's cells patch-swapped; loss: lam * (pixel L2 +
+    perceptual L2) + (1 - lam) * adversarial on the output image.
+    """
+
+    model: Feature2ImageConfig = dataclasses.field(default_factory=Feature2ImageConfig)
+    loss: Feature2ImageLossConfig = dataclasses.field(default_factory=Feature2ImageLossConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    @property
+    def mask_kind(self) -> str:
+        """The hole kind with "auto" resolved (mixed)."""
+        return "mixed" if self.data.mask_kind == "auto" else self.data.mask_kind
+
+    @classmethod
+    def tiny(cls, **overrides) -> Feature2ImageTrainingConfig:
+        """A seconds-long variant (32x32 crops, narrow layers, 2 steps) for tests."""
+        parts = _tiny_parts(overrides, {
+            "model": {"image_size": 32, "widths": (16, 8, 8), "blocks": 1,
+                      "disc_width": 8, "disc_max_width": 16},
+            "loss": {}, "data": dict(_TINY_DATA), "train": dict(_TINY_TRAIN),
+        })  # fmt: skip
+        return cls(
+            model=Feature2ImageConfig(**parts["model"]),
+            loss=Feature2ImageLossConfig(**parts["loss"]),
             data=DataConfig(**parts["data"]),
             train=TrainConfig(**parts["train"]),
         )

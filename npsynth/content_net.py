@@ -21,10 +21,8 @@ and a readable `.json` beside it: `save_content_net`, `load_content_net`, then `
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
-import json
 from pathlib import Path
 
 import jax
@@ -32,8 +30,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from npsynth import export
 from npsynth.config import ContentNetConfig
+from npsynth.export import count_params  # noqa: F401  (re-exported)
 from npsynth.fill import mean_fill
+from npsynth.layers import StridedConvTranspose
 
 # The encoder-decoder's kernels (4x4, stride 2, as in DCGAN and the Context Encoder).
 KERNEL = (4, 4)
@@ -80,11 +81,8 @@ def _down(c_in: int, c_out: int, rngs: nnx.Rngs) -> nnx.Conv:
     )  # fmt: skip
 
 
-def _up(c_in: int, c_out: int, rngs: nnx.Rngs) -> nnx.ConvTranspose:
-    return nnx.ConvTranspose(
-        c_in, c_out, KERNEL, strides=(2, 2), padding="SAME", kernel_init=_matrix_init(),
-        rngs=rngs,
-    )  # fmt: skip
+def _up(c_in: int, c_out: int, rngs: nnx.Rngs) -> StridedConvTranspose:
+    return StridedConvTranspose(c_in, c_out, kernel_init=_matrix_init(), rngs=rngs)
 
 
 def _norm(channels: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
@@ -238,24 +236,34 @@ class Discriminator(nnx.Module):
       input_size: side of the judged image, 4 * 2^k: the central half in paper mode, the
         whole image in freeform mode.
       width, max_width: channel widths (Context Encoder: 64 and 512).
+      in_channels: 3 for images; Image2Feature's discriminator judges 256-channel features.
       rngs: initialises the weights.
     """
 
-    def __init__(self, *, input_size: int, width: int = 64, max_width: int = 512, rngs: nnx.Rngs):
+    def __init__(
+        self,
+        *,
+        input_size: int,
+        width: int = 64,
+        max_width: int = 512,
+        in_channels: int = 3,
+        rngs: nnx.Rngs,
+    ):
         count = _halvings(input_size)
         channels = tuple(min(width * 2**i, max_width) for i in range(count))
         self.input_size = input_size
-        widths = (3,) + channels
+        self.in_channels = in_channels
+        widths = (in_channels,) + channels
         self.convs = nnx.List([_down(a, b, rngs) for a, b in itertools.pairwise(widths)])
         self.norms = nnx.List([_norm(c, rngs) for c in channels[1:]])
         self.head = nnx.Linear(BOTTOM * BOTTOM * channels[-1], 1, rngs=rngs)
 
     def __call__(self, images: jax.Array) -> jax.Array:
-        """Real/fake logits for float32 [N, input_size, input_size, 3] in [0, 1] -> [N]."""
-        size = self.input_size
-        if images.ndim != 4 or images.shape[1:] != (size, size, 3):
+        """Real/fake logits for float32 [N, input_size, input_size, C] in [0, 1] -> [N]."""
+        size, c = self.input_size, self.in_channels
+        if images.ndim != 4 or images.shape[1:] != (size, size, c):
             raise ValueError(
-                f"Discriminator expects images [N, {size}, {size}, 3], got {tuple(images.shape)}"
+                f"Discriminator expects images [N, {size}, {size}, {c}], got {tuple(images.shape)}"
             )
         x = images * 2.0 - 1.0
         for index, conv in enumerate(self.convs):
@@ -284,11 +292,6 @@ def make_discriminator(config: ContentNetConfig, *, rngs: nnx.Rngs) -> Discrimin
     return Discriminator(
         input_size=size, width=config.disc_width, max_width=config.disc_max_width, rngs=rngs
     )
-
-
-def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -339,43 +342,14 @@ def predict(model: ContentNet, image, mask) -> np.ndarray:
             f"{size // 2}x{size // 2} square of a {size}x{size} image. Use a freeform network "
             "for other holes."
         )
-    graphdef, state = nnx.split(nnx.view(model, deterministic=True, use_running_average=True))
+    graphdef, state = nnx.split(export.eval_mode(model))
     filled = _predict(graphdef, state, jnp.asarray(images), jnp.asarray(masks))
     filled = np.asarray(filled, np.float32)
     return filled[0] if unbatched else filled
 
 
 # ----------------------------------------------------------------------------------------------
-# Export: the generator's weights in a small .npz with its config
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    flat = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, name + "/"))
-        else:
-            flat[name] = np.asarray(value)
-    return flat
-
-
-def _unflatten_into(template: dict, flat: dict[str, np.ndarray], path: Path, prefix="") -> dict:
-    out = {}
-    for key, value in template.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out[key] = _unflatten_into(value, flat, path, name + "/")
-            continue
-        if name not in flat:
-            raise ValueError(f"{path}: weights lack {name!r}; the file does not fit its config")
-        array = flat[name]
-        if array.shape != tuple(value.shape):
-            raise ValueError(
-                f"{path}: {name!r} has shape {array.shape}, the config needs {tuple(value.shape)}"
-            )
-        out[key] = jnp.asarray(array, jnp.float32)
-    return out
+# Export: the generator's weights in a small .npz with its config (`npsynth.export`)
 
 
 def save_content_net(
@@ -383,9 +357,7 @@ def save_content_net(
 ) -> Path:
     """Write the generator's weights (and batch-norm statistics) as .npz plus a .json.
 
-    The .npz holds every array under its "/"-joined path, cast to `dtype`, and the
-    architecture as JSON under "__config__", so it alone is enough for `load_content_net`.
-    The .json beside it (same name) repeats the config for people and tools.
+    The .npz alone is enough for `load_content_net` (see `npsynth.export.save_network`).
 
     Args:
       model: the generator.
@@ -397,32 +369,15 @@ def save_content_net(
     Returns:
       the .npz path.
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"export path must end in .npz, got {str(path)!r}")
-    if dtype not in ("float16", "float32"):
-        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
     if (model.mode, model.image_size, model.channels) != (
         config.mode,
         config.image_size,
         config.channels,
     ):
         raise ValueError("config does not describe this model (mode, image_size or channels)")
-    flat = _flatten(nnx.to_pure_dict(nnx.state(model)))
-    flat = {name: np.asarray(value, np.float32).astype(dtype) for name, value in flat.items()}
-    meta = {
-        "format": EXPORT_FORMAT,
-        "config": dataclasses.asdict(config),
-        "step": step,
-        "dtype": dtype,
-        "params": count_params(model),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(temporary, __config__=np.asarray(json.dumps(meta)), **flat)
-    temporary.replace(path)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
-    return path
+    return export.save_network(
+        model, path, format=EXPORT_FORMAT, config=config, step=step, dtype=dtype
+    )
 
 
 def load_content_net(path) -> ContentNet:
@@ -435,31 +390,13 @@ def load_content_net(path) -> ContentNet:
     Returns:
       a `ContentNet` in float32 with running batch-norm statistics, ready for `predict`.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "content_net.npz"
-    if not path.exists():
-        raise FileNotFoundError(
-            f"content network weights {str(path)!r} not found; export them from a training "
-            "run with `python -m train.content --workdir DIR --export`"
-        )
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            flat = {name: archive[name] for name in archive.files}
-        meta = json.loads(str(flat.pop("__config__")))
-    except (OSError, ValueError, KeyError) as error:
-        raise ValueError(f"{str(path)!r} is not an exported content network: {error}") from error
-    if meta.get("format") != EXPORT_FORMAT:
-        raise ValueError(
-            f"{str(path)!r} has format {meta.get('format')!r}, expected {EXPORT_FORMAT!r}"
-        )
-    config = ContentNetConfig(**meta["config"])
-    model = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
-    state = nnx.state(model)
-    pure = _unflatten_into(nnx.to_pure_dict(state), flat, path)
-    extra = set(flat) - set(_flatten(pure))
-    if extra:
-        raise ValueError(f"{str(path)!r} has arrays its config does not use: {sorted(extra)[:5]}")
-    nnx.replace_by_pure_dict(state, pure)
-    nnx.update(model, state)
-    return nnx.view(model, deterministic=True, use_running_average=True)
+    model, _ = export.load_network(
+        path,
+        format=EXPORT_FORMAT,
+        build=lambda config: make_content_net(ContentNetConfig(**config), rngs=nnx.Rngs(0)),
+        what="content network",
+        default_name="content_net.npz",
+        how_to_make="export them from a training run with "
+        "`python -m train.content --workdir DIR --export`",
+    )
+    return model

@@ -349,10 +349,12 @@ def _query_boxes(query: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
 
 
 def patch_swap(features: jax.Array, hole: jax.Array, nn: jax.Array, *, patch_size: int = 3):
-    """Replace every query window by its matched source window, averaging overlaps.
+    """Replace the hole's cells by the matched source windows, averaging overlaps.
 
-    Every cell covered by at least one query window becomes the mean, over the query windows
-    covering it, of the matched windows' values at that cell; other cells are unchanged.
+    Song et al. 2018 (arXiv 1711.08590), Sec. 3.2: every query window (one touching the hole)
+    is replaced by its nearest source window; where replaced windows overlap, their values
+    are averaged. Known cells keep their own features, so every hole cell becomes the mean,
+    over the query windows covering it, of the matched windows' values at that cell.
 
     Args:
       features: `[N, h, w, C]`.
@@ -375,4 +377,26 @@ def patch_swap(features: jax.Array, hole: jax.Array, nn: jax.Array, *, patch_siz
             values = _gather_cells(features, ny + dy, nx + dx) * query
             total = total.at[:, dy : dy + hw, dx : dx + ww, :].add(values)
             count = count.at[:, dy : dy + hw, dx : dx + ww, :].add(query)
-    return jnp.where(count > 0, total / jnp.maximum(count, 1), features)
+    # Every hole cell lies in at least one window, and every window holding it is a query.
+    return jnp.where(hole > 0.5, total / jnp.maximum(count, 1), features)
+
+
+def swap_hole_features(
+    features: jax.Array,
+    hole: jax.Array,
+    *,
+    patch_size: int = 3,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> jax.Array:
+    """`patch_swap` with the matches of `nearest_neighbours` (normalised cross-correlation).
+
+    Args:
+      features: `[N, h, w, C]`, e.g. VGG-19 relu3_1 of the initial fill.
+      hole: `[N, h, w, 1]` at feature resolution (`downsample_mask`), 1 = hole.
+      patch_size, chunk_size: as in `nearest_neighbours`.
+
+    Returns:
+      `[N, h, w, C]`: known cells unchanged, hole cells from the best-matching known patches.
+    """
+    nn = nearest_neighbours(features, hole, patch_size=patch_size, chunk_size=chunk_size)
+    return patch_swap(features, hole, nn, patch_size=patch_size)

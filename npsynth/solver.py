@@ -23,7 +23,9 @@ class SolveInfo:
     grad_norm: jax.Array  # scalar, gradient norm at the solution
 
 
-jax.tree_util.register_dataclass(SolveInfo, data_fields=["values", "iterations", "grad_norm"], meta_fields=[])
+jax.tree_util.register_dataclass(
+    SolveInfo, data_fields=["values", "iterations", "grad_norm"], meta_fields=[]
+)
 
 
 def minimize(
@@ -58,4 +60,6 @@ def minimize(
 
     start = jnp.reshape(state.value, (1,))
     (x, state), values = jax.lax.scan(step, (x0, state), None, length=max_iter)
-    return x, SolveInfo(values=jnp.concatenate([start, values]), iterations=state.iter_num, grad_norm=state.error)
+    return x, SolveInfo(
+        values=jnp.concatenate([start, values]), iterations=state.iter_num, grad_norm=state.error
+    )

@@ -1,12 +1,16 @@
-"""Training steps of the content network: a discriminator step and a generator step.
+"""Adversarial training steps shared by the trained networks: a discriminator and a generator step.
 
-The generator (`ContentNet`) minimises, as in Yang et al. 2017, Sec. 3.1 (and the Context
-Encoder of Pathak et al. 2016):
+A `GanTask` says what is trained: how to build the generator and the discriminator, what the
+generator produces from a batch, what the discriminator sees as real and as fake, and the
+reconstruction loss. The generator minimises
 
-    L_G = lam * L2(hole) + (1 - lam) * L_adv,    L_adv = -log D(fake)   (non-saturating)
+    L_G = lam * L_rec + (1 - lam) * L_adv,    L_adv = -log D(fake)   (non-saturating)
 
-and the discriminator minimises  -log D(real) - log(1 - D(fake)). "fake" is the predicted
-central half (paper mode) or the prediction composited with the known pixels (freeform).
+and the discriminator minimises  -log D(real) - log(1 - D(fake)). For the content network
+(`ContentTask`, Yang et al. 2017, Sec. 3.1 and the Context Encoder of Pathak et al. 2016)
+L_rec is the hole's L2 and "fake" is the predicted central half (paper mode) or the
+prediction composited with the known pixels (freeform). `npsynth.translate` defines the
+tasks of Image2Feature and Feature2Image.
 
 The training state is a plain dict, which is also the checkpoint layout:
 
@@ -16,7 +20,8 @@ The training state is a plain dict, which is also the checkpoint layout:
 `make_steps` returns `d_step` and `g_step`, each jitted with the state donated; one training
 step is `d_step` then `g_step`. Per-step keys are `fold_in(fold_in(key(seed), 2), step)`
 (streams 0 and 1 of the seed initialise the two networks), so a resumed run draws the same
-keys as an uninterrupted one. Nothing here logs or touches files.
+keys as an uninterrupted one. Nothing here logs or touches files. Functions that take a
+task also take a `ContentNetConfig`, meaning `ContentTask(config)`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from typing import Protocol
 
 import jax
 import jax.numpy as jnp
@@ -32,18 +38,78 @@ from flax import nnx
 
 from npsynth.config import ContentNetConfig
 from npsynth.content_net import centre_box, composite, make_content_net, make_discriminator
+from npsynth.export import eval_mode
 
 State = dict  # the training state described in the module docstring
 Batch = dict  # {"image": float32 [N, S, S, 3] in [0, 1], "mask": float32 [N, S, S, 1], 1 = hole}
 
 
+class GanTask(Protocol):
+    """What `make_steps` trains. Implementations must be hashable (steps are cached per task)."""
+
+    def make_generator(self, rngs: nnx.Rngs) -> nnx.Module: ...
+
+    def make_discriminator(self, rngs: nnx.Rngs) -> nnx.Module: ...
+
+    def generate(self, generator, batch: Batch, key) -> tuple[jax.Array, jax.Array]:
+        """(the generator's prediction, what the discriminator judges as fake)."""
+
+    def real(self, batch: Batch) -> jax.Array:
+        """What the discriminator judges as real."""
+
+    def reconstruction(self, prediction, batch: Batch) -> tuple[jax.Array, dict]:
+        """(L_rec, named terms to log; one of them may be L_rec itself)."""
+
+    def sample(self, generator, batch: Batch) -> jax.Array:
+        """An RGB picture of the prediction [N, S, S, 3] for the sample grids (eval mode)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ContentTask:
+    """The content network (Yang et al. 2017, Sec. 3.1): L_rec = the hole's L2."""
+
+    config: ContentNetConfig
+
+    def make_generator(self, rngs):
+        return make_content_net(self.config, rngs=rngs)
+
+    def make_discriminator(self, rngs):
+        return make_discriminator(self.config, rngs=rngs)
+
+    def generate(self, generator, batch, key):
+        prediction = generator(batch["image"], batch["mask"], rngs=key)
+        if self.config.mode == "paper":
+            return prediction, prediction
+        return prediction, composite(self.config.mode, batch["image"], batch["mask"], prediction)
+
+    def real(self, batch):
+        return _centre(batch["image"]) if self.config.mode == "paper" else batch["image"]
+
+    def reconstruction(self, prediction, batch):
+        if self.config.mode == "paper":
+            target, mask = _centre(batch["image"]), jnp.ones_like(prediction[..., :1])
+        else:
+            target, mask = batch["image"], batch["mask"]
+        l2 = hole_l2(prediction, target, mask)
+        return l2, {"l2": l2}
+
+    def sample(self, generator, batch):
+        prediction = generator(batch["image"], batch["mask"])
+        return composite(self.config.mode, batch["image"], batch["mask"], prediction)
+
+
+def as_task(task) -> GanTask:
+    """`task`, or `ContentTask(task)` for a `ContentNetConfig`."""
+    return ContentTask(task) if isinstance(task, ContentNetConfig) else task
+
+
 @dataclasses.dataclass(frozen=True)
 class Graphs:
-    """The static halves of the two networks (`nnx.split`), in training mode."""
+    """The static halves of the two networks (`nnx.split`), in training mode, and the task."""
 
     generator: nnx.GraphDef
     discriminator: nnx.GraphDef
-    mode: str  # "paper" or "freeform"
+    task: GanTask
 
 
 def make_optimizer(*, lr: float, b1: float, b2: float) -> optax.GradientTransformation:
@@ -56,16 +122,17 @@ def _split(model: nnx.Module) -> tuple[nnx.GraphDef, dict]:
     return graphdef, {"params": params, "batch_stats": stats}
 
 
-def init_state(config: ContentNetConfig, *, lr: float, b1: float, b2: float, seed: int) -> State:
+def init_state(task, *, lr: float, b1: float, b2: float, seed: int) -> State:
     """Fresh networks and optimiser states. Works under `jax.eval_shape` (abstract state).
 
     The generator is initialised from fold_in(key(seed), 0), the discriminator from 1;
     both get `make_optimizer(lr=lr, b1=b1, b2=b2)`.
     """
+    task = as_task(task)
     tx = make_optimizer(lr=lr, b1=b1, b2=b2)
     base = jax.random.key(seed)
-    generator = make_content_net(config, rngs=nnx.Rngs(jax.random.fold_in(base, 0)))
-    discriminator = make_discriminator(config, rngs=nnx.Rngs(jax.random.fold_in(base, 1)))
+    generator = task.make_generator(nnx.Rngs(jax.random.fold_in(base, 0)))
+    discriminator = task.make_discriminator(nnx.Rngs(jax.random.fold_in(base, 1)))
     _, g_state = _split(generator)
     _, d_state = _split(discriminator)
     return {
@@ -79,27 +146,28 @@ def init_state(config: ContentNetConfig, *, lr: float, b1: float, b2: float, see
 
 @functools.cache
 def make_init(
-    config: ContentNetConfig, *, lr: float, b1: float, b2: float, seed: int, sharding=None
+    task, *, lr: float, b1: float, b2: float, seed: int, sharding=None
 ) -> Callable[[], State]:
     """`init_state` jitted (placed on `sharding`, e.g. replicated over a mesh); cached, so
     runs with the same settings in one process compile it once."""
     return jax.jit(
-        functools.partial(init_state, config, lr=lr, b1=b1, b2=b2, seed=seed),
+        functools.partial(init_state, task, lr=lr, b1=b1, b2=b2, seed=seed),
         out_shardings=sharding,
     )
 
 
-def abstract_state(config: ContentNetConfig, *, lr: float, b1: float, b2: float) -> State:
+def abstract_state(task, *, lr: float, b1: float, b2: float) -> State:
     """The shapes and dtypes of the training state (nothing allocated)."""
-    return jax.eval_shape(functools.partial(init_state, config, lr=lr, b1=b1, b2=b2, seed=0))
+    return jax.eval_shape(functools.partial(init_state, task, lr=lr, b1=b1, b2=b2, seed=0))
 
 
 @functools.cache
-def graphs_for(config: ContentNetConfig) -> Graphs:
-    """The `Graphs` of `config` (training mode), without allocating any weights."""
-    generator = nnx.eval_shape(lambda: make_content_net(config, rngs=nnx.Rngs(0)))
-    discriminator = nnx.eval_shape(lambda: make_discriminator(config, rngs=nnx.Rngs(0)))
-    return Graphs(_split(generator)[0], _split(discriminator)[0], config.mode)
+def graphs_for(task) -> Graphs:
+    """The `Graphs` of `task` (training mode), without allocating any weights."""
+    task = as_task(task)
+    generator = nnx.eval_shape(lambda: task.make_generator(nnx.Rngs(0)))
+    discriminator = nnx.eval_shape(lambda: task.make_discriminator(nnx.Rngs(0)))
+    return Graphs(_split(generator)[0], _split(discriminator)[0], task)
 
 
 def hole_l2(prediction: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
@@ -123,18 +191,10 @@ def _centre(images: jax.Array) -> jax.Array:
 
 
 def _generate(graphs: Graphs, g_state: dict, batch: Batch, key):
-    """(raw prediction, what the discriminator sees as fake, updated generator batch stats)."""
+    """(prediction, what the discriminator sees as fake, updated generator batch stats)."""
     generator = nnx.merge(graphs.generator, g_state["params"], g_state["batch_stats"], copy=True)
-    prediction = generator(batch["image"], batch["mask"], rngs=key)
-    if graphs.mode == "paper":
-        fake = prediction
-    else:
-        fake = composite(graphs.mode, batch["image"], batch["mask"], prediction)
+    prediction, fake = graphs.task.generate(generator, batch, key)
     return prediction, fake, nnx.state(generator, nnx.BatchStat)
-
-
-def _real(graphs: Graphs, batch: Batch) -> jax.Array:
-    return _centre(batch["image"]) if graphs.mode == "paper" else batch["image"]
 
 
 def _step_keys(seed: int, step: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -150,7 +210,7 @@ def discriminator_update(
     d_key, _ = _step_keys(seed, state["step"])
     _, fake, _ = _generate(graphs, state["generator"], batch, d_key)  # G's stats unchanged here
     fake = jax.lax.stop_gradient(fake)
-    real = _real(graphs, batch)
+    real = graphs.task.real(batch)
 
     # Variables are merged inside the differentiated function (BatchNorm updates its
     # statistics in place, which NNX only allows at the trace level they were created at).
@@ -186,18 +246,15 @@ def generator_update(
     def loss_fn(params, g_stats, d_state):
         g_state = {"params": params, "batch_stats": g_stats}
         prediction, fake, stats = _generate(graphs, g_state, batch, g_key)
-        if graphs.mode == "paper":
-            l2 = hole_l2(prediction, _centre(batch["image"]), jnp.ones_like(prediction[..., :1]))
-        else:
-            l2 = hole_l2(prediction, batch["image"], batch["mask"])
+        rec, terms = graphs.task.reconstruction(prediction, batch)
         # D in training mode (batch statistics), as in its own step; its stats are not kept.
         disc = nnx.merge(graphs.discriminator, d_state["params"], d_state["batch_stats"], copy=True)
         adversarial = jnp.mean(jax.nn.softplus(-disc(fake)))
-        loss = lam * l2 + (1.0 - lam) * adversarial
-        return loss, (stats, l2, adversarial)
+        loss = lam * rec + (1.0 - lam) * adversarial
+        return loss, (stats, terms, adversarial)
 
     params = state["generator"]["params"]
-    (loss, (stats, l2, adversarial)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+    (loss, (stats, terms, adversarial)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         params, state["generator"]["batch_stats"], state["discriminator"]
     )
     updates, opt_g = tx_g.update(grads, state["opt_g"], params)
@@ -205,12 +262,12 @@ def generator_update(
     new["generator"] = {"params": optax.apply_updates(params, updates), "batch_stats": stats}
     new["opt_g"] = opt_g
     new["step"] = state["step"] + 1
-    return new, {"g_loss": loss, "l2": l2, "adv": adversarial}
+    return new, {"g_loss": loss, **terms, "adv": adversarial}
 
 
 @functools.cache
 def make_steps(
-    config: ContentNetConfig,
+    task,
     *,
     lr: float,
     b1: float,
@@ -228,13 +285,13 @@ def make_steps(
     the same arguments give the same (already compiled) functions.
 
     Args:
-      config: the architecture.
+      task: what is trained (a `GanTask`, or a `ContentNetConfig`).
       lr, b1, b2: Adam settings (`make_optimizer`), as the state was initialised with.
-      lam: weight of the hole L2 term (1 - lam weighs the adversarial term).
+      lam: weight of the reconstruction term (1 - lam weighs the adversarial term).
       seed: base of the per-step keys.
       state_sharding, batch_sharding: optional `jax.sharding.Sharding`s.
     """
-    graphs = graphs_for(config)
+    graphs = graphs_for(task)
     tx = make_optimizer(lr=lr, b1=b1, b2=b2)
     shardings = {}
     if state_sharding is not None:
@@ -256,16 +313,12 @@ def make_steps(
 
 
 @functools.cache
-def make_sample_fn(
-    config: ContentNetConfig, *, state_sharding=None, batch_sharding=None
-) -> Callable:
-    """Jitted `sample(state, batch) -> [N, S, S, 3]`: the composited prediction in eval mode."""
-    graphs = graphs_for(config)
+def make_sample_fn(task, *, state_sharding=None, batch_sharding=None) -> Callable:
+    """Jitted `sample(state, batch) -> [N, S, S, 3]`: the task's picture, in eval mode."""
+    graphs = graphs_for(task)
 
     def sample(state, batch):
-        generator = generator_from_state(graphs, state)
-        prediction = generator(batch["image"], batch["mask"])
-        return composite(graphs.mode, batch["image"], batch["mask"], prediction)
+        return graphs.task.sample(generator_from_state(graphs, state), batch)
 
     if state_sharding is None:
         return jax.jit(sample)
@@ -280,4 +333,4 @@ def generator_from_state(graphs: Graphs, state: State) -> nnx.Module:
         graphs.generator, state["generator"]["params"], state["generator"]["batch_stats"],
         copy=True,
     )  # fmt: skip
-    return nnx.view(generator, deterministic=True, use_running_average=True)
+    return eval_mode(generator)

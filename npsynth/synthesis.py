@@ -71,13 +71,18 @@ def inpaint(
     progress: bool = False,
     **overrides,
 ) -> InpaintResult:
-    """Fill the hole of `image` by multi-scale neural patch synthesis.
+    """Fill the hole of `image` by multi-scale neural patch synthesis (or its fast variant).
+
+    `method="optimize"` (default) minimises the joint loss (Eq. 1) with L-BFGS at every
+    scale; `method="translate"` runs Image2Feature -> patch-swap -> Feature2Image at
+    `translate_scales` (`npsynth.translate`, Song et al. 2018), orders of magnitude faster.
 
     Args:
       image: `[H, W, 3]` RGB, float in [0, 1] or uint8; any size.
       mask: `[H, W, 1]` or `[H, W]`, 1 (or non-zero) = hole.
       config: an `InpaintConfig`; keyword `overrides` replace its fields (for example
-        `scales=(128, 256)`, `iterations=50`, `alpha=...`, `content="harmonic"`).
+        `scales=(128, 256)`, `iterations=50`, `alpha=...`, `content="harmonic"`,
+        `method="translate"`).
       vgg: the texture network; defaults to the pretrained VGG-19 (`npsynth.load_vgg19`).
       progress: show a progress bar over the scales.
 
@@ -88,6 +93,10 @@ def inpaint(
     config = dataclasses.replace(config or InpaintConfig(), **overrides)
     image, mask = _check_inputs(image, mask)
     vgg = vgg if vgg is not None else default_vgg()
+    if config.method == "translate":
+        from npsynth.translate import inpaint_translate
+
+        return inpaint_translate(image, mask, config=config, vgg=vgg, progress=progress)
 
     region = _context_window(mask[..., 0], config.scales[-1], config.context)
     top, bottom, left, right = region
@@ -99,7 +108,10 @@ def inpaint(
     bar = _progress(sizes, progress)
     for size, n_iter in zip(sizes, iterations):
         level_start = time.perf_counter()
-        known, hole = _known_at(region_image, region_mask, size), data.resize_mask(region_mask, size)
+        known, hole = (
+            _known_at(region_image, region_mask, size),
+            data.resize_mask(region_mask, size),
+        )
         if previous is None:
             reference = content_reference(known, hole, config)
             guide = reference
@@ -107,7 +119,9 @@ def inpaint(
             guide = data.resize_image(previous, size)
         result, history, layers = _solve_level(known, hole, guide, vgg, config, n_iter)
         previous = result
-        results.append(ScaleResult(size, result, history, layers, time.perf_counter() - level_start))
+        results.append(
+            ScaleResult(size, result, history, layers, time.perf_counter() - level_start)
+        )
         bar.update(1)
         bar.set_postfix(size=f"{size[0]}x{size[1]}", loss=f"{history[-1]:.4g}")
     bar.close()
@@ -174,7 +188,7 @@ def _context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[
     spans = []
     for low, high, limit in box:
         extent = high - low
-        want = max(int(round(extent * (1 + 2 * context))), min(last_scale, limit))
+        want = max(round(extent * (1 + 2 * context)), min(last_scale, limit))
         low = max(0, min((low + high - want) // 2, limit - want))
         spans += [low, min(limit, low + want)]
     return tuple(int(v) for v in spans)
@@ -224,7 +238,9 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig
     it, and its prediction is resized back and used inside the hole.
     """
     checkpoint = content_checkpoint(config)
-    use_network = config.content == "network" or (config.content == "auto" and checkpoint is not None)
+    use_network = config.content == "network" or (
+        config.content == "auto" and checkpoint is not None
+    )
     if use_network:
         if checkpoint is None:
             raise ValueError(
@@ -293,7 +309,12 @@ def _solve_level(known, hole, guide, vgg, config: InpaintConfig, iterations: int
     if config.nn_update == "per_scale" and layers:
         start = known_b * (1 - hole_b) + hole_b * guide_b
         nn = losses.nearest_neighbours_for(
-            start, hole_b, vgg=vgg, layers=layers, patch_size=config.patch_size, chunk_size=config.chunk_size
+            start,
+            hole_b,
+            vgg=vgg,
+            layers=layers,
+            patch_size=config.patch_size,
+            chunk_size=config.chunk_size,
         )
     solve = _scale_solver(graphdef, layers, config.patch_size, iterations, config.tol)
     alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)

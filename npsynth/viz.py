@@ -49,5 +49,7 @@ def grid(columns: Sequence[tuple[str, np.ndarray]], *, height: int | None = None
 def stack(rows: Sequence[np.ndarray]) -> np.ndarray:
     """Rows of equal width one above the other (narrower rows padded white on the right)."""
     width = max(r.shape[1] for r in rows)
-    padded = [np.pad(r, [(0, GAP), (0, width - r.shape[1]), (0, 0)], constant_values=1.0) for r in rows]
+    padded = [
+        np.pad(r, [(0, GAP), (0, width - r.shape[1]), (0, 0)], constant_values=1.0) for r in rows
+    ]
     return np.concatenate(padded, axis=0)[:-GAP]

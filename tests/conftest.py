@@ -8,6 +8,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NPSYNTH_SHARED", REPO.parent / "shared"))
@@ -60,3 +61,24 @@ def load_photo(path: Path, size: int | None = None) -> np.ndarray:
     if size is not None:
         image = image.resize((size, size), Image.Resampling.BICUBIC)
     return np.asarray(image, np.float32) / 255.0
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> Path:
+    """A folder of 8 small photos (JPEG, PNG, greyscale, RGBA, in sub-folders) and one
+    corrupt file."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    (folder / "sub" / "deeper").mkdir(parents=True)
+    for i in range(8):
+        height, width = (40, 56) if i % 2 else (48, 36)
+        pixels = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+        picture = Image.fromarray(pixels)
+        if i == 5:
+            picture = picture.convert("L")
+        if i == 6:
+            picture = picture.convert("RGBA")
+        where = folder if i < 3 else folder / "sub" if i < 6 else folder / "sub" / "deeper"
+        picture.save(where / f"photo_{i}.{'jpg' if i in (0, 3) else 'png'}")
+    (folder / "sub" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    return folder

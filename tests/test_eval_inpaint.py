@@ -18,8 +18,23 @@ FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 def folder(shared, tmp_path_factory):
     root = tmp_path_factory.mktemp("photos")
     for name in ("img_003", "img_007"):
-        data.save_image(root / f"{name}.png", load_photo(shared / "data" / "eval512" / f"{name}.png", size=64))
+        data.save_image(
+            root / f"{name}.png", load_photo(shared / "data" / "eval512" / f"{name}.png", size=64)
+        )
     return root
+
+
+@pytest.fixture(scope="module")
+def feature2image(tmp_path_factory):
+    """A tiny untrained Feature2Image network, exported as training would."""
+    from flax import nnx
+
+    from npsynth.config import Feature2ImageConfig
+    from npsynth.translate import FeatureToImage, save_feature2image
+
+    cfg = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=0)
+    model = FeatureToImage(cfg, rngs=nnx.Rngs(0))
+    return save_feature2image(model, tmp_path_factory.mktemp("f2i") / "f2i.npz", config=cfg)
 
 
 def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp_path):
@@ -29,13 +44,13 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert {(r["image"], r["method"]) for r in rows} == {
-        (i, m) for i in ("img_003", "img_007") for m in ("npsynth", "telea", "biharmonic")
+        (i, m) for i in ("img_003", "img_007") for m in ("optimize", "telea", "biharmonic")
     }
     # The CSV holds what the metrics of the written output give (recomputed independently here).
     truth = data.load_image(folder / "img_003.png")
     mask = data.center_mask(64, 64, fraction=0.25)
-    written = data.load_image(out / "outputs" / "npsynth" / "img_003.png")
-    row = next(r for r in rows if r["image"] == "img_003" and r["method"] == "npsynth")
+    written = data.load_image(out / "outputs" / "optimize" / "img_003.png")
+    row = next(r for r in rows if r["image"] == "img_003" and r["method"] == "optimize")
     expected = np.abs(written - truth)[mask[..., 0] > 0].mean()
     assert float(row["l1_hole"]) == pytest.approx(expected, abs=2.5 / 255)  # 8-bit PNG rounding
     assert float(row["psnr_all"]) > float(row["psnr_hole"])  # known pixels are exact
@@ -43,11 +58,121 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     grid = data.load_image(out / "grids" / "img_007.png")
     assert grid.shape[1] > 5 * 64  # input | mask | 3 methods | truth
     report = (out / "report.md").read_text()
-    for method in ("npsynth", "telea", "biharmonic"):
+    for method in ("optimize", "telea", "biharmonic"):
         assert f"| {method} |" in report
     assert "machine:" in report and "PSNR hole" in report
-    assert "| scale | 32x32 | 64x64 |" in report  # npsynth's time at each scale
+    assert "- methods: optimize; baselines: telea, biharmonic" in report
+    assert "optimize time per photo at each scale" in report
+    assert report.count("| scale | 32x32 | 64x64 |") == 1  # only npsynth has scales
     assert row["scale_seconds"].startswith("32x32:")
+
+
+def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
+    out = tmp_path / "run"
+    argv = ["--images", str(folder), "--out", str(out), "--hole", "center:0.25", *FAST]
+    assert (
+        cli.main([*argv, "--method", "optimize,translate", "--feature2image", str(feature2image)])
+        == 0
+    )
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["image"], r["method"]) for r in rows} == {
+        (i, m) for i in ("img_003", "img_007") for m in ("optimize", "translate")
+    }
+    hole = data.center_mask(64, 64, fraction=0.25)[..., 0] > 0
+    for name in ("img_003", "img_007"):
+        truth = data.load_image(folder / f"{name}.png")
+        optimize = data.load_image(out / "outputs" / "optimize" / f"{name}.png")
+        translate = data.load_image(out / "outputs" / "translate" / f"{name}.png")
+        np.testing.assert_allclose(
+            translate[~hole], truth[~hole], atol=1 / 255
+        )  # known pixels kept
+        np.testing.assert_allclose(optimize[~hole], truth[~hole], atol=1 / 255)
+        assert np.abs(translate[hole] - optimize[hole]).mean() > 0.01  # two different fills
+        row = next(r for r in rows if r["image"] == name and r["method"] == "translate")
+        expected = np.abs(translate - truth)[hole].mean()
+        assert float(row["l1_hole"]) == pytest.approx(expected, abs=2.5 / 255)
+        assert [item.split(":")[0] for item in row["scale_seconds"].split()] == ["32x32", "64x64"]
+    grid = data.load_image(out / "grids" / "img_003.png")
+    assert grid.shape[1] > 4 * 64  # input | mask | optimize | translate | truth
+    report = (out / "report.md").read_text()
+    assert "- methods: optimize, translate" in report
+    for method in ("optimize", "translate"):
+        assert f"| {method} |" in report
+        assert f"npsynth {method} time per photo at each scale" in report
+    assert report.count("| scale | 32x32 | 64x64 |") == 2  # --scales applies to both methods
+
+
+def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path, capsys):
+    from npsynth import InpaintConfig, inpaint
+
+    flags = ["--method", "translate", "--feature2image", str(feature2image), *FAST]
+    mask = tmp_path / "mask.png"
+    hole = data.center_mask(
+        64, 64, fraction=0.25
+    )  # leaves known 3x3 patches in 32 px's 8x8 relu3_1
+    data.save_image(mask, hole)
+    out = tmp_path / "filled.png"
+    assert (
+        cli.main(
+            ["--image", str(folder / "img_003.png"), "--mask", str(mask), "--out", str(out), *flags]
+        )
+        == 0
+    )
+    filled, original = data.load_image(out), data.load_image(folder / "img_003.png")
+    known = hole[..., 0] == 0
+    np.testing.assert_array_equal(filled[known], original[known])
+    # The hole is the translate method's fill with that network (the library called directly).
+    config = InpaintConfig(
+        method="translate", translate_scales=(32, 64), content="harmonic",
+        feature2image_checkpoint=str(feature2image),
+    )  # fmt: skip
+    direct = inpaint(original, hole, config=config).image
+    np.testing.assert_allclose(filled[~known], direct[~known], atol=1 / 255)
+
+    assert (
+        cli.main(["--demo", "--out", str(tmp_path / "demo"), "--hole", "center:0.25", *flags]) == 0
+    )
+    assert data.load_image(tmp_path / "demo" / "output.png").shape == (
+        64,
+        64,
+        3,
+    )  # translate's last scale
+    printed = capsys.readouterr().out
+    assert "by translate" in printed and "  32x32: " in printed and "  64x64: " in printed
+
+
+def test_translate_without_a_feature2image_network_is_a_clear_error(
+    folder, tmp_path, monkeypatch, capsys
+):
+    from npsynth import translate
+
+    monkeypatch.delenv("NPSYNTH_FEATURE2IMAGE", raising=False)
+    monkeypatch.setattr(translate, "SHIPPED_F2I", tmp_path / "shipped.npz")  # none shipped
+    out = tmp_path / "run"
+    argv = ["--images", str(folder), "--out", str(out), "--method", "optimize,translate", *FAST]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "--feature2image" in err and "NPSYNTH_FEATURE2IMAGE" in err
+    assert not (out / "outputs").exists()  # stopped before filling any photo
+    missing = tmp_path / "nowhere" / "f2i.npz"
+    assert (
+        cli.main(
+            [
+                "--demo",
+                "--out",
+                str(tmp_path),
+                "--method",
+                "translate",
+                "--feature2image",
+                str(missing),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Feature2Image" in err and str(missing) in err
 
 
 def test_folder_with_mask_folder_and_limit(folder, tmp_path):
@@ -57,7 +182,22 @@ def test_folder_with_mask_folder_and_limit(folder, tmp_path):
     hole[40:70, 50:90] = 1.0  # a different size: resized to each photo
     data.save_image(masks / "m.png", hole)
     out = tmp_path / "run"
-    assert cli.main(["--images", str(folder), "--masks", str(masks), "--out", str(out), "--limit", "1", *FAST]) == 0
+    assert (
+        cli.main(
+            [
+                "--images",
+                str(folder),
+                "--masks",
+                str(masks),
+                "--out",
+                str(out),
+                "--limit",
+                "1",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["image"] for r in rows] == ["img_003"]
@@ -68,7 +208,12 @@ def test_single_photo(folder, tmp_path):
     hole = data.center_mask(64, 64, fraction=0.3)
     data.save_image(mask, hole)
     out = tmp_path / "filled.png"
-    assert cli.main(["--image", str(folder / "img_003.png"), "--mask", str(mask), "--out", str(out), *FAST]) == 0
+    assert (
+        cli.main(
+            ["--image", str(folder / "img_003.png"), "--mask", str(mask), "--out", str(out), *FAST]
+        )
+        == 0
+    )
     filled, original = data.load_image(out), data.load_image(folder / "img_003.png")
     known = hole[..., 0] == 0
     np.testing.assert_array_equal(filled[known], original[known])
@@ -87,11 +232,28 @@ def test_unreadable_file_and_bad_mask_give_clear_errors(folder, tmp_path, capsys
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     mask = tmp_path / "mask.png"
     data.save_image(mask, data.center_mask(64, 64))
-    assert cli.main(["--image", str(bad), "--mask", str(mask), "--out", str(tmp_path / "o.png"), *FAST]) == 1
+    assert (
+        cli.main(
+            ["--image", str(bad), "--mask", str(mask), "--out", str(tmp_path / "o.png"), *FAST]
+        )
+        == 1
+    )
     assert "cannot read image" in capsys.readouterr().err
     empty = tmp_path / "empty.png"
     data.save_image(empty, np.zeros((64, 64, 1), np.float32))
-    assert cli.main(["--image", str(folder / "img_003.png"), "--mask", str(empty), "--out", str(tmp_path / "o.png")]) == 1
+    assert (
+        cli.main(
+            [
+                "--image",
+                str(folder / "img_003.png"),
+                "--mask",
+                str(empty),
+                "--out",
+                str(tmp_path / "o.png"),
+            ]
+        )
+        == 1
+    )
     assert "no hole" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
 
@@ -101,6 +263,11 @@ def test_bad_flags(folder, tmp_path, capsys):
     assert "increasing" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--image", str(folder / "img_003.png")])  # no --mask / --out
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--demo", "--method", "optimize,fast"])
+    assert exited.value.code == 2
+    assert "'fast'" in capsys.readouterr().err
 
 
 def test_sweep_tabulates_each_setting(folder, tmp_path):
@@ -110,7 +277,11 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
     argv += ["--iterations", "3", "--alphas", "0,1e-7", "--betas", "0.1", "--out", str(tmp_path)]
     assert sweep.main(argv) == 0
     table = (tmp_path / "sweep.md").read_text()
-    rows = [line for line in table.splitlines() if line.startswith("| 0 ") or line.startswith("| 1e-07 ")]
+    rows = [
+        line
+        for line in table.splitlines()
+        if line.startswith("| 0 ") or line.startswith("| 1e-07 ")
+    ]
     assert len(rows) == 2 and table.count("**best**") == 1
     # The alpha = 0 row is plain E_c + beta * TV: recompute it independently of the sweep.
     from npsynth import InpaintConfig, inpaint

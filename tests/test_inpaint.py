@@ -148,7 +148,11 @@ def test_context_window_and_level_sizes_by_hand():
     big[200:1800, 500:700] = True  # a hole taller than the last scale
     top, bottom, left, right = synthesis._context_window(big, 512, 0.25)
     assert (top, bottom) == (0, 2000) and (right - left) == 512
-    assert synthesis._level_sizes((2000, 512), (128, 256, 512)) == [(128, 33), (256, 66), (512, 131)]
+    assert synthesis._level_sizes((2000, 512), (128, 256, 512)) == [
+        (128, 33),
+        (256, 66),
+        (512, 131),
+    ]
     assert synthesis._level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]
 
 
@@ -162,7 +166,9 @@ def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp
     model = content_net.make_content_net(arch, rngs=flax_nnx.Rngs(0))
     path = content_net.save_content_net(model, tmp_path / "net.npz", config=arch, dtype="float32")
     blank = np.where(hole > 0, 0.0, photo)
-    out = inpaint(blank, hole, config=TINY, vgg=vgg, content="network", content_checkpoint=str(path))
+    out = inpaint(
+        blank, hole, config=TINY, vgg=vgg, content="network", content_checkpoint=str(path)
+    )
     # Independently: the network at its own size (32), resized to the first scale (32).
     reloaded = content_net.load_content_net(path)
     known32 = synthesis._known_at(blank, hole, (32, 32))  # the first level's known pixels

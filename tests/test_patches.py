@@ -252,7 +252,7 @@ def test_no_gradient_through_the_search():
     np.testing.assert_array_equal(jax.grad(f)(jnp.asarray(features)), np.ones_like(features))
 
 
-def test_patch_swap_averages_the_matched_windows():
+def test_patch_swap_averages_the_matched_windows_in_the_hole_only():
     features, hole = random_case(seed=11)
     nn = reference_nn(features, hole)
     windows = reference_windows(features, 3)
@@ -263,9 +263,18 @@ def test_patch_swap_averages_the_matched_windows():
         sy, sx = divmod(int(nn[b, y, x]), w - 2)
         total[b, y : y + 3, x : x + 3] += windows[b, sy, sx].reshape(3, 3, c)
         count[b, y : y + 3, x : x + 3] += 1
-    expected = np.where(count > 0, total / np.maximum(count, 1), features)
+    hole_cells = np.asarray(hole) > 0.5
+    assert (count[hole_cells] > 0).all()
+    expected = np.where(hole_cells, total / np.maximum(count, 1), features)
     got = patches.patch_swap(jnp.asarray(features), hole, jnp.asarray(nn))
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # Known cells, including those inside query windows, keep their own features.
+    np.testing.assert_array_equal(
+        np.asarray(got)[~hole_cells[..., 0]], features[~hole_cells[..., 0]]
+    )
+    # The one-call form finds the same matches.
+    swapped = patches.swap_hole_features(jnp.asarray(features), jnp.asarray(hole), chunk_size=7)
+    np.testing.assert_allclose(swapped, expected, rtol=1e-6)
 
 
 # ---------------------------------------------------------------- validation

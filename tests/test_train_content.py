@@ -11,7 +11,6 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from PIL import Image
 
 from npsynth.config import ContentTrainingConfig
 from npsynth.train_data import DatasetError, TrainBatches, open_source, open_tfds
@@ -19,27 +18,6 @@ from train import common, content
 
 REPO = Path(__file__).resolve().parents[1]
 SKIP_WARNING = "ignore:skipping unreadable training photo"
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory) -> Path:
-    """A folder of 8 small photos (JPEG, PNG, greyscale, RGBA, in sub-folders) and one
-    corrupt file."""
-    folder = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    (folder / "sub" / "deeper").mkdir(parents=True)
-    for i in range(8):
-        height, width = (40, 56) if i % 2 else (48, 36)
-        pixels = (rng.random((height, width, 3)) * 255).astype(np.uint8)
-        picture = Image.fromarray(pixels)
-        if i == 5:
-            picture = picture.convert("L")
-        if i == 6:
-            picture = picture.convert("RGBA")
-        where = folder if i < 3 else folder / "sub" if i < 6 else folder / "sub" / "deeper"
-        picture.save(where / f"photo_{i}.{'jpg' if i in (0, 3) else 'png'}")
-    (folder / "sub" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
-    return folder
 
 
 def _tiny(photos: Path, **train) -> ContentTrainingConfig:

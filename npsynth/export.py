@@ -1,0 +1,160 @@
+"""Trained networks as small files: weights in one `.npz`, their config inside and beside it.
+
+Every trained network of npsynth (content network, Image2Feature, Feature2Image) travels the
+same way: each array of the model's state under its "/"-joined path, cast to float16 (or
+float32), and a JSON header under "__config__" naming the format, the architecture, the
+training step and the parameter count. A readable `.json` with the same header lies beside
+the `.npz`. `load_network` checks the format, rebuilds the architecture from the header and
+fills it, with a clear error for a missing file, a foreign file or mismatched shapes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+
+def count_params(model: nnx.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def eval_mode(model: nnx.Module) -> nnx.Module:
+    """`model` viewed for inference: dropout off and running batch-norm statistics, where
+    it has such layers (`nnx.view` refuses flags no layer uses)."""
+    flags = {}
+    for _, module in nnx.iter_modules(model):
+        if isinstance(module, nnx.Dropout):
+            flags["deterministic"] = True
+        if isinstance(module, nnx.BatchNorm):
+            flags["use_running_average"] = True
+    return nnx.view(model, **flags) if flags else model
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "/"))
+        else:
+            flat[name] = np.asarray(value)
+    return flat
+
+
+def _unflatten_into(template: dict, flat: dict[str, np.ndarray], path: Path, prefix="") -> dict:
+    out = {}
+    for key, value in template.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out[key] = _unflatten_into(value, flat, path, name + "/")
+            continue
+        if name not in flat:
+            raise ValueError(f"{path}: weights lack {name!r}; the file does not fit its config")
+        array = flat[name]
+        if array.shape != tuple(value.shape):
+            raise ValueError(
+                f"{path}: {name!r} has shape {array.shape}, the config needs {tuple(value.shape)}"
+            )
+        out[key] = jnp.asarray(array, jnp.float32)
+    return out
+
+
+def save_network(
+    model: nnx.Module, path, *, format: str, config, step: int | None = None, dtype="float16"
+) -> Path:
+    """Write `model`'s state as `path` (.npz) and `path` with suffix .json, atomically.
+
+    Args:
+      model: the network (parameters and batch-norm statistics are saved).
+      path: the .npz to write (parent folders are created).
+      format: the format tag `load_network` will expect (e.g. "npsynth.content_net/1").
+      config: the architecture, a dataclass rebuilt by the loader.
+      step: training step, recorded in the header.
+      dtype: "float16" (default, half the size) or "float32".
+
+    Returns:
+      the .npz path.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ValueError(f"export path must end in .npz, got {str(path)!r}")
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
+    flat = _flatten(nnx.to_pure_dict(nnx.state(model)))
+    flat = {name: np.asarray(value, np.float32).astype(dtype) for name, value in flat.items()}
+    meta = {
+        "format": format,
+        "config": dataclasses.asdict(config),
+        "step": step,
+        "dtype": dtype,
+        "params": count_params(model),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        np.savez(temporary, __config__=np.asarray(json.dumps(meta)), **flat)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    return path
+
+
+def read_header(path) -> dict:
+    """The JSON header of an exported network (format, config, step, dtype, params)."""
+    with np.load(Path(path), allow_pickle=False) as archive:
+        return json.loads(str(archive["__config__"]))
+
+
+def load_network(
+    path,
+    *,
+    format: str,
+    build: Callable[[dict], nnx.Module],
+    what: str,
+    default_name: str,
+    how_to_make: str,
+) -> tuple[nnx.Module, dict]:
+    """Load a network written by `save_network`, in evaluation mode.
+
+    Args:
+      path: the .npz, or a folder holding `default_name` (e.g. a training workdir).
+      format: the expected format tag.
+      build: config dict (the header's "config") -> the model, called under `nnx.eval_shape`.
+      what: the network's name in error messages ("content network").
+      default_name: file looked for when `path` is a folder.
+      how_to_make: the command that writes such a file, for the not-found message.
+
+    Returns:
+      (the model in float32 with running batch-norm statistics and no dropout, the header).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / default_name
+    if not path.exists():
+        raise FileNotFoundError(f"{what} weights {str(path)!r} not found; {how_to_make}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            flat = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(flat.pop("__config__")))
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise ValueError(f"{str(path)!r} is not an exported {what}: {error}") from error
+    if meta.get("format") != format:
+        raise ValueError(f"{str(path)!r} has format {meta.get('format')!r}, expected {format!r}")
+    model = nnx.eval_shape(lambda: build(meta["config"]))
+    state = nnx.state(model)
+    pure = _unflatten_into(nnx.to_pure_dict(state), flat, path)
+    extra = set(flat) - set(_flatten(pure))
+    if extra:
+        raise ValueError(f"{str(path)!r} has arrays its config does not use: {sorted(extra)[:5]}")
+    nnx.replace_by_pure_dict(state, pure)
+    nnx.update(model, state)
+    return eval_mode(model), meta
