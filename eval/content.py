@@ -26,7 +26,9 @@ COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m eval.content", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m eval.content", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--images", type=Path, required=True, help="folder of photos")
     parser.add_argument(
         "--net", action="append", default=[], metavar="NAME=PATH",

@@ -63,6 +63,9 @@ class GanTask(Protocol):
     def sample(self, generator, batch: Batch) -> jax.Array:
         """An RGB picture of the prediction [N, S, S, 3] for the sample grids (eval mode)."""
 
+    # Optional: `prepare(batch) -> dict` of arrays added to the batch once per step, before
+    # both updates (inputs that need no gradient, computed once instead of twice).
+
 
 @dataclasses.dataclass(frozen=True)
 class ContentTask:
@@ -310,6 +313,21 @@ def make_steps(
         jax.jit(d_step, donate_argnums=0, **shardings),
         jax.jit(g_step, donate_argnums=0, **shardings),
     )
+
+
+@functools.cache
+def make_prepare(task, *, batch_sharding=None) -> Callable[[Batch], Batch]:
+    """Jitted `prepare(batch) -> batch` adding the task's `prepare` outputs (identity if none)."""
+    task = as_task(task)
+    if not hasattr(task, "prepare"):
+        return lambda batch: batch
+
+    def prepare(batch):
+        return batch | task.prepare(batch)
+
+    if batch_sharding is None:
+        return jax.jit(prepare)
+    return jax.jit(prepare, in_shardings=(batch_sharding,), out_shardings=batch_sharding)
 
 
 @functools.cache

@@ -238,9 +238,13 @@ class Feature2ImageTask:
         cells = patches.downsample_mask(batch["mask"], FACTOR)
         return patches.swap_hole_features(features, cells, chunk_size=self.chunk_size)
 
+    def prepare(self, batch):
+        return {"swapped": self.swapped(batch)}
+
     def generate(self, generator, batch, key):
         del key  # no dropout
-        prediction = generator(self.swapped(batch))
+        swapped = batch["swapped"] if "swapped" in batch else self.swapped(batch)
+        prediction = generator(swapped)
         return prediction, composite("freeform", batch["image"], batch["mask"], prediction)
 
     def real(self, batch):
@@ -255,7 +259,7 @@ class Feature2ImageTask:
         return rec, {"pixel": pixel, "perceptual": perceptual}
 
     def sample(self, generator, batch):
-        prediction = generator(self.swapped(batch))
+        prediction = generator(batch["swapped"] if "swapped" in batch else self.swapped(batch))
         return composite("freeform", batch["image"], batch["mask"], prediction)
 
 

@@ -124,6 +124,7 @@ def run(
             state_sharding=replicated, batch_sharding=split,
         )  # fmt: skip
         sample_fn = steps_lib.make_sample_fn(task, state_sharding=replicated, batch_sharding=split)
+        prepare = steps_lib.make_prepare(task, batch_sharding=split)
         graphs = steps_lib.graphs_for(task)
 
         reporter = common.Reporter(
@@ -141,7 +142,7 @@ def run(
             with stop.installed():
                 return _loop(
                     trainer, cfg, workdir, state, batches, start, (d_step, g_step), sample_fn,
-                    split, checkpoints, reporter, stop, graphs,
+                    prepare, split, checkpoints, reporter, stop, graphs,
                 )  # fmt: skip
         finally:
             reporter.close()
@@ -178,8 +179,8 @@ def _check_workdir(cfg, workdir: Path, checkpoints: common.Checkpoints, resume: 
 
 
 def _loop(
-    trainer, cfg, workdir, state, batches, start, step_fns, sample_fn, split, checkpoints,
-    reporter, stop, graphs,
+    trainer, cfg, workdir, state, batches, start, step_fns, sample_fn, prepare, split,
+    checkpoints, reporter, stop, graphs,
 ) -> dict:  # fmt: skip
     import jax
 
@@ -196,6 +197,7 @@ def _loop(
             device_batch = common.global_batch(host_batch, split)
             metrics = {}
             with jax.transfer_guard("disallow"):  # Only the explicit transfers above.
+                device_batch = prepare(device_batch)
                 for step_fn in step_fns:
                     state, step_metrics = step_fn(state, device_batch)
                     metrics |= step_metrics
