@@ -379,6 +379,9 @@ def translate_level(
         the features of the hole's cells before the swap.
       chunk_size: of the nearest-neighbour search.
 
+    Where the hole leaves no all-known 3x3 patch of relu3_1 (tiny scales, huge holes), the
+    features are decoded unswapped, with a warning.
+
     Returns:
       [H, W, 3]: the known pixels, and Feature2Image's output in the hole.
     """

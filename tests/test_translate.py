@@ -241,6 +241,19 @@ def test_translate_level_is_swap_then_decode(random_vgg, tiny_f2i_path):
     np.testing.assert_array_equal(got[hole[..., 0] == 0], known[hole[..., 0] == 0])
 
 
+def test_a_hole_without_sources_is_decoded_unswapped_with_a_warning(random_vgg, tiny_f2i_path):
+    known = np.full((16, 16, 3), 0.25, np.float32)
+    hole = np.zeros((16, 16, 1), np.float32)
+    hole[4:12, 4:12] = 1.0  # 4x4 cells, every 3x3 window touches the hole
+    assert not translate.has_sources(hole)
+    f2i = translate.load_feature2image(tiny_f2i_path)
+    with pytest.warns(UserWarning, match="no known 3x3 patch"):
+        got = translate.translate_level(known, known, hole, vgg=random_vgg, feature2image=f2i)
+    features = random_vgg(jnp.asarray(known[None]), ("relu3_1",))["relu3_1"]
+    decoded = np.asarray(f2i(features))[0]
+    np.testing.assert_allclose(got, np.where(hole > 0, decoded, known), atol=1e-5)
+
+
 def test_inpaint_translate_on_a_real_photo(shared, random_vgg, tiny_f2i_path):
     photo = load_photo(shared / "data" / "eval512" / "img_005.png", 96)
     mask = np.zeros((96, 96, 1), np.float32)
