@@ -98,9 +98,7 @@ def inpaint(
 
         return inpaint_translate(image, mask, config=config, vgg=vgg, progress=progress)
 
-    region = _context_window(mask[..., 0], config.scales[-1], config.context)
-    top, bottom, left, right = region
-    region_image, region_mask = image[top:bottom, left:right], mask[top:bottom, left:right]
+    region, region_image, region_mask = work_region(image, mask, config.scales[-1], config.context)
     sizes = _level_sizes(region_image.shape[:2], config.scales)
     iterations = _per_scale(config.iterations, len(config.scales))[-len(sizes) :]
 
@@ -126,12 +124,7 @@ def inpaint(
         bar.set_postfix(size=f"{size[0]}x{size[1]}", loss=f"{history[-1]:.4g}")
     bar.close()
 
-    filled = previous
-    if filled.shape[:2] != region_image.shape[:2]:
-        filled = data.resize_image(filled, region_image.shape[:2])
-    output = image.copy()
-    hole_px = region_mask[..., 0] > 0
-    output[top:bottom, left:right][hole_px] = filled[hole_px]
+    output = paste_hole(image, mask, region, previous)
     return InpaintResult(output, results, reference, region, time.perf_counter() - start)
 
 
@@ -192,6 +185,25 @@ def _context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[
         low = max(0, min((low + high - want) // 2, limit - want))
         spans += [low, min(limit, low + want)]
     return tuple(int(v) for v in spans)
+
+
+def work_region(image: np.ndarray, mask: np.ndarray, last_scale: int, context: float):
+    """(region, image crop, mask crop) of the context window (`_context_window`) to work on."""
+    region = _context_window(mask[..., 0], last_scale, context)
+    top, bottom, left, right = region
+    return region, image[top:bottom, left:right], mask[top:bottom, left:right]
+
+
+def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) -> np.ndarray:
+    """A copy of `image` whose hole pixels inside `region` come from `filled`, the worked
+    region's result (resized to the region first if it was worked at a smaller size)."""
+    top, bottom, left, right = region
+    if filled.shape[:2] != (bottom - top, right - left):
+        filled = data.resize_image(filled, (bottom - top, right - left))
+    output = image.copy()
+    hole_px = mask[top:bottom, left:right, 0] > 0
+    output[top:bottom, left:right][hole_px] = filled[hole_px]
+    return output
 
 
 def _level_sizes(shape: tuple[int, int], scales: tuple[int, ...]) -> list[tuple[int, int]]:

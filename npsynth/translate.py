@@ -435,9 +435,9 @@ def inpaint_translate(image, mask, *, config: InpaintConfig, vgg: VGG19, progres
             )
 
     scales = config.translate_scales
-    region = synthesis._context_window(mask[..., 0], scales[-1], config.context)
-    top, bottom, left, right = region
-    region_image, region_mask = image[top:bottom, left:right], mask[top:bottom, left:right]
+    region, region_image, region_mask = synthesis.work_region(
+        image, mask, scales[-1], config.context
+    )
     sizes = synthesis._level_sizes(region_image.shape[:2], scales)
     results, reference, previous = [], None, None
     bar = synthesis._progress(sizes, progress)
@@ -471,10 +471,5 @@ def inpaint_translate(image, mask, *, config: InpaintConfig, vgg: VGG19, progres
         bar.set_postfix(size=f"{height}x{width}")
     bar.close()
 
-    filled = previous
-    if filled.shape[:2] != region_image.shape[:2]:
-        filled = data.resize_image(filled, region_image.shape[:2])
-    output = image.copy()
-    hole_px = region_mask[..., 0] > 0
-    output[top:bottom, left:right][hole_px] = filled[hole_px]
+    output = synthesis.paste_hole(image, mask, region, previous)
     return synthesis.InpaintResult(output, results, reference, region, time.perf_counter() - start)
