@@ -24,6 +24,7 @@ import functools
 import io
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -362,14 +363,29 @@ def machine() -> str:
     return f"{device.platform.upper()} ({device.device_kind}), {os.cpu_count()} cores, {platform.machine()}"
 
 
+# InpaintConfig fields that only one method reads (left out of the other's report).
+OPTIMIZE_ONLY = (
+    "scales", "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol"
+)  # fmt: skip
+TRANSLATE_ONLY = (
+    "translate_scales", "image2feature", "image2feature_checkpoint", "feature2image_checkpoint"
+)  # fmt: skip
+
+
 def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
     method_names = list(dict.fromkeys(r["method"] for r in rows))
     images = sorted({r["image"] for r in rows})
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "method"}
+    if "optimize" not in args.methods:
+        for key in OPTIMIZE_ONLY:
+            settings.pop(key)
+    if "translate" not in args.methods:
+        for key in TRANSLATE_ONLY:
+            settings.pop(key)
     lines = [
         "# Inpainting report",
         "",
-        f"- command: `python -m eval.inpaint {' '.join(sys.argv[1:])}`",
+        f"- command: `python -m eval.inpaint {shlex.join(sys.argv[1:])}`",
         f"- data: {len(images)} photos from `{args.images}`"
         + (f", downsized to {args.resize} px" if args.resize else "")
         + f", holes: {args.masks or args.hole or 'center:0.5'}",

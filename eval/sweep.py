@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import shlex
 import sys
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def render(rows: list[dict], args) -> str:
     lines = [
         "# Joint-loss weight sweep",
         "",
-        f"- command: `python -m eval.sweep {' '.join(sys.argv[1:])}`",
+        f"- command: `python -m eval.sweep {shlex.join(sys.argv[1:])}`",
         f"- data: first {args.limit} photos of `{args.images}` downsized to {args.resize} px, hole {args.hole}",
         f"- scales {args.scales}, {args.iterations} L-BFGS iterations per scale, content {args.content}",
         f"- machine: {machine()}",

@@ -100,6 +100,8 @@ class InpaintConfig:
 # Hole kinds for training masks: those of `npsynth.data.make_mask`, "mixed" (each example
 # draws center, boxes or strokes), and "auto" (center in paper mode, mixed in free-form mode).
 TRAIN_MASK_KINDS = ("auto", "mixed", "center", "center:FRACTION", "boxes", "strokes")
+# What fills the content network's input hole (`ContentNetConfig.fill`).
+CONTENT_FILLS = ("mean", "harmonic")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -120,6 +122,10 @@ class ContentNetConfig:
     bottleneck: int = 4000
     # Dropout rate after the bottleneck, in [0, 1) (0: none, as in the paper).
     dropout: float = 0.0
+    # What fills the hole of the input: "mean" (the known pixels' mean colour, as in the
+    # paper) or "harmonic" (`npsynth.fill.harmonic_fill`; the network then predicts a
+    # correction added to that fill, and starts at zero correction, i.e. at the harmonic fill).
+    fill: str = "mean"
     # Channels of the discriminator's first strided convolution; each next one doubles it.
     disc_width: int = 64
     # Cap on the discriminator's channels (Context Encoder: 64, 128, 256, 512).
@@ -128,6 +134,8 @@ class ContentNetConfig:
     def __post_init__(self):
         if self.mode not in ("paper", "freeform"):
             raise ValueError(f"mode must be 'paper' or 'freeform', got {self.mode!r}")
+        if self.fill not in CONTENT_FILLS:
+            raise ValueError(f"fill must be one of {CONTENT_FILLS}, got {self.fill!r}")
         size = int(self.image_size)
         if size < 8 or size & (size - 1):
             raise ValueError(f"image_size must be a power of two >= 8, got {self.image_size}")

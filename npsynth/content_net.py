@@ -6,6 +6,11 @@ activations and batch normalisation. Its input is the image with the hole filled
 mean colour of the known pixels (`npsynth.fill.mean_fill`); it is trained with
 `lambda * L2(hole) + (1 - lambda) * adversarial` (`npsynth.steps`, `python -m train.content`).
 
+With `fill="harmonic"` (`ContentNetConfig.fill`, not in the paper) the input hole holds the
+harmonic fill (`npsynth.fill.harmonic_fill`) instead, and the network predicts a correction
+added to it; the last layer starts at zero, so an untrained network returns the harmonic
+fill and training starts from it. Useful when there is little compute to train.
+
 Two modes (`ContentNetConfig.mode`):
 
 - "paper": a 128x128 image with a centred 64x64 hole in, the central 64x64 out (in general,
@@ -33,7 +38,7 @@ from flax import nnx
 from npsynth import export
 from npsynth.config import ContentNetConfig
 from npsynth.export import count_params  # noqa: F401  (re-exported)
-from npsynth.fill import mean_fill
+from npsynth.fill import harmonic_fill, mean_fill
 from npsynth.layers import StridedConvTranspose
 
 # The encoder-decoder's kernels (4x4, stride 2, as in DCGAN and the Context Encoder).
@@ -103,7 +108,7 @@ def paper_mask(size: int) -> np.ndarray:
 
 
 class ContentNet(nnx.Module):
-    """Encoder-decoder that predicts the hole's content from the mean-filled image.
+    """Encoder-decoder that predicts the hole's content from the filled image.
 
     Encoder: strided 4x4 convolutions from `image_size` down to 4x4 (`channels`, ELU, batch
     norm after all but the first). Bottleneck: flatten, a fully connected layer to
@@ -116,6 +121,8 @@ class ContentNet(nnx.Module):
       channels: encoder widths, one per halving (k of them); the decoder mirrors them.
       bottleneck: fully connected bottleneck width (Context Encoder: 4000).
       dropout: dropout rate after the bottleneck (0: none).
+      fill: the input hole's filling, "mean" (the paper) or "harmonic" (then the output is
+        the harmonic fill plus a learned correction, zero at initialisation).
       rngs: initialises the weights.
     """
 
@@ -127,10 +134,13 @@ class ContentNet(nnx.Module):
         channels=(64, 64, 128, 256, 512),
         bottleneck: int = 4000,
         dropout: float = 0.0,
+        fill: str = "mean",
         rngs: nnx.Rngs,
     ):
         if mode not in ("paper", "freeform"):
             raise ValueError(f"mode must be 'paper' or 'freeform', got {mode!r}")
+        if fill not in ("mean", "harmonic"):
+            raise ValueError(f"fill must be 'mean' or 'harmonic', got {fill!r}")
         channels = tuple(int(c) for c in channels)
         if len(channels) != _halvings(image_size):
             raise ValueError(
@@ -138,6 +148,7 @@ class ContentNet(nnx.Module):
                 f"(one per halving down to {BOTTOM}x{BOTTOM}), got {channels}"
             )
         self.mode = mode
+        self.fill = fill
         self.image_size = image_size
         self.channels = channels
         c_in = 4 if mode == "freeform" else 3
@@ -159,6 +170,10 @@ class ContentNet(nnx.Module):
         outs = mirrored[1:] + (3,)
         self.decoder = nnx.List([_up(a, b, rngs) for a, b in zip(mirrored, outs)])
         self.decoder_norms = nnx.List([_norm(c, rngs) for c in outs[:-1]])
+        if fill == "harmonic":  # Zero correction at initialisation: the output is the fill.
+            last = self.decoder[-1]
+            last.kernel[...] = jnp.zeros_like(last.kernel[...])
+            last.bias[...] = jnp.zeros_like(last.bias[...])
 
     @property
     def output_size(self) -> int:
@@ -188,7 +203,9 @@ class ContentNet(nnx.Module):
                 f"mask must be [N, {size}, {size}, 1] like images, got {tuple(mask.shape)}"
             )
         hole = (mask > 0.5).astype(jnp.float32)
-        x = mean_fill(images.astype(jnp.float32), hole) * 2.0 - 1.0  # Context Encoder: [-1, 1].
+        fill = harmonic_fill if self.fill == "harmonic" else mean_fill
+        filled = jax.lax.stop_gradient(fill(images.astype(jnp.float32), hole))
+        x = filled * 2.0 - 1.0  # Context Encoder: [-1, 1].
         if self.mode == "freeform":
             x = jnp.concatenate([x, hole], axis=-1)
         for index, conv in enumerate(self.encoder):
@@ -205,6 +222,11 @@ class ContentNet(nnx.Module):
             x = deconv(x)
             if index < len(self.decoder_norms):
                 x = jax.nn.elu(self.decoder_norms[index](x))
+        if self.fill == "harmonic":
+            if self.mode == "paper":
+                start, stop = centre_box(size)
+                filled = filled[:, start:stop, start:stop]
+            return jnp.clip(filled + jnp.tanh(x), 0.0, 1.0)
         return (jnp.tanh(x) + 1.0) * 0.5
 
 
@@ -282,6 +304,7 @@ def make_content_net(config: ContentNetConfig, *, rngs: nnx.Rngs) -> ContentNet:
         channels=config.channels,
         bottleneck=config.bottleneck,
         dropout=config.dropout,
+        fill=config.fill,
         rngs=rngs,
     )
 
@@ -369,12 +392,13 @@ def save_content_net(
     Returns:
       the .npz path.
     """
-    if (model.mode, model.image_size, model.channels) != (
+    if (model.mode, model.image_size, model.channels, model.fill) != (
         config.mode,
         config.image_size,
         config.channels,
+        config.fill,
     ):
-        raise ValueError("config does not describe this model (mode, image_size or channels)")
+        raise ValueError("config does not describe this model (mode, image_size, channels or fill)")
     return export.save_network(
         model, path, format=EXPORT_FORMAT, config=config, step=step, dtype=dtype
     )

@@ -7,6 +7,7 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -237,3 +238,79 @@ def test_one_training_step_updates_both_networks():
     for net in ("generator", "discriminator"):
         assert changed(before[net]["params"], state[net]["params"])
         assert changed(before[net]["batch_stats"], state[net]["batch_stats"])
+
+
+# ----------------------------------------------------------------------------------------------
+# fill="harmonic": a learned correction on top of the harmonic fill
+
+
+def _laplace_reference(image: np.ndarray, hole: np.ndarray, sweeps: int = 4000) -> np.ndarray:
+    """Harmonic fill by plain Jacobi sweeps (5-point stencil, zero-flux border) in NumPy."""
+    out = np.where(hole[..., None], image.mean(axis=(0, 1)), image).astype(np.float64)
+    for _ in range(sweeps):
+        padded = np.pad(out, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        average = (
+            padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+        ) / 4.0
+        out = np.where(hole[..., None], average, image)
+    return out
+
+
+@pytest.mark.parametrize("mode", ["freeform", "paper"])
+def test_harmonic_fill_network_starts_at_the_harmonic_fill(mode):
+    config = ContentNetConfig(
+        mode=mode, image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic"
+    )
+    net = make_content_net(config, rngs=nnx.Rngs(3))
+    images = _images(2, 16, seed=4)
+    mask = np.zeros((2, 16, 16, 1), np.float32)
+    mask[:, 4:12, 4:12] = 1.0
+    out = np.asarray(net(jnp.asarray(images), jnp.asarray(mask)))
+    expected = np.stack([_laplace_reference(im, m[..., 0] > 0) for im, m in zip(images, mask)])
+    if mode == "paper":
+        expected = expected[:, 4:12, 4:12]
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+
+
+def test_harmonic_fill_network_learns_a_correction():
+    # A few L2 steps on one batch move the prediction off the harmonic fill, towards the truth.
+    config = ContentNetConfig(image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic")
+    net = make_content_net(config, rngs=nnx.Rngs(0))
+    images = jnp.asarray(_images(4, 16, seed=5))
+    mask = np.zeros((4, 16, 16, 1), np.float32)
+    mask[:, 4:12, 4:12] = 1.0
+    mask = jnp.asarray(mask)
+
+    def loss(model):
+        return steps.hole_l2(model(images, mask), images, mask)
+
+    start = float(loss(net))
+    optimizer = nnx.Optimizer(net, optax.adam(1e-2), wrt=nnx.Param)
+    for _ in range(20):
+        optimizer.update(net, nnx.grad(loss)(net))
+    assert float(loss(net)) < 0.9 * start
+    # Known pixels still come back exactly after compositing.
+    filled = predict(net, np.asarray(images), np.asarray(mask))
+    known = np.asarray(mask)[..., 0] == 0
+    np.testing.assert_array_equal(filled[known], np.asarray(images)[known])
+
+
+def test_fill_is_exported_and_old_exports_load_as_mean(tmp_path):
+    config = ContentNetConfig(image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic")
+    net = make_content_net(config, rngs=nnx.Rngs(0))
+    path = save_content_net(net, tmp_path / "h.npz", config=config)
+    assert load_content_net(path).fill == "harmonic"
+    mean_config = ContentNetConfig(image_size=16, channels=(8, 8), bottleneck=8)
+    with pytest.raises(ValueError, match="fill"):
+        save_content_net(net, tmp_path / "x.npz", config=mean_config)
+    # An export written before `fill` existed has no such key: it is a mean-fill network.
+    mean_net = make_content_net(mean_config, rngs=nnx.Rngs(0))
+    path = save_content_net(mean_net, tmp_path / "m.npz", config=mean_config)
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays.pop("__config__")))
+    del meta["config"]["fill"]
+    np.savez(tmp_path / "old.npz", __config__=np.asarray(json.dumps(meta)), **arrays)
+    assert load_content_net(tmp_path / "old.npz").fill == "mean"
+    with pytest.raises(ValueError, match="fill"):
+        ContentNetConfig(fill="zeros")

@@ -32,6 +32,16 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared):
         assert float(row["psnr_hole"]) == pytest.approx(10 * math.log10(1 / float(row["l2_hole"])))
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| harmonic |" in report and "| tiny |" in report
+    psnr = {(r["image"], r["method"]): float(r["psnr_hole"]) for r in rows}
+    better = sum(psnr[(i, "tiny")] > psnr[(i, "harmonic")] for i in ("img_001", "img_002"))
+    tiny_line = next(line for line in report.splitlines() if line.startswith("| tiny |"))
+    assert tiny_line.endswith(f"| {better} of 2 |")
+    assert "(step None, input fill mean)" in report and "img_001.png to img_002.png" in report
+    # --skip leaves out the first photos.
+    skipped = ["--images", str(images), "--skip", "1", "--limit", "1", "--out", str(tmp_path / "s")]
+    assert cli.main(skipped) == 0
+    with open(tmp_path / "s" / "metrics.csv") as handle:
+        assert [r["image"] for r in csv.DictReader(handle)] == ["img_002"]
     assert (tmp_path / "out" / "grid.png").exists()
     with pytest.raises(SystemExit):
         cli.main(["--images", str(images), "--net", "noequals", "--out", str(tmp_path)])

@@ -62,6 +62,8 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
         assert f"| {method} |" in report
     assert "machine:" in report and "PSNR hole" in report
     assert "- methods: optimize; baselines: telea, biharmonic" in report
+    config_line = next(line for line in report.splitlines() if line.startswith("- config:"))
+    assert "'scales': (32, 64)" in config_line and "translate_scales" not in config_line
     assert "optimize time per photo at each scale" in report
     assert report.count("| scale | 32x32 | 64x64 |") == 1  # only npsynth has scales
     assert row["scale_seconds"].startswith("32x32:")

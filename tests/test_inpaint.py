@@ -156,7 +156,7 @@ def test_context_window_and_level_sizes_by_hand():
     assert synthesis._level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]
 
 
-def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path):
+def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path, monkeypatch):
     from flax import nnx as flax_nnx
 
     from npsynth import content_net
@@ -178,5 +178,9 @@ def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp
     np.testing.assert_allclose(out.reference[inside], predicted[inside], atol=1e-5)
     harmonic = inpaint(blank, hole, config=TINY, vgg=vgg).reference
     assert np.abs(harmonic[inside] - out.reference[inside]).max() > 1e-3  # not the fallback
+    # Without any checkpoint (none given, none in the environment, none shipped) "network"
+    # is an error that says how to get one.
+    monkeypatch.delenv("NPSYNTH_CONTENT_NET", raising=False)
+    monkeypatch.setattr(synthesis, "SHIPPED_CONTENT_NET", tmp_path / "not_shipped.npz")
     with pytest.raises(ValueError, match="content_checkpoint"):
         inpaint(blank, hole, config=TINY, vgg=vgg, content="network")

@@ -22,6 +22,10 @@ Runtime: the defaults (Context Encoder widths, 128 px, batch 64, 200k steps) are
 On the 2-core CPU, `--channels 32,64,128,256,256 --bottleneck 512 --batch-size 16` (a
 15 MB float16 export) runs at about 0.55 steps/s with two such runs sharing the cores;
 `--tiny` runs about 40 steps/s.
+
+`--fill harmonic` (not in the paper) gives the network the harmonic fill instead of the mean
+colour and has it learn a correction on top, starting from zero: with little compute it
+starts from, and stays close to, a strong fill (README, "Content network").
 """
 
 from __future__ import annotations
