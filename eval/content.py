@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import shlex
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.inpaint import _atomic_write, machine
 from npsynth import data, metrics, viz
 
 SIZE = 128
@@ -43,6 +45,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--grid-rows", type=int, default=6, help="photos shown in grid.png")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)
+    if args.skip < 0 or (args.limit is not None and args.limit < 1):
+        parser.error("--skip must be >= 0 and --limit >= 1")
     for spec in args.net:
         if "=" not in spec:
             parser.error(f"--net takes NAME=PATH, got {spec!r}")
@@ -51,35 +55,35 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def fillers(nets: list[str]) -> tuple[dict, list[str]]:
     """(name -> fn(known [S, S, 3], hole [S, S, 1]) -> filled [S, S, 3], a line per network)."""
-    from npsynth import content_net, export, fill
+    from npsynth import content_net, fill
 
     chosen = {"harmonic": lambda known, hole: np.asarray(fill.harmonic_fill(known, hole))}
     described = []
     for spec in nets:
         name, _, path = spec.partition("=")
-        model = content_net.load_content_net(path)
+        model, header = content_net.load_content_net_and_header(path)
         if model.image_size != SIZE:
             raise ValueError(f"{path}: a {model.image_size} px network; this scores {SIZE} px ones")
         chosen[name] = lambda known, hole, model=model: content_net.predict(model, known, hole)
-        step = export.read_header(_npz(path)).get("step")
-        described.append(f"{name} = `{path}` (step {step}, input fill {model.fill})")
+        described.append(f"{name} = `{path}` (step {header.get('step')}, input fill {model.fill})")
     return chosen, described
-
-
-def _npz(path) -> Path:
-    path = Path(path)
-    return path / "content_net.npz" if path.is_dir() else path
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         methods, described = fillers(args.net)
+        found = data.list_images(args.images)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    paths = data.list_images(args.images)[args.skip :]
-    paths = paths[: args.limit] if args.limit else paths
+    paths = found[args.skip :][: args.limit]
+    if not paths:
+        print(
+            f"error: no photos to score: {len(found)} in {args.images}, --skip {args.skip}",
+            file=sys.stderr,
+        )
+        return 2
     rng = np.random.default_rng(args.seed)
     rows, grid_rows = [], []
     for path in paths:
@@ -99,10 +103,11 @@ def main(argv=None) -> int:
             columns += list(filled.items()) + [("truth", truth)]
             grid_rows.append(viz.grid(columns))
     args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "metrics.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write(args.out / "metrics.csv", table.getvalue())
     data.save_image(args.out / "grid.png", viz.stack(grid_rows))
     lines = [
         f"# Content networks at {SIZE} px",
@@ -112,6 +117,7 @@ def main(argv=None) -> int:
             f"downsized to {SIZE}x{SIZE}); hole: {args.hole}"
         ),
         f"- networks: {'; '.join(described) or 'none'}",
+        f"- machine: {machine()}",
         f"- command: `python -m eval.content {shlex.join(argv if argv is not None else sys.argv[1:])}`",
         "",
         "| method | L1 hole | PSNR hole (dB) | SSIM hole | photos with higher PSNR than harmonic |",
@@ -125,7 +131,7 @@ def main(argv=None) -> int:
         wins = "" if name == "harmonic" else f"{better} of {len(mine)}"
         lines.append(f"| {name} | {means[0]:.4f} | {means[1]:.2f} | {means[2]:.4f} | {wins} |")
     report = "\n".join(lines) + "\n"
-    (args.out / "report.md").write_text(report)
+    _atomic_write(args.out / "report.md", report)
     print(report)
     return 0
 

@@ -36,7 +36,7 @@ import numpy as np
 from flax import nnx
 
 from npsynth import export
-from npsynth.config import ContentNetConfig
+from npsynth.config import CONTENT_FILLS, ContentNetConfig
 from npsynth.export import count_params  # noqa: F401  (re-exported)
 from npsynth.fill import harmonic_fill, mean_fill
 from npsynth.layers import StridedConvTranspose
@@ -139,8 +139,8 @@ class ContentNet(nnx.Module):
     ):
         if mode not in ("paper", "freeform"):
             raise ValueError(f"mode must be 'paper' or 'freeform', got {mode!r}")
-        if fill not in ("mean", "harmonic"):
-            raise ValueError(f"fill must be 'mean' or 'harmonic', got {fill!r}")
+        if fill not in CONTENT_FILLS:
+            raise ValueError(f"fill must be one of {CONTENT_FILLS}, got {fill!r}")
         channels = tuple(int(c) for c in channels)
         if len(channels) != _halvings(image_size):
             raise ValueError(
@@ -414,7 +414,12 @@ def load_content_net(path) -> ContentNet:
     Returns:
       a `ContentNet` in float32 with running batch-norm statistics, ready for `predict`.
     """
-    model, _ = export.load_network(
+    return load_content_net_and_header(path)[0]
+
+
+def load_content_net_and_header(path) -> tuple[ContentNet, dict]:
+    """`load_content_net`, and the export's header (format, config, step, dtype, params)."""
+    return export.load_network(
         path,
         format=EXPORT_FORMAT,
         build=lambda config: make_content_net(ContentNetConfig(**config), rngs=nnx.Rngs(0)),
@@ -423,4 +428,3 @@ def load_content_net(path) -> ContentNet:
         how_to_make="export them from a training run with "
         "`python -m train.content --workdir DIR --export`",
     )
-    return model

@@ -241,10 +241,13 @@ class Feature2ImageTask:
     def prepare(self, batch):
         return {"swapped": self.swapped(batch)}
 
+    def _decoder_input(self, batch):
+        """The swapped features: from `prepare` when the batch has them, else computed."""
+        return batch["swapped"] if "swapped" in batch else self.swapped(batch)
+
     def generate(self, generator, batch, key):
         del key  # no dropout
-        swapped = batch["swapped"] if "swapped" in batch else self.swapped(batch)
-        prediction = generator(swapped)
+        prediction = generator(self._decoder_input(batch))
         return prediction, composite("freeform", batch["image"], batch["mask"], prediction)
 
     def real(self, batch):
@@ -259,7 +262,7 @@ class Feature2ImageTask:
         return rec, {"pixel": pixel, "perceptual": perceptual}
 
     def sample(self, generator, batch):
-        prediction = generator(batch["swapped"] if "swapped" in batch else self.swapped(batch))
+        prediction = generator(self._decoder_input(batch))
         return composite("freeform", batch["image"], batch["mask"], prediction)
 
 

@@ -13,7 +13,7 @@ from npsynth.config import ContentNetConfig
 from npsynth.content_net import make_content_net, save_content_net
 
 
-def test_scores_networks_and_harmonic_fill(tmp_path, shared):
+def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
     config = ContentNetConfig(
         channels=(8, 8, 8, 8, 8), bottleneck=8, disc_width=8, disc_max_width=8
     )
@@ -42,6 +42,13 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared):
     assert cli.main(skipped) == 0
     with open(tmp_path / "s" / "metrics.csv") as handle:
         assert [r["image"] for r in csv.DictReader(handle)] == ["img_002"]
+    assert "- machine: CPU" in report
+    # Skipping every photo, or a folder without photos, is an error that says so.
+    assert cli.main(["--images", str(images), "--skip", "1000", "--out", str(tmp_path / "e")]) == 2
+    assert "no photos to score" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["--images", str(tmp_path / "empty"), "--out", str(tmp_path / "e")]) == 2
+    assert not (tmp_path / "e").exists()  # nothing half-written
     assert (tmp_path / "out" / "grid.png").exists()
     with pytest.raises(SystemExit):
         cli.main(["--images", str(images), "--net", "noequals", "--out", str(tmp_path)])
