@@ -12,7 +12,10 @@ folder mode runs every method given, the other modes the first.
 In folder mode each photo is its own ground truth: the hole is cut out of it (the methods
 never see the hole's pixels), filled, and compared with the original over the hole and over
 the whole image. The folder gets `outputs/<method>/`, `grids/` (input | mask | outputs |
-truth), `metrics.csv` (one row per image and method) and `report.md` (means per method).
+truth), `metrics.csv` (one row per image and method, written after every photo),
+`settings.json` and `report.md` (means per method). `--resume` keeps the photos already
+scored with the same settings and runs the rest, so a long run (20 photos at 512 px take
+hours on a CPU) can be stopped and continued, or grown with a larger `--limit`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import csv
 import dataclasses
 import functools
 import io
+import json
 import os
 import platform
 import shlex
@@ -36,6 +40,7 @@ from npsynth import data, metrics, viz
 from npsynth.config import InpaintConfig
 
 DEMO_OUT = Path("out/demo")
+SETTINGS_FILE = "settings.json"  # folder mode: the settings behind metrics.csv, for --resume
 METHODS = ("optimize", "translate")
 METRIC_NAMES = (
     "l1_hole",
@@ -115,6 +120,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of generated holes")
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")
     parser.add_argument(
+        "--resume", action="store_true",
+        help="folder mode: keep the photos already scored in --out (same settings) and do the rest",
+    )  # fmt: skip
+    parser.add_argument(
         "--baselines", default="telea,navier_stokes,biharmonic,patchmatch", help="baselines for --compare"
     )  # fmt: skip
     args = parser.parse_args(argv)
@@ -135,6 +144,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--images needs --out (a folder for outputs, grids and the report)")
     if args.masks is not None and args.hole is not None:
         parser.error("give --masks or --hole, not both")
+    if args.resume and args.images is None:
+        parser.error("--resume is for folder mode (--images)")
     return args
 
 
@@ -255,17 +266,67 @@ def pairs(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return out
 
 
+def run_settings(args, config: InpaintConfig) -> dict:
+    """What decides a folder run's scores (not --limit): a resumed run must match them."""
+    return {
+        "images": str(args.images),
+        "masks": str(args.masks) if args.masks else None,
+        "hole": args.hole or ("center:0.5" if not args.masks else None),
+        "resize": args.resize,
+        "seed": args.seed,
+        "methods": list(args.methods),
+        "baselines": args.baselines.split(",") if args.compare else [],
+        "config": json.loads(json.dumps(dataclasses.asdict(config), default=str)),
+    }
+
+
+def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
+    """The rows of metrics.csv to keep: all of them when resuming a run with these settings."""
+    saved_path, csv_path = out / SETTINGS_FILE, out / "metrics.csv"
+    if not resume:
+        if csv_path.exists():
+            print(f"note: replacing the results in {out} (--resume keeps them)", file=sys.stderr)
+        return []
+    if not saved_path.exists() or not csv_path.exists():
+        return []
+    saved = json.loads(saved_path.read_text())
+    changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
+    if changed:
+        raise ValueError(
+            f"cannot --resume in {out}: its results were made with other settings "
+            f"({', '.join(changed)} differ); use a new --out or drop --resume"
+        )
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key in (*METRIC_NAMES, "seconds"):
+            row[key] = float(row[key])
+    return rows
+
+
 def evaluate(args, config: InpaintConfig) -> Path:
     """Folder mode: outputs, grids, metrics.csv and report.md under args.out."""
     from tqdm.auto import tqdm
 
-    fns = methods(args, config)
     out = args.out
     (out / "outputs").mkdir(parents=True, exist_ok=True)
     (out / "grids").mkdir(exist_ok=True)
-    rows = []
+    settings = run_settings(args, config)
+    rows = earlier_rows(out, settings, args.resume)
+    _atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
     items = pairs(args)
-    for name, image, mask in tqdm(items, desc="images", unit="img"):
+    fns = methods(args, config)
+    done = {
+        name
+        for name, *_ in items
+        if {m for m in fns} <= {r["method"] for r in rows if r["image"] == name}
+    }
+    rows = [r for r in rows if r["image"] in done]
+    if done:
+        print(f"resuming: {len(done)} of {len(items)} photos already scored in {out}")
+    for name, image, mask in tqdm(
+        [item for item in items if item[0] not in done], desc="images", unit="img"
+    ):
         results = run_one(image, mask, fns)
         for method, (filled, seconds, scales) in results.items():
             data.save_image(out / "outputs" / method / f"{name}.png", filled)
@@ -394,8 +455,10 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
         f"- machine: {machine()}",
         f"- config: {settings}",
         "",
-        "Means over the photos (hole = over the hole pixels only; all = whole image). "
-        "PSNR in dB on [0, 1]; L1/L2 per pixel and channel; time per photo in seconds.",
+        (
+            "Means over the photos (hole = over the hole pixels only; all = whole image). "
+            "PSNR in dB on [0, 1]; L1/L2 per pixel and channel; time per photo in seconds."
+        ),
         "",
         "| method | L1 hole | L2 hole | PSNR hole | SSIM hole | L1 all | L2 all | PSNR all | SSIM all | s/photo |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import load_photo
 
+from conftest import load_photo
 from eval import baselines
 
 # The package each baseline needs, for pytest.importorskip.

@@ -205,6 +205,42 @@ def test_folder_with_mask_folder_and_limit(folder, tmp_path):
     assert [r["image"] for r in rows] == ["img_003"]
 
 
+def test_resume_keeps_scored_photos_and_refuses_other_settings(folder, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--images", str(folder), "--out", str(out), *FAST, "--compare", "--baselines", "telea"]
+    assert cli.main([*argv, "--limit", "1"]) == 0
+    first = (out / "metrics.csv").read_text()
+    first_output = (out / "outputs" / "optimize" / "img_003.png").stat().st_mtime_ns
+
+    assert cli.main([*argv, "--limit", "2", "--resume"]) == 0
+    assert "resuming: 1 of 2 photos already scored" in capsys.readouterr().out
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["image"], r["method"]) for r in rows] == [
+        ("img_003", "optimize"), ("img_003", "telea"), ("img_007", "optimize"), ("img_007", "telea")
+    ]  # fmt: skip
+    # Photo 1 was not run again: its rows are the first run's text, its output file untouched.
+    assert (out / "metrics.csv").read_text().splitlines()[1:3] == first.splitlines()[1:3]
+    assert (out / "outputs" / "optimize" / "img_003.png").stat().st_mtime_ns == first_output
+    assert "2 photos" in (out / "report.md").read_text()
+
+    # Other settings: a clear refusal, and nothing already scored is touched.
+    assert cli.main([*argv, "--limit", "2", "--resume", "--alpha", "0.5"]) == 1
+    assert "other settings (config differ)" in capsys.readouterr().err
+    assert len((out / "metrics.csv").read_text().splitlines()) == 5
+
+    # Without --resume the folder starts afresh.
+    assert cli.main([*argv, "--limit", "1"]) == 0
+    assert "replacing the results" in capsys.readouterr().err
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_resume_needs_folder_mode(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--demo", "--resume"])
+    assert "--resume is for folder mode" in capsys.readouterr().err
+
+
 def test_single_photo(folder, tmp_path):
     mask = tmp_path / "mask.png"
     hole = data.center_mask(64, 64, fraction=0.3)
@@ -279,11 +315,7 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
     argv += ["--iterations", "3", "--alphas", "0,1e-7", "--betas", "0.1", "--out", str(tmp_path)]
     assert sweep.main(argv) == 0
     table = (tmp_path / "sweep.md").read_text()
-    rows = [
-        line
-        for line in table.splitlines()
-        if line.startswith("| 0 ") or line.startswith("| 1e-07 ")
-    ]
+    rows = [line for line in table.splitlines() if line.startswith(("| 0 ", "| 1e-07 "))]
     assert len(rows) == 2 and table.count("**best**") == 1
     # The alpha = 0 row is plain E_c + beta * TV: recompute it independently of the sweep.
     from npsynth import InpaintConfig, inpaint

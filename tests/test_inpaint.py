@@ -7,8 +7,7 @@ import pytest
 from flax import nnx
 
 from conftest import load_photo
-from npsynth import data
-from npsynth import synthesis
+from npsynth import data, synthesis
 from npsynth.config import InpaintConfig
 from npsynth.synthesis import inpaint
 

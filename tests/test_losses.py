@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+from npsynth import losses, patches
 from test_patches import (
     photo_and_mask,
     reference_downsample,
@@ -15,8 +17,6 @@ from test_patches import (
     reference_query,
     reference_windows,
 )
-
-from npsynth import losses, patches
 
 LAYERS = ("relu3_1", "relu4_1")
 STRIDES = {"relu3_1": 4, "relu4_1": 8}

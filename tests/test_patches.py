@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_photo
 from PIL import Image
 
+from conftest import load_photo
 from npsynth import patches
 
 PHOTO = "img_001.png"

@@ -8,10 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import load_photo
 from flax import nnx
-from test_patches import reference_nn, reference_query, reference_windows
 
+from conftest import load_photo
 from npsynth import patches, translate
 from npsynth.config import (
     Feature2ImageConfig,
@@ -23,6 +22,7 @@ from npsynth.config import (
 from npsynth.fill import harmonic_fill
 from npsynth.layers import StridedConvTranspose, strided_conv_transpose
 from npsynth.synthesis import inpaint
+from test_patches import reference_nn, reference_query, reference_windows
 from train import common, feature2image, image2feature
 
 TINY_F2I = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import itertools
 import os
 import pickle
 import struct
@@ -234,7 +235,7 @@ def test_rebuild_canonical_inverts_channel_scaling():
     channels = [3, 4, 5, 2]
     canonical, normalised, quantised = [], [], []
     s_prev = np.ones(3)
-    for c_in, c_out in zip(channels[:-1], channels[1:]):
+    for c_in, c_out in itertools.pairwise(channels):
         w = rng.normal(size=(c_out, c_in, 3, 3))  # OIHW
         b = rng.normal(size=c_out)
         if c_out == 5:
