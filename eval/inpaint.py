@@ -12,8 +12,8 @@ folder mode runs every method given, the other modes the first.
 In folder mode each photo is its own ground truth: the hole is cut out of it (the methods
 never see the hole's pixels), filled, and compared with the original over the hole and over
 the whole image. The folder gets `outputs/<method>/`, `grids/` (input | mask | outputs |
-truth), `metrics.csv` (one row per image and method, written after every photo),
-`settings.json` and `report.md` (means per method). `--resume` keeps the photos already
+truth), `metrics.csv` (one row per image and method) and `report.md` (means per method),
+both rewritten after every photo, and `settings.json`. `--resume` keeps the photos already
 scored with the same settings and runs the rest, so a long run (20 photos at 512 px take
 hours on a CPU) can be stopped and continued, or grown with a larger `--limit`.
 """
@@ -311,6 +311,7 @@ def evaluate(args, config: InpaintConfig) -> Path:
     out = args.out
     (out / "outputs").mkdir(parents=True, exist_ok=True)
     (out / "grids").mkdir(exist_ok=True)
+    report = out / "report.md"
     settings = run_settings(args, config)
     rows = earlier_rows(out, settings, args.resume)
     _atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
@@ -344,7 +345,7 @@ def evaluate(args, config: InpaintConfig) -> Path:
         columns += [(m, r[0]) for m, r in results.items()] + [("truth", image)]
         data.save_image(out / "grids" / f"{name}.png", viz.grid(columns))
         write_csv(out / "metrics.csv", rows)  # after every image: nothing lost on a stop
-    report = out / "report.md"
+        _atomic_write(report, render_report(rows, args, config))
     _atomic_write(report, render_report(rows, args, config))
     print(f"wrote {report}\n")
     print(report.read_text())
@@ -447,7 +448,7 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
         "# Inpainting report",
         "",
         f"- command: `python -m eval.inpaint {shlex.join(sys.argv[1:])}`",
-        f"- data: {len(images)} photos from `{args.images}`"
+        f"- data: {len(images)} photo{'' if len(images) == 1 else 's'} from `{args.images}`"
         + (f", downsized to {args.resize} px" if args.resize else "")
         + f", holes: {args.masks or args.hole or 'center:0.5'}",
         f"- methods: {', '.join(args.methods)}"
@@ -492,7 +493,7 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
                 "",
                 (
                     f"npsynth {method} time per photo at each scale "
-                    "(seconds, mean; the first photo's includes compilation):"
+                    "(seconds, mean; the first photo of each run or resume includes compilation):"
                 ),
                 "",
                 "| scale | " + " | ".join(per_scale) + " |",

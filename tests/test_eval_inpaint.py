@@ -205,11 +205,29 @@ def test_folder_with_mask_folder_and_limit(folder, tmp_path):
     assert [r["image"] for r in rows] == ["img_003"]
 
 
-def test_resume_keeps_scored_photos_and_refuses_other_settings(folder, tmp_path, capsys):
+def test_resume_keeps_scored_photos_and_refuses_other_settings(
+    folder, tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "run"
     argv = ["--images", str(folder), "--out", str(out), *FAST, "--compare", "--baselines", "telea"]
-    assert cli.main([*argv, "--limit", "1"]) == 0
+    run_one, calls = cli.run_one, []
+
+    def stopped_on_the_second_photo(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return run_one(*args)
+
+    monkeypatch.setattr(cli, "run_one", stopped_on_the_second_photo)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main([*argv, "--limit", "2"])
+    monkeypatch.undo()
+    # What was finished before the stop is on disk: the first photo's rows and its report.
     first = (out / "metrics.csv").read_text()
+    assert [line.split(",")[:2] for line in first.splitlines()[1:]] == [
+        ["img_003", "optimize"], ["img_003", "telea"]
+    ]  # fmt: skip
+    assert "- data: 1 photo from" in (out / "report.md").read_text()
     first_output = (out / "outputs" / "optimize" / "img_003.png").stat().st_mtime_ns
 
     assert cli.main([*argv, "--limit", "2", "--resume"]) == 0
@@ -222,7 +240,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(folder, tmp_path,
     # Photo 1 was not run again: its rows are the first run's text, its output file untouched.
     assert (out / "metrics.csv").read_text().splitlines()[1:3] == first.splitlines()[1:3]
     assert (out / "outputs" / "optimize" / "img_003.png").stat().st_mtime_ns == first_output
-    assert "2 photos" in (out / "report.md").read_text()
+    assert "- data: 2 photos from" in (out / "report.md").read_text()
 
     # Other settings: a clear refusal, and nothing already scored is touched.
     assert cli.main([*argv, "--limit", "2", "--resume", "--alpha", "0.5"]) == 1
