@@ -40,6 +40,7 @@ from npsynth import data, metrics, viz
 from npsynth.config import InpaintConfig
 
 DEMO_OUT = Path("out/demo")
+DEFAULT_HOLE = "center:0.5"  # folder mode without --masks or --hole: the paper's centred hole
 SETTINGS_FILE = "settings.json"  # folder mode: the settings behind metrics.csv, for --resume
 METHODS = ("optimize", "translate")
 METRIC_NAMES = (
@@ -72,7 +73,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--hole", default=None,
-        help="generated hole for --images/--demo: center[:FRACTION] (default center:0.5), boxes, strokes",
+        help=f"generated hole for --images/--demo: center[:FRACTION] (default {DEFAULT_HOLE}), boxes, strokes",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, help="output file (--image) or folder")
     parser.add_argument("--limit", type=int, help="use only the first N photos of --images")
@@ -261,7 +262,7 @@ def pairs(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
         if mask_paths:
             mask = data.load_mask(mask_paths[index % len(mask_paths)], size=image.shape[:2])
         else:
-            mask = data.make_mask(args.hole or "center:0.5", *image.shape[:2], rng=rng)
+            mask = data.make_mask(args.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
         out.append((path.stem, image, mask))
     return out
 
@@ -271,7 +272,7 @@ def run_settings(args, config: InpaintConfig) -> dict:
     return {
         "images": str(args.images),
         "masks": str(args.masks) if args.masks else None,
-        "hole": args.hole or ("center:0.5" if not args.masks else None),
+        "hole": None if args.masks else args.hole or DEFAULT_HOLE,
         "resize": args.resize,
         "seed": args.seed,
         "methods": list(args.methods),
@@ -287,8 +288,13 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
         if csv_path.exists():
             print(f"note: replacing the results in {out} (--resume keeps them)", file=sys.stderr)
         return []
-    if not saved_path.exists() or not csv_path.exists():
+    if not csv_path.exists():
         return []
+    if not saved_path.exists():
+        raise ValueError(
+            f"cannot --resume in {out}: it has {csv_path.name} but no {SETTINGS_FILE}, so its "
+            "settings cannot be checked; use a new --out or drop --resume"
+        )
     saved = json.loads(saved_path.read_text())
     changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
     if changed:
@@ -314,20 +320,19 @@ def evaluate(args, config: InpaintConfig) -> Path:
     report = out / "report.md"
     settings = run_settings(args, config)
     rows = earlier_rows(out, settings, args.resume)
+    if not args.resume:  # Old rows must not outlive the settings they were made with.
+        write_csv(out / "metrics.csv", rows)
     _atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
     items = pairs(args)
     fns = methods(args, config)
     done = {
-        name
-        for name, *_ in items
-        if {m for m in fns} <= {r["method"] for r in rows if r["image"] == name}
+        name for name, *_ in items if set(fns) <= {r["method"] for r in rows if r["image"] == name}
     }
     rows = [r for r in rows if r["image"] in done]
     if done:
         print(f"resuming: {len(done)} of {len(items)} photos already scored in {out}")
-    for name, image, mask in tqdm(
-        [item for item in items if item[0] not in done], desc="images", unit="img"
-    ):
+    todo = [item for item in items if item[0] not in done]
+    for name, image, mask in tqdm(todo, desc="images", unit="img"):
         results = run_one(image, mask, fns)
         for method, (filled, seconds, scales) in results.items():
             data.save_image(out / "outputs" / method / f"{name}.png", filled)
@@ -346,7 +351,8 @@ def evaluate(args, config: InpaintConfig) -> Path:
         data.save_image(out / "grids" / f"{name}.png", viz.grid(columns))
         write_csv(out / "metrics.csv", rows)  # after every image: nothing lost on a stop
         _atomic_write(report, render_report(rows, args, config))
-    _atomic_write(report, render_report(rows, args, config))
+    if not todo:  # Every photo was scored before: the report still names this command.
+        _atomic_write(report, render_report(rows, args, config))
     print(f"wrote {report}\n")
     print(report.read_text())
     return report
@@ -450,7 +456,7 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
         f"- command: `python -m eval.inpaint {shlex.join(sys.argv[1:])}`",
         f"- data: {len(images)} photo{'' if len(images) == 1 else 's'} from `{args.images}`"
         + (f", downsized to {args.resize} px" if args.resize else "")
-        + f", holes: {args.masks or args.hole or 'center:0.5'}",
+        + f", holes: {args.masks or args.hole or DEFAULT_HOLE}",
         f"- methods: {', '.join(args.methods)}"
         + (f"; baselines: {', '.join(args.baselines.split(','))}" if args.compare else ""),
         f"- machine: {machine()}",

@@ -247,10 +247,29 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
     assert "other settings (config differ)" in capsys.readouterr().err
     assert len((out / "metrics.csv").read_text().splitlines()) == 5
 
+    # Results whose settings were not saved cannot be checked, so they are not resumed.
+    settings = (out / "settings.json").read_text()
+    (out / "settings.json").unlink()
+    assert cli.main([*argv, "--limit", "2", "--resume"]) == 1
+    assert "no settings.json" in capsys.readouterr().err
+    assert len((out / "metrics.csv").read_text().splitlines()) == 5
+    (out / "settings.json").write_text(settings)
+
     # Without --resume the folder starts afresh.
     assert cli.main([*argv, "--limit", "1"]) == 0
     assert "replacing the results" in capsys.readouterr().err
     assert len((out / "metrics.csv").read_text().splitlines()) == 3
+
+    # A fresh start with other settings, stopped before its first photo is done, leaves no
+    # rows of the old settings behind for a later --resume to take as its own.
+    def stopped_at_once(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_one", stopped_at_once)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main([*argv, "--limit", "1", "--alpha", "0.5"])
+    monkeypatch.undo()
+    assert (out / "metrics.csv").read_text().splitlines()[1:] == []
 
 
 def test_resume_needs_folder_mode(capsys):
