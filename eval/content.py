@@ -2,12 +2,19 @@
 
   python -m eval.content --images ../shared/data/eval512 --limit 20 \
       --net adversarial=out/train/adv --net l2-only=out/train/l2 --out docs/content
+  python -m eval.content --images ../shared/data/eval512 --limit 20 --fast-path --out out/ceiling
 
 Each photo is downsized to 128x128 and given a hole (default: the centred 64x64 square of
 the paper); every method fills it from the known pixels only. Writes report.md (means of
 hole L1 / PSNR / SSIM per method, and on how many photos each beats the harmonic fill's
 hole PSNR), metrics.csv and grid.png (input | mask | methods | truth,
 one row per photo, the first --grid-rows photos).
+
+`--fast-path` adds one scale of `method="translate"` (Song et al. 2018) on the harmonic
+fill, with `--image2feature` also with that network, and two upper bounds that look at the
+true photo, so they are not methods but tell where the fast path loses quality:
+`oracle_swap` patch-swaps the true photo's relu3_1 (a perfect Image2Feature) and
+`oracle_decode` decodes it unswapped (how well Feature2Image inverts relu3_1).
 """
 
 from __future__ import annotations
@@ -38,6 +45,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--net", action="append", default=[], metavar="NAME=PATH",
         help="a content network (.npz or training workdir) to score, named; repeatable",
     )  # fmt: skip
+    parser.add_argument(
+        "--fast-path", action="store_true",
+        help="also score the fast path (translate) and its two upper bounds (see above)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--feature2image", help="Feature2Image for --fast-path (default: the shipped one)"
+    )
+    parser.add_argument(
+        "--image2feature", help="with --fast-path, also score translate with this Image2Feature"
+    )
     parser.add_argument("--hole", default="center:0.5", help="center[:FRACTION], boxes or strokes")
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N photos")
     parser.add_argument("--limit", type=int, help="use only N photos (after --skip)")
@@ -50,22 +67,57 @@ def parse_args(argv=None) -> argparse.Namespace:
     for spec in args.net:
         if "=" not in spec:
             parser.error(f"--net takes NAME=PATH, got {spec!r}")
+    if (args.feature2image or args.image2feature) and not args.fast_path:
+        parser.error("--feature2image and --image2feature go with --fast-path")
     return args
 
 
-def fillers(nets: list[str]) -> tuple[dict, list[str]]:
-    """(name -> fn(known [S, S, 3], hole [S, S, 1]) -> filled [S, S, 3], a line per network)."""
-    from npsynth import content_net, fill
+def harmonic(known, hole, truth=None):
+    from npsynth import fill
 
-    chosen = {"harmonic": lambda known, hole: np.asarray(fill.harmonic_fill(known, hole))}
+    return np.asarray(fill.harmonic_fill(known, hole), np.float32)
+
+
+def fillers(nets: list[str]) -> tuple[dict, list[str]]:
+    """(name -> fn(known [S, S, 3], hole [S, S, 1], truth) -> filled [S, S, 3], a line per
+    network); only the fast path's upper bounds look at the truth."""
+    from npsynth import content_net
+
+    chosen = {"harmonic": harmonic}
     described = []
     for spec in nets:
         name, _, path = spec.partition("=")
         model, header = content_net.load_content_net_and_header(path)
         if model.image_size != SIZE:
             raise ValueError(f"{path}: a {model.image_size} px network; this scores {SIZE} px ones")
-        chosen[name] = lambda known, hole, model=model: content_net.predict(model, known, hole)
+        chosen[name] = lambda known, hole, truth, m=model: content_net.predict(m, known, hole)
         described.append(f"{name} = `{path}` (step {header.get('step')}, input fill {model.fill})")
+    return chosen, described
+
+
+def fast_path_fillers(feature2image, image2feature) -> tuple[dict, list[str]]:
+    """The fast path's first scale on the harmonic fill (`translate`, `translate_i2f`) and
+    its upper bounds from the true photo's relu3_1 (`oracle_swap`, `oracle_decode`)."""
+    from npsynth import translate
+    from npsynth.synthesis import default_vgg
+
+    f2i = translate.load_feature2image(feature2image or translate.SHIPPED_F2I)
+    vgg = default_vgg()
+
+    def level(fill, known, hole, **options):
+        return translate.translate_level(fill, known, hole, vgg=vgg, feature2image=f2i, **options)
+
+    chosen = {"translate": lambda known, hole, truth: level(harmonic(known, hole), known, hole)}
+    shipped = f"the shipped `npsynth/assets/{translate.SHIPPED_F2I.name}`"
+    described = [f"Feature2Image = {f'`{feature2image}`' if feature2image else shipped}"]
+    if image2feature:
+        i2f = translate.load_image2feature(image2feature)
+        chosen["translate_i2f"] = lambda known, hole, truth: level(
+            harmonic(known, hole), known, hole, image2feature=i2f
+        )
+        described.append(f"Image2Feature = `{image2feature}`")
+    chosen["oracle_swap"] = lambda known, hole, truth: level(truth, known, hole)
+    chosen["oracle_decode"] = lambda known, hole, truth: level(truth, known, hole, swap=False)
     return chosen, described
 
 
@@ -73,6 +125,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         methods, described = fillers(args.net)
+        if args.fast_path:
+            more, more_described = fast_path_fillers(args.feature2image, args.image2feature)
+            methods, described = {**methods, **more}, described + more_described
         found = data.list_images(args.images)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -93,7 +148,8 @@ def main(argv=None) -> int:
         filled = {}
         for name, fn in methods.items():
             start = time.perf_counter()
-            out = np.where(hole > 0, np.clip(fn(known, hole), 0, 1), truth).astype(np.float32)
+            filled_hole = np.clip(fn(known, hole, truth), 0, 1)
+            out = np.where(hole > 0, filled_hole, truth).astype(np.float32)
             seconds = time.perf_counter() - start
             filled[name] = out
             rows.append({"image": path.stem, "method": name, "seconds": seconds,
@@ -110,13 +166,18 @@ def main(argv=None) -> int:
     _atomic_write(args.out / "metrics.csv", table.getvalue())
     data.save_image(args.out / "grid.png", viz.stack(grid_rows))
     lines = [
-        f"# Content networks at {SIZE} px",
+        f"# Fills at {SIZE} px",
         "",
         (
             f"- photos: {len(paths)} from {args.images} ({paths[0].name} to {paths[-1].name}, "
             f"downsized to {SIZE}x{SIZE}); hole: {args.hole}"
         ),
         f"- networks: {'; '.join(described) or 'none'}",
+        *(
+            ["- oracle_swap and oracle_decode use the true photo: upper bounds, not methods"]
+            if args.fast_path
+            else []
+        ),
         f"- machine: {machine()}",
         f"- command: `python -m eval.content {shlex.join(argv if argv is not None else sys.argv[1:])}`",
         "",

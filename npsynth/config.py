@@ -375,13 +375,17 @@ class Feature2ImageLossConfig:
 
     # Weight of the mean squared pixel error over the hole (images in [0, 1]).
     pixel: float = 1.0
+    # Weight of the mean squared pixel error over the known pixels, whose features are not
+    # swapped: it teaches Feature2Image to invert relu3_1 where the answer is known.
+    known: float = 0.0
     # Weight of the mean squared relu3_1 error of the output composited with the known
     # pixels (features times npsynth.translate.FEATURE_SCALE).
     perceptual: float = 0.1
 
     def __post_init__(self):
-        if self.pixel < 0 or self.perceptual < 0 or self.pixel + self.perceptual == 0:
-            raise ValueError("pixel and perceptual weights must be >= 0, not both 0")
+        weights = (self.pixel, self.known, self.perceptual)
+        if min(weights) < 0 or sum(weights) == 0:
+            raise ValueError("pixel, known and perceptual weights must be >= 0, not all 0")
 
 
 _TINY_DATA = {"mask_kind": "boxes", "min_scale": 1.0, "max_scale": 1.5, "workers": 1}

@@ -213,8 +213,9 @@ class Image2FeatureTask:
 class Feature2ImageTask:
     """Feature2Image, trained on patch-swapped relu3_1 of masked photos as inference makes
     them (`swapped`), so it learns to hide the seams of the swap. L_rec = pixel * L2 over
-    the hole + perceptual * L2 of relu3_1 of the output composited with the known pixels
-    (which also scores the seams); the discriminator judges that composite."""
+    the hole + known * L2 over the known pixels + perceptual * L2 of relu3_1 of the output
+    composited with the known pixels (which also scores the seams); the discriminator
+    judges that composite."""
 
     config: Feature2ImageConfig
     loss: Feature2ImageLossConfig
@@ -255,11 +256,12 @@ class Feature2ImageTask:
 
     def reconstruction(self, prediction, batch):
         pixel = hole_l2(prediction, batch["image"], batch["mask"])
+        known = hole_l2(prediction, batch["image"], 1.0 - batch["mask"])
         truth = jax.lax.stop_gradient(_vgg_features(self.vgg, batch["image"]))
         filled = composite("freeform", batch["image"], batch["mask"], prediction)
         perceptual = jnp.mean(jnp.square((_vgg_features(self.vgg, filled) - truth) * FEATURE_SCALE))
-        rec = self.loss.pixel * pixel + self.loss.perceptual * perceptual
-        return rec, {"pixel": pixel, "perceptual": perceptual}
+        rec = self.loss.pixel * pixel + self.loss.known * known + self.loss.perceptual * perceptual
+        return rec, {"pixel": pixel, "known": known, "perceptual": perceptual}
 
     def sample(self, generator, batch):
         prediction = generator(self._decoder_input(batch))
@@ -371,6 +373,7 @@ def translate_level(
     feature2image: FeatureToImage,
     image2feature: ImageToFeature | None = None,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
+    swap: bool = True,
 ) -> np.ndarray:
     """One scale of the fast path: features -> patch-swap -> Feature2Image -> composite.
 
@@ -381,6 +384,8 @@ def translate_level(
       vgg, feature2image: the networks; image2feature: if given, its prediction replaces
         the features of the hole's cells before the swap.
       chunk_size: of the nearest-neighbour search.
+      swap: False decodes the features as they are (a diagnostic: with `fill` the true
+        photo, it measures how well Feature2Image inverts relu3_1).
 
     Where the hole leaves no all-known 3x3 patch of relu3_1 (tiny scales, huge holes), the
     features are decoded unswapped, with a warning.
@@ -395,9 +400,9 @@ def translate_level(
     if image2feature is not None:
         predicted = _run(image2feature, jnp.asarray(known[None]), jnp.asarray(hole[None]))
         features = jnp.where(cells > 0.5, predicted, features)
-    if has_sources(hole):
+    if swap and has_sources(hole):
         features = patches.swap_hole_features(features, cells, chunk_size=chunk_size)
-    else:
+    elif swap:
         warnings.warn(
             f"at {hole.shape[0]}x{hole.shape[1]} the hole leaves no known 3x3 patch of {LAYER} "
             "to swap in; decoding the features unswapped there"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import math
 
+import jax.numpy as jnp
+import numpy as np
 import pytest
 from flax import nnx
 
 from eval import content as cli
-from npsynth.config import ContentNetConfig
+from npsynth import data, translate
+from npsynth.config import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
 from npsynth.content_net import make_content_net, save_content_net
 
 
@@ -61,3 +64,35 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
         str(tmp_path),
     ]
     assert cli.main(missing) == 2
+
+
+def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, shared, vgg):
+    f2i_config = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=1)
+    f2i = translate.FeatureToImage(f2i_config, rngs=nnx.Rngs(0))
+    translate.save_feature2image(f2i, tmp_path / "f2i.npz", config=f2i_config, dtype="float32")
+    i2f_config = Image2FeatureConfig(image_size=32, widths=(8, 8), dilations=(1,))
+    i2f = translate.ImageToFeature(i2f_config, rngs=nnx.Rngs(1))
+    translate.save_image2feature(i2f, tmp_path / "i2f.npz", config=i2f_config, dtype="float32")
+    images = shared / "data" / "eval512"
+    argv = ["--images", str(images), "--limit", "1", "--fast-path", "--feature2image",
+            str(tmp_path / "f2i.npz"), "--image2feature", str(tmp_path / "i2f.npz"),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert cli.main(argv) == 0
+    with open(tmp_path / "out" / "metrics.csv") as handle:
+        rows = {r["method"]: r for r in csv.DictReader(handle)}
+    assert list(rows) == ["harmonic", "translate", "translate_i2f", "oracle_swap", "oracle_decode"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "upper bounds, not methods" in report and "| oracle_decode |" in report
+
+    # oracle_decode, worked out here: the true photo's relu3_1 decoded, in the hole only.
+    truth = data.resize_image(data.load_image(images / "img_001.png"), (128, 128))
+    hole = np.zeros((128, 128, 1), np.float32)
+    hole[32:96, 32:96] = 1.0  # the default centred hole, half the side
+    features = vgg(jnp.asarray(truth[None]), ("relu3_1",))["relu3_1"]
+    decoded = np.clip(np.asarray(f2i(features))[0], 0.0, 1.0)
+    l2 = np.mean((decoded.astype(np.float64) - truth)[hole[..., 0] > 0] ** 2)
+    assert float(rows["oracle_decode"]["l2_hole"]) == pytest.approx(l2, rel=1e-3)
+    assert float(rows["oracle_swap"]["l2_hole"]) != pytest.approx(l2, rel=1e-3)
+
+    with pytest.raises(SystemExit):  # the network flags need --fast-path
+        cli.main(["--images", str(images), "--image2feature", "x", "--out", str(tmp_path)])

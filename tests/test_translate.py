@@ -14,6 +14,7 @@ from conftest import load_photo
 from npsynth import patches, translate
 from npsynth.config import (
     Feature2ImageConfig,
+    Feature2ImageLossConfig,
     Feature2ImageTrainingConfig,
     Image2FeatureConfig,
     Image2FeatureTrainingConfig,
@@ -153,13 +154,36 @@ def test_training_swap_under_jit_matches_brute_force(random_vgg):
     np.testing.assert_allclose(swapped, reference_swap(features, cells), rtol=1e-4, atol=1e-3)
 
 
+def test_feature2image_reconstruction_weighs_hole_known_and_perceptual(random_vgg):
+    loss = Feature2ImageLossConfig(pixel=2.0, known=0.5, perceptual=0.25)
+    task = translate.Feature2ImageTask(TINY_F2I, loss, translate.vgg_parts(random_vgg))
+    rng = np.random.default_rng(5)
+    image = rng.random((1, 32, 32, 3), dtype=np.float32)
+    prediction = rng.random((1, 32, 32, 3), dtype=np.float32)
+    mask = np.zeros((1, 32, 32, 1), np.float32)
+    mask[0, 8:16, 4:28] = 1.0  # 192 hole pixels, 832 known
+    rec, parts = task.reconstruction(jnp.asarray(prediction), {"image": image, "mask": mask})
+
+    squared = (prediction.astype(np.float64) - image) ** 2
+    hole = mask[..., 0] > 0
+    assert float(parts["pixel"]) == pytest.approx(squared[hole].mean(), rel=1e-5)
+    assert float(parts["known"]) == pytest.approx(squared[~hole].mean(), rel=1e-5)
+    filled = np.where(mask > 0, prediction, image)
+    feats = [np.asarray(random_vgg(jnp.asarray(x), ("relu3_1",))["relu3_1"], np.float64)
+             for x in (filled, image)]  # fmt: skip
+    perceptual = np.mean(((feats[0] - feats[1]) * translate.FEATURE_SCALE) ** 2)
+    assert float(parts["perceptual"]) == pytest.approx(perceptual, rel=1e-4)
+    expected = 2.0 * squared[hole].mean() + 0.5 * squared[~hole].mean() + 0.25 * perceptual
+    assert float(rec) == pytest.approx(expected, rel=1e-4)
+
+
 # ----------------------------------------------------------------------------------------------
 # Training runs: a few steps, stop, resume, export
 
 
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_feature2image_training_resumes_exactly_and_exports(tmp_path, photos):
-    cfg = Feature2ImageTrainingConfig.tiny(data={"images": str(photos)})
+    cfg = Feature2ImageTrainingConfig.tiny(data={"images": str(photos)}, loss={"known": 0.5})
     straight = feature2image.run(cfg, tmp_path / "straight", progress=False)
     assert straight["step"] == 2 and straight["export"] is not None
 
@@ -175,13 +199,13 @@ def test_feature2image_training_resumes_exactly_and_exports(tmp_path, photos):
     def metrics(run):
         return common.read_metrics(tmp_path / run / common.METRICS_FILE)
 
-    keys = ("d_loss", "g_loss", "pixel", "perceptual", "adv")
+    keys = ("d_loss", "g_loss", "pixel", "known", "perceptual", "adv")
     assert all(np.isfinite(metrics("straight")[-1][k]) for k in keys)
     for a, b in zip(metrics("straight"), metrics("resumed")):
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
     lam = cfg.train.lam
     last = metrics("straight")[-1]
-    rec = cfg.loss.pixel * last["pixel"] + cfg.loss.perceptual * last["perceptual"]
+    rec = 1.0 * last["pixel"] + 0.5 * last["known"] + cfg.loss.perceptual * last["perceptual"]
     assert last["g_loss"] == pytest.approx(lam * rec + (1 - lam) * last["adv"], rel=1e-4)
 
     a = translate.load_feature2image(tmp_path / "straight")
@@ -211,6 +235,8 @@ def test_training_configs_reject_bad_values():
         Feature2ImageTrainingConfig.tiny(optimizer={})
     with pytest.raises(ValueError, match="perceptual"):
         Feature2ImageTrainingConfig.tiny(loss={"pixel": 0.0, "perceptual": 0.0})
+    with pytest.raises(ValueError, match="known"):
+        Feature2ImageLossConfig(known=-1.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -239,6 +265,13 @@ def test_translate_level_is_swap_then_decode(random_vgg, tiny_f2i_path):
     expected = np.where(hole > 0, decoded, known)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     np.testing.assert_array_equal(got[hole[..., 0] == 0], known[hole[..., 0] == 0])
+    # swap=False decodes the fill's own features.
+    unswapped = translate.translate_level(
+        fill, known, hole, vgg=random_vgg, feature2image=f2i, swap=False
+    )
+    decoded = np.asarray(f2i(jnp.asarray(features)))[0]
+    np.testing.assert_allclose(unswapped, np.where(hole > 0, decoded, known), atol=1e-4)
+    assert not np.allclose(unswapped, got, atol=1e-3)  # the swap does change the hole
 
 
 def test_a_hole_without_sources_is_decoded_unswapped_with_a_warning(random_vgg, tiny_f2i_path):

@@ -44,8 +44,14 @@ TRAINER = gan.Trainer(
     make_task=_task,
     save=_save,
     export_name="feature2image.npz",
-    plotted=("pixel", "perceptual", "adv", "d_loss"),
-    shown=(("pixel", "pixel"), ("perc", "perceptual"), ("adv", "adv"), ("d", "d_loss")),
+    plotted=("pixel", "known", "perceptual", "adv", "d_loss"),
+    shown=(
+        ("pixel", "pixel"),
+        ("known", "known"),
+        ("perc", "perceptual"),
+        ("adv", "adv"),
+        ("d", "d_loss"),
+    ),
 )
 
 
