@@ -8,7 +8,10 @@ paper's evaluation), with the real VGG-19 and every function jitted and warmed u
 - `search`: the nearest-neighbour search of the texture term (Eq. 3) on relu3_1 and relu4_1
   features computed beforehand;
 - `loss+grad`: value and gradient of the joint loss (Eq. 1) in x, searching at every
-  evaluation (the paper), and with the matches fixed (the authors' faster variant).
+  evaluation (the paper), and with the matches fixed (the authors' faster variant);
+- `windowed`: the fixed-matches loss+grad with VGG-19 run on the texture window only
+  (`npsynth.losses.texture_window`), as the solver runs it; the same as fixed-nn where the
+  window is the whole image. `--hole 0.25` shows a smaller hole.
 Peak memory is the device's `peak_bytes_in_use` where JAX reports it (GPU), else the process's
 peak resident set size (CPU; it only grows, so read it per row as "so far"); `xla temp` is the
 scratch memory XLA allocates for the loss+grad program.
@@ -71,23 +74,40 @@ def _peak_memory(device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10, "process peak RSS"
 
 
-def _case(size: int, seed: int = 0):
-    """A random image, a smoother content reference, and a centred hole of half the side."""
+def _case(size: int, hole: float = 0.5, seed: int = 0):
+    """A random image, a smoother content reference, and a centred hole of `hole` x the side."""
     rng = np.random.default_rng(seed)
     reference = rng.random((1, size, size, 3)).astype(np.float32)
     x = np.clip(reference + 0.1 * rng.standard_normal(reference.shape), 0, 1).astype(np.float32)
     mask = np.zeros((1, size, size, 1), np.float32)
-    mask[:, size // 4 : size // 4 + size // 2, size // 4 : size // 4 + size // 2] = 1
+    side = max(1, round(size * hole))
+    start = (size - side) // 2
+    mask[:, start : start + side, start : start + side] = 1
     return jnp.asarray(x), jnp.asarray(reference), mask
 
 
-def bench_loss(sizes: list[int], *, repeats: int, chunk_size: int, out=sys.stdout) -> list[dict]:
+def _windowed_value_and_grad(reference, mask, nn, window, options):
+    """Jitted value and gradient of the fixed-matches joint loss, VGG-19 on `window` only."""
+    offset = jnp.asarray([window.top, window.left])
+
+    def loss(x, start_features):
+        vgg = losses.windowed_vgg(
+            options["vgg"], start_features, offset[0], offset[1], window.size, window.valid
+        )
+        return losses.make_joint_loss(reference, mask, nn=nn, **(options | {"vgg": vgg}))(x)
+
+    return jax.jit(jax.value_and_grad(loss))
+
+
+def bench_loss(
+    sizes: list[int], *, repeats: int, chunk_size: int, hole: float = 0.5, out=sys.stdout
+) -> list[dict]:
     """Time the patch search and the joint loss's value and gradient; print and return rows."""
     vgg = load_vgg19()
     device = jax.devices()[0]
     rows = []
     for size in sizes:
-        x, reference, mask = _case(size)
+        x, reference, mask = _case(size, hole)
         features = jax.jit(lambda x: vgg(x, LAYERS))(x)
         # NumPy holes stay concrete inside the jitted search, which then scores the hole box only.
         holes = {
@@ -110,6 +130,11 @@ def bench_loss(sizes: list[int], *, repeats: int, chunk_size: int, out=sys.stdou
         )
         paper_s = _time(paper, x, repeats=repeats)
         fixed_s = _time(fixed, x, repeats=repeats)
+        window_s, window = fixed_s, losses.texture_window(mask, LAYERS)
+        if window is not None:  # as the solver does: VGG-19 on the texture window only
+            start_features = vgg(x, LAYERS)  # the starting image's (same known pixels)
+            windowed = _windowed_value_and_grad(reference, mask, nn, window, options)
+            window_s = _time(windowed, x, start_features, repeats=repeats)
         analysis = paper.lower(x).compile().memory_analysis()
         temp_mib = analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
         peak_mib, peak_kind = _peak_memory(device)
@@ -119,6 +144,9 @@ def bench_loss(sizes: list[int], *, repeats: int, chunk_size: int, out=sys.stdou
                 "search_s": search_s,
                 "paper_s": paper_s,
                 "fixed_s": fixed_s,
+                "hole": f"{int(mask[0, :, :, 0].any(1).sum())}x{int(mask[0, :, :, 0].any(0).sum())}",
+                "window": "image" if window is None else f"{window.height}x{window.width}",
+                "window_s": window_s,
                 "temp_mib": temp_mib,
                 "peak_mib": peak_mib,
                 "peak_kind": peak_kind,
@@ -140,6 +168,9 @@ def _print_rows(rows, *, header: bool, out) -> None:
         ("search ms", "{search_ms:.0f}", 10),
         ("loss+grad ms", "{paper_ms:.0f}", 13),
         ("loss+grad fixed-nn ms", "{fixed_ms:.0f}", 22),
+        ("hole", "{hole}", 9),
+        ("VGG window", "{window}", 10),
+        ("windowed ms", "{window_ms:.0f}", 12),
         ("xla temp MiB", "{temp_mib:.0f}", 13),
         ("peak MiB", "{peak_mib:.0f}", 9),
         ("device", "{device}", 12),
@@ -153,6 +184,7 @@ def _print_rows(rows, *, header: bool, out) -> None:
             search_ms=1e3 * row["search_s"],
             paper_ms=1e3 * row["paper_s"],
             fixed_ms=1e3 * row["fixed_s"],
+            window_ms=1e3 * row["window_s"],
         )
         cells = (fmt.format(**values).rjust(width) for _, fmt, width in columns)
         print(" | ".join(cells), file=out, flush=True)
@@ -211,6 +243,12 @@ def main(argv=None) -> None:
     loss.add_argument("--sizes", type=_sizes, default=[128, 256, 512], help="image sides, px")
     loss.add_argument("--repeats", type=int, default=3, help="timed calls after warm-up")
     loss.add_argument(
+        "--hole",
+        type=float,
+        default=0.5,
+        help="side of the centred square hole as a fraction of the image side (paper: 0.5)",
+    )
+    loss.add_argument(
         "--chunk-size",
         type=int,
         default=patches.DEFAULT_CHUNK_SIZE,
@@ -227,7 +265,9 @@ def main(argv=None) -> None:
     if args.command == "loss":
         if args.repeats < 1 or args.chunk_size < 1:
             parser.error("--repeats and --chunk-size must be positive")
-        bench_loss(args.sizes, repeats=args.repeats, chunk_size=args.chunk_size)
+        if not 0 < args.hole < 1:
+            parser.error(f"--hole must lie between 0 and 1, got {args.hole}")
+        bench_loss(args.sizes, repeats=args.repeats, chunk_size=args.chunk_size, hole=args.hole)
 
 
 if __name__ == "__main__":

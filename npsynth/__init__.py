@@ -26,7 +26,9 @@ from npsynth.losses import (
     make_joint_loss,
     nearest_neighbours_for,
     texture_loss,
+    texture_window,
     tv_loss,
+    windowed_vgg,
 )
 from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap, swap_hole_features
 from npsynth.synthesis import InpaintResult, ScaleResult, inpaint
@@ -69,6 +71,8 @@ __all__ = [
     "save_content_net",
     "swap_hole_features",
     "texture_loss",
+    "texture_window",
     "tv_loss",
+    "windowed_vgg",
 ]  # fmt: skip
 __version__ = "0.1.0"

@@ -303,8 +303,14 @@ def usable_layers(hole: np.ndarray, layers, patch_size: int) -> tuple[str, ...]:
     return tuple(keep)
 
 
-def _solve_level(known, hole, guide, vgg, config: InpaintConfig, iterations: int):
-    """Minimise Eq. 1 at one scale; returns (result [h, w, 3], loss history, layers used)."""
+def _solve_level(
+    known, hole, guide, vgg, config: InpaintConfig, iterations: int, *, use_window: bool = True
+):
+    """Minimise Eq. 1 at one scale; returns (result [h, w, 3], loss history, layers used).
+
+    `use_window=False` runs VGG-19 on the whole image at every evaluation (same result, slower
+    for small holes; for tests and benchmarks).
+    """
     height, width = known.shape[:2]
     known_p, hole_p = _pad(known, "symmetric"), _pad(hole, "constant")
     guide_p = _pad(guide, "symmetric")
@@ -328,24 +334,37 @@ def _solve_level(known, hole, guide, vgg, config: InpaintConfig, iterations: int
             patch_size=config.patch_size,
             chunk_size=config.chunk_size,
         )
-    solve = _scale_solver(graphdef, layers, config.patch_size, iterations, config.tol)
+    # VGG-19 sees only the window around the hole that the texture term depends on (exact).
+    window = losses.texture_window(hole_p, layers) if layers and use_window else None
+    window_args = None
+    if window is not None:
+        offset = jnp.asarray([window.top, window.left], jnp.int32)
+        window_args = (offset, {layer: jnp.asarray(v) for layer, v in window.valid.items()})
+    window_size = None if window is None else window.size
+    solve = _scale_solver(graphdef, layers, config.patch_size, iterations, config.tol, window_size)
     alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)
     # The guide (content reference, then the upsampled previous scale) is both E_c's
     # reference and the initial value.
-    result, info = solve(state, known_b, hole_b, guide_b, guide_b, nn, alpha, beta)
+    result, info = solve(state, known_b, hole_b, guide_b, guide_b, nn, alpha, beta, window_args)
     history = np.asarray(info.values)[: int(info.iterations) + 1]
     return np.asarray(result[0, :height, :width]), history, layers
 
 
 @functools.cache
-def _scale_solver(graphdef, layers, patch_size: int, iterations: int, tol: float):
-    """A jitted L-BFGS solve of Eq. 1 over the hole pixels; compiled once per image shape."""
+def _scale_solver(graphdef, layers, patch_size: int, iterations: int, tol: float, window_size):
+    """A jitted L-BFGS solve of Eq. 1 over the hole pixels; compiled once per image shape
+    (and texture window size, `losses.texture_window`; None: VGG-19 sees the whole image)."""
 
-    def solve(vgg_state, known, mask, reference, init, nn, alpha, beta):
+    def solve(vgg_state, known, mask, reference, init, nn, alpha, beta, window):
         vgg = nnx.merge(graphdef, vgg_state)
 
         def compose(z):  # known pixels fixed to the input at this scale
             return known * (1 - mask) + mask * z
+
+        if window_size is not None:
+            offset, valid = window
+            fixed = vgg(jax.lax.stop_gradient(compose(init)), layers)
+            vgg = losses.windowed_vgg(vgg, fixed, offset[0], offset[1], window_size, valid)
 
         def loss(z):
             x = compose(z)

@@ -47,6 +47,26 @@ def _layer_table() -> tuple[tuple[str, ...], dict[str, int]]:
 LAYERS, STRIDES = _layer_table()
 
 
+def receptive_field(layer: str) -> tuple[int, int]:
+    """How far `layer` sees: cell i (stride s = STRIDES[layer]) depends exactly on the input
+    pixels s*i - before ... s*i + after. Returns (before, after).
+
+    Each 3x3 convolution widens the field by one cell of its input on both sides; each 2x2
+    stride-2 pooling adds one input cell after (e.g. relu3_1: (10, 13); relu4_1: (30, 37)).
+    """
+    if layer not in LAYERS:
+        raise ValueError(f"unknown VGG-19 layer {layer!r}; choose from {LAYERS}")
+    before = after = 0
+    step = 1  # input pixels per cell of the current map
+    for name in LAYERS[: LAYERS.index(layer) + 1]:
+        if name.startswith("conv"):
+            before, after = before + step, after + step
+        elif name.startswith("pool"):
+            after += step
+            step *= 2
+    return before, after
+
+
 def check_images(images, name: str = "images") -> None:
     """Raise ValueError unless `images` is float32 [N, H, W, 3] (and finite, when concrete).
 

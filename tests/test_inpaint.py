@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from conftest import load_photo
-from npsynth import data, synthesis
+from npsynth import data, fill, losses, synthesis
 from npsynth.config import InpaintConfig
 from npsynth.synthesis import inpaint
 
@@ -60,7 +60,9 @@ def test_deterministic(result, photo, hole, vgg):
 def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     graphdef, _ = nnx.split(vgg)
     solvers = [
-        synthesis._scale_solver(graphdef, scale.layers, TINY.patch_size, TINY.iterations, TINY.tol)
+        synthesis._scale_solver(
+            graphdef, scale.layers, TINY.patch_size, TINY.iterations, TINY.tol, None
+        )  # at 32 and 64 px the texture window is the whole image
         for scale in result.scales
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -68,6 +70,21 @@ def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     other = np.ascontiguousarray(photo[::-1])  # another photo of the same size
     inpaint(other, hole, config=TINY, vgg=vgg)
     assert [solve._cache_size() for solve in solvers] == compiled  # no new trace
+
+
+def test_texture_window_solves_as_the_whole_image_does(photo, vgg):
+    # A hole in a corner of a 64 px photo, texture on relu3_1: VGG-19 sees only 32x32 of it.
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[2:10, 54:64] = 1.0
+    config = InpaintConfig.tiny(layers=("relu3_1",))
+    assert losses.texture_window(hole, config.layers).size == (32, 32)
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    windowed = synthesis._solve_level(known, hole, guide, vgg, config, 4)
+    whole = synthesis._solve_level(known, hole, guide, vgg, config, 4, use_window=False)
+    np.testing.assert_allclose(windowed[1], whole[1], rtol=1e-4)  # loss histories
+    np.testing.assert_allclose(windowed[0], whole[0], atol=1e-3)
+    assert windowed[1][-1] < windowed[1][0]
 
 
 def test_non_square_odd_size_photo(shared, vgg):

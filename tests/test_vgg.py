@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 
 from conftest import load_photo
-from npsynth.vgg import LAYERS, VGG19
+from npsynth.vgg import CONVS, LAYERS, STRIDES, VGG19, receptive_field, vgg19_from_weights
 
 # The network written out by hand for the reference: (kind, Keras group or None).
 REFERENCE_NET = [
@@ -123,3 +123,42 @@ def test_unknown_layer_and_pooling_raise():
         model(jnp.zeros((1, 8, 8, 3), jnp.float32), layers=("relu6_1",))
     with pytest.raises(ValueError, match="pooling"):
         VGG19(pooling="min", rngs=nnx.Rngs(0))
+
+
+@pytest.fixture(scope="module")
+def positive_vgg():
+    """VGG-19 (average pooling) whose ReLUs stay open on positive inputs: positive weights."""
+    rng = np.random.default_rng(0)
+    weights = {
+        name: (
+            np.abs(rng.normal(0, np.sqrt(1 / (9 * c_in)), (3, 3, c_in, c_out))).astype(np.float32),
+            np.full(c_out, 0.1, np.float32),
+        )
+        for name, c_in, c_out in CONVS[:9]  # up to conv4_1
+    }
+    weights |= {name: (np.zeros((3, 3, c_in, c_out), np.float32), np.zeros(c_out, np.float32))
+                for name, c_in, c_out in CONVS[9:]}  # fmt: skip
+    return vgg19_from_weights(weights, pooling="avg")
+
+
+# Worked out by hand from the architecture: each 3x3 convolution adds one input cell on both
+# sides, each 2x2 pooling one cell after; relu3_1 sits after 4 + 1 convolutions and 2 poolings.
+@pytest.mark.parametrize("layer, expected", [("relu3_1", (10, 13)), ("relu4_1", (30, 37))])
+def test_receptive_field_is_the_support_of_the_gradient(positive_vgg, layer, expected):
+    assert receptive_field(layer) == expected
+    # With every ReLU open and average pooling spreading gradients to all four inputs, the
+    # pixels with a non-zero gradient are exactly the field.
+    x = jnp.asarray(np.random.default_rng(1).uniform(0.6, 1.0, (1, 80, 80, 3)), jnp.float32)
+    cell, stride = 5, STRIDES[layer]
+    grad = jax.jit(jax.grad(lambda x: positive_vgg(x, (layer,))[layer][0, cell, cell].sum()))(x)
+    support = np.abs(np.asarray(grad[0])).sum(axis=-1) > 0
+    rows, cols = np.flatnonzero(support.any(axis=1)), np.flatnonzero(support.any(axis=0))
+    before, after = expected
+    assert (rows[0], rows[-1]) == (stride * cell - before, stride * cell + after)
+    assert (cols[0], cols[-1]) == (stride * cell - before, stride * cell + after)
+    assert support[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()
+
+
+def test_receptive_field_rejects_unknown_layers():
+    with pytest.raises(ValueError, match="unknown VGG-19 layer"):
+        receptive_field("relu6_1")
