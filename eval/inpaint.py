@@ -506,7 +506,32 @@ def render_report(rows: list[dict], args, config: InpaintConfig) -> str:
                 "|---|" + "---:|" * len(per_scale),
                 "| s/photo | " + " | ".join(f"{np.mean(v):.2f}" for v in per_scale.values()) + " |",
             ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + per_photo_table(rows, method_names)) + "\n"
+
+
+def per_photo_table(rows: list[dict], method_names: list[str]) -> list[str]:
+    """Report lines: each photo's hole PSNR per method and npsynth's seconds at each scale."""
+    timed = [
+        m for m in method_names if any(r.get("scale_seconds") for r in rows if r["method"] == m)
+    ]
+    by_key = {(r["image"], r["method"]): r for r in rows}
+    lines = [
+        "",
+        "Per photo: hole PSNR (dB) of every method, and npsynth's seconds at each scale:",
+        "",
+        "| photo | " + " | ".join([*method_names, *(f"{m} s per scale" for m in timed)]) + " |",
+        "|---|" + "---:|" * (len(method_names) + len(timed)),
+    ]
+    for image in sorted({r["image"] for r in rows}):
+        cells = [
+            f"{by_key[image, m]['psnr_hole']:.2f}" if (image, m) in by_key else ""
+            for m in method_names
+        ]
+        for method in timed:
+            items = by_key.get((image, method), {}).get("scale_seconds", "").split()
+            cells.append(" / ".join(f"{item.partition(':')[2]}" for item in items))
+        lines.append(f"| {image} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main(argv=None) -> int:

@@ -67,6 +67,14 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     assert "optimize time per photo at each scale" in report
     assert report.count("| scale | 32x32 | 64x64 |") == 1  # only npsynth has scales
     assert row["scale_seconds"].startswith("32x32:")
+    # The per-photo table repeats each photo's hole PSNR from metrics.csv and npsynth's times.
+    assert "| photo | optimize | telea | biharmonic | optimize s per scale |" in report
+    line = next(line for line in report.splitlines() if line.startswith("| img_003 |"))
+    cells = [cell.strip() for cell in line.strip("| ").split("|")]
+    psnr = {r["method"]: f"{float(r['psnr_hole']):.2f}" for r in rows if r["image"] == "img_003"}
+    assert cells[1:4] == [psnr["optimize"], psnr["telea"], psnr["biharmonic"]]
+    seconds = [item.split(":")[1] for item in row["scale_seconds"].split()]
+    assert cells[4] == " / ".join(seconds) and len(seconds) == 2
 
 
 def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
