@@ -132,9 +132,8 @@ def bench_loss(
         fixed_s = _time(fixed, x, repeats=repeats)
         window_s, window = fixed_s, losses.texture_window(mask, LAYERS)
         if window is not None:  # as the solver does: VGG-19 on the texture window only
-            start_features = vgg(x, LAYERS)  # the starting image's (same known pixels)
             windowed = _windowed_value_and_grad(reference, mask, nn, window, options)
-            window_s = _time(windowed, x, start_features, repeats=repeats)
+            window_s = _time(windowed, x, features, repeats=repeats)  # x's own: same known pixels
         analysis = paper.lower(x).compile().memory_analysis()
         temp_mib = analysis.temp_size_in_bytes / 2**20 if analysis is not None else float("nan")
         peak_mib, peak_kind = _peak_memory(device)

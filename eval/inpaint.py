@@ -529,7 +529,7 @@ def per_photo_table(rows: list[dict], method_names: list[str]) -> list[str]:
         ]
         for method in timed:
             items = by_key.get((image, method), {}).get("scale_seconds", "").split()
-            cells.append(" / ".join(f"{item.partition(':')[2]}" for item in items))
+            cells.append(" / ".join(item.partition(":")[2] for item in items))
         lines.append(f"| {image} | " + " | ".join(cells) + " |")
     return lines
 
