@@ -66,10 +66,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--demo", action="store_true", help="inpaint a built-in photo (the default)"
     )
     source.add_argument("--image", type=Path, help="one photo to inpaint (with --mask and --out)")
-    source.add_argument("--images", type=Path, help="a folder of photos to evaluate on")
+    source.add_argument(
+        "--images", type=Path, help="a folder of photos to evaluate on, or a quoted glob pattern"
+    )
     parser.add_argument("--mask", type=Path, help="hole mask for --image: white/non-zero = hole")
     parser.add_argument(
-        "--masks", type=Path, help="folder of masks for --images, paired in sorted order"
+        "--masks",
+        type=Path,
+        help="folder (or quoted glob pattern, e.g. 'masks/hole20-30_*.png') of masks for "
+        "--images, paired in sorted order",
     )
     parser.add_argument(
         "--hole", default=None,

@@ -15,6 +15,7 @@ This module does not import JAX, so data loading can run in worker processes.
 
 from __future__ import annotations
 
+import glob
 import os
 import uuid
 from collections.abc import Sequence
@@ -201,18 +202,21 @@ def load_mask(path, *, size: tuple[int, int] | None = None, threshold: float = 0
 
 
 def list_images(folder, *, recursive: bool = True) -> list[Path]:
-    """Image files in a folder, sorted by path.
+    """Image files in a folder, or matching a glob pattern, sorted by path.
 
     Files with the extensions in `IMAGE_EXTENSIONS` (any letter case) count; hidden files
     and folders (names starting with ".", e.g. macOS "._x.jpg" files) are skipped.
 
     Args:
-      folder: the folder to search.
-      recursive: also search sub-folders.
+      folder: the folder to search, or a glob pattern such as "masks/hole20-30_*.png"
+        (any path holding `*`, `?` or `[`; `**` matches sub-folders).
+      recursive: also search sub-folders (folders only).
 
     Returns:
       sorted list of `pathlib.Path`.
     """
+    if is_glob_pattern(folder):
+        return _glob_images(str(folder))
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"image folder {str(folder)!r} does not exist; check the path")
@@ -231,6 +235,28 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
         raise ValueError(
             f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in folder {str(folder)!r} {where}"
             "; point to a folder that holds photos"
+        )
+    return sorted(found, key=lambda path: path.as_posix())
+
+
+def is_glob_pattern(path) -> bool:
+    """Whether a path given on the command line is a glob pattern rather than a folder."""
+    return any(char in str(path) for char in "*?[")
+
+
+def _glob_images(pattern: str) -> list[Path]:
+    """The image files a glob pattern matches (hidden files skipped), sorted by path."""
+    found = [
+        Path(name)
+        for name in glob.glob(pattern, recursive=True)
+        if Path(name).suffix.lower() in IMAGE_EXTENSIONS
+        and Path(name).is_file()
+        and not Path(name).name.startswith(".")
+    ]
+    if not found:
+        raise ValueError(
+            f"no images ({', '.join(IMAGE_EXTENSIONS)}) match the pattern {pattern!r}; "
+            "check the pattern (quote it so the shell does not expand it)"
         )
     return sorted(found, key=lambda path: path.as_posix())
 

@@ -18,7 +18,8 @@ The training state is a plain dict, which is also the checkpoint layout:
      "opt_g", "opt_d", "step"}
 
 `make_steps` returns `d_step` and `g_step`, each jitted with the state donated; one training
-step is `d_step` then `g_step`. Per-step keys are `fold_in(fold_in(key(seed), 2), step)`
+step is `d_step` then `g_step`. With lam = 1 (reconstruction only) `d_step` leaves the state as
+it is and `g_step` does not evaluate D. Per-step keys are `fold_in(fold_in(key(seed), 2), step)`
 (streams 0 and 1 of the seed initialise the two networks), so a resumed run draws the same
 keys as an uninterrupted one. Nothing here logs or touches files. Functions that take a
 task also take a `ContentNetConfig`, meaning `ContentTask(config)`.
@@ -250,6 +251,8 @@ def generator_update(
         g_state = {"params": params, "batch_stats": g_stats}
         prediction, fake, stats = _generate(graphs, g_state, batch, g_key)
         rec, terms = graphs.task.reconstruction(prediction, batch)
+        if lam == 1.0:  # reconstruction only: D is not even evaluated
+            return rec, (stats, terms, None)
         # D in training mode (batch statistics), as in its own step; its stats are not kept.
         disc = nnx.merge(graphs.discriminator, d_state["params"], d_state["batch_stats"], copy=True)
         adversarial = jnp.mean(jax.nn.softplus(-disc(fake)))
@@ -265,7 +268,8 @@ def generator_update(
     new["generator"] = {"params": optax.apply_updates(params, updates), "batch_stats": stats}
     new["opt_g"] = opt_g
     new["step"] = state["step"] + 1
-    return new, {"g_loss": loss, **terms, "adv": adversarial}
+    adv = {} if adversarial is None else {"adv": adversarial}
+    return new, {"g_loss": loss, **terms, **adv}
 
 
 @functools.cache
@@ -309,8 +313,13 @@ def make_steps(
     def g_step(state, batch):
         return generator_update(graphs, tx, state, batch, lam=lam, seed=seed)
 
+    def no_d_step(state, batch):
+        return state, {}
+
     return (
-        jax.jit(d_step, donate_argnums=0, **shardings),
+        # lam = 1 (the L2-only ablation): D has no say in the loss, so it neither trains nor
+        # runs, and a step costs about the generator's update alone.
+        no_d_step if lam == 1.0 else jax.jit(d_step, donate_argnums=0, **shardings),
         jax.jit(g_step, donate_argnums=0, **shardings),
     )
 

@@ -240,6 +240,47 @@ def test_one_training_step_updates_both_networks():
         assert changed(before[net]["batch_stats"], state[net]["batch_stats"])
 
 
+def test_l2_only_steps_skip_the_discriminator_and_take_one_adam_step_on_the_hole_l2():
+    # lam = 1 (the paper's L2-only ablation): D neither trains nor runs, and the generator's
+    # update is one Adam step on the hole L2, worked out here with optax directly.
+    state = _tiny_state()
+    before = jax.tree.map(np.asarray, state)
+    d_step, g_step = steps.make_steps(
+        TINY, **ADAM, lam=1.0, seed=TRAIN.seed, state_sharding=REPLICATED, batch_sharding=SPLIT
+    )
+    images, mask = _images(4, 32, seed=9), _box_mask(4, 32)
+    batch = jax.device_put({"image": images, "mask": mask}, SPLIT)
+    state, d_metrics = d_step(state, batch)
+    assert d_metrics == {}
+    state, g_metrics = g_step(state, batch)
+    metrics = jax.device_get(g_metrics)
+    assert set(metrics) == {"g_loss", "l2"} and metrics["g_loss"] == metrics["l2"]
+    for part in ("discriminator", "opt_d"):
+        for a, b in zip(jax.tree.leaves(before[part]), jax.tree.leaves(state[part])):
+            np.testing.assert_array_equal(a, b)
+
+    graphs = steps.graphs_for(TINY)
+    params, stats = jax.tree.map(
+        jnp.asarray, (before["generator"]["params"], before["generator"]["batch_stats"])
+    )
+
+    def hole_l2_of(params):
+        net = nnx.merge(graphs.generator, params, stats, copy=True)
+        return steps.hole_l2(net(jnp.asarray(images), jnp.asarray(mask)), images, mask)
+
+    adam = optax.adam(ADAM["lr"], b1=ADAM["b1"], b2=ADAM["b2"])
+    _, expected = adam.update(jax.grad(hole_l2_of)(params), adam.init(params), params)
+    assert float(hole_l2_of(params)) == pytest.approx(metrics["l2"], rel=1e-5)
+    # Adam's moments after one step are (1 - b1)·g and (1 - b2)·g², so they carry the gradient
+    # itself (the parameter update is about ±lr per entry whatever its size).
+    for want, got in zip(jax.tree.leaves(expected), jax.tree.leaves(state["opt_g"])):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-3, atol=1e-9)
+    assert any(
+        not np.array_equal(a, b)
+        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(state["generator"]["params"]))
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # fill="harmonic": a learned correction on top of the harmonic fill
 

@@ -303,6 +303,19 @@ def test_list_images(tmp_path):
     assert flat == ["a.jpg", "b.PNG", "e.bmp"]
 
 
+def test_list_images_glob_pattern(tmp_path):
+    for name in ["m10_0.png", "m10_1.PNG", "m20_0.png", "m10_x.txt", ".m10_h.png", "sub/m10_2.png"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert data.is_glob_pattern(tmp_path / "m10_*.png") and not data.is_glob_pattern(tmp_path)
+    names = [p.relative_to(tmp_path).as_posix() for p in data.list_images(tmp_path / "m10_*")]
+    assert names == ["m10_0.png", "m10_1.PNG"]
+    deep = [p.relative_to(tmp_path).as_posix() for p in data.list_images(tmp_path / "**/m10_*")]
+    assert deep == ["m10_0.png", "m10_1.PNG", "sub/m10_2.png"]
+    with pytest.raises(ValueError, match="match the pattern .*m30_"):
+        data.list_images(tmp_path / "m30_*.png")
+
+
 def test_list_images_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images .*empty"):

@@ -72,11 +72,13 @@ def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     assert [solve._cache_size() for solve in solvers] == compiled  # no new trace
 
 
-def test_texture_window_solves_as_the_whole_image_does(photo, vgg):
+@pytest.mark.parametrize("nn_update", ["per_scale", "every_eval"])
+def test_texture_window_solves_as_the_whole_image_does(photo, vgg, nn_update):
     # A hole in a corner of a 64 px photo, texture on relu3_1: VGG-19 sees only 32x32 of it.
+    # With "every_eval" the search runs on the windowed features at every evaluation.
     hole = np.zeros((64, 64, 1), np.float32)
     hole[2:10, 54:64] = 1.0
-    config = InpaintConfig.tiny(layers=("relu3_1",))
+    config = InpaintConfig.tiny(layers=("relu3_1",), nn_update=nn_update)
     assert losses.texture_window(hole, config.layers).size == (32, 32)
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)

@@ -217,7 +217,9 @@ def _loop(
                     record["steps_per_s"] = rate.rate(step)
                 reporter.metrics(record)
                 history, data_wait = [], 0.0
-                reporter.progress(0, {label: logged[key] for label, key in trainer.shown})
+                reporter.progress(
+                    0, {label: logged[key] for label, key in trainer.shown if key in logged}
+                )
             reporter.progress(1)
             if step % cfg.train.sample_every == 0:
                 _write_samples(trainer, workdir, step, host_batch, sample_fn(state, device_batch))
