@@ -3,8 +3,9 @@
   python -m eval.sweep --images ../shared/data/eval512 --limit 10 --resize 128 --scales 64,128 \\
       --alphas 0,1e-8,1e-7,1e-6,1e-5 --betas 0,0.1,1 --out out/sweep
 
-Each photo gets the default centred hole (half the side); the fill is compared with the
-original. Weights are traced arguments of the per-scale solve, so the grid compiles once.
+Each photo gets the default centred hole (half the side), another generated hole (`--hole`),
+or a mask from a folder or glob pattern (`--masks`, paired in sorted order as in
+`eval.inpaint`); the fill is compared with the original. Weights are traced arguments of the per-scale solve, so the grid compiles once.
 Prints a markdown table (also written to OUT/sweep.md) and the best setting by hole PSNR.
 """
 
@@ -37,10 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--alphas", default="0,1e-8,1e-7,1e-6,1e-5")
     parser.add_argument("--betas", default="0,0.1,1")
     parser.add_argument("--hole", default="center:0.5")
+    parser.add_argument(
+        "--masks", type=Path, help="folder or quoted glob pattern of masks (instead of --hole)"
+    )
     parser.add_argument("--content", default="harmonic")
     parser.add_argument("--out", type=Path, default=Path("out/sweep"))
     args = parser.parse_args(argv)
-    args.masks, args.seed = None, 0  # what eval.inpaint.pairs reads
+    args.seed = 0  # what eval.inpaint.pairs reads, besides images, limit, resize, masks, hole
     return args
 
 
@@ -75,7 +79,7 @@ def render(rows: list[dict], args) -> str:
         "# Joint-loss weight sweep",
         "",
         f"- command: `python -m eval.sweep {shlex.join(sys.argv[1:])}`",
-        f"- data: first {args.limit} photos of `{args.images}` downsized to {args.resize} px, hole {args.hole}",
+        f"- data: first {args.limit} photos of `{args.images}` downsized to {args.resize} px, holes {args.masks or args.hole}",
         f"- scales {args.scales}, {args.iterations} L-BFGS iterations per scale, content {args.content}",
         f"- machine: {machine()}",
         "",

@@ -371,3 +371,27 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
     assert f"| 0 | 0.1 | {psnr:.2f}" in table
+
+
+def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
+    from eval import sweep
+    from npsynth import InpaintConfig, inpaint
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    box = np.zeros((128, 128, 1), np.float32)  # twice the photo's size: resized to it
+    box[20:60, 70:110] = 1.0
+    data.save_image(masks / "hole_a.png", np.repeat(box, 3, axis=-1))
+    data.save_image(masks / "other.png", np.repeat(data.center_mask(128, 128), 3, axis=-1))
+    argv = ["--images", str(folder), "--limit", "1", "--resize", "64", "--scales", "32,64"]
+    argv += ["--iterations", "3", "--alphas", "0", "--betas", "0.1", "--out", str(tmp_path)]
+    assert sweep.main([*argv, "--masks", str(masks / "hole_*.png")]) == 0
+    table = (tmp_path / "sweep.md").read_text()
+    assert "hole_*.png" in table
+    image = data.load_image(folder / "img_003.png")
+    mask = np.zeros((64, 64, 1), np.float32)
+    mask[10:30, 35:55] = 1.0
+    config = InpaintConfig(scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, content="harmonic")
+    filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
+    psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
+    assert f"| 0 | 0.1 | {psnr:.2f}" in table
