@@ -5,7 +5,8 @@
 
 Each photo gets the default centred hole (half the side), another generated hole (`--hole`),
 or a mask from a folder or glob pattern (`--masks`, paired in sorted order as in
-`eval.inpaint`); the fill is compared with the original. Weights are traced arguments of the per-scale solve, so the grid compiles once.
+`eval.inpaint`); the fill is compared with the original. Weights are traced arguments of
+the per-scale solve, so the grid compiles once.
 Prints a markdown table (also written to OUT/sweep.md) and the best setting by hole PSNR.
 """
 
