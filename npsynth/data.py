@@ -216,7 +216,18 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
       sorted list of `pathlib.Path`.
     """
     if is_glob_pattern(folder):
-        return _glob_images(str(folder))
+        pattern = str(folder)
+        found = [
+            path
+            for path in map(Path, glob.glob(pattern, recursive=True))
+            if _is_image_file(path, hidden_parts=(path.name,))
+        ]
+        if not found:
+            raise ValueError(
+                f"no images ({', '.join(IMAGE_EXTENSIONS)}) match the pattern {pattern!r}; "
+                "check the pattern (quote it so the shell does not expand it)"
+            )
+        return sorted(found, key=lambda path: path.as_posix())
     folder = Path(folder)
     if not folder.exists():
         raise FileNotFoundError(f"image folder {str(folder)!r} does not exist; check the path")
@@ -226,9 +237,7 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
     found = [
         path
         for path in candidates
-        if path.suffix.lower() in IMAGE_EXTENSIONS
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if _is_image_file(path, hidden_parts=path.relative_to(folder).parts)
     ]
     if not found:
         where = "or its sub-folders " if recursive else ""
@@ -244,21 +253,14 @@ def is_glob_pattern(path) -> bool:
     return any(char in str(path) for char in "*?[")
 
 
-def _glob_images(pattern: str) -> list[Path]:
-    """The image files a glob pattern matches (hidden files skipped), sorted by path."""
-    found = [
-        Path(name)
-        for name in glob.glob(pattern, recursive=True)
-        if Path(name).suffix.lower() in IMAGE_EXTENSIONS
-        and Path(name).is_file()
-        and not Path(name).name.startswith(".")
-    ]
-    if not found:
-        raise ValueError(
-            f"no images ({', '.join(IMAGE_EXTENSIONS)}) match the pattern {pattern!r}; "
-            "check the pattern (quote it so the shell does not expand it)"
-        )
-    return sorted(found, key=lambda path: path.as_posix())
+def _is_image_file(path: Path, *, hidden_parts: Sequence[str]) -> bool:
+    """An image file `list_images` picks up: a known extension, and none of `hidden_parts`
+    (the path's names below where the search started) starting with "."."""
+    return (
+        path.suffix.lower() in IMAGE_EXTENSIONS
+        and path.is_file()
+        and not any(part.startswith(".") for part in hidden_parts)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
