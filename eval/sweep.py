@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from eval.inpaint import _atomic_write, machine, pairs
+from eval.inpaint import DEFAULT_HOLE, _atomic_write, machine, pairs
 from npsynth import metrics
 from npsynth.config import InpaintConfig
 from npsynth.synthesis import inpaint
@@ -38,13 +38,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--alphas", default="0,1e-8,1e-7,1e-6,1e-5")
     parser.add_argument("--betas", default="0,0.1,1")
-    parser.add_argument("--hole", default="center:0.5")
+    parser.add_argument("--hole", help="generated hole, e.g. center:0.5 (the default) or boxes")
     parser.add_argument(
         "--masks", type=Path, help="folder or quoted glob pattern of masks (instead of --hole)"
     )
     parser.add_argument("--content", default="harmonic")
     parser.add_argument("--out", type=Path, default=Path("out/sweep"))
     args = parser.parse_args(argv)
+    if args.masks is not None and args.hole is not None:
+        parser.error("give --masks or --hole, not both")
     args.seed = 0  # what eval.inpaint.pairs reads, besides images, limit, resize, masks, hole
     return args
 
@@ -80,7 +82,7 @@ def render(rows: list[dict], args) -> str:
         "# Joint-loss weight sweep",
         "",
         f"- command: `python -m eval.sweep {shlex.join(sys.argv[1:])}`",
-        f"- data: first {args.limit} photos of `{args.images}` downsized to {args.resize} px, holes {args.masks or args.hole}",
+        f"- data: first {args.limit} photos of `{args.images}` downsized to {args.resize} px, holes {args.masks or args.hole or DEFAULT_HOLE}",
         f"- scales {args.scales}, {args.iterations} L-BFGS iterations per scale, content {args.content}",
         f"- machine: {machine()}",
         "",

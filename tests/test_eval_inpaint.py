@@ -395,3 +395,13 @@ def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
     assert f"| 0 | 0.1 | {psnr:.2f}" in table
+
+
+def test_sweep_refuses_masks_and_hole_together(folder, tmp_path, capsys):
+    from eval import sweep
+
+    argv = ["--images", str(folder), "--masks", str(folder), "--hole", "center:0.25"]
+    with pytest.raises(SystemExit) as excinfo:
+        sweep.parse_args([*argv, "--out", str(tmp_path)])
+    assert excinfo.value.code == 2
+    assert "--masks or --hole, not both" in capsys.readouterr().err
