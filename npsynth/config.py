@@ -23,8 +23,9 @@ class InpaintConfig:
     # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
     patch_size: int = 3
     # Content reference at the first scale: "auto" (the content network when a checkpoint is
-    # available, else "harmonic"), "network", "harmonic" (Laplace fill from the hole border)
-    # or "mean" (mean colour of the known pixels).
+    # available and fits the hole, else "harmonic"; a paper-mode network only fits the centred
+    # square), "network", "harmonic" (Laplace fill from the hole border) or "mean" (mean
+    # colour of the known pixels).
     content: str = "auto"
     # Exported content network (`python -m train.content --export`): a .npz or a training
     # workdir. None: $NPSYNTH_CONTENT_NET, else the checkpoint shipped with npsynth, if any.

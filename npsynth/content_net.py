@@ -107,6 +107,15 @@ def paper_mask(size: int) -> np.ndarray:
     return mask
 
 
+def fills(model: ContentNet, mask) -> bool:
+    """Whether `model` can fill this hole ([S, S, 1], non-zero = hole, S = model.image_size):
+    a free-form network fills any hole, a paper-mode one only the centred square."""
+    if model.mode != "paper":
+        return True
+    paper = paper_mask(model.image_size) > 0
+    return bool(np.all((np.asarray(mask, np.float32).reshape(paper.shape) > 0.5) == paper))
+
+
 class ContentNet(nnx.Module):
     """Encoder-decoder that predicts the hole's content from the filled image.
 
@@ -359,7 +368,7 @@ def predict(model: ContentNet, image, mask) -> np.ndarray:
     if masks.shape != images.shape[:3] + (1,):
         raise ValueError(f"mask shape {masks.shape} does not fit image shape {images.shape}")
     masks = (masks > 0.5).astype(np.float32)
-    if model.mode == "paper" and not np.all(masks == paper_mask(size)):
+    if not all(fills(model, m) for m in masks):
         raise ValueError(
             f"this content network was trained in paper mode: it only fills the centred "
             f"{size // 2}x{size // 2} square of a {size}x{size} image. Use a freeform network "

@@ -247,7 +247,9 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig
     """The first scale's reference: the content network's prediction or a fill from the border.
 
     The network works at its own size (128x128): the known pixels and the hole are resized to
-    it, and its prediction is resized back and used inside the hole.
+    it, and its prediction is resized back and used inside the hole. With content="auto", a
+    paper-mode network is used only for the centred square hole; other holes get the
+    harmonic fill.
     """
     checkpoint = content_checkpoint(config)
     use_network = config.content == "network" or (
@@ -261,11 +263,15 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig
             )
         model = _content_net(str(checkpoint))
         side = model.image_size
-        predicted = content_net.predict(
-            model, data.resize_image(known, (side, side)), data.resize_mask(hole, (side, side))
-        )
-        filled = data.resize_image(predicted, known.shape[:2])
-        return np.where(hole > 0, filled, known).astype(np.float32)
+        hole_at_net = data.resize_mask(hole, (side, side))
+        # "auto" falls back to the harmonic fill for a hole a paper-mode network cannot fill
+        # (anything but the centred square); "network" lets `predict` say why it cannot.
+        if config.content == "network" or content_net.fills(model, hole_at_net):
+            predicted = content_net.predict(
+                model, data.resize_image(known, (side, side)), hole_at_net
+            )
+            filled = data.resize_image(predicted, known.shape[:2])
+            return np.where(hole > 0, filled, known).astype(np.float32)
     fill_fn = fill.mean_fill if config.content == "mean" else fill.harmonic_fill
     return np.asarray(fill_fn(known, hole), np.float32)
 

@@ -174,6 +174,34 @@ def test_context_window_and_level_sizes_by_hand():
     assert synthesis._level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]
 
 
+def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_path):
+    from npsynth import content_net
+    from npsynth.config import ContentNetConfig
+
+    arch = ContentNetConfig(mode="paper", image_size=32, channels=(8, 16, 16), bottleneck=32)
+    model = content_net.make_content_net(arch, rngs=nnx.Rngs(0))
+    path = content_net.save_content_net(model, tmp_path / "paper.npz", config=arch, dtype="float32")
+    known = data.resize_image(photo, (32, 32))
+    square = np.zeros((32, 32, 1), np.float32)
+    square[8:24, 8:24] = 1.0  # the central half: the paper's hole at 32 px
+    off_centre = np.roll(square, 3, axis=1)
+    auto = InpaintConfig.tiny(content="auto", content_checkpoint=str(path))
+    # The centred square: the network's prediction (its own call, independent of inpaint).
+    reference = synthesis.content_reference(np.where(square > 0, 0.0, known), square, auto)
+    predicted = content_net.predict(content_net.load_content_net(path), known, square)
+    np.testing.assert_allclose(reference, predicted, atol=1e-5)
+    # Any other hole: exactly the harmonic fill, not an error.
+    blank = np.where(off_centre > 0, 0.0, known)
+    reference = synthesis.content_reference(blank, off_centre, auto)
+    harmonic = np.asarray(fill.harmonic_fill(blank, off_centre), np.float32)
+    np.testing.assert_array_equal(reference, harmonic)
+    # Asking for the network explicitly on such a hole says why it cannot.
+    network = InpaintConfig.tiny(content="network", content_checkpoint=str(path))
+    with pytest.raises(ValueError, match="paper mode"):
+        synthesis.content_reference(blank, off_centre, network)
+    assert content_net.fills(model, square[..., 0]) and not content_net.fills(model, off_centre)
+
+
 def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path, monkeypatch):
     from flax import nnx as flax_nnx
 
