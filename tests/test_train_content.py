@@ -11,6 +11,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
 from npsynth.config import ContentTrainingConfig
 from npsynth.train_data import DatasetError, TrainBatches, open_source, open_tfds
@@ -237,3 +238,20 @@ def test_sharded_training_on_two_devices(tmp_path, photos):
     assert [r["step"] for r in records] == [1, 2]
     assert all(np.isfinite(r["g_loss"]) for r in records)
     assert (workdir / "checkpoints" / "2").is_dir()
+
+
+def test_running_mean_matches_a_loop():
+    values = np.random.default_rng(0).normal(size=23)
+    for window in (1, 4, 23):
+        expected = [values[i : i + window].mean() for i in range(len(values) - window + 1)]
+        np.testing.assert_allclose(common.running_mean(values, window), expected, rtol=1e-12)
+
+
+def test_loss_plot_has_a_panel_per_logged_metric(tmp_path):
+    # An L2-only run logs no adversarial terms: only its l2 panel is drawn (150 px high).
+    records = [{"step": s, "l2": 1.0 / s} for s in range(1, 60)]
+    common.plot_curves(records, ("l2", "adv", "d_loss"), tmp_path / "loss.png")
+    assert Image.open(tmp_path / "loss.png").size == (640, 150)
+    # Before anything is logged every panel is there, saying so.
+    common.plot_curves([], ("l2", "adv", "d_loss"), tmp_path / "empty.png")
+    assert Image.open(tmp_path / "empty.png").size == (640, 450)

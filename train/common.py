@@ -470,6 +470,10 @@ class RateMeter:
 def plot_curves(records: list[dict], keys: Sequence[str], path, *, width: int = 640) -> None:
     """Draw one panel per metric key (value against step) and save a PNG.
 
+    Each panel shows the logged values (light) and their running mean over about a twentieth
+    of the points (dark). Keys that no record has (e.g. the adversarial terms of an L2-only
+    run) get no panel once any metric has been logged.
+
     Args:
       records: metric dicts with "step" and the keys (missing or non-finite values skipped).
       keys: metrics to draw, top to bottom.
@@ -478,6 +482,7 @@ def plot_curves(records: list[dict], keys: Sequence[str], path, *, width: int = 
     """
     from PIL import Image, ImageDraw
 
+    keys = [k for k in keys if any(k in r for r in records)] or list(keys)
     panel_h, margin_l, margin_r, margin_t, margin_b = 150, 70, 15, 22, 24
     canvas = Image.new("RGB", (width, panel_h * len(keys)), "white")
     draw = ImageDraw.Draw(canvas)
@@ -506,7 +511,10 @@ def plot_curves(records: list[dict], keys: Sequence[str], path, *, width: int = 
         line = list(zip(xs.tolist(), ys.tolist()))
         colour = colours[panel % len(colours)]
         if len(line) > 1:
-            draw.line(line, fill=colour, width=1)
+            draw.line(line, fill=_tint(colour), width=1)
+            window = max(1, len(values) // 20)
+            smooth = running_mean(ys, window)
+            draw.line(list(zip(xs[window - 1 :].tolist(), smooth.tolist())), fill=colour, width=2)
         else:
             draw.ellipse(
                 (line[0][0] - 2, line[0][1] - 2, line[0][0] + 2, line[0][1] + 2), fill=colour
@@ -520,3 +528,15 @@ def plot_curves(records: list[dict], keys: Sequence[str], path, *, width: int = 
     temporary = path.with_name(f".{path.name}.tmp.png")
     canvas.save(temporary)
     temporary.replace(path)
+
+
+def running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Means of every `window` consecutive values (len(values) - window + 1 of them)."""
+    sums = np.cumsum(np.concatenate([[0.0], np.asarray(values, np.float64)]))
+    return (sums[window:] - sums[:-window]) / window
+
+
+def _tint(colour: str, amount: float = 0.65) -> str:
+    """`colour` ("#rrggbb") mixed with white: the light line under the running mean."""
+    channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
