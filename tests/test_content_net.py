@@ -355,3 +355,32 @@ def test_fill_is_exported_and_old_exports_load_as_mean(tmp_path):
     assert load_content_net(tmp_path / "old.npz").fill == "mean"
     with pytest.raises(ValueError, match="fill"):
         ContentNetConfig(fill="zeros")
+
+
+def test_shipped_network_beats_the_harmonic_fill_on_eval512(shared):
+    """The shipped paper-mode network against the harmonic fill on all 80 eval512 photos at
+    128 px (centred 64x64 hole), scored here with a plain NumPy hole PSNR."""
+    from conftest import load_photo
+    from npsynth import fill, synthesis
+
+    path = synthesis.SHIPPED_CONTENT_NET
+    assert path.exists() and path.stat().st_size <= 25 * 2**20
+    model = load_content_net(path)
+    assert model.mode == "paper" and model.image_size == 128
+    photos = sorted((shared / "data" / "eval512").glob("*.png"))
+    assert len(photos) == 80
+    truth = np.stack([load_photo(p, size=128) for p in photos])
+    hole = paper_mask(128)
+    known = np.where(hole > 0, 0.0, truth).astype(np.float32)
+    by_network = predict(model, known, np.broadcast_to(hole, truth.shape[:3] + (1,)))
+    by_harmonic = np.stack([np.asarray(fill.harmonic_fill(k, hole)) for k in known])
+    inside = hole[..., 0] > 0
+
+    def hole_psnr(filled):
+        errors = (np.clip(filled, 0, 1) - truth)[:, inside]  # [N, hole pixels, 3]
+        return 10 * np.log10(1.0 / np.mean(errors**2, axis=(1, 2)))
+
+    gain = hole_psnr(by_network) - hole_psnr(by_harmonic)
+    # Measured at export (README): +0.17 dB on average, better on 43 of 80 photos.
+    assert gain.mean() > 0.1
+    assert (gain > 0).sum() >= 40
