@@ -5,7 +5,8 @@
   python -m eval.content --images ../shared/data/eval512 --limit 20 --fast-path --out out/ceiling
 
 Each photo is downsized to 128x128 and given a hole (default: the centred 64x64 square of
-the paper); every method fills it from the known pixels only. Writes report.md (means of
+the paper; `--masks DIR` pairs the photos with mask files in sorted order, e.g. the
+irregular holes of ../shared/data/masks); every method fills it from the known pixels only. Writes report.md (means of
 hole L1 / PSNR / SSIM per method, and on how many photos each beats the harmonic fill's
 hole PSNR), metrics.csv and grid.png (input | mask | methods | truth,
 one row per photo, the first --grid-rows photos).
@@ -33,6 +34,7 @@ from eval.inpaint import _atomic_write, machine
 from npsynth import data, metrics, viz
 
 SIZE = 128
+DEFAULT_HOLE = "center:0.5"  # the paper's centred 64x64 square
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
 
 
@@ -55,7 +57,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--image2feature", help="with --fast-path, also score translate with this Image2Feature"
     )
-    parser.add_argument("--hole", default="center:0.5", help="center[:FRACTION], boxes or strokes")
+    parser.add_argument(
+        "--hole", default=None,
+        help=f"generated hole: center[:FRACTION] (default {DEFAULT_HOLE}), boxes or strokes",
+    )  # fmt: skip
+    parser.add_argument(
+        "--masks", type=Path,
+        help="folder (or quoted glob pattern) of hole masks, paired with the photos in sorted order",
+    )  # fmt: skip
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N photos")
     parser.add_argument("--limit", type=int, help="use only N photos (after --skip)")
     parser.add_argument("--seed", type=int, default=0, help="seed of random holes")
@@ -67,6 +76,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     for spec in args.net:
         if "=" not in spec:
             parser.error(f"--net takes NAME=PATH, got {spec!r}")
+    if args.masks is not None and args.hole is not None:
+        parser.error("give --masks or --hole, not both")
     if (args.feature2image or args.image2feature) and not args.fast_path:
         parser.error("--feature2image and --image2feature go with --fast-path")
     return args
@@ -129,6 +140,7 @@ def main(argv=None) -> int:
             more, more_described = fast_path_fillers(args.feature2image, args.image2feature)
             methods, described = {**methods, **more}, described + more_described
         found = data.list_images(args.images)
+        mask_paths = data.list_images(args.masks) if args.masks else None
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -141,14 +153,25 @@ def main(argv=None) -> int:
         return 2
     rng = np.random.default_rng(args.seed)
     rows, grid_rows = [], []
-    for path in paths:
+    for index, path in enumerate(paths, start=args.skip):  # photo i pairs with mask i
         truth = data.resize_image(data.load_image(path), (SIZE, SIZE))
-        hole = data.make_mask(args.hole, SIZE, SIZE, rng=rng)
+        if mask_paths:
+            hole = data.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
+        else:
+            hole = data.make_mask(args.hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
+        if not hole.any() or hole.all():
+            print(f"error: {path.name}: the hole is empty or covers the whole photo at {SIZE} px",
+                  file=sys.stderr)  # fmt: skip
+            return 2
         known = np.where(hole > 0, 0.0, truth).astype(np.float32)
         filled = {}
         for name, fn in methods.items():
             start = time.perf_counter()
-            filled_hole = np.clip(fn(known, hole, truth), 0, 1)
+            try:
+                filled_hole = np.clip(fn(known, hole, truth), 0, 1)
+            except ValueError as error:  # e.g. a paper-mode network and an irregular hole
+                print(f"error: {name} on {path.name}: {error}", file=sys.stderr)
+                return 2
             out = np.where(hole > 0, filled_hole, truth).astype(np.float32)
             seconds = time.perf_counter() - start
             filled[name] = out
@@ -165,12 +188,17 @@ def main(argv=None) -> int:
     writer.writerows(rows)
     _atomic_write(args.out / "metrics.csv", table.getvalue())
     data.save_image(args.out / "grid.png", viz.stack(grid_rows))
+    hole_source = (
+        f"masks from {args.masks} (paired in sorted order, resized to {SIZE}x{SIZE})"
+        if args.masks
+        else args.hole or DEFAULT_HOLE
+    )
     lines = [
         f"# Fills at {SIZE} px",
         "",
         (
             f"- photos: {len(paths)} from {args.images} ({paths[0].name} to {paths[-1].name}, "
-            f"downsized to {SIZE}x{SIZE}); hole: {args.hole}"
+            f"downsized to {SIZE}x{SIZE}); hole: {hole_source}"
         ),
         f"- networks: {'; '.join(described) or 'none'}",
         *(

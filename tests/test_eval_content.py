@@ -96,3 +96,53 @@ def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, shared, vgg):
 
     with pytest.raises(SystemExit):  # the network flags need --fast-path
         cli.main(["--images", str(images), "--image2feature", "x", "--out", str(tmp_path)])
+
+
+def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
+    """--masks: photo i (after --skip, counted from the first photo) gets mask i, resized to
+    128 px; the harmonic row must equal a fill computed here on that exact hole."""
+    from npsynth import fill, metrics
+
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    first = np.zeros((256, 256), np.uint8)
+    first[40:90, 100:220] = 255  # a wide bar
+    second = np.zeros((256, 256), np.uint8)
+    second[150:250, 10:60] = 255  # a tall block elsewhere
+    data.save_image(masks / "a.png", first[..., None].repeat(3, -1) / 255.0)
+    data.save_image(masks / "b.png", second[..., None].repeat(3, -1) / 255.0)
+    images = shared / "data" / "eval512"
+    argv = ["--images", str(images), "--skip", "1", "--limit", "1", "--masks", str(masks),
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    assert cli.main(argv) == 0
+    with open(tmp_path / "out" / "metrics.csv") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["image"] == "img_002"
+    truth = data.resize_image(data.load_image(images / "img_002.png"), (128, 128))
+    hole = np.zeros((128, 128, 1), np.float32)
+    hole[75:125, 5:30] = 1  # mask b.png at half size
+    expected = np.asarray(fill.harmonic_fill(np.where(hole > 0, 0, truth), hole))
+    expected = np.where(hole > 0, np.clip(expected, 0, 1), truth)
+    assert float(row["psnr_hole"]) == pytest.approx(
+        metrics.hole_metrics(expected, truth, hole)["psnr_hole"], abs=1e-4
+    )
+    assert "masks from" in (tmp_path / "out" / "report.md").read_text()
+    # --masks with --hole is refused; an empty mask is an error, not a score.
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--hole", "boxes"])
+    data.save_image(masks / "b.png", np.zeros((256, 256, 3)))
+    assert cli.main(argv[:-2] + ["--out", str(tmp_path / "empty")]) == 2
+    assert "hole is empty" in capsys.readouterr().err
+    assert not (tmp_path / "empty").exists()
+
+
+def test_a_paper_mode_network_on_an_irregular_hole_is_a_clear_error(tmp_path, shared, capsys):
+    config = ContentNetConfig(
+        mode="paper", channels=(8, 8, 8, 8, 8), bottleneck=8, disc_width=8, disc_max_width=8
+    )
+    net = make_content_net(config, rngs=nnx.Rngs(0))
+    save_content_net(net, tmp_path / "net.npz", config=config, dtype="float32")
+    argv = ["--images", str(shared / "data" / "eval512"), "--limit", "1", "--hole", "boxes",
+            "--net", f"paper={tmp_path / 'net.npz'}", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert cli.main(argv) == 2
+    assert "paper mode" in capsys.readouterr().err
