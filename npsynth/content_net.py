@@ -396,7 +396,7 @@ def save_content_net(
       path: the .npz to write (parent folders are created).
       config: the model's architecture (checked against the model).
       step: training step, recorded in the metadata.
-      dtype: "float16" (default, half the size) or "float32".
+      dtype: "float16" (default, half the size), "float32" or "int8" (`export.save_network`).
 
     Returns:
       the .npz path.

@@ -2,7 +2,8 @@
 
 Every trained network of npsynth (content network, Image2Feature, Feature2Image) travels the
 same way: each array of the model's state under its "/"-joined path, cast to float16 (or
-float32), and a JSON header under "__config__" naming the format, the architecture, the
+float32, or int8 for the weight matrices with one float32 scale per output channel), and a
+JSON header under "__config__" naming the format, the architecture, the
 training step and the parameter count. A readable `.json` with the same header lies beside
 the `.npz`. `load_network` checks the format, rebuilds the architecture from the header and
 fills it, with a clear error for a missing file, a foreign file or mismatched shapes.
@@ -67,6 +68,42 @@ def _unflatten_into(template: dict, flat: dict[str, np.ndarray], path: Path, pre
     return out
 
 
+SCALE_SUFFIX = "::scale"  # int8 files: the per-output-channel scale of the array before it
+
+
+def quantize_int8(weights) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 with one scale per output channel (the last axis): weights are
+    about `q * scale`, off by at most scale / 2 (scale = max |w| of the channel / 127)."""
+    weights = np.asarray(weights, np.float32)
+    peak = np.abs(weights).reshape(-1, weights.shape[-1]).max(axis=0)
+    scale = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
+    return np.clip(np.rint(weights / scale), -127, 127).astype(np.int8), scale
+
+
+def _encode(flat: dict[str, np.ndarray], dtype: str) -> dict[str, np.ndarray]:
+    """State arrays as stored: cast to `dtype`; with "int8" only arrays of rank >= 2
+    (kernels) are quantized, the rest (biases, batch-norm statistics) stay float16."""
+    out = {}
+    for name, value in flat.items():
+        value = np.asarray(value, np.float32)
+        if dtype == "int8" and value.ndim >= 2:
+            out[name], out[name + SCALE_SUFFIX] = quantize_int8(value)
+        else:
+            out[name] = value.astype("float16" if dtype == "int8" else dtype)
+    return out
+
+
+def _decode(flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Inverse of `_encode`: float32 arrays, int8 ones multiplied by their scales."""
+    out = {}
+    for name, value in flat.items():
+        if name.endswith(SCALE_SUFFIX):
+            continue
+        scale = flat.get(name + SCALE_SUFFIX)
+        out[name] = np.asarray(value, np.float32) * (1.0 if scale is None else scale)
+    return out
+
+
 def save_network(
     model: nnx.Module, path, *, format: str, config, step: int | None = None, dtype="float16"
 ) -> Path:
@@ -78,7 +115,8 @@ def save_network(
       format: the format tag `load_network` will expect (e.g. "npsynth.content_net/1").
       config: the architecture, a dataclass rebuilt by the loader.
       step: training step, recorded in the header.
-      dtype: "float16" (default, half the size) or "float32".
+      dtype: "float16" (default, half the size), "float32", or "int8" (a quarter: kernels
+        as int8 with per-output-channel scales, `quantize_int8`; other arrays float16).
 
     Returns:
       the .npz path.
@@ -86,10 +124,9 @@ def save_network(
     path = Path(path)
     if path.suffix != ".npz":
         raise ValueError(f"export path must end in .npz, got {str(path)!r}")
-    if dtype not in ("float16", "float32"):
-        raise ValueError(f"dtype must be float16 or float32, got {dtype!r}")
-    flat = _flatten(nnx.to_pure_dict(nnx.state(model)))
-    flat = {name: np.asarray(value, np.float32).astype(dtype) for name, value in flat.items()}
+    if dtype not in ("float16", "float32", "int8"):
+        raise ValueError(f"dtype must be float16, float32 or int8, got {dtype!r}")
+    flat = _encode(_flatten(nnx.to_pure_dict(nnx.state(model))), dtype)
     meta = {
         "format": format,
         "config": dataclasses.asdict(config),
@@ -145,6 +182,7 @@ def load_network(
         with np.load(path, allow_pickle=False) as archive:
             flat = {name: archive[name] for name in archive.files}
         meta = json.loads(str(flat.pop("__config__")))
+        flat = _decode(flat)
     except (OSError, ValueError, KeyError, EOFError) as error:
         raise ValueError(f"{str(path)!r} is not an exported {what}: {error}") from error
     if meta.get("format") != format:

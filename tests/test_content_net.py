@@ -183,6 +183,45 @@ def test_export_round_trip(tmp_path, tiny_net):
     )
 
 
+def test_int8_quantization_on_a_hand_computed_kernel():
+    from npsynth.export import quantize_int8
+
+    # Two output channels: peaks 2.54 and 0.0 (an all-zero channel keeps scale 1).
+    weights = np.array([[[1.27, 0.0], [-2.54, 0.0]], [[0.005, 0.0], [2.0, 0.0]]], np.float32)
+    q, scale = quantize_int8(weights)
+    assert q.dtype == np.int8 and scale.dtype == np.float32
+    np.testing.assert_allclose(scale, [0.02, 1.0], rtol=1e-6)
+    # 1.27 / 0.02 = 63.5 rounds to even (64); 0.005 / 0.02 = 0.25 -> 0; 2.0 / 0.02 = 100.
+    np.testing.assert_array_equal(q[..., 0], [[64, -127], [0, 100]])
+    np.testing.assert_array_equal(q[..., 1], 0)
+
+
+def test_int8_export_is_a_quarter_of_float32_and_close(tmp_path, tiny_net):
+    small = save_content_net(tiny_net, tmp_path / "q.npz", config=TINY, dtype="int8")
+    full = save_content_net(tiny_net, tmp_path / "f.npz", config=TINY, dtype="float32")
+    with np.load(small) as archive:
+        kinds = {k: archive[k].dtype for k in archive.files if k != "__config__"}
+    kernels = [k for k in kinds if k.endswith("kernel")]
+    assert kernels and all(kinds[k] == np.int8 for k in kernels)
+    assert all(kinds[k + "::scale"] == np.float32 for k in kernels)
+    assert small.stat().st_size < 0.4 * full.stat().st_size
+    assert json.loads(small.with_suffix(".json").read_text())["dtype"] == "int8"
+    # Each loaded kernel is within half a step of the original, channel by channel.
+    loaded = load_content_net(small)
+    original = dict(nnx.to_flat_state(nnx.state(tiny_net, nnx.Param)))
+    for path, value in nnx.to_flat_state(nnx.state(loaded, nnx.Param)):
+        if path[-1] == "kernel":
+            w = np.asarray(original[path].get_value())
+            step = np.abs(w).reshape(-1, w.shape[-1]).max(0) / 127
+            assert np.all(np.abs(np.asarray(value.get_value()) - w) <= step / 2 + 1e-7)
+    images, mask = _images(2, 32), _box_mask(2, 32)
+    np.testing.assert_allclose(
+        predict(loaded, images, mask), predict(tiny_net, images, mask), atol=2e-2
+    )
+    with pytest.raises(ValueError, match="int8"):
+        save_content_net(tiny_net, tmp_path / "x.npz", config=TINY, dtype="int4")
+
+
 def test_load_errors_are_clear(tmp_path, tiny_net):
     with pytest.raises(FileNotFoundError, match="--export"):
         load_content_net(tmp_path / "missing.npz")

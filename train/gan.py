@@ -335,7 +335,7 @@ def parse_args(trainer: Trainer, argv=None) -> tuple[argparse.Namespace, argpars
         "--export-to", type=Path, help=f"export path (default WORKDIR/{trainer.export_name})"
     )
     parser.add_argument(
-        "--export-dtype", default="float16", choices=("float16", "float32"),
+        "--export-dtype", default="float16", choices=("float16", "float32", "int8"),
         help="precision of the exported weights (default: float16)",
     )  # fmt: skip
     for _, title, cls in trainer.sections:
