@@ -6,10 +6,10 @@
 
 Each photo is downsized to 128x128 and given a hole (default: the centred 64x64 square of
 the paper; `--masks DIR` pairs the photos with mask files in sorted order, e.g. the
-irregular holes of ../shared/data/masks); every method fills it from the known pixels only. Writes report.md (means of
-hole L1 / PSNR / SSIM per method, and on how many photos each beats the harmonic fill's
-hole PSNR), metrics.csv and grid.png (input | mask | methods | truth,
-one row per photo, the first --grid-rows photos).
+irregular holes of ../shared/data/masks); every method fills it from the known pixels
+only. Writes report.md (means of hole L1 / PSNR / SSIM per method, and on how many photos
+each beats the harmonic fill's hole PSNR), metrics.csv and grid.png (input | mask |
+methods | truth, one row per photo, the first --grid-rows photos).
 
 `--fast-path` adds one scale of `method="translate"` (Song et al. 2018) on the harmonic
 fill, with `--image2feature` also with that network, and two upper bounds that look at the
@@ -30,11 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.inpaint import _atomic_write, machine
+from eval.inpaint import DEFAULT_HOLE, _atomic_write, machine
 from npsynth import data, metrics, viz
 
 SIZE = 128
-DEFAULT_HOLE = "center:0.5"  # the paper's centred 64x64 square
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
 
 
@@ -155,13 +154,14 @@ def main(argv=None) -> int:
     rows, grid_rows = [], []
     for index, path in enumerate(paths, start=args.skip):  # photo i pairs with mask i
         truth = data.resize_image(data.load_image(path), (SIZE, SIZE))
-        if mask_paths:
-            hole = data.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
-        else:
-            hole = data.make_mask(args.hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
-        if not hole.any() or hole.all():
-            print(f"error: {path.name}: the hole is empty or covers the whole photo at {SIZE} px",
-                  file=sys.stderr)  # fmt: skip
+        try:
+            if mask_paths:
+                hole = data.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
+            else:
+                hole = data.make_mask(args.hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
+            data.check_mask(hole, truth.shape)
+        except ValueError as error:  # a corrupt mask file, or no hole / no known pixel
+            print(f"error: the hole of {path.name} at {SIZE} px: {error}", file=sys.stderr)
             return 2
         known = np.where(hole > 0, 0.0, truth).astype(np.float32)
         filled = {}

@@ -132,7 +132,7 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
         cli.main(argv + ["--hole", "boxes"])
     data.save_image(masks / "b.png", np.zeros((256, 256, 3)))
     assert cli.main(argv[:-2] + ["--out", str(tmp_path / "empty")]) == 2
-    assert "hole is empty" in capsys.readouterr().err
+    assert "mask has no hole pixels" in capsys.readouterr().err
     assert not (tmp_path / "empty").exists()
 
 
