@@ -56,11 +56,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--image2feature", help="with --fast-path, also score translate with this Image2Feature"
     )
-    parser.add_argument(
+    holes = parser.add_mutually_exclusive_group()
+    holes.add_argument(
         "--hole", default=None,
         help=f"generated hole: center[:FRACTION] (default {DEFAULT_HOLE}), boxes or strokes",
     )  # fmt: skip
-    parser.add_argument(
+    holes.add_argument(
         "--masks", type=Path,
         help="folder (or quoted glob pattern) of hole masks, paired with the photos in sorted order",
     )  # fmt: skip
@@ -75,8 +76,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     for spec in args.net:
         if "=" not in spec:
             parser.error(f"--net takes NAME=PATH, got {spec!r}")
-    if args.masks is not None and args.hole is not None:
-        parser.error("give --masks or --hole, not both")
     if (args.feature2image or args.image2feature) and not args.fast_path:
         parser.error("--feature2image and --image2feature go with --fast-path")
     return args

@@ -70,13 +70,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--images", type=Path, help="a folder of photos to evaluate on, or a quoted glob pattern"
     )
     parser.add_argument("--mask", type=Path, help="hole mask for --image: white/non-zero = hole")
-    parser.add_argument(
+    holes = parser.add_mutually_exclusive_group()
+    holes.add_argument(
         "--masks",
         type=Path,
         help="folder (or quoted glob pattern, e.g. 'masks/hole20-30_*.png') of masks for "
         "--images, paired in sorted order",
     )
-    parser.add_argument(
+    holes.add_argument(
         "--hole", default=None,
         help=f"generated hole for --images/--demo: center[:FRACTION] (default {DEFAULT_HOLE}), boxes, strokes",
     )  # fmt: skip
@@ -148,8 +149,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--image needs --mask and --out")
     if args.images is not None and args.out is None:
         parser.error("--images needs --out (a folder for outputs, grids and the report)")
-    if args.masks is not None and args.hole is not None:
-        parser.error("give --masks or --hole, not both")
     if args.resume and args.images is None:
         parser.error("--resume is for folder mode (--images)")
     return args

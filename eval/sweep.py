@@ -38,15 +38,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--alphas", default="0,1e-8,1e-7,1e-6,1e-5")
     parser.add_argument("--betas", default="0,0.1,1")
-    parser.add_argument("--hole", help="generated hole, e.g. center:0.5 (the default) or boxes")
-    parser.add_argument(
+    holes = parser.add_mutually_exclusive_group()
+    holes.add_argument("--hole", help="generated hole, e.g. center:0.5 (the default) or boxes")
+    holes.add_argument(
         "--masks", type=Path, help="folder or quoted glob pattern of masks (instead of --hole)"
     )
     parser.add_argument("--content", default="harmonic")
     parser.add_argument("--out", type=Path, default=Path("out/sweep"))
     args = parser.parse_args(argv)
-    if args.masks is not None and args.hole is not None:
-        parser.error("give --masks or --hole, not both")
     args.seed = 0  # what eval.inpaint.pairs reads, besides images, limit, resize, masks, hole
     return args
 

@@ -127,6 +127,10 @@ class ContentNetConfig:
     # paper) or "harmonic" (`npsynth.fill.harmonic_fill`; the network then predicts a
     # correction added to that fill, and starts at zero correction, i.e. at the harmonic fill).
     fill: str = "mean"
+    # U-Net skip connections (not in the paper; free-form mode only): each decoder layer also
+    # sees the encoder's features at its resolution, so fine detail near the hole's border
+    # need not pass through the 4x4 fully connected bottleneck.
+    skips: bool = False
     # Channels of the discriminator's first strided convolution; each next one doubles it.
     disc_width: int = 64
     # Cap on the discriminator's channels (Context Encoder: 64, 128, 256, 512).
@@ -156,6 +160,8 @@ class ContentNetConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.skips and self.mode != "freeform":
+            raise ValueError("skips need mode 'freeform' (paper mode predicts only the centre)")
         object.__setattr__(self, "image_size", size)
         object.__setattr__(self, "channels", channels)
 

@@ -18,6 +18,9 @@ Two modes (`ContentNetConfig.mode`):
 - "freeform": any hole; the mask is a fourth input channel, the prediction covers the whole
   image and is composited with the known pixels. The discriminator judges the composite.
 
+With `skips=True` (free-form only, not in the paper) the decoder is a U-Net's: each of its
+layers also takes the encoder's features at the same resolution.
+
 Arrays are NHWC float32, images RGB in [0, 1], masks `[N, H, W, 1]` with 1 = hole.
 
 Trained weights travel as a small `.npz` (float16 by default) with the architecture embedded
@@ -132,6 +135,8 @@ class ContentNet(nnx.Module):
       dropout: dropout rate after the bottleneck (0: none).
       fill: the input hole's filling, "mean" (the paper) or "harmonic" (then the output is
         the harmonic fill plus a learned correction, zero at initialisation).
+      skips: concatenate each encoder layer's output to the input of the decoder layer at
+        the same resolution (U-Net; free-form mode only).
       rngs: initialises the weights.
     """
 
@@ -144,6 +149,7 @@ class ContentNet(nnx.Module):
         bottleneck: int = 4000,
         dropout: float = 0.0,
         fill: str = "mean",
+        skips: bool = False,
         rngs: nnx.Rngs,
     ):
         if mode not in ("paper", "freeform"):
@@ -156,8 +162,11 @@ class ContentNet(nnx.Module):
                 f"channels needs {_halvings(image_size)} entries for image_size {image_size} "
                 f"(one per halving down to {BOTTOM}x{BOTTOM}), got {channels}"
             )
+        if skips and mode != "freeform":
+            raise ValueError("skips need mode 'freeform' (paper mode predicts only the centre)")
         self.mode = mode
         self.fill = fill
+        self.skips = bool(skips)
         self.image_size = image_size
         self.channels = channels
         c_in = 4 if mode == "freeform" else 3
@@ -177,7 +186,8 @@ class ContentNet(nnx.Module):
         # Paper: up to image_size / 2 (the first encoder layer has no mirror).
         mirrored = channels[::-1] if mode == "freeform" else channels[:0:-1]
         outs = mirrored[1:] + (3,)
-        self.decoder = nnx.List([_up(a, b, rngs) for a, b in zip(mirrored, outs)])
+        ins = tuple(2 * c for c in mirrored) if skips else mirrored
+        self.decoder = nnx.List([_up(a, b, rngs) for a, b in zip(ins, outs)])
         self.decoder_norms = nnx.List([_norm(c, rngs) for c in outs[:-1]])
         if fill == "harmonic":  # Zero correction at initialisation: the output is the fill.
             last = self.decoder[-1]
@@ -217,17 +227,21 @@ class ContentNet(nnx.Module):
         x = filled * 2.0 - 1.0  # Context Encoder: [-1, 1].
         if self.mode == "freeform":
             x = jnp.concatenate([x, hole], axis=-1)
+        features = []
         for index, conv in enumerate(self.encoder):
             x = conv(x)
             if index > 0:
                 x = self.encoder_norms[index - 1](x)
             x = jax.nn.elu(x)
+            features.append(x)
         n = x.shape[0]
         x = self.fc_in(x.reshape(n, -1))
         x = self.dropout(jax.nn.elu(self.fc_in_norm(x)), rngs=rngs)
         x = self.fc_out(x).reshape(n, BOTTOM, BOTTOM, self.channels[-1])
         x = jax.nn.elu(self.fc_out_norm(x))
         for index, deconv in enumerate(self.decoder):
+            if self.skips:  # Encoder features at this resolution, deepest first.
+                x = jnp.concatenate([x, features[-1 - index]], axis=-1)
             x = deconv(x)
             if index < len(self.decoder_norms):
                 x = jax.nn.elu(self.decoder_norms[index](x))
@@ -314,6 +328,7 @@ def make_content_net(config: ContentNetConfig, *, rngs: nnx.Rngs) -> ContentNet:
         bottleneck=config.bottleneck,
         dropout=config.dropout,
         fill=config.fill,
+        skips=config.skips,
         rngs=rngs,
     )
 
@@ -401,13 +416,16 @@ def save_content_net(
     Returns:
       the .npz path.
     """
-    if (model.mode, model.image_size, model.channels, model.fill) != (
+    if (model.mode, model.image_size, model.channels, model.fill, model.skips) != (
         config.mode,
         config.image_size,
         config.channels,
         config.fill,
+        config.skips,
     ):
-        raise ValueError("config does not describe this model (mode, image_size, channels or fill)")
+        raise ValueError(
+            "config does not describe this model (mode, image_size, channels, fill or skips)"
+        )
     return export.save_network(
         model, path, format=EXPORT_FORMAT, config=config, step=step, dtype=dtype
     )

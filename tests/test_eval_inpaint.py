@@ -397,11 +397,13 @@ def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     assert f"| 0 | 0.1 | {psnr:.2f}" in table
 
 
-def test_sweep_refuses_masks_and_hole_together(folder, tmp_path, capsys):
-    from eval import sweep
+@pytest.mark.parametrize("command", ["sweep", "inpaint", "content"])
+def test_masks_and_hole_together_are_refused(command, folder, tmp_path, capsys):
+    import importlib
 
+    cli = importlib.import_module(f"eval.{command}")
     argv = ["--images", str(folder), "--masks", str(folder), "--hole", "center:0.25"]
     with pytest.raises(SystemExit) as excinfo:
-        sweep.parse_args([*argv, "--out", str(tmp_path)])
+        cli.parse_args([*argv, "--out", str(tmp_path)])
     assert excinfo.value.code == 2
-    assert "--masks or --hole, not both" in capsys.readouterr().err
+    assert "argument --hole: not allowed with argument --masks" in capsys.readouterr().err
