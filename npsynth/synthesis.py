@@ -24,8 +24,10 @@ from npsynth import content_net, data, fill, losses, patches, solver
 from npsynth.config import InpaintConfig
 from npsynth.vgg import STRIDES, VGG19, load_vgg19
 
-# The content network shipped with npsynth (none yet: see README, "Content network").
+# The content networks shipped with npsynth (README, "Content network"), tried in this order
+# by content="auto": the paper-mode one fills the centred square, the free-form one any hole.
 SHIPPED_CONTENT_NET = Path(__file__).parent / "assets" / "content_net.npz"
+SHIPPED_FREEFORM_NET = Path(__file__).parent / "assets" / "content_net_freeform.npz"
 # Levels whose longest side falls below this are skipped: VGG-19 relu4_1 would have too
 # few cells for any 3x3 patch.
 MIN_LEVEL_SIZE = 32
@@ -235,45 +237,48 @@ def _known_at(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> np.
     return np.clip(values / np.maximum(weight, 1e-6), 0.0, 1.0).astype(np.float32)
 
 
-def content_checkpoint(config: InpaintConfig) -> Path | None:
-    """The content network checkpoint to use: the config's, $NPSYNTH_CONTENT_NET, or the shipped one."""
+def content_checkpoints(config: InpaintConfig) -> list[Path]:
+    """Content networks to try, in order: the config's or $NPSYNTH_CONTENT_NET alone, else
+    the shipped ones (paper mode first, then free-form)."""
     for candidate in (config.content_checkpoint, os.environ.get("NPSYNTH_CONTENT_NET")):
         if candidate:
-            return Path(candidate)
-    return SHIPPED_CONTENT_NET if SHIPPED_CONTENT_NET.exists() else None
+            return [Path(candidate)]
+    return [path for path in (SHIPPED_CONTENT_NET, SHIPPED_FREEFORM_NET) if path.exists()]
 
 
 def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig) -> np.ndarray:
     """The first scale's reference: the content network's prediction or a fill from the border.
 
     The network works at its own size (128x128): the known pixels and the hole are resized to
-    it, and its prediction is resized back and used inside the hole. With content="auto", a
-    paper-mode network is used only for the centred square hole; other holes get the
-    harmonic fill.
+    it, and its prediction is resized back and used inside the hole. With content="auto" the
+    first network of `content_checkpoints` that fills the hole is used (a paper-mode network
+    fills only the centred square); when none does, the harmonic fill.
     """
-    checkpoint = content_checkpoint(config)
-    use_network = config.content == "network" or (
-        config.content == "auto" and checkpoint is not None
-    )
-    if use_network:
-        if checkpoint is None:
+    if config.content in ("auto", "network"):
+        checkpoints = content_checkpoints(config)
+        if config.content == "network" and not checkpoints:
             raise ValueError(
                 "content='network' needs a trained content network: pass content_checkpoint=PATH "
                 "(from `python -m train.content --export`) or set $NPSYNTH_CONTENT_NET"
             )
-        model = _content_net(str(checkpoint))
-        side = model.image_size
-        hole_at_net = data.resize_mask(hole, (side, side))
-        # "auto" falls back to the harmonic fill for a hole a paper-mode network cannot fill
-        # (anything but the centred square); "network" lets `predict` say why it cannot.
-        if config.content == "network" or content_net.fills(model, hole_at_net):
+        models = [_content_net(str(path)) for path in checkpoints]
+        fitting = [m for m in models if content_net.fills(m, _hole_at(hole, m.image_size))]
+        # "network" with no network that fits lets `predict` say why the first cannot.
+        model = fitting[0] if fitting else (models[0] if config.content == "network" else None)
+        if model is not None:
+            side = model.image_size
             predicted = content_net.predict(
-                model, data.resize_image(known, (side, side)), hole_at_net
+                model, data.resize_image(known, (side, side)), _hole_at(hole, side)
             )
             filled = data.resize_image(predicted, known.shape[:2])
             return np.where(hole > 0, filled, known).astype(np.float32)
     fill_fn = fill.mean_fill if config.content == "mean" else fill.harmonic_fill
     return np.asarray(fill_fn(known, hole), np.float32)
+
+
+def _hole_at(hole: np.ndarray, side: int) -> np.ndarray:
+    """The hole at a content network's size, never shrunk (`data.resize_mask`)."""
+    return data.resize_mask(hole, (side, side))
 
 
 @functools.cache

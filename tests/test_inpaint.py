@@ -202,6 +202,40 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     assert content_net.fills(model, square[..., 0]) and not content_net.fills(model, off_centre)
 
 
+def test_auto_picks_the_shipped_network_that_fills_the_hole(photo, tmp_path, monkeypatch):
+    """Shipped: a paper-mode network (centred square) and a free-form one (any other hole);
+    without the free-form one, other holes get the harmonic fill."""
+    from npsynth import content_net
+    from npsynth.config import ContentNetConfig
+
+    def shipped(mode, seed):
+        arch = ContentNetConfig(mode=mode, image_size=32, channels=(8, 16, 16), bottleneck=32)
+        model = content_net.make_content_net(arch, rngs=nnx.Rngs(seed))
+        path = tmp_path / f"{mode}.npz"
+        return content_net.save_content_net(model, path, config=arch, dtype="float32")
+
+    paper, freeform = shipped("paper", 0), shipped("freeform", 1)
+    monkeypatch.delenv("NPSYNTH_CONTENT_NET", raising=False)
+    monkeypatch.setattr(synthesis, "SHIPPED_CONTENT_NET", paper)
+    monkeypatch.setattr(synthesis, "SHIPPED_FREEFORM_NET", freeform)
+    known = data.resize_image(photo, (32, 32))
+    square = np.zeros((32, 32, 1), np.float32)
+    square[8:24, 8:24] = 1.0
+    strokes = data.make_mask("strokes", 32, 32, rng=np.random.default_rng(0))
+    auto = InpaintConfig.tiny(content="auto")
+    for hole, expected in ((square, paper), (strokes, freeform)):
+        blank = np.where(hole > 0, 0.0, known)
+        reference = synthesis.content_reference(blank, hole, auto)
+        predicted = content_net.predict(content_net.load_content_net(expected), blank, hole)
+        np.testing.assert_allclose(reference, predicted, atol=1e-5)
+    blank = np.where(strokes > 0, 0.0, known)
+    monkeypatch.setattr(synthesis, "SHIPPED_FREEFORM_NET", tmp_path / "not_shipped.npz")
+    np.testing.assert_array_equal(
+        synthesis.content_reference(blank, strokes, auto),
+        np.asarray(fill.harmonic_fill(blank, strokes), np.float32),
+    )
+
+
 def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path, monkeypatch):
     from flax import nnx as flax_nnx
 
@@ -222,11 +256,12 @@ def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp
     predicted = content_net.predict(reloaded, known32, hole32)
     inside = hole32[..., 0] > 0
     np.testing.assert_allclose(out.reference[inside], predicted[inside], atol=1e-5)
-    harmonic = inpaint(blank, hole, config=TINY, vgg=vgg).reference
+    harmonic = inpaint(blank, hole, config=TINY, vgg=vgg, content="harmonic").reference
     assert np.abs(harmonic[inside] - out.reference[inside]).max() > 1e-3  # not the fallback
     # Without any checkpoint (none given, none in the environment, none shipped) "network"
     # is an error that says how to get one.
     monkeypatch.delenv("NPSYNTH_CONTENT_NET", raising=False)
     monkeypatch.setattr(synthesis, "SHIPPED_CONTENT_NET", tmp_path / "not_shipped.npz")
+    monkeypatch.setattr(synthesis, "SHIPPED_FREEFORM_NET", tmp_path / "not_shipped_either.npz")
     with pytest.raises(ValueError, match="content_checkpoint"):
         inpaint(blank, hole, config=TINY, vgg=vgg, content="network")
