@@ -339,10 +339,10 @@ def _laplace_reference(image: np.ndarray, hole: np.ndarray, sweeps: int = 4000) 
     return out
 
 
-@pytest.mark.parametrize("mode", ["freeform", "paper"])
-def test_harmonic_fill_network_starts_at_the_harmonic_fill(mode):
+@pytest.mark.parametrize("mode, skips", [("freeform", False), ("paper", False), ("freeform", True)])
+def test_harmonic_fill_network_starts_at_the_harmonic_fill(mode, skips):
     config = ContentNetConfig(
-        mode=mode, image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic"
+        mode=mode, image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic", skips=skips
     )
     net = make_content_net(config, rngs=nnx.Rngs(3))
     images = _images(2, 16, seed=4)
@@ -430,15 +430,12 @@ def test_skips_carry_the_input_past_a_cut_bottleneck():
     assert np.abs(outputs[True][0] - outputs[True][1]).max() > 1e-3
 
 
-def test_skips_network_starts_at_the_harmonic_fill_and_round_trips(tmp_path):
+def test_skips_network_round_trips(tmp_path):
     net = make_content_net(SKIPS, rngs=nnx.Rngs(2))
     images = _images(2, 16, seed=7)
     mask = np.zeros((2, 16, 16, 1), np.float32)
     mask[:, 2:7, 3:13] = 1.0
-    out = np.asarray(net(jnp.asarray(images), jnp.asarray(mask)))
-    expected = np.stack([_laplace_reference(im, m[..., 0] > 0) for im, m in zip(images, mask)])
-    np.testing.assert_allclose(out, expected, atol=1e-4)
-    # Give the last layer weights so the round trip compares a non-trivial network.
+    # Give the last layer (zero at initialisation) weights: a non-trivial network to compare.
     last = net.decoder[-1]
     last.kernel[...] = 0.05 * jax.random.normal(jax.random.key(0), last.kernel[...].shape)
     path = save_content_net(net, tmp_path / "skips.npz", config=SKIPS, dtype="float32")
