@@ -261,14 +261,15 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig
                 "content='network' needs a trained content network: pass content_checkpoint=PATH "
                 "(from `python -m train.content --export`) or set $NPSYNTH_CONTENT_NET"
             )
-        models = [_content_net(str(path)) for path in checkpoints]
-        fitting = [m for m in models if content_net.fills(m, _hole_at(hole, m.image_size))]
-        # "network" with no network that fits lets `predict` say why the first cannot.
-        model = fitting[0] if fitting else (models[0] if config.content == "network" else None)
+        # Networks are loaded in order and only until one fits the hole.
+        models = (_content_net(str(path)) for path in checkpoints)
+        model = next((m for m in models if content_net.fills(m, _hole_at(hole, m))), None)
+        if model is None and config.content == "network":
+            model = _content_net(str(checkpoints[0]))  # `predict` says why it cannot fill it.
         if model is not None:
             side = model.image_size
             predicted = content_net.predict(
-                model, data.resize_image(known, (side, side)), _hole_at(hole, side)
+                model, data.resize_image(known, (side, side)), _hole_at(hole, model)
             )
             filled = data.resize_image(predicted, known.shape[:2])
             return np.where(hole > 0, filled, known).astype(np.float32)
@@ -276,9 +277,9 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: InpaintConfig
     return np.asarray(fill_fn(known, hole), np.float32)
 
 
-def _hole_at(hole: np.ndarray, side: int) -> np.ndarray:
-    """The hole at a content network's size, never shrunk (`data.resize_mask`)."""
-    return data.resize_mask(hole, (side, side))
+def _hole_at(hole: np.ndarray, model) -> np.ndarray:
+    """The hole at a content network's input size, never shrunk (`data.resize_mask`)."""
+    return data.resize_mask(hole, (model.image_size, model.image_size))
 
 
 @functools.cache
