@@ -1,0 +1,54 @@
+"""Windowed means of a training run's logged losses (the figures the README quotes).
+
+  python -m train.curve out/train/fsk                  # hole L2 per 1,000 steps
+  python -m train.curve out/train/fsk --window 500 --key g_loss
+
+Each record of metrics.jsonl is the mean over the `log_every` steps ending at its step; a
+window (a, a + W] averages the records whose step falls in it. Prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from train.common import METRICS_FILE, read_metrics
+
+
+def windowed_means(records: list[dict], key: str, window: int) -> list[tuple[int, int, int, float]]:
+    """(first step, last step, records, mean of `key`) for each window (a, a + window]."""
+    steps = np.array([r["step"] for r in records if key in r])
+    values = np.array([r[key] for r in records if key in r], np.float64)
+    rows = []
+    for start in range(0, int(steps.max(initial=0)), window):
+        inside = (steps > start) & (steps <= start + window)
+        if inside.any():
+            rows.append(
+                (start + 1, int(steps[inside].max()), int(inside.sum()), values[inside].mean())
+            )
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", type=Path, help="a training workdir (holds metrics.jsonl)")
+    parser.add_argument("--window", type=int, default=1000, help="steps per window")
+    parser.add_argument("--key", default="l2", help="logged value to average (e.g. l2, g_loss)")
+    args = parser.parse_args(argv)
+    if args.window < 1:
+        parser.error("--window must be >= 1")
+    rows = windowed_means(read_metrics(args.workdir / METRICS_FILE), args.key, args.window)
+    if not rows:
+        print(f"error: no '{args.key}' in {args.workdir / METRICS_FILE}", file=sys.stderr)
+        return 2
+    print(f"| steps | records | mean {args.key} |\n|---|---:|---:|")
+    for first, last, count, mean in rows:
+        print(f"| {first:,}–{last:,} | {count} | {mean:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
