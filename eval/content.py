@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.inpaint import DEFAULT_HOLE, _atomic_write, machine
-from npsynth import data, metrics, viz
+from npsynth import io as npio, masks, metrics, resize, viz
 
 SIZE = 128
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
@@ -137,8 +137,8 @@ def main(argv=None) -> int:
         if args.fast_path:
             more, more_described = fast_path_fillers(args.feature2image, args.image2feature)
             methods, described = {**methods, **more}, described + more_described
-        found = data.list_images(args.images)
-        mask_paths = data.list_images(args.masks) if args.masks else None
+        found = npio.list_images(args.images)
+        mask_paths = npio.list_images(args.masks) if args.masks else None
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -152,13 +152,13 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed)
     rows, grid_rows = [], []
     for index, path in enumerate(paths, start=args.skip):  # photo i pairs with mask i
-        truth = data.resize_image(data.load_image(path), (SIZE, SIZE))
+        truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
         try:
             if mask_paths:
-                hole = data.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
+                hole = npio.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
             else:
-                hole = data.make_mask(args.hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
-            data.check_mask(hole, truth.shape)
+                hole = masks.make_mask(args.hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
+            masks.check_mask(hole, truth.shape)
         except ValueError as error:  # a corrupt mask file, or no hole / no known pixel
             print(f"error: the hole of {path.name} at {SIZE} px: {error}", file=sys.stderr)
             return 2
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     writer.writeheader()
     writer.writerows(rows)
     _atomic_write(args.out / "metrics.csv", table.getvalue())
-    data.save_image(args.out / "grid.png", viz.stack(grid_rows))
+    npio.save_image(args.out / "grid.png", viz.stack(grid_rows))
     hole_source = (
         f"masks from {args.masks} (paired in sorted order, resized to {SIZE}x{SIZE})"
         if args.masks

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth import data, metrics, viz
+from npsynth import io as npio, masks, metrics, resize, viz
 from npsynth.config import InpaintConfig
 
 DEMO_OUT = Path("out/demo")
@@ -240,33 +240,33 @@ def run_one(
 
 
 def inpaint_photo(args, config: InpaintConfig) -> Path:
-    image = data.load_image(args.image)
-    mask = data.load_mask(args.mask, size=image.shape[:2])
-    data.check_mask(mask, image.shape)
+    image = npio.load_image(args.image)
+    mask = npio.load_mask(args.mask, size=image.shape[:2])
+    masks.check_mask(mask, image.shape)
     from npsynth.synthesis import inpaint
 
     result = inpaint(image, mask, config=config, progress=True)
-    data.save_image(args.out, result.image)
+    npio.save_image(args.out, result.image)
     print(f"wrote {args.out} ({image.shape[1]}x{image.shape[0]}, {result.seconds:.1f} s)")
     return args.out
 
 
 def pairs(args) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, image, mask) for every photo of --images, masks loaded or generated."""
-    paths = data.list_images(args.images)[: args.limit]
-    mask_paths = data.list_images(args.masks) if args.masks else None
+    paths = npio.list_images(args.images)[: args.limit]
+    mask_paths = npio.list_images(args.masks) if args.masks else None
     rng = np.random.default_rng(args.seed)
     out = []
     for index, path in enumerate(paths):
-        image = data.load_image(path)
+        image = npio.load_image(path)
         if args.resize and max(image.shape[:2]) > args.resize:
             scale = args.resize / max(image.shape[:2])
             size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
-            image = data.resize_image(image, size)
+            image = resize.resize_image(image, size)
         if mask_paths:
-            mask = data.load_mask(mask_paths[index % len(mask_paths)], size=image.shape[:2])
+            mask = npio.load_mask(mask_paths[index % len(mask_paths)], size=image.shape[:2])
         else:
-            mask = data.make_mask(args.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
+            mask = masks.make_mask(args.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
         out.append((path.stem, image, mask))
     return out
 
@@ -339,7 +339,7 @@ def evaluate(args, config: InpaintConfig) -> Path:
     for name, image, mask in tqdm(todo, desc="images", unit="img"):
         results = run_one(image, mask, fns)
         for method, (filled, seconds, scales) in results.items():
-            data.save_image(out / "outputs" / method / f"{name}.png", filled)
+            npio.save_image(out / "outputs" / method / f"{name}.png", filled)
             scores = metrics.hole_metrics(filled, image, mask)
             rows.append(
                 {
@@ -352,7 +352,7 @@ def evaluate(args, config: InpaintConfig) -> Path:
             )
         columns = [("input", viz.masked_input(image, mask)), ("mask", mask)]
         columns += [(m, r[0]) for m, r in results.items()] + [("truth", image)]
-        data.save_image(out / "grids" / f"{name}.png", viz.grid(columns))
+        npio.save_image(out / "grids" / f"{name}.png", viz.grid(columns))
         write_csv(out / "metrics.csv", rows)  # after every image: nothing lost on a stop
         _atomic_write(report, render_report(rows, args, config))
     if not todo:  # Every photo was scored before: the report still names this command.
@@ -370,8 +370,8 @@ def demo(args, config: InpaintConfig) -> Path:
 
     image = skdata.astronaut().astype(np.float32) / 255.0
     side = min(pyramid(config)[-1], image.shape[0])  # show the demo at the last scale
-    image = data.resize_image(image, (side, side))
-    mask = data.make_mask(args.hole or "strokes", *image.shape[:2], rng=args.seed)
+    image = resize.resize_image(image, (side, side))
+    mask = masks.make_mask(args.hole or "strokes", *image.shape[:2], rng=args.seed)
     out = args.out or DEMO_OUT
     print(
         f"inpainting the built-in photo ({image.shape[1]}x{image.shape[0]}) by {config.method} "
@@ -384,14 +384,14 @@ def demo(args, config: InpaintConfig) -> Path:
             solve = f"loss {losses[0]:.4g} -> {losses[-1]:.4g} in {len(losses) - 1} iterations, "
         print(f"  {scale.size[1]}x{scale.size[0]}: {solve}{scale.seconds:.1f} s")
     out.mkdir(parents=True, exist_ok=True)
-    data.save_image(out / "output.png", result.image)
+    npio.save_image(out / "output.png", result.image)
     columns = [
         ("input", viz.masked_input(image, mask)),
         ("mask", mask),
         ("output", result.image),
         ("truth", image),
     ]
-    data.save_image(out / "grid.png", viz.grid(columns))
+    npio.save_image(out / "grid.png", viz.grid(columns))
     scores = metrics.hole_metrics(result.image, image, mask)
     print(
         f"hole PSNR {scores['psnr_hole']:.2f} dB, SSIM {scores['ssim_hole']:.3f}; total {result.seconds:.1f} s"

@@ -10,15 +10,26 @@ image translation (Song, Yang, Lin et al., arXiv 1711.08590).
     loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
 """
 
+from npsynth.api import inpaint
 from npsynth.config import (
     ContentNetConfig,
     ContentTrainingConfig,
     Feature2ImageConfig,
     Image2FeatureConfig,
     InpaintConfig,
+    OptimizeConfig,
+    PyramidConfig,
+    TranslateConfig,
 )
-from npsynth.content_net import ContentNet, load_content_net, save_content_net
-from npsynth.content_net import predict as predict_content
+from npsynth.export import (
+    load_content_net,
+    load_feature2image,
+    load_image2feature,
+    save_content_net,
+    save_feature2image,
+    save_image2feature,
+)
+from npsynth.hub import load_vgg19
 from npsynth.losses import (
     content_loss,
     joint_loss,
@@ -26,20 +37,16 @@ from npsynth.losses import (
     make_joint_loss,
     nearest_neighbours_for,
     texture_loss,
-    texture_window,
     tv_loss,
-    windowed_vgg,
 )
+from npsynth.models.content_net import ContentNet
+from npsynth.models.content_net import predict as predict_content
+from npsynth.models.translation import FeatureToImage, ImageToFeature
+from npsynth.models.vgg import VGG19
 from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap, swap_hole_features
-from npsynth.synthesis import InpaintResult, ScaleResult, inpaint
-from npsynth.translate import (
-    FeatureToImage,
-    ImageToFeature,
-    load_feature2image,
-    load_image2feature,
-)
-from npsynth.vgg import VGG19, load_vgg19
+from npsynth.pyramid import InpaintResult, ScaleResult
 from npsynth.weights import WeightsError
+from npsynth.window import texture_window, windowed_vgg
 
 __all__ = [
     "VGG19",
@@ -52,7 +59,10 @@ __all__ = [
     "ImageToFeature",
     "InpaintConfig",
     "InpaintResult",
+    "OptimizeConfig",
+    "PyramidConfig",
     "ScaleResult",
+    "TranslateConfig",
     "WeightsError",
     "content_loss",
     "downsample_mask",
@@ -69,6 +79,8 @@ __all__ = [
     "patch_swap",
     "predict_content",
     "save_content_net",
+    "save_feature2image",
+    "save_image2feature",
     "swap_hole_features",
     "texture_loss",
     "texture_window",

@@ -12,31 +12,20 @@ fills it, with a clear error for a missing file, a foreign file or mismatched sh
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-
-def count_params(model: nnx.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(int(np.prod(x.shape)) for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
-
-
-def eval_mode(model: nnx.Module) -> nnx.Module:
-    """`model` viewed for inference: dropout off and running batch-norm statistics, where
-    it has such layers (`nnx.view` refuses flags no layer uses)."""
-    flags = {}
-    for _, module in nnx.iter_modules(model):
-        if isinstance(module, nnx.Dropout):
-            flags["deterministic"] = True
-        if isinstance(module, nnx.BatchNorm):
-            flags["use_running_average"] = True
-    return nnx.view(model, **flags) if flags else model
+from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
+from npsynth.io import atomic_write
+from npsynth.models.content_net import ContentNet, make_content_net
+from npsynth.models.layers import count_params, eval_mode
+from npsynth.models.translation import FeatureToImage, ImageToFeature
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -134,14 +123,10 @@ def save_network(
         "dtype": dtype,
         "params": count_params(model),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp.npz")
-    try:
-        np.savez(temporary, __config__=np.asarray(json.dumps(meta)), **flat)
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    buffer = io.BytesIO()
+    np.savez(buffer, __config__=np.asarray(json.dumps(meta)), **flat)
+    atomic_write(path, buffer.getvalue())
+    atomic_write(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     return path
 
 
@@ -196,3 +181,106 @@ def load_network(
     nnx.replace_by_pure_dict(state, pure)
     nnx.update(model, state)
     return eval_mode(model), meta
+
+
+# ----------------------------------------------------------------------------------------------
+# The three trained networks
+
+# Format tags in the .npz and .json of each network.
+CONTENT_NET_FORMAT = "npsynth.content_net/1"
+
+
+def save_content_net(
+    model: ContentNet, path, *, config: ContentNetConfig, step: int | None = None, dtype="float16"
+) -> Path:
+    """Write the generator's weights (and batch-norm statistics) as .npz plus a .json.
+
+    The .npz alone is enough for `load_content_net` (see `npsynth.export.save_network`).
+
+    Args:
+      model: the generator.
+      path: the .npz to write (parent folders are created).
+      config: the model's architecture (checked against the model).
+      step: training step, recorded in the metadata.
+      dtype: "float16" (default, half the size), "float32" or "int8" (`save_network`).
+
+    Returns:
+      the .npz path.
+    """
+    if (model.mode, model.image_size, model.channels, model.fill, model.skips) != (
+        config.mode,
+        config.image_size,
+        config.channels,
+        config.fill,
+        config.skips,
+    ):
+        raise ValueError(
+            "config does not describe this model (mode, image_size, channels, fill or skips)"
+        )
+    return save_network(
+        model, path, format=CONTENT_NET_FORMAT, config=config, step=step, dtype=dtype
+    )
+
+
+def load_content_net(path) -> ContentNet:
+    """Load an exported content network (see `save_content_net`), in evaluation mode.
+
+    Args:
+      path: the .npz file, or a folder holding `content_net.npz` (e.g. a training workdir,
+        where `python -m train.content` exports at the end of training).
+
+    Returns:
+      a `ContentNet` in float32 with running batch-norm statistics, ready for `predict`.
+    """
+    return load_content_net_and_header(path)[0]
+
+
+def load_content_net_and_header(path) -> tuple[ContentNet, dict]:
+    """`load_content_net`, and the export's header (format, config, step, dtype, params)."""
+    return load_network(
+        path,
+        format=CONTENT_NET_FORMAT,
+        build=lambda config: make_content_net(ContentNetConfig(**config), rngs=nnx.Rngs(0)),
+        what="content network",
+        default_name="content_net.npz",
+        how_to_make="export them from a training run with "
+        "`python -m train.content --workdir DIR --export`",
+    )
+
+
+I2F_FORMAT = "npsynth.image2feature/1"
+F2I_FORMAT = "npsynth.feature2image/1"
+
+
+def save_image2feature(model, path, *, config: Image2FeatureConfig, step=None, dtype="float16"):
+    """Write an Image2Feature network as .npz + .json (`save_network`)."""
+    return save_network(
+        model, path, format=I2F_FORMAT, config=config, step=step, dtype=dtype
+    )
+
+
+def save_feature2image(model, path, *, config: Feature2ImageConfig, step=None, dtype="float16"):
+    """Write a Feature2Image network as .npz + .json (`save_network`)."""
+    return save_network(
+        model, path, format=F2I_FORMAT, config=config, step=step, dtype=dtype
+    )
+
+
+def load_image2feature(path) -> ImageToFeature:
+    """An exported Image2Feature network (a .npz, or a workdir holding image2feature.npz)."""
+    model, _ = load_network(
+        path, format=I2F_FORMAT, what="Image2Feature network", default_name="image2feature.npz",
+        build=lambda c: ImageToFeature(Image2FeatureConfig(**c), rngs=nnx.Rngs(0)),
+        how_to_make="train one with `python -m train.image2feature` (it exports at the end)",
+    )  # fmt: skip
+    return model
+
+
+def load_feature2image(path) -> FeatureToImage:
+    """An exported Feature2Image network (a .npz, or a workdir holding feature2image.npz)."""
+    model, _ = load_network(
+        path, format=F2I_FORMAT, what="Feature2Image network", default_name="feature2image.npz",
+        build=lambda c: FeatureToImage(Feature2ImageConfig(**c), rngs=nnx.Rngs(0)),
+        how_to_make="train one with `python -m train.feature2image` (it exports at the end)",
+    )  # fmt: skip
+    return model

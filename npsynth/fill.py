@@ -1,7 +1,7 @@
 """Cheap hole fillings: the mean colour, and a smooth harmonic (Laplace) interpolation.
 
 `mean_fill` is the input of the content network; `harmonic_fill` is a smooth first guess
-for the multi-scale optimisation and a baseline. Masks follow `npsynth.data`: 1 = hole.
+for the multi-scale optimisation and a baseline. Masks follow `npsynth.masks`: 1 = hole.
 """
 
 from __future__ import annotations

@@ -15,9 +15,7 @@ Nothing here is jitted; jit at the call site (`make_joint_loss` gives a pure f(x
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,31 +23,14 @@ import numpy as np
 from jax import lax
 
 from npsynth import patches
-from npsynth.vgg import STRIDES, check_images, receptive_field
+from npsynth.masks import check_mask
+from npsynth.models.vgg import STRIDES, check_images
 
 DEFAULT_LAYERS = ("relu3_1", "relu4_1")
 
 
 def _is_concrete(a) -> bool:
     return not isinstance(a, jax.core.Tracer)
-
-
-def check_mask(mask, images) -> None:
-    """Raise ValueError unless `mask` is `[N, H, W, 1]` like `images` and (when concrete) 0/1."""
-    n, height, width = images.shape[:3]
-    if mask.ndim != 4 or tuple(mask.shape) != (n, height, width, 1):
-        raise ValueError(
-            f"mask must have shape [N, H, W, 1] = {(n, height, width, 1)} to match images of "
-            f"shape {tuple(images.shape)} (1 = hole, 0 = known); got {tuple(mask.shape)}. "
-            "Add the channel axis with mask[..., None]."
-        )
-    if _is_concrete(mask):
-        values = np.asarray(mask)
-        if not np.all((values == 0) | (values == 1)):
-            raise ValueError(
-                "mask values must be 0 (known) or 1 (hole); threshold a soft or 8-bit mask "
-                "first, e.g. (mask > 0.5).astype(np.float32)."
-            )
 
 
 def _check_pair(x, reference) -> None:
@@ -72,7 +53,7 @@ def content_loss(x: jax.Array, reference: jax.Array, mask: jax.Array) -> jax.Arr
       over the batch.
     """
     _check_pair(x, reference)
-    check_mask(mask, x)
+    check_mask(mask, x.shape, batched=True, need_hole=False)
     mask = jnp.asarray(mask, x.dtype)
     per_image = jnp.sum(mask * (x - reference) ** 2, axis=(1, 2, 3))
     return jnp.mean(per_image)
@@ -122,8 +103,8 @@ def texture_loss(
       Scalar: per image the mean over its query windows (0 when it has none), averaged over
       the batch. Gradients flow into the query windows only.
     """
-    patches._check_hole(hole, features, patch_size)
-    patches._check_finite(features)
+    patches.check_hole(hole, features, patch_size)
+    patches.check_finite(features)
     n = features.shape[0]
     hw, ww = patches.window_shape(features.shape, patch_size)
     if nn is None:
@@ -146,7 +127,7 @@ def texture_loss(
     for dy in range(patch_size):
         for dx in range(patch_size):
             current = features[:, dy : dy + hw, dx : dx + ww, :]
-            matched = patches._gather_cells(target, ny + dy, nx + dx)
+            matched = patches.gather_cells(target, ny + dy, nx + dx)
             sq_dist = sq_dist + jnp.sum((current - matched) ** 2, axis=-1)
 
     weights = query.astype(features.dtype)
@@ -163,13 +144,14 @@ def _holes(mask, layers: Sequence[str]) -> dict[str, jax.Array]:
         if layer not in STRIDES:
             raise ValueError(f"unknown VGG-19 layer {layer!r}; choose from {tuple(STRIDES)}")
         if _is_concrete(mask):
-            holes[layer] = patches._np_downsample_mask(np.asarray(mask), STRIDES[layer])
+            holes[layer] = patches.downsample_mask_np(np.asarray(mask), STRIDES[layer])
         else:
             holes[layer] = patches.downsample_mask(mask, STRIDES[layer])
     return holes
 
 
-def _check_layers(layers) -> tuple[str, ...]:
+def check_layers(layers) -> tuple[str, ...]:
+    """`layers` as a non-empty tuple of layer names (one name alone is accepted)."""
     if isinstance(layers, str):
         layers = (layers,)
     layers = tuple(layers)
@@ -191,8 +173,7 @@ def _check_sources(holes: Mapping[str, jax.Array], layers, patch_size: int, imag
                 f"{hole.shape[1]}x{hole.shape[2]} map, too small for {patch_size}x{patch_size} "
                 "patches; use a larger image or drop the layer."
             )
-        query = patches._np_query_windows(hole, patch_size)
-        lacking = [i for i in range(len(query)) if query[i].any() and query[i].all()]
+        lacking = np.flatnonzero(~patches.has_source_patch(hole, patch_size)).tolist()
         if lacking:
             raise ValueError(
                 f"the mask of image(s) {lacking} leaves no source patch at {layer} (every "
@@ -242,7 +223,7 @@ def _check_inputs(x, reference, mask, layers, patch_size):
     if x is not None:
         check_images(x, "x")
         _check_pair(x, reference)
-    check_mask(mask, reference)
+    check_mask(mask, reference.shape, batched=True, need_hole=False)
     if int(patch_size) != patch_size or patch_size < 1:
         raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
     holes = _holes(mask, layers)
@@ -272,7 +253,7 @@ def joint_loss_terms(
       dict of scalars: `content` (E_c, Eq. 2), `texture` (E_t summed over `layers`, Eq. 3,
       unweighted), `tv` (TV, unweighted) and `total` (`content + alpha*texture + beta*tv`).
     """
-    layers = _check_layers(layers)
+    layers = check_layers(layers)
     _check_nn(nn, layers)
     holes = _check_inputs(x, reference, mask, layers, patch_size)
     return _terms(
@@ -373,7 +354,7 @@ def make_joint_loss(
     Returns:
       `f(x)`, x `[N, H, W, 3]` float32 like `reference`.
     """
-    layers = _check_layers(layers)
+    layers = check_layers(layers)
     _check_nn(nn, layers)
     holes = _check_inputs(None, reference, mask, layers, patch_size)
 
@@ -420,7 +401,7 @@ def nearest_neighbours_for(
       dict layer -> int32 `[N, h-s+1, w-s+1]` (see `npsynth.patches.nearest_neighbours`), to
       pass as `nn=` to `joint_loss` or `make_joint_loss`.
     """
-    layers = _check_layers(layers)
+    layers = check_layers(layers)
     check_images(x, "x")
     holes = _check_inputs(None, x, mask, layers, patch_size)
     features = vgg(lax.stop_gradient(x), layers)
@@ -436,131 +417,30 @@ def nearest_neighbours_for(
     }
 
 
-# ------------------------------------------------------------- the texture term's window
-#
-# With the known pixels fixed, only the feature cells whose receptive field meets the hole
-# change while a scale is optimised. VGG-19 therefore needs to see only a window around the
-# hole: the cells that can change are read from the window's features (where the window's
-# edge does not reach their receptive field), every other cell from features computed once.
-# The loss and its gradient are unchanged; the work shrinks with the hole.
-
-# Window sides are rounded up to a multiple of this (pixels), so that holes of similar size
-# share one compiled solver.
-WINDOW_MULTIPLE = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class TextureWindow:
-    """The part of an image VGG-19 must see to evaluate the texture term (Eq. 3) exactly."""
-
-    top: int  # pixels; a multiple of the deepest layer's stride
-    left: int
-    height: int  # pixels; a multiple of the deepest layer's stride
-    width: int
-    # layer -> bool [1, h, w, 1]: the cells of the whole image's feature map read from the
-    # window's features (all others keep the features of the starting image).
-    valid: dict[str, np.ndarray]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.height, self.width
-
-
-def _window_span(first: int, last: int, extent: int, layers, align: int) -> tuple[int, int]:
-    """(start, length) along one axis of the window for hole pixels first..last."""
-    low, high = first, last + 1
-    for layer in layers:
-        stride, (before, after) = STRIDES[layer], receptive_field(layer)
-        cells = extent // stride
-        # The cells whose receptive field meets the hole, which must be computed exactly.
-        lo_cell = max(0, -(-(first - after) // stride))
-        hi_cell = min(cells - 1, (last + before) // stride)
-        low = min(low, stride * lo_cell - before)
-        high = max(high, stride * hi_cell + after + 1)
-    low = max(0, low // align * align)
-    high = min(extent, -(-high // align) * align)
-    multiple = math.lcm(WINDOW_MULTIPLE, align)
-    length = min(extent, -(-(high - low) // multiple) * multiple)
-    return min(low, extent - length), length
-
-
-def _valid_cells(start: int, length: int, extent: int, layer: str) -> np.ndarray:
-    """Cells of `layer` along one axis whose value the window [start, start+length) gives exactly."""
-    stride, (before, after) = STRIDES[layer], receptive_field(layer)
-    pixel = stride * np.arange(extent // stride)
-    inside = (pixel >= start) & (pixel < start + length)
-    # A window edge on the image's edge pads exactly as the whole image does.
-    sees_before = (pixel - before >= start) | (start == 0)
-    sees_after = (pixel + after < start + length) | (start + length == extent)
-    return inside & sees_before & sees_after
-
-
-def texture_window(mask, layers: Sequence[str] = DEFAULT_LAYERS) -> TextureWindow | None:
-    """The window VGG-19 must see for the texture term of `layers`, or None if it is the image.
+def hole_l2(prediction: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean squared error over the hole pixels (and channels) of a batch.
 
     Args:
-      mask: concrete `[N, H, W, 1]`, `[H, W, 1]` or `[H, W]` mask, 1 = hole (the union over
-        the batch is used). H and W must be multiples of the deepest layer's stride, else None.
-      layers: the texture layers.
+      prediction, target: [N, H, W, C].
+      mask: [N, H, W, 1], 1 = hole; pass ones for a prediction that is all hole.
 
     Returns:
-      A `TextureWindow` (for `windowed_vgg`), or None when there is no hole or the window
-      would not be smaller than the image.
+      scalar; 0 when there is no hole pixel.
     """
-    layers = _check_layers(layers)
-    hole = np.asarray(mask) != 0
-    if hole.ndim == 4:
-        hole = hole[..., 0].any(axis=0)
-    elif hole.ndim == 3:
-        hole = hole[..., 0]
-    if hole.ndim != 2:
-        raise ValueError(f"mask must be [N, H, W, 1], [H, W, 1] or [H, W]; got {np.shape(mask)}")
-    height, width = hole.shape
-    align = max(STRIDES[layer] for layer in layers)
-    rows, cols = np.flatnonzero(hole.any(axis=1)), np.flatnonzero(hole.any(axis=0))
-    if rows.size == 0 or height % align or width % align:
-        return None
-    top, win_h = _window_span(rows[0], rows[-1], height, layers, align)
-    left, win_w = _window_span(cols[0], cols[-1], width, layers, align)
-    if (win_h, win_w) == (height, width):
-        return None
-    valid = {
-        layer: (
-            _valid_cells(top, win_h, height, layer)[:, None]
-            & _valid_cells(left, win_w, width, layer)[None, :]
-        )[None, :, :, None]
+    squared = jnp.square(prediction - target) * mask
+    count = jnp.sum(mask) * prediction.shape[-1]
+    return jnp.sum(squared) / jnp.maximum(count, 1.0)
+
+
+def usable_layers(hole, layers: Sequence[str], patch_size: int) -> tuple[str, ...]:
+    """The layers of `layers` at which `hole` ([H, W, 1] or [N, H, W, 1], concrete, 1 = hole)
+    leaves a source patch (`patches.has_source_patch`) for every image."""
+    hole = np.asarray(hole)
+    batch = hole if hole.ndim == 4 else hole[None]
+    return tuple(
+        layer
         for layer in layers
-    }
-    return TextureWindow(int(top), int(left), int(win_h), int(win_w), valid)
-
-
-def windowed_vgg(
-    vgg, fixed: Mapping[str, jax.Array], top, left, size: tuple[int, int], valid
-) -> Callable[[jax.Array, Sequence[str]], dict[str, jax.Array]]:
-    """A stand-in for `vgg` that runs it on a window of the image only (`texture_window`).
-
-    Args:
-      vgg: the texture network, `vgg(x, layers) -> dict`.
-      fixed: layer -> `[N, h, w, C]` features of an image with the same known pixels (for
-        example the starting image), used for every cell the window does not give exactly.
-      top, left: window offset in pixels (int or traced int; multiples of the deepest stride).
-      size: static (height, width) of the window, pixels.
-      valid: layer -> bool `[1, h, w, 1]`, the cells taken from the window (`TextureWindow.valid`).
-
-    Returns:
-      `f(x, layers)` equal to `vgg(x, layers)` wherever the known pixels of `x` are those of
-      the image behind `fixed` and its hole lies where `texture_window` saw it.
-    """
-
-    def features(x: jax.Array, layers: Sequence[str]) -> dict[str, jax.Array]:
-        window = lax.dynamic_slice(x, (0, top, left, 0), (x.shape[0], *size, x.shape[3]))
-        inner = vgg(window, layers)
-        out = {}
-        for layer in layers:
-            stride = STRIDES[layer]
-            start = (0, top // stride, left // stride, 0)
-            placed = lax.dynamic_update_slice(jnp.zeros_like(fixed[layer]), inner[layer], start)
-            out[layer] = jnp.where(valid[layer], placed, lax.stop_gradient(fixed[layer]))
-        return out
-
-    return features
+        if patches.has_source_patch(
+            patches.downsample_mask_np(batch, STRIDES[layer]), patch_size
+        ).all()
+    )

@@ -1,6 +1,6 @@
 """Inpainting quality metrics over the hole and over the whole image (NumPy + scikit-image).
 
-Definitions (images in [0, 1], masks with 1 = hole, see `npsynth.data`):
+Definitions (images in [0, 1], masks with 1 = hole, see `npsynth.masks`):
 
 - L1, L2: mean absolute and mean squared error over the hole pixels and the 3 channels
   (`*_hole`), or over all pixels and channels (`*_all`).

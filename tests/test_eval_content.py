@@ -11,7 +11,7 @@ import pytest
 from flax import nnx
 
 from eval import content as cli
-from npsynth import data, translate
+from npsynth import io, resize, translate
 from npsynth.config import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
 from npsynth.content_net import make_content_net, save_content_net
 
@@ -85,7 +85,7 @@ def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, shared, vgg):
     assert "upper bounds, not methods" in report and "| oracle_decode |" in report
 
     # oracle_decode, worked out here: the true photo's relu3_1 decoded, in the hole only.
-    truth = data.resize_image(data.load_image(images / "img_001.png"), (128, 128))
+    truth = resize.resize_image(io.load_image(images / "img_001.png"), (128, 128))
     hole = np.zeros((128, 128, 1), np.float32)
     hole[32:96, 32:96] = 1.0  # the default centred hole, half the side
     features = vgg(jnp.asarray(truth[None]), ("relu3_1",))["relu3_1"]
@@ -109,8 +109,8 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
     first[40:90, 100:220] = 255  # a wide bar
     second = np.zeros((256, 256), np.uint8)
     second[150:250, 10:60] = 255  # a tall block elsewhere
-    data.save_image(masks / "a.png", first[..., None].repeat(3, -1) / 255.0)
-    data.save_image(masks / "b.png", second[..., None].repeat(3, -1) / 255.0)
+    io.save_image(masks / "a.png", first[..., None].repeat(3, -1) / 255.0)
+    io.save_image(masks / "b.png", second[..., None].repeat(3, -1) / 255.0)
     images = shared / "data" / "eval512"
     argv = ["--images", str(images), "--skip", "1", "--limit", "1", "--masks", str(masks),
             "--out", str(tmp_path / "out")]  # fmt: skip
@@ -118,7 +118,7 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
     with open(tmp_path / "out" / "metrics.csv") as handle:
         (row,) = list(csv.DictReader(handle))
     assert row["image"] == "img_002"
-    truth = data.resize_image(data.load_image(images / "img_002.png"), (128, 128))
+    truth = resize.resize_image(io.load_image(images / "img_002.png"), (128, 128))
     hole = np.zeros((128, 128, 1), np.float32)
     hole[75:125, 5:30] = 1  # mask b.png at half size
     expected = np.asarray(fill.harmonic_fill(np.where(hole > 0, 0, truth), hole))
@@ -130,7 +130,7 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
     # --masks with --hole is refused; an empty mask is an error, not a score.
     with pytest.raises(SystemExit):
         cli.main(argv + ["--hole", "boxes"])
-    data.save_image(masks / "b.png", np.zeros((256, 256, 3)))
+    io.save_image(masks / "b.png", np.zeros((256, 256, 3)))
     assert cli.main(argv[:-2] + ["--out", str(tmp_path / "empty")]) == 2
     assert "mask has no hole pixels" in capsys.readouterr().err
     assert not (tmp_path / "empty").exists()

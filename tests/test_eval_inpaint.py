@@ -9,7 +9,7 @@ import pytest
 
 from conftest import load_photo
 from eval import inpaint as cli
-from npsynth import data, metrics
+from npsynth import io, masks, metrics
 
 FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 
@@ -18,7 +18,7 @@ FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 def folder(shared, tmp_path_factory):
     root = tmp_path_factory.mktemp("photos")
     for name in ("img_003", "img_007"):
-        data.save_image(
+        io.save_image(
             root / f"{name}.png", load_photo(shared / "data" / "eval512" / f"{name}.png", size=64)
         )
     return root
@@ -47,15 +47,15 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
         (i, m) for i in ("img_003", "img_007") for m in ("optimize", "telea", "biharmonic")
     }
     # The CSV holds what the metrics of the written output give (recomputed independently here).
-    truth = data.load_image(folder / "img_003.png")
-    mask = data.center_mask(64, 64, fraction=0.25)
-    written = data.load_image(out / "outputs" / "optimize" / "img_003.png")
+    truth = io.load_image(folder / "img_003.png")
+    mask = masks.center_mask(64, 64, fraction=0.25)
+    written = io.load_image(out / "outputs" / "optimize" / "img_003.png")
     row = next(r for r in rows if r["image"] == "img_003" and r["method"] == "optimize")
     expected = np.abs(written - truth)[mask[..., 0] > 0].mean()
     assert float(row["l1_hole"]) == pytest.approx(expected, abs=2.5 / 255)  # 8-bit PNG rounding
     assert float(row["psnr_all"]) > float(row["psnr_hole"])  # known pixels are exact
     assert (out / "grids" / "img_007.png").exists()
-    grid = data.load_image(out / "grids" / "img_007.png")
+    grid = io.load_image(out / "grids" / "img_007.png")
     assert grid.shape[1] > 5 * 64  # input | mask | 3 methods | truth
     report = (out / "report.md").read_text()
     for method in ("optimize", "telea", "biharmonic"):
@@ -89,11 +89,11 @@ def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
     assert {(r["image"], r["method"]) for r in rows} == {
         (i, m) for i in ("img_003", "img_007") for m in ("optimize", "translate")
     }
-    hole = data.center_mask(64, 64, fraction=0.25)[..., 0] > 0
+    hole = masks.center_mask(64, 64, fraction=0.25)[..., 0] > 0
     for name in ("img_003", "img_007"):
-        truth = data.load_image(folder / f"{name}.png")
-        optimize = data.load_image(out / "outputs" / "optimize" / f"{name}.png")
-        translate = data.load_image(out / "outputs" / "translate" / f"{name}.png")
+        truth = io.load_image(folder / f"{name}.png")
+        optimize = io.load_image(out / "outputs" / "optimize" / f"{name}.png")
+        translate = io.load_image(out / "outputs" / "translate" / f"{name}.png")
         np.testing.assert_allclose(
             translate[~hole], truth[~hole], atol=1 / 255
         )  # known pixels kept
@@ -103,7 +103,7 @@ def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
         expected = np.abs(translate - truth)[hole].mean()
         assert float(row["l1_hole"]) == pytest.approx(expected, abs=2.5 / 255)
         assert [item.split(":")[0] for item in row["scale_seconds"].split()] == ["32x32", "64x64"]
-    grid = data.load_image(out / "grids" / "img_003.png")
+    grid = io.load_image(out / "grids" / "img_003.png")
     assert grid.shape[1] > 4 * 64  # input | mask | optimize | translate | truth
     report = (out / "report.md").read_text()
     assert "- methods: optimize, translate" in report
@@ -118,10 +118,10 @@ def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path,
 
     flags = ["--method", "translate", "--feature2image", str(feature2image), *FAST]
     mask = tmp_path / "mask.png"
-    hole = data.center_mask(
+    hole = masks.center_mask(
         64, 64, fraction=0.25
     )  # leaves known 3x3 patches in 32 px's 8x8 relu3_1
-    data.save_image(mask, hole)
+    io.save_image(mask, hole)
     out = tmp_path / "filled.png"
     assert (
         cli.main(
@@ -129,7 +129,7 @@ def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path,
         )
         == 0
     )
-    filled, original = data.load_image(out), data.load_image(folder / "img_003.png")
+    filled, original = io.load_image(out), io.load_image(folder / "img_003.png")
     known = hole[..., 0] == 0
     np.testing.assert_array_equal(filled[known], original[known])
     # The hole is the translate method's fill with that network (the library called directly).
@@ -143,7 +143,7 @@ def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path,
     assert (
         cli.main(["--demo", "--out", str(tmp_path / "demo"), "--hole", "center:0.25", *flags]) == 0
     )
-    assert data.load_image(tmp_path / "demo" / "output.png").shape == (
+    assert io.load_image(tmp_path / "demo" / "output.png").shape == (
         64,
         64,
         3,
@@ -190,7 +190,7 @@ def test_folder_with_mask_folder_and_limit(folder, tmp_path):
     masks.mkdir()
     hole = np.zeros((128, 128, 1), np.float32)
     hole[40:70, 50:90] = 1.0  # a different size: resized to each photo
-    data.save_image(masks / "m.png", hole)
+    io.save_image(masks / "m.png", hole)
     out = tmp_path / "run"
     assert (
         cli.main(
@@ -288,8 +288,8 @@ def test_resume_needs_folder_mode(capsys):
 
 def test_single_photo(folder, tmp_path):
     mask = tmp_path / "mask.png"
-    hole = data.center_mask(64, 64, fraction=0.3)
-    data.save_image(mask, hole)
+    hole = masks.center_mask(64, 64, fraction=0.3)
+    io.save_image(mask, hole)
     out = tmp_path / "filled.png"
     assert (
         cli.main(
@@ -297,7 +297,7 @@ def test_single_photo(folder, tmp_path):
         )
         == 0
     )
-    filled, original = data.load_image(out), data.load_image(folder / "img_003.png")
+    filled, original = io.load_image(out), io.load_image(folder / "img_003.png")
     known = hole[..., 0] == 0
     np.testing.assert_array_equal(filled[known], original[known])
     scores = metrics.hole_metrics(filled, original, hole)
@@ -314,7 +314,7 @@ def test_unreadable_file_and_bad_mask_give_clear_errors(folder, tmp_path, capsys
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
     mask = tmp_path / "mask.png"
-    data.save_image(mask, data.center_mask(64, 64))
+    io.save_image(mask, masks.center_mask(64, 64))
     assert (
         cli.main(
             ["--image", str(bad), "--mask", str(mask), "--out", str(tmp_path / "o.png"), *FAST]
@@ -323,7 +323,7 @@ def test_unreadable_file_and_bad_mask_give_clear_errors(folder, tmp_path, capsys
     )
     assert "cannot read image" in capsys.readouterr().err
     empty = tmp_path / "empty.png"
-    data.save_image(empty, np.zeros((64, 64, 1), np.float32))
+    io.save_image(empty, np.zeros((64, 64, 1), np.float32))
     assert (
         cli.main(
             [
@@ -365,8 +365,8 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
     # The alpha = 0 row is plain E_c + beta * TV: recompute it independently of the sweep.
     from npsynth import InpaintConfig, inpaint
 
-    image = data.load_image(folder / "img_003.png")
-    mask = data.center_mask(64, 64, fraction=0.5)
+    image = io.load_image(folder / "img_003.png")
+    mask = masks.center_mask(64, 64, fraction=0.5)
     config = InpaintConfig(scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, content="harmonic")
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
@@ -381,14 +381,14 @@ def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     masks.mkdir()
     box = np.zeros((128, 128, 1), np.float32)  # twice the photo's size: resized to it
     box[20:60, 70:110] = 1.0
-    data.save_image(masks / "hole_a.png", np.repeat(box, 3, axis=-1))
-    data.save_image(masks / "other.png", np.repeat(data.center_mask(128, 128), 3, axis=-1))
+    io.save_image(masks / "hole_a.png", np.repeat(box, 3, axis=-1))
+    io.save_image(masks / "other.png", np.repeat(masks.center_mask(128, 128), 3, axis=-1))
     argv = ["--images", str(folder), "--limit", "1", "--resize", "64", "--scales", "32,64"]
     argv += ["--iterations", "3", "--alphas", "0", "--betas", "0.1", "--out", str(tmp_path)]
     assert sweep.main([*argv, "--masks", str(masks / "hole_*.png")]) == 0
     table = (tmp_path / "sweep.md").read_text()
     assert "hole_*.png" in table
-    image = data.load_image(folder / "img_003.png")
+    image = io.load_image(folder / "img_003.png")
     mask = np.zeros((64, 64, 1), np.float32)
     mask[10:30, 35:55] = 1.0
     config = InpaintConfig(scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, content="harmonic")

@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from conftest import load_photo
-from npsynth import data, fill, losses, synthesis
+from npsynth import fill, losses, masks, resize, synthesis
 from npsynth.config import InpaintConfig
 from npsynth.synthesis import inpaint
 
@@ -21,7 +21,7 @@ def photo(shared):
 
 @pytest.fixture(scope="module")
 def hole():
-    return data.center_mask(64, 64, fraction=0.25)
+    return masks.center_mask(64, 64, fraction=0.25)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_texture_window_solves_as_the_whole_image_does(photo, vgg, nn_update):
 
 def test_non_square_odd_size_photo(shared, vgg):
     photo = load_photo(shared / "data" / "eval512" / "img_005.png")[100:145, 200:263]  # 45x63
-    mask = data.random_boxes_mask(45, 63, rng=3, count=(2, 2), max_fraction=0.3)
+    mask = masks.random_boxes_mask(45, 63, rng=3, count=(2, 2), max_fraction=0.3)
     out = inpaint(np.where(mask > 0, 0.0, photo), mask, config=TINY, vgg=vgg)
     assert out.image.shape == (45, 63, 3)
     known = mask[..., 0] == 0
@@ -153,7 +153,7 @@ def test_bad_images_raise_clear_errors(photo, hole, vgg):
     with pytest.raises(ValueError, match="NaN"):
         inpaint(np.full_like(photo, np.nan), hole, config=TINY, vgg=vgg)
     with pytest.raises(ValueError, match="too small"):
-        inpaint(photo[:20, :20], data.center_mask(20, 20), config=TINY, vgg=vgg)
+        inpaint(photo[:20, :20], masks.center_mask(20, 20), config=TINY, vgg=vgg)
 
 
 def test_context_window_and_level_sizes_by_hand():
@@ -181,7 +181,7 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     arch = ContentNetConfig(mode="paper", image_size=32, channels=(8, 16, 16), bottleneck=32)
     model = content_net.make_content_net(arch, rngs=nnx.Rngs(0))
     path = content_net.save_content_net(model, tmp_path / "paper.npz", config=arch, dtype="float32")
-    known = data.resize_image(photo, (32, 32))
+    known = resize.resize_image(photo, (32, 32))
     square = np.zeros((32, 32, 1), np.float32)
     square[8:24, 8:24] = 1.0  # the central half: the paper's hole at 32 px
     off_centre = np.roll(square, 3, axis=1)
@@ -218,10 +218,10 @@ def test_auto_picks_the_shipped_network_that_fills_the_hole(photo, tmp_path, mon
     monkeypatch.delenv("NPSYNTH_CONTENT_NET", raising=False)
     monkeypatch.setattr(synthesis, "SHIPPED_CONTENT_NET", paper)
     monkeypatch.setattr(synthesis, "SHIPPED_FREEFORM_NET", freeform)
-    known = data.resize_image(photo, (32, 32))
+    known = resize.resize_image(photo, (32, 32))
     square = np.zeros((32, 32, 1), np.float32)
     square[8:24, 8:24] = 1.0
-    strokes = data.make_mask("strokes", 32, 32, rng=np.random.default_rng(0))
+    strokes = masks.make_mask("strokes", 32, 32, rng=np.random.default_rng(0))
     auto = InpaintConfig.tiny(content="auto")
     for hole, expected in ((square, paper), (strokes, freeform)):
         blank = np.where(hole > 0, 0.0, known)
@@ -252,7 +252,7 @@ def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp
     # Independently: the network at its own size (32), resized to the first scale (32).
     reloaded = content_net.load_content_net(path)
     known32 = synthesis._known_at(blank, hole, (32, 32))  # the first level's known pixels
-    hole32 = data.resize_mask(hole, (32, 32))
+    hole32 = resize.resize_mask(hole, (32, 32))
     predicted = content_net.predict(reloaded, known32, hole32)
     inside = hole32[..., 0] > 0
     np.testing.assert_allclose(out.reference[inside], predicted[inside], atol=1e-5)

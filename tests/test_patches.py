@@ -132,7 +132,7 @@ def test_downsample_mask_matches_reference_and_crops_like_pooling():
         got = patches.downsample_mask(jnp.asarray(mask), factor)
         assert got.shape == (2, 19 // factor, 13 // factor, 1)
         np.testing.assert_array_equal(got, reference_downsample(mask, factor))
-        np.testing.assert_array_equal(patches._np_downsample_mask(mask, factor), got)
+        np.testing.assert_array_equal(patches.downsample_mask_np(mask, factor), got)
 
 
 def test_downsample_mask_rejects_wrong_shape():

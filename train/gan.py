@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from npsynth import data, viz
+from npsynth import io, viz
 from npsynth.config import DataConfig, TrainConfig
 from train import common
 
@@ -263,7 +263,7 @@ def _write_samples(trainer, workdir: Path, step: int, host_batch: dict, pictures
             ("truth", image),
         ]
         rows.append(viz.grid(columns, height=max(size, 128)))
-    data.save_image(workdir / "samples" / f"step_{step:07d}.png", viz.stack(rows))
+    io.save_image(workdir / "samples" / f"step_{step:07d}.png", viz.stack(rows))
     common.plot_curves(
         common.read_metrics(workdir / common.METRICS_FILE), trainer.plotted, workdir / "loss.png"
     )

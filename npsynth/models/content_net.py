@@ -4,7 +4,7 @@ Yang et al. 2017, Sec. 3.1: the content network is the Context Encoder of Pathak
 (2016) with a standard fully connected bottleneck instead of the channel-wise one, ELU
 activations and batch normalisation. Its input is the image with the hole filled with the
 mean colour of the known pixels (`npsynth.fill.mean_fill`); it is trained with
-`lambda * L2(hole) + (1 - lambda) * adversarial` (`npsynth.steps`, `python -m train.content`).
+`lambda * L2(hole) + (1 - lambda) * adversarial` (`npsynth.training`, `python -m train.content`).
 
 With `fill="harmonic"` (`ContentNetConfig.fill`, not in the paper) the input hole holds the
 harmonic fill (`npsynth.fill.harmonic_fill`) instead, and the network predicts a correction
@@ -24,77 +24,30 @@ layers also takes the encoder's features at the same resolution.
 Arrays are NHWC float32, images RGB in [0, 1], masks `[N, H, W, 1]` with 1 = hole.
 
 Trained weights travel as a small `.npz` (float16 by default) with the architecture embedded
-and a readable `.json` beside it: `save_content_net`, `load_content_net`, then `predict`.
+and a readable `.json` beside it: `npsynth.export.save_content_net`, `npsynth.export.load_content_net`, then `predict`.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from npsynth import export
-from npsynth.config import CONTENT_FILLS, ContentNetConfig
-from npsynth.export import count_params  # noqa: F401  (re-exported)
+from npsynth.config.models import CONTENT_FILLS, ContentNetConfig
 from npsynth.fill import harmonic_fill, mean_fill
-from npsynth.layers import StridedConvTranspose
-
-# The encoder-decoder's kernels (4x4, stride 2, as in DCGAN and the Context Encoder).
-KERNEL = (4, 4)
-# The encoder stops at this spatial size (Context Encoder: 4x4x512 before the bottleneck).
-BOTTOM = 4
-# BatchNorm running-average momentum (PyTorch's 0.1 in Flax's convention).
-BN_MOMENTUM = 0.9
-# Slope of the discriminator's leaky ReLUs (DCGAN).
-LEAKY_SLOPE = 0.2
-# Identifies the export format in the .npz and .json.
-EXPORT_FORMAT = "npsynth.content_net/1"
-
-
-def _halvings(size: int) -> int:
-    """How many stride-2 layers take `size` down to `BOTTOM` (size must be BOTTOM * 2^k)."""
-    count = size.bit_length() - BOTTOM.bit_length()
-    if count < 1 or size != BOTTOM * 2**count:
-        raise ValueError(
-            f"size must be {BOTTOM} times a power of two (>= {2 * BOTTOM}), got {size}"
-        )
-    return count
-
-
-def _matrix_init(base=None):
-    """`base` drawn as a [fan_in, fan_out] matrix, then reshaped to the kernel's shape.
-
-    The same distribution as `base` on the 4-D kernel (its fan-in is every axis but the
-    last), but XLA on CPU compiles 4-D random draws very slowly (seconds per shape).
-    """
-
-    base = base or jax.nn.initializers.lecun_normal()
-
-    def init(key, shape, dtype=jnp.float32):
-        fan_in = int(np.prod(shape[:-1]))
-        return base(key, (fan_in, shape[-1]), dtype).reshape(shape)
-
-    return init
-
-
-def _down(c_in: int, c_out: int, rngs: nnx.Rngs) -> nnx.Conv:
-    return nnx.Conv(
-        c_in, c_out, KERNEL, strides=(2, 2), padding=((1, 1), (1, 1)),
-        kernel_init=_matrix_init(), rngs=rngs,
-    )  # fmt: skip
-
-
-def _up(c_in: int, c_out: int, rngs: nnx.Rngs) -> StridedConvTranspose:
-    return StridedConvTranspose(c_in, c_out, kernel_init=_matrix_init(), rngs=rngs)
-
-
-def _norm(channels: int, rngs: nnx.Rngs) -> nnx.BatchNorm:
-    return nnx.BatchNorm(channels, momentum=BN_MOMENTUM, rngs=rngs)
+from npsynth.models.discriminator import Discriminator
+from npsynth.models.layers import (
+    BOTTOM,
+    batch_norm,
+    down_conv,
+    eval_mode,
+    halvings,
+    up_conv,
+)
 
 
 def centre_box(size: int) -> tuple[int, int]:
@@ -157,9 +110,9 @@ class ContentNet(nnx.Module):
         if fill not in CONTENT_FILLS:
             raise ValueError(f"fill must be one of {CONTENT_FILLS}, got {fill!r}")
         channels = tuple(int(c) for c in channels)
-        if len(channels) != _halvings(image_size):
+        if len(channels) != halvings(image_size):
             raise ValueError(
-                f"channels needs {_halvings(image_size)} entries for image_size {image_size} "
+                f"channels needs {halvings(image_size)} entries for image_size {image_size} "
                 f"(one per halving down to {BOTTOM}x{BOTTOM}), got {channels}"
             )
         if skips and mode != "freeform":
@@ -171,24 +124,24 @@ class ContentNet(nnx.Module):
         self.channels = channels
         c_in = 4 if mode == "freeform" else 3
         widths = (c_in,) + channels
-        self.encoder = nnx.List([_down(a, b, rngs) for a, b in itertools.pairwise(widths)])
+        self.encoder = nnx.List([down_conv(a, b, rngs) for a, b in itertools.pairwise(widths)])
         # No norm after the first convolution (DCGAN, Context Encoder).
-        self.encoder_norms = nnx.List([_norm(c, rngs) for c in channels[1:]])
+        self.encoder_norms = nnx.List([batch_norm(c, rngs) for c in channels[1:]])
 
         flat = BOTTOM * BOTTOM * channels[-1]
         self.fc_in = nnx.Linear(flat, bottleneck, rngs=rngs)
-        self.fc_in_norm = _norm(bottleneck, rngs)
+        self.fc_in_norm = batch_norm(bottleneck, rngs)
         self.dropout = nnx.Dropout(dropout)
         self.fc_out = nnx.Linear(bottleneck, flat, rngs=rngs)
-        self.fc_out_norm = _norm(channels[-1], rngs)
+        self.fc_out_norm = batch_norm(channels[-1], rngs)
 
         # Freeform: back up to image_size (all k layers mirrored, the last one to RGB).
         # Paper: up to image_size / 2 (the first encoder layer has no mirror).
         mirrored = channels[::-1] if mode == "freeform" else channels[:0:-1]
         outs = mirrored[1:] + (3,)
         ins = tuple(2 * c for c in mirrored) if skips else mirrored
-        self.decoder = nnx.List([_up(a, b, rngs) for a, b in zip(ins, outs)])
-        self.decoder_norms = nnx.List([_norm(c, rngs) for c in outs[:-1]])
+        self.decoder = nnx.List([up_conv(a, b, rngs) for a, b in zip(ins, outs)])
+        self.decoder_norms = nnx.List([batch_norm(c, rngs) for c in outs[:-1]])
         if fill == "harmonic":  # Zero correction at initialisation: the output is the fill.
             last = self.decoder[-1]
             last.kernel[...] = jnp.zeros_like(last.kernel[...])
@@ -215,7 +168,7 @@ class ContentNet(nnx.Module):
         if images.ndim != 4 or images.shape[1:] != (size, size, 3):
             raise ValueError(
                 f"ContentNet expects images [N, {size}, {size}, 3], got {tuple(images.shape)}; "
-                f"resize (npsynth.data.resize_image) or crop to {size}x{size} first"
+                f"resize (npsynth.resize.resize_image) or crop to {size}x{size} first"
             )
         if mask.shape != images.shape[:3] + (1,):
             raise ValueError(
@@ -271,54 +224,6 @@ def composite(mode: str, images: jax.Array, mask: jax.Array, prediction: jax.Arr
     return jnp.where(mask > 0.5, prediction.astype(images.dtype), images)
 
 
-class Discriminator(nnx.Module):
-    """Context-Encoder / DCGAN discriminator: strided 4x4 convolutions to 4x4, then one logit.
-
-    Layer i has min(width * 2^i, max_width) channels, leaky ReLU (0.2) and batch norm after
-    all but the first; a fully connected layer (a 4x4 valid convolution) gives the logit.
-
-    Args:
-      input_size: side of the judged image, 4 * 2^k: the central half in paper mode, the
-        whole image in freeform mode.
-      width, max_width: channel widths (Context Encoder: 64 and 512).
-      in_channels: 3 for images; Image2Feature's discriminator judges 256-channel features.
-      rngs: initialises the weights.
-    """
-
-    def __init__(
-        self,
-        *,
-        input_size: int,
-        width: int = 64,
-        max_width: int = 512,
-        in_channels: int = 3,
-        rngs: nnx.Rngs,
-    ):
-        count = _halvings(input_size)
-        channels = tuple(min(width * 2**i, max_width) for i in range(count))
-        self.input_size = input_size
-        self.in_channels = in_channels
-        widths = (in_channels,) + channels
-        self.convs = nnx.List([_down(a, b, rngs) for a, b in itertools.pairwise(widths)])
-        self.norms = nnx.List([_norm(c, rngs) for c in channels[1:]])
-        self.head = nnx.Linear(BOTTOM * BOTTOM * channels[-1], 1, rngs=rngs)
-
-    def __call__(self, images: jax.Array) -> jax.Array:
-        """Real/fake logits for float32 [N, input_size, input_size, C] in [0, 1] -> [N]."""
-        size, c = self.input_size, self.in_channels
-        if images.ndim != 4 or images.shape[1:] != (size, size, c):
-            raise ValueError(
-                f"Discriminator expects images [N, {size}, {size}, {c}], got {tuple(images.shape)}"
-            )
-        x = images * 2.0 - 1.0
-        for index, conv in enumerate(self.convs):
-            x = conv(x)
-            if index > 0:
-                x = self.norms[index - 1](x)
-            x = jax.nn.leaky_relu(x, LEAKY_SLOPE)
-        return self.head(x.reshape(x.shape[0], -1))[:, 0]
-
-
 def make_content_net(config: ContentNetConfig, *, rngs: nnx.Rngs) -> ContentNet:
     """The generator described by `config`."""
     return ContentNet(
@@ -339,10 +244,6 @@ def make_discriminator(config: ContentNetConfig, *, rngs: nnx.Rngs) -> Discrimin
     return Discriminator(
         input_size=size, width=config.disc_width, max_width=config.disc_max_width, rngs=rngs
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# Inference
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -389,69 +290,7 @@ def predict(model: ContentNet, image, mask) -> np.ndarray:
             f"{size // 2}x{size // 2} square of a {size}x{size} image. Use a freeform network "
             "for other holes."
         )
-    graphdef, state = nnx.split(export.eval_mode(model))
+    graphdef, state = nnx.split(eval_mode(model))
     filled = _predict(graphdef, state, jnp.asarray(images), jnp.asarray(masks))
     filled = np.asarray(filled, np.float32)
     return filled[0] if unbatched else filled
-
-
-# ----------------------------------------------------------------------------------------------
-# Export: the generator's weights in a small .npz with its config (`npsynth.export`)
-
-
-def save_content_net(
-    model: ContentNet, path, *, config: ContentNetConfig, step: int | None = None, dtype="float16"
-) -> Path:
-    """Write the generator's weights (and batch-norm statistics) as .npz plus a .json.
-
-    The .npz alone is enough for `load_content_net` (see `npsynth.export.save_network`).
-
-    Args:
-      model: the generator.
-      path: the .npz to write (parent folders are created).
-      config: the model's architecture (checked against the model).
-      step: training step, recorded in the metadata.
-      dtype: "float16" (default, half the size), "float32" or "int8" (`export.save_network`).
-
-    Returns:
-      the .npz path.
-    """
-    if (model.mode, model.image_size, model.channels, model.fill, model.skips) != (
-        config.mode,
-        config.image_size,
-        config.channels,
-        config.fill,
-        config.skips,
-    ):
-        raise ValueError(
-            "config does not describe this model (mode, image_size, channels, fill or skips)"
-        )
-    return export.save_network(
-        model, path, format=EXPORT_FORMAT, config=config, step=step, dtype=dtype
-    )
-
-
-def load_content_net(path) -> ContentNet:
-    """Load an exported content network (see `save_content_net`), in evaluation mode.
-
-    Args:
-      path: the .npz file, or a folder holding `content_net.npz` (e.g. a training workdir,
-        where `python -m train.content` exports at the end of training).
-
-    Returns:
-      a `ContentNet` in float32 with running batch-norm statistics, ready for `predict`.
-    """
-    return load_content_net_and_header(path)[0]
-
-
-def load_content_net_and_header(path) -> tuple[ContentNet, dict]:
-    """`load_content_net`, and the export's header (format, config, step, dtype, params)."""
-    return export.load_network(
-        path,
-        format=EXPORT_FORMAT,
-        build=lambda config: make_content_net(ContentNetConfig(**config), rngs=nnx.Rngs(0)),
-        what="content network",
-        default_name="content_net.npz",
-        how_to_make="export them from a training run with "
-        "`python -m train.content --workdir DIR --export`",
-    )

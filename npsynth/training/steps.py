@@ -9,8 +9,8 @@ reconstruction loss. The generator minimises
 and the discriminator minimises  -log D(real) - log(1 - D(fake)). For the content network
 (`ContentTask`, Yang et al. 2017, Sec. 3.1 and the Context Encoder of Pathak et al. 2016)
 L_rec is the hole's L2 and "fake" is the predicted central half (paper mode) or the
-prediction composited with the known pixels (freeform). `npsynth.translate` defines the
-tasks of Image2Feature and Feature2Image.
+prediction composited with the known pixels (freeform). The tasks (`ContentTask`,
+`Image2FeatureTask`, `Feature2ImageTask`) live in `npsynth.training.tasks`.
 
 The training state is a plain dict, which is also the checkpoint layout:
 
@@ -25,6 +25,7 @@ keys as an uninterrupted one. Nothing here logs or touches files. Functions that
 task also take a `ContentNetConfig`, meaning `ContentTask(config)`.
 """
 
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,11 +38,13 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from npsynth.config import ContentNetConfig
-from npsynth.content_net import centre_box, composite, make_content_net, make_discriminator
-from npsynth.export import eval_mode
+from npsynth.config.models import ContentNetConfig
+from npsynth.models.layers import eval_mode
+from npsynth.training.tasks import ContentTask
 
 State = dict  # the training state described in the module docstring
+
+
 Batch = dict  # {"image": float32 [N, S, S, 3] in [0, 1], "mask": float32 [N, S, S, 1], 1 = hole}
 
 
@@ -63,43 +66,6 @@ class GanTask(Protocol):
 
     def sample(self, generator, batch: Batch) -> jax.Array:
         """An RGB picture of the prediction [N, S, S, 3] for the sample grids (eval mode)."""
-
-    # Optional: `prepare(batch) -> dict` of arrays added to the batch once per step, before
-    # both updates (inputs that need no gradient, computed once instead of twice).
-
-
-@dataclasses.dataclass(frozen=True)
-class ContentTask:
-    """The content network (Yang et al. 2017, Sec. 3.1): L_rec = the hole's L2."""
-
-    config: ContentNetConfig
-
-    def make_generator(self, rngs):
-        return make_content_net(self.config, rngs=rngs)
-
-    def make_discriminator(self, rngs):
-        return make_discriminator(self.config, rngs=rngs)
-
-    def generate(self, generator, batch, key):
-        prediction = generator(batch["image"], batch["mask"], rngs=key)
-        if self.config.mode == "paper":
-            return prediction, prediction
-        return prediction, composite(self.config.mode, batch["image"], batch["mask"], prediction)
-
-    def real(self, batch):
-        return _centre(batch["image"]) if self.config.mode == "paper" else batch["image"]
-
-    def reconstruction(self, prediction, batch):
-        if self.config.mode == "paper":
-            target, mask = _centre(batch["image"]), jnp.ones_like(prediction[..., :1])
-        else:
-            target, mask = batch["image"], batch["mask"]
-        l2 = hole_l2(prediction, target, mask)
-        return l2, {"l2": l2}
-
-    def sample(self, generator, batch):
-        prediction = generator(batch["image"], batch["mask"])
-        return composite(self.config.mode, batch["image"], batch["mask"], prediction)
 
 
 def as_task(task) -> GanTask:
@@ -172,26 +138,6 @@ def graphs_for(task) -> Graphs:
     generator = nnx.eval_shape(lambda: task.make_generator(nnx.Rngs(0)))
     discriminator = nnx.eval_shape(lambda: task.make_discriminator(nnx.Rngs(0)))
     return Graphs(_split(generator)[0], _split(discriminator)[0], task)
-
-
-def hole_l2(prediction: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
-    """Mean squared error over the hole pixels (and channels) of a batch.
-
-    Args:
-      prediction, target: [N, H, W, C].
-      mask: [N, H, W, 1], 1 = hole; pass ones for a prediction that is all hole.
-
-    Returns:
-      scalar; 0 when there is no hole pixel.
-    """
-    squared = jnp.square(prediction - target) * mask
-    count = jnp.sum(mask) * prediction.shape[-1]
-    return jnp.sum(squared) / jnp.maximum(count, 1.0)
-
-
-def _centre(images: jax.Array) -> jax.Array:
-    start, stop = centre_box(images.shape[1])
-    return images[:, start:stop, start:stop]
 
 
 def _generate(graphs: Graphs, g_state: dict, batch: Batch, key):
@@ -361,3 +307,5 @@ def generator_from_state(graphs: Graphs, state: State) -> nnx.Module:
         copy=True,
     )  # fmt: skip
     return eval_mode(generator)
+
+

@@ -1,7 +1,7 @@
 """Classical inpainting baselines to compare neural patch synthesis with.
 
 Each baseline is `fn(image, mask) -> filled`: image float32 [H, W, 3] RGB in [0, 1], mask
-[H, W, 1] with 1 = hole (as in `npsynth.data`); the result is float32 [H, W, 3] in [0, 1]
+[H, W, 1] with 1 = hole (as in `npsynth.masks`); the result is float32 [H, W, 3] in [0, 1]
 whose known pixels are exactly the input's. OpenCV and PatchMatch work on 8-bit images, so
 their hole pixels are multiples of 1/255.
 

@@ -2,7 +2,7 @@
 
 The neural patches of the joint loss (Yang et al. 2017, Eq. 3) are 3x3 windows of the
 relu3_1 and relu4_1 activations of an ImageNet-pretrained VGG-19. This module holds the
-16 convolutions with their Caffe input convention; `npsynth.weights` finds the weights.
+16 convolutions with their Caffe input convention; `npsynth.hub.load_vgg19` finds the weights.
 """
 
 from __future__ import annotations
@@ -158,10 +158,3 @@ def vgg19_from_weights(
         conv.kernel.set_value(jnp.asarray(kernel, jnp.float32))
         conv.bias.set_value(jnp.asarray(bias, jnp.float32))
     return model
-
-
-def load_vgg19(path=None, *, pooling: str = "max") -> VGG19:
-    """VGG-19 with the ImageNet-pretrained weights, found as `npsynth.weights.load` describes."""
-    from npsynth import weights as weights_lib
-
-    return vgg19_from_weights(weights_lib.load(path).arrays, pooling=pooling)

@@ -15,7 +15,7 @@ A photo that cannot be read (corrupt, truncated, not an image) is skipped with a
 replaced by the next readable photo of the dataset, which keeps batches deterministic.
 
 Batches are NumPy dicts `{"image": float32 [B, S, S, 3] in [0, 1], "mask": float32
-[B, S, S, 1], 1 = hole}` (the conventions of `npsynth.data`). No JAX here.
+[B, S, S, 1], 1 = hole}` (the conventions of `npsynth.masks`). No JAX here.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from npsynth import data
+from npsynth import io, masks
 
 # `--tfds` short names.
 TFDS_ALIASES = {"imagenet": "imagenet2012"}
@@ -54,7 +54,7 @@ class FolderSource:
 
     def __init__(self, folder):
         try:
-            self.paths = data.list_images(folder, recursive=True)
+            self.paths = io.list_images(folder, recursive=True)
         except (FileNotFoundError, ValueError) as error:
             raise DatasetError(f"--images: {error}") from None
         self.name = f"folder {str(folder)!r}"
@@ -275,14 +275,14 @@ def training_mask(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     """A hole for one training example: float32 [size, size, 1], 1 = hole.
 
     Args:
-      kind: "center", "center:FRACTION", "boxes", "strokes" (`npsynth.data.make_mask`) or
+      kind: "center", "center:FRACTION", "boxes", "strokes" (`npsynth.masks.make_mask`) or
         "mixed" (one of center, boxes and strokes, uniformly).
       size: mask side.
       rng: the example's generator.
     """
     if kind == "mixed":
         kind = MIXED_KINDS[int(rng.integers(len(MIXED_KINDS)))]
-    return data.make_mask(kind, size, size, rng=rng)
+    return masks.make_mask(kind, size, size, rng=rng)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,88 @@
+"""`npsynth.inpaint`: check the inputs, pick the method, run the pyramid."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from npsynth import hub, masks, pyramid
+from npsynth.config.inpaint import PyramidConfig, config_for
+from npsynth.methods import optimize, translate
+from npsynth.models.vgg import VGG19
+
+# Each method makes its per-level step from its config and VGG-19 (`pyramid.LevelStep`).
+METHODS = {
+    "optimize": lambda config, vgg: optimize.OptimizeStep(config, vgg),
+    "translate": translate.make_step,
+}
+
+
+def inpaint(
+    image,
+    mask,
+    *,
+    method: str | None = None,
+    config: PyramidConfig | None = None,
+    vgg: VGG19 | None = None,
+    progress: bool = False,
+    **overrides,
+) -> pyramid.InpaintResult:
+    """Fill the hole of `image` by multi-scale neural patch synthesis (or its fast variant).
+
+    `method="optimize"` (default) minimises the joint loss (Eq. 1) with L-BFGS at every
+    scale (Yang et al. 2017); `method="translate"` runs Image2Feature -> patch-swap ->
+    Feature2Image at every scale (Song et al. 2018), orders of magnitude faster.
+
+    Args:
+      image: `[H, W, 3]` RGB, float in [0, 1] or uint8; any size.
+      mask: `[H, W, 1]` or `[H, W]`, 1 (or non-zero) = hole.
+      method: "optimize" or "translate"; default: the config's method, else "optimize".
+      config: an `OptimizeConfig` or `TranslateConfig`; keyword `overrides` replace its
+        fields (for example `scales=(128, 256)`, `iterations=50`, `content="harmonic"`).
+      vgg: the texture network; defaults to the pretrained VGG-19 (`npsynth.load_vgg19`).
+      progress: show a progress bar over the scales.
+
+    Returns:
+      An `InpaintResult`; `.image` is the filled photo with the known pixels exactly as given.
+    """
+    if config is None:
+        config = config_for(method or "optimize", **overrides)
+    else:
+        if method is not None and method != config.method:
+            raise ValueError(
+                f"method={method!r} but config is a {type(config).__name__} "
+                f"(method {config.method!r}); pass one or the other"
+            )
+        config = config_for(config.method, **(dataclasses.asdict(config) | overrides))
+    image, mask = check_inputs(image, mask)
+    vgg = vgg if vgg is not None else hub.default_vgg()
+    step = METHODS[config.method](config, vgg)
+    return pyramid.run(image, mask, config=config, step=step, progress=progress)
+
+
+def check_inputs(image, mask) -> tuple[np.ndarray, np.ndarray]:
+    """`image` as float32 [H, W, 3] in [0, 1] and `mask` as float32 [H, W, 1] in {0, 1},
+    or a ValueError that says what is wrong."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[-1] not in (3, 4):
+        raise ValueError(
+            f"image must be [H, W, 3] RGB, got shape {image.shape}; for a batch call inpaint per image"
+        )
+    if image.dtype == np.uint8:
+        image = image.astype(np.float32) / 255.0
+    image = np.asarray(image[..., :3], np.float32)
+    if not np.isfinite(image).all():
+        raise ValueError("image contains NaN or infinite values")
+    if image.min() < 0.0 or image.max() > 1.0:
+        raise ValueError(
+            f"image values must lie in [0, 1] (got {image.min():.3g}..{image.max():.3g}); "
+            "divide 8-bit images by 255"
+        )
+    mask = np.asarray(mask, np.float32)
+    if mask.ndim == 2:
+        mask = mask[..., None]
+    if mask.ndim == 3 and mask.shape[-1] == 1:
+        mask = (mask != 0).astype(np.float32)
+    masks.check_mask(mask, image.shape)
+    return image, mask

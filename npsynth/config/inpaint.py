@@ -1,0 +1,154 @@
+"""Settings of `npsynth.inpaint`: the shared pyramid, then one config per method.
+
+Paper defaults cite Yang et al. 2017 (arXiv 1611.09969) and Song et al. 2018 (arXiv 1711.08590).
+Each method has its own dataclass, so no field is meaningless for the method in use:
+`OptimizeConfig` (multi-scale neural patch synthesis) and `TranslateConfig` (feature image
+translation), both extending `PyramidConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import ClassVar
+
+CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean")
+
+
+def _increasing_scales(name: str, values) -> tuple[int, ...]:
+    scales = tuple(int(s) for s in values)
+    if not scales or any(s < 16 for s in scales):
+        raise ValueError(f"{name} must be at least 16 px each, got {tuple(values)}")
+    if any(b <= a for a, b in itertools.pairwise(scales)):
+        raise ValueError(f"{name} must be strictly increasing, got {tuple(values)}")
+    return scales
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PyramidConfig:
+    """What every method shares: the coarse-to-fine pyramid and its first reference."""
+
+    method: ClassVar[str] = ""
+    # Working sizes (pixels, longest side) of the coarse-to-fine pyramid.
+    scales: tuple[int, ...] = (128, 256, 512)
+    # Context around the hole's bounding box kept for large photos, as a fraction of its size.
+    context: float = 1.0
+    # Content reference at the first scale: "auto" (the content network when a checkpoint is
+    # available and fits the hole, else "harmonic"; a paper-mode network only fits the centred
+    # square), "network", "harmonic" (Laplace fill from the hole border) or "mean" (mean
+    # colour of the known pixels).
+    content: str = "auto"
+    # Exported content network (`python -m train.content --export`): a .npz or a training
+    # workdir. None: $NPSYNTH_CONTENT_NET, else the networks shipped with npsynth.
+    content_checkpoint: str | None = None
+    # Candidates per chunk of the nearest-neighbour search (bounds its memory).
+    chunk_size: int = 512
+
+    def __post_init__(self):
+        object.__setattr__(self, "scales", _increasing_scales("scales", self.scales))
+        if self.content not in CONTENT_REFERENCES:
+            raise ValueError(
+                f"content must be auto, network, harmonic or mean, got {self.content!r}"
+            )
+        if self.context < 0:
+            raise ValueError(f"context must be >= 0, got {self.context}")
+        if self.chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+
+    @classmethod
+    def tiny(cls, **overrides):
+        """A small, fast variant for tests and smoke runs (32 and 64 px, harmonic reference)."""
+        return cls(**({"scales": (32, 64), "content": "harmonic"} | cls._tiny | overrides))
+
+    _tiny: ClassVar[dict] = {}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class OptimizeConfig(PyramidConfig):
+    """Multi-scale neural patch synthesis: L-BFGS on the joint loss (Eq. 1) at every scale."""
+
+    method: ClassVar[str] = "optimize"
+    _tiny: ClassVar[dict] = {"iterations": 5}
+    # Sec. 3.3 uses 128, 256, 512.
+    scales: tuple[int, ...] = (128, 256, 512)
+    # L-BFGS iterations per scale (Sec. 4: 100).
+    iterations: int = 100
+    # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the README's sweep).
+    alpha: float = 1e-7
+    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the README's sweep).
+    beta: float = 1.0
+    # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
+    layers: tuple[str, ...] = ("relu3_1", "relu4_1")
+    # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
+    patch_size: int = 3
+    # "per_scale": nearest neighbours fixed at the start of each scale (the authors' faster
+    # variant); "every_eval": recomputed at every loss evaluation (the paper, Eq. 3).
+    nn_update: str = "per_scale"
+    # L-BFGS stops early once the gradient norm falls below this.
+    tol: float = 1e-6
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if self.alpha < 0 or self.beta < 0:
+            raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
+        if self.nn_update not in ("per_scale", "every_eval"):
+            raise ValueError(f"nn_update must be per_scale or every_eval, got {self.nn_update!r}")
+        object.__setattr__(self, "layers", tuple(self.layers))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TranslateConfig(PyramidConfig):
+    """Feature image translation: Image2Feature -> patch-swap -> Feature2Image per scale."""
+
+    method: ClassVar[str] = "translate"
+    # Song et al. 2018, Fig. 4: 256 then 512.
+    scales: tuple[int, ...] = (256, 512)
+    # The hole's features at the first scale: "auto" (the Image2Feature network when one is
+    # available, else "content"), "network", or "content" (relu3_1 of the content reference).
+    image2feature: str = "auto"
+    # Exported Image2Feature network (.npz or training workdir). None: $NPSYNTH_IMAGE2FEATURE,
+    # else the one shipped with npsynth, if any.
+    image2feature_checkpoint: str | None = None
+    # Exported Feature2Image network. None: $NPSYNTH_FEATURE2IMAGE, else the shipped one.
+    feature2image_checkpoint: str | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.image2feature not in ("auto", "network", "content"):
+            raise ValueError(
+                f"image2feature must be auto, network or content, got {self.image2feature!r}"
+            )
+
+
+# The config of the default method; kept under the name `npsynth.inpaint` has always taken.
+InpaintConfig = OptimizeConfig
+CONFIGS: dict[str, type[PyramidConfig]] = {"optimize": OptimizeConfig, "translate": TranslateConfig}
+
+
+def config_for(method: str, **fields) -> PyramidConfig:
+    """The config of `method` ("optimize" or "translate") with `fields` set.
+
+    A field of the other method raises a ValueError that names the method it belongs to.
+    """
+    if method not in CONFIGS:
+        raise ValueError(f"method must be {' or '.join(CONFIGS)}, got {method!r}")
+    cls = CONFIGS[method]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - names)
+    if unknown:
+        owners = {
+            name: other
+            for other, other_cls in CONFIGS.items()
+            for name in (f.name for f in dataclasses.fields(other_cls))
+        }
+        raise ValueError(
+            "; ".join(
+                f"{name} is a setting of method {owners[name]!r}, not {method!r}"
+                if name in owners
+                else f"unknown setting {name!r}"
+                for name in unknown
+            )
+        )
+    return cls(**fields)

@@ -1,0 +1,216 @@
+"""The one coarse-to-fine driver shared by every method (Yang et al. 2017, Sec. 3.3, Algorithm 1).
+
+Photos larger than the last scale are worked on in a context window around the hole. The
+window is downsized to the first scale, where the content reference (`npsynth.reference`)
+is the guide; each later scale is guided by the previous result, upsampled. At every scale
+the known pixels are downsized without any hole pixel leaking into them, all arrays are
+padded to a multiple of `PAD_MULTIPLE`, and the method's per-level step fills the hole.
+The last result is pasted into the photo's hole; known pixels stay exactly as given.
+
+A method is a `LevelStep`: a callable that takes a `Level` and returns a `LevelResult`
+(`npsynth.methods.optimize`, `npsynth.methods.translate`). A new method is a new step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from npsynth import reference, resize
+from npsynth.config.inpaint import PyramidConfig
+
+# Levels whose longest side falls below this are skipped: VGG-19 relu4_1 would have too
+# few cells for any 3x3 patch.
+MIN_LEVEL_SIZE = 32
+# Working sizes are padded (by reflection, as known pixels) to a multiple of this, the
+# downsampling factor of relu4_1, so every pixel is seen by every texture layer.
+PAD_MULTIPLE = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Level:
+    """One level of the pyramid, as a method's step sees it (arrays padded)."""
+
+    index: int  # 0 = the coarsest level worked at
+    count: int  # levels worked at (levels under MIN_LEVEL_SIZE are skipped)
+    size: tuple[int, int]  # (height, width) before padding
+    known: np.ndarray  # [h', w', 3] the known pixels at this scale (hole pixels: a guess)
+    hole: np.ndarray  # [h', w', 1] 1 = hole; 0 in the padding
+    guide: np.ndarray  # [h', w', 3] content reference (first level) or upsampled previous
+    # result, known pixels from `known`: the initial value and E_c's reference (Eq. 2)
+
+
+@dataclasses.dataclass(frozen=True)
+class LevelResult:
+    """What a step returns: the padded level filled, and what it wants reported."""
+
+    image: np.ndarray  # [h', w', 3]
+    losses: np.ndarray | None = None  # optimize: the joint loss after each iteration
+    layers: tuple[str, ...] = ()  # the VGG-19 layers the step used
+
+
+LevelStep = Callable[[Level], LevelResult]
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleResult:
+    """One level of the pyramid."""
+
+    size: tuple[int, int]  # (height, width) worked at, before padding
+    image: np.ndarray  # [h, w, 3] result at this scale (of the worked region)
+    losses: np.ndarray | None  # joint loss after each L-BFGS iteration (losses[0] at the
+    # start); None for methods without a loss (translate)
+    layers: tuple[str, ...]  # VGG-19 layers used (texture layers with no source patch are skipped)
+    seconds: float  # wall time of this scale, compilation included
+
+
+@dataclasses.dataclass(frozen=True)
+class InpaintResult:
+    """Output of `npsynth.inpaint`."""
+
+    image: np.ndarray  # [H, W, 3] the input with its hole filled; known pixels unchanged
+    scales: list[ScaleResult]
+    reference: np.ndarray  # [h0, w0, 3] the content reference at the first scale
+    region: tuple[int, int, int, int]  # (top, bottom, left, right) of the worked window
+    seconds: float
+
+
+def run(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    config: PyramidConfig,
+    step: LevelStep,
+    progress: bool = False,
+) -> InpaintResult:
+    """Fill the hole of `image` coarse to fine at `config.scales` with `step` at each level.
+
+    Args:
+      image: [H, W, 3] float32 in [0, 1]; mask: [H, W, 1], 1 = hole (checked by the caller).
+      config: the pyramid's settings (scales, context window, content reference).
+      step: the method's per-level step.
+      progress: show a progress bar over the scales.
+    """
+    start = time.perf_counter()
+    region, region_image, region_mask = work_region(image, mask, config.scales[-1], config.context)
+    sizes = level_sizes(region_image.shape[:2], config.scales)
+    results, first_reference, previous = [], None, None
+    bar = _progress_bar(len(sizes), progress)
+    for index, size in enumerate(sizes):
+        level_start = time.perf_counter()
+        known = known_at(region_image, region_mask, size)
+        hole = resize.resize_mask(region_mask, size)
+        if previous is None:
+            first_reference = reference.content_reference(known, hole, config)
+            guide = first_reference
+        else:
+            guide = np.where(hole > 0, resize.resize_image(previous, size), known)
+        level = Level(
+            index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
+            pad(guide, "symmetric"),
+        )  # fmt: skip
+        out = step(level)
+        previous = out.image[: size[0], : size[1]]
+        seconds = time.perf_counter() - level_start
+        results.append(ScaleResult(size, previous, out.losses, out.layers, seconds))
+        bar.update(1)
+        postfix = {"size": f"{size[0]}x{size[1]}"}
+        if out.losses is not None and len(out.losses):
+            postfix["loss"] = f"{out.losses[-1]:.4g}"
+        bar.set_postfix(postfix)
+    bar.close()
+    output = paste_hole(image, mask, region, previous)
+    return InpaintResult(output, results, first_reference, region, time.perf_counter() - start)
+
+
+def context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the part of the photo to work on.
+
+    The whole photo when it fits in the last scale; otherwise the hole's bounding box grown by
+    `context` times its size on each side, and at least to the last scale where the photo
+    allows, so the finest level works at full resolution whenever the hole is small enough.
+    """
+    height, width = hole.shape
+    if max(height, width) <= last_scale:
+        return 0, height, 0, width
+    ys, xs = np.nonzero(hole)
+    box = [(ys.min(), ys.max() + 1, height), (xs.min(), xs.max() + 1, width)]
+    spans = []
+    for low, high, limit in box:
+        extent = high - low
+        want = max(round(extent * (1 + 2 * context)), min(last_scale, limit))
+        low = max(0, min((low + high - want) // 2, limit - want))
+        spans += [low, min(limit, low + want)]
+    return tuple(int(v) for v in spans)
+
+
+def work_region(image: np.ndarray, mask: np.ndarray, last_scale: int, context: float):
+    """(region, image crop, mask crop) of the context window (`context_window`) to work on."""
+    region = context_window(mask[..., 0], last_scale, context)
+    top, bottom, left, right = region
+    return region, image[top:bottom, left:right], mask[top:bottom, left:right]
+
+
+def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) -> np.ndarray:
+    """A copy of `image` whose hole pixels inside `region` come from `filled`, the worked
+    region's result (resized to the region first if it was worked at a smaller size)."""
+    top, bottom, left, right = region
+    if filled.shape[:2] != (bottom - top, right - left):
+        filled = resize.resize_image(filled, (bottom - top, right - left))
+    output = image.copy()
+    hole_px = mask[top:bottom, left:right, 0] > 0
+    output[top:bottom, left:right][hole_px] = filled[hole_px]
+    return output
+
+
+def level_sizes(shape: tuple[int, int], scales: tuple[int, ...]) -> list[tuple[int, int]]:
+    """(height, width) per scale: the region fit into the last scale, then scaled by s / s_last."""
+    height, width = shape
+    fit = min(1.0, scales[-1] / max(height, width))
+    sizes = []
+    for scale in scales:
+        factor = fit * scale / scales[-1]
+        size = (max(1, round(height * factor)), max(1, round(width * factor)))
+        if max(size) >= MIN_LEVEL_SIZE or scale == scales[-1]:
+            sizes.append(size)
+    if max(sizes[-1]) < MIN_LEVEL_SIZE:
+        raise ValueError(
+            f"the image is {height}x{width}: too small for neural patch synthesis "
+            f"(needs at least {MIN_LEVEL_SIZE} px on its longest side)"
+        )
+    return sizes
+
+
+def known_at(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The known pixels downsized to `size` without any hole pixel leaking into them.
+
+    A normalised (masked) resize: resize(image * known) / resize(known).
+    """
+    known = 1.0 - mask
+    weight = resize.resize_image(np.repeat(known, 3, axis=-1), size, clip=False)
+    values = resize.resize_image(image * known, size, clip=False)
+    return np.clip(values / np.maximum(weight, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def pad(array: np.ndarray, mode: str) -> np.ndarray:
+    """`array` ([h, w, C]) padded at the bottom and right to multiples of `PAD_MULTIPLE`."""
+    height, width = array.shape[:2]
+    widths = [(0, -height % PAD_MULTIPLE), (0, -width % PAD_MULTIPLE), (0, 0)]
+    return np.pad(array, widths, mode=mode)
+
+
+def per_level(value, count: int, name: str) -> list[int]:
+    """`value` (one number, or one per scale) as one int per scale."""
+    values = [int(value)] * count if np.ndim(value) == 0 else [int(v) for v in value]
+    if len(values) != count:
+        raise ValueError(f"{name} must be one number or one per scale ({count}), got {value}")
+    return values
+
+
+def _progress_bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="scales", unit="scale", disable=not enabled, leave=False)
