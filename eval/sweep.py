@@ -13,18 +13,13 @@ Prints a markdown table (also written to OUT/sweep.md) and the best setting by h
 from __future__ import annotations
 
 import argparse
-import itertools
 import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
-from tqdm.auto import tqdm
-
-from eval.inpaint import DEFAULT_HOLE, _atomic_write, machine, pairs
-from npsynth import metrics
-from npsynth.config import InpaintConfig
-from npsynth.synthesis import inpaint
+from npsynth.evaluation import sweep
+from npsynth.evaluation.runner import Photos
+from npsynth.io import atomic_write
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,63 +40,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--content", default="harmonic")
     parser.add_argument("--out", type=Path, default=Path("out/sweep"))
-    args = parser.parse_args(argv)
-    args.seed = 0  # what eval.inpaint.pairs reads, besides images, limit, resize, masks, hole
-    return args
-
-
-def sweep(args) -> list[dict]:
-    items = pairs(args)
-    scales = tuple(int(s) for s in args.scales.split(","))
-    grid = list(
-        itertools.product(map(float, args.alphas.split(",")), map(float, args.betas.split(",")))
-    )
-    rows = []
-    for alpha, beta in tqdm(grid, desc="settings"):
-        config = InpaintConfig(
-            scales=scales, iterations=args.iterations, alpha=alpha, beta=beta, content=args.content
-        )
-        scores = []
-        for _, image, mask in items:
-            filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
-            scores.append(metrics.hole_metrics(filled, image, mask))
-        rows.append(
-            {"alpha": alpha, "beta": beta}
-            | {
-                k: float(np.mean([s[k] for s in scores]))
-                for k in ("psnr_hole", "ssim_hole", "l1_hole")
-            }
-        )
-    return rows
-
-
-def render(rows: list[dict], args) -> str:
-    best = max(rows, key=lambda r: r["psnr_hole"])
-    lines = [
-        "# Joint-loss weight sweep",
-        "",
-        f"- command: `python -m eval.sweep {shlex.join(sys.argv[1:])}`",
-        f"- data: first {args.limit} photos of `{args.images}` downsized to {args.resize} px, holes {args.masks or args.hole or DEFAULT_HOLE}",
-        f"- scales {args.scales}, {args.iterations} L-BFGS iterations per scale, content {args.content}",
-        f"- machine: {machine()}",
-        "",
-        "| alpha | beta | PSNR hole | SSIM hole | L1 hole |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        mark = " **best**" if r is best else ""
-        lines.append(
-            f"| {r['alpha']:g} | {r['beta']:g} | {r['psnr_hole']:.2f}{mark} | {r['ssim_hole']:.4f} | {r['l1_hole']:.4f} |"
-        )
-    return "\n".join(lines) + "\n"
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rows = sweep(args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    text = render(rows, args)
-    _atomic_write(args.out / "sweep.md", text)
+    command = "python -m eval.sweep " + shlex.join(argv if argv is not None else sys.argv[1:])
+    photos = Photos(
+        images=args.images, masks=args.masks, hole=args.hole, limit=args.limit, resize=args.resize
+    )
+    scales = tuple(int(s) for s in args.scales.split(","))
+    rows = sweep.sweep(
+        photos, args.alphas.split(","), args.betas.split(","),
+        scales=scales, iterations=args.iterations, content=args.content,
+    )  # fmt: skip
+    header = [
+        f"- command: `{command}`",
+        (
+            f"- data: first {args.limit} photos of `{args.images}` downsized to "
+            f"{args.resize} px, holes {photos.holes}"
+        ),
+        (
+            f"- scales {args.scales}, {args.iterations} L-BFGS iterations per scale, "
+            f"content {args.content}"
+        ),
+    ]
+    text = sweep.render(rows, header=header)
+    atomic_write(args.out / "sweep.md", text)
     print(text)
     return 0
 

@@ -254,16 +254,12 @@ F2I_FORMAT = "npsynth.feature2image/1"
 
 def save_image2feature(model, path, *, config: Image2FeatureConfig, step=None, dtype="float16"):
     """Write an Image2Feature network as .npz + .json (`save_network`)."""
-    return save_network(
-        model, path, format=I2F_FORMAT, config=config, step=step, dtype=dtype
-    )
+    return save_network(model, path, format=I2F_FORMAT, config=config, step=step, dtype=dtype)
 
 
 def save_feature2image(model, path, *, config: Feature2ImageConfig, step=None, dtype="float16"):
     """Write a Feature2Image network as .npz + .json (`save_network`)."""
-    return save_network(
-        model, path, format=F2I_FORMAT, config=config, step=step, dtype=dtype
-    )
+    return save_network(model, path, format=F2I_FORMAT, config=config, step=step, dtype=dtype)
 
 
 def load_image2feature(path) -> ImageToFeature:

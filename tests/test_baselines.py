@@ -1,4 +1,4 @@
-"""Tests for eval.baselines on a small real photo (skipped without the optional packages)."""
+"""Tests for npsynth.evaluation.baselines on a small real photo (skipped without the optional packages)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import load_photo
-from eval import baselines
+from npsynth.evaluation import baselines
 
 # The package each baseline needs, for pytest.importorskip.
 NEEDS = {

@@ -1,9 +1,7 @@
-"""The content network, its discriminator, export/load and the training-step maths."""
+"""npsynth.models.content_net: the content network (Yang et al. 2017, Sec. 3.1), its
+modes, fills and skips, and the shipped networks against the harmonic fill."""
 
 from __future__ import annotations
-
-import dataclasses
-import json
 
 import jax
 import jax.numpy as jnp
@@ -11,21 +9,22 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from npsynth import export, steps
+from npsynth import hub
 from npsynth.config import ContentNetConfig, ContentTrainingConfig
-from npsynth.content_net import (
+from npsynth.export import load_content_net
+from npsynth.losses import hole_l2
+from npsynth.models.content_net import (
     ContentNet,
-    Discriminator,
+    centre_box,
     composite,
-    load_content_net,
+    fills,
     make_content_net,
     make_discriminator,
     paper_mask,
     predict,
-    save_content_net,
 )
+from npsynth.models.layers import eval_mode
 
 TINY = ContentTrainingConfig.tiny().model  # 32x32, widths 8-16
 
@@ -40,21 +39,9 @@ def _box_mask(n: int, size: int) -> np.ndarray:
     return mask
 
 
-TRAIN = ContentTrainingConfig.tiny().train
-ADAM = {"lr": TRAIN.lr, "b1": TRAIN.b1, "b2": TRAIN.b2}
-# The shardings of a training run on this machine's devices.
-REPLICATED = NamedSharding(Mesh(np.asarray(jax.devices()), ("data",)), PartitionSpec())
-SPLIT = NamedSharding(REPLICATED.mesh, PartitionSpec("data"))
-
-
-def _tiny_state():
-    """A fresh training state of the tiny config, compiled like `train.content` runs do."""
-    return steps.make_init(TINY, **ADAM, seed=TRAIN.seed, sharding=REPLICATED)()
-
-
 @pytest.fixture(scope="module")
 def tiny_net() -> ContentNet:
-    return steps.generator_from_state(steps.graphs_for(TINY), _tiny_state())
+    return eval_mode(make_content_net(TINY, rngs=nnx.Rngs(0)))
 
 
 def _zero_net(config: ContentNetConfig) -> ContentNet:
@@ -116,6 +103,17 @@ def test_paper_mode_composite_pastes_the_centre():
     np.testing.assert_array_equal(full[0][outside], np.asarray(images)[0][outside])
 
 
+def test_centre_box_and_which_holes_a_network_fills():
+    assert centre_box(128) == (32, 96) and centre_box(16) == (4, 12)
+    paper = _zero_net(ContentNetConfig(mode="paper", image_size=16, channels=(4, 4), bottleneck=4))
+    freeform = _zero_net(ContentNetConfig(image_size=16, channels=(4, 4), bottleneck=4))
+    square = np.zeros((16, 16, 1), np.float32)
+    square[4:12, 4:12] = 1.0
+    shifted = np.roll(square, 1, axis=0)
+    assert fills(paper, square) and not fills(paper, shifted)
+    assert fills(freeform, square) and fills(freeform, shifted)
+
+
 def test_paper_mode_refuses_other_holes():
     net = _zero_net(ContentNetConfig(mode="paper", image_size=16, channels=(4, 4), bottleneck=4))
     image = _images(1, 16)[0]
@@ -124,20 +122,6 @@ def test_paper_mode_refuses_other_holes():
     off_centre[0:8, 0:8] = 1.0
     with pytest.raises(ValueError, match="paper mode"):
         predict(net, image, off_centre)
-
-
-def test_discriminator_logits_and_widths():
-    disc = nnx.eval_shape(
-        lambda: Discriminator(input_size=32, width=4, max_width=8, rngs=nnx.Rngs(0))
-    )
-    assert [conv.out_features for conv in disc.convs] == [4, 8, 8]
-    assert disc.head.in_features == 4 * 4 * 8
-    logits = nnx.eval_shape(
-        lambda d, x: d(x), disc, jax.ShapeDtypeStruct((3, 32, 32, 3), jnp.float32)
-    )
-    assert logits.shape == (3,)
-    with pytest.raises(ValueError, match=r"\[N, 32, 32, 3\]"):
-        nnx.eval_shape(lambda d, x: d(x), disc, jax.ShapeDtypeStruct((1, 16, 16, 3), jnp.float32))
 
 
 def test_widths_and_bottleneck_are_configurable():
@@ -160,167 +144,6 @@ def test_config_errors_are_clear():
     net = nnx.eval_shape(lambda: make_content_net(TINY, rngs=nnx.Rngs(0)))
     with pytest.raises(ValueError, match="images"):
         net(jnp.zeros((1, 64, 64, 3)), jnp.zeros((1, 64, 64, 1)))
-
-
-def test_export_round_trip(tmp_path, tiny_net):
-    path = save_content_net(tiny_net, tmp_path / "net.npz", config=TINY, step=7)
-    meta = json.loads(path.with_suffix(".json").read_text())
-    assert meta["step"] == 7 and meta["dtype"] == "float16"
-    assert meta["config"]["channels"] == [8, 16, 16]
-    with np.load(path) as archive:
-        assert all(archive[k].dtype == np.float16 for k in archive.files if k != "__config__")
-
-    loaded = load_content_net(tmp_path / "net.npz")
-    assert loaded.mode == "freeform" and loaded.image_size == 32
-    images, mask = _images(2, 32), _box_mask(2, 32)
-    np.testing.assert_allclose(
-        predict(loaded, images, mask), predict(tiny_net, images, mask), atol=5e-3
-    )
-    # A folder holding content_net.npz loads too.
-    save_content_net(tiny_net, tmp_path / "run" / "content_net.npz", config=TINY, dtype="float32")
-    exact = load_content_net(tmp_path / "run")
-    np.testing.assert_allclose(
-        predict(exact, images, mask), predict(tiny_net, images, mask), atol=1e-6
-    )
-
-
-def test_int8_quantization_on_a_hand_computed_kernel():
-    from npsynth.export import quantize_int8
-
-    # Two output channels: peaks 2.54 and 0.0 (an all-zero channel keeps scale 1).
-    weights = np.array([[[1.27, 0.0], [-2.54, 0.0]], [[0.005, 0.0], [2.0, 0.0]]], np.float32)
-    q, scale = quantize_int8(weights)
-    assert q.dtype == np.int8 and scale.dtype == np.float32
-    np.testing.assert_allclose(scale, [0.02, 1.0], rtol=1e-6)
-    # 1.27 / 0.02 = 63.5 rounds to even (64); 0.005 / 0.02 = 0.25 -> 0; 2.0 / 0.02 = 100.
-    np.testing.assert_array_equal(q[..., 0], [[64, -127], [0, 100]])
-    np.testing.assert_array_equal(q[..., 1], 0)
-
-
-def test_int8_export_is_a_quarter_of_float32_and_close(tmp_path, tiny_net):
-    small = save_content_net(tiny_net, tmp_path / "q.npz", config=TINY, dtype="int8")
-    full = save_content_net(tiny_net, tmp_path / "f.npz", config=TINY, dtype="float32")
-    with np.load(small) as archive:
-        kinds = {k: archive[k].dtype for k in archive.files if k != "__config__"}
-    kernels = [k for k in kinds if k.endswith("kernel")]
-    assert kernels and all(kinds[k] == np.int8 for k in kernels)
-    assert all(kinds[k + "::scale"] == np.float32 for k in kernels)
-    assert small.stat().st_size < 0.4 * full.stat().st_size
-    assert json.loads(small.with_suffix(".json").read_text())["dtype"] == "int8"
-    # Each loaded kernel is within half a step of the original, channel by channel.
-    loaded = load_content_net(small)
-    original = dict(nnx.to_flat_state(nnx.state(tiny_net, nnx.Param)))
-    for path, value in nnx.to_flat_state(nnx.state(loaded, nnx.Param)):
-        if path[-1] == "kernel":
-            w = np.asarray(original[path].get_value())
-            step = np.abs(w).reshape(-1, w.shape[-1]).max(0) / 127
-            assert np.all(np.abs(np.asarray(value.get_value()) - w) <= step / 2 + 1e-7)
-    images, mask = _images(2, 32), _box_mask(2, 32)
-    np.testing.assert_allclose(
-        predict(loaded, images, mask), predict(tiny_net, images, mask), atol=2e-2
-    )
-    with pytest.raises(ValueError, match="int8"):
-        save_content_net(tiny_net, tmp_path / "x.npz", config=TINY, dtype="int4")
-
-
-def test_load_errors_are_clear(tmp_path, tiny_net):
-    with pytest.raises(FileNotFoundError, match="--export"):
-        load_content_net(tmp_path / "missing.npz")
-    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not an exported content network"):
-        load_content_net(tmp_path / "junk.npz")
-    path = save_content_net(tiny_net, tmp_path / "net.npz", config=TINY)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    meta = json.loads(str(arrays.pop("__config__")))
-    meta["config"]["bottleneck"] = 16  # the arrays are for 32
-    np.savez(tmp_path / "bad.npz", __config__=np.asarray(json.dumps(meta)), **arrays)
-    with pytest.raises(ValueError, match="shape"):
-        load_content_net(tmp_path / "bad.npz")
-
-
-def test_hole_l2_known_values_and_gradient_only_in_hole():
-    prediction = jnp.zeros((1, 2, 2, 3))
-    target = jnp.ones((1, 2, 2, 3)) * jnp.asarray([1.0, 2.0, 3.0]).reshape(1, 1, 1, 3)
-    mask = jnp.asarray([[1.0, 0.0], [0.0, 1.0]]).reshape(1, 2, 2, 1)
-    # Two hole pixels, each with squared errors 1, 4, 9: mean 14 / 3.
-    assert float(jax.jit(steps.hole_l2)(prediction, target, mask)) == pytest.approx(14 / 3)
-    grad = jax.grad(steps.hole_l2)(prediction, target, mask)
-    assert float(jnp.abs(grad * (1.0 - mask)).max()) == 0.0
-    assert float(jnp.abs(grad)[mask[..., 0] > 0].min()) > 0.0
-    assert float(steps.hole_l2(prediction, target, jnp.zeros_like(mask))) == 0.0
-
-
-def test_one_training_step_updates_both_networks():
-    # The settings and shardings of `ContentTrainingConfig.tiny()` runs, so the compiled
-    # steps are shared with tests/test_train_content.py.
-    state = _tiny_state()
-    before = jax.tree.map(np.asarray, state)
-    d_step, g_step = steps.make_steps(
-        TINY, **ADAM, lam=TRAIN.lam, seed=TRAIN.seed, state_sharding=REPLICATED,
-        batch_sharding=SPLIT,
-    )  # fmt: skip
-    batch = jax.device_put({"image": _images(4, 32), "mask": _box_mask(4, 32)}, SPLIT)
-    state, d_metrics = d_step(state, batch)
-    state, g_metrics = g_step(state, batch)
-    assert int(state["step"]) == 1
-    metrics = jax.device_get(d_metrics | g_metrics)
-    assert set(metrics) == {"d_loss", "d_real", "d_fake", "g_loss", "l2", "adv"}
-    assert all(np.isfinite(v) for v in metrics.values())
-    lam = TRAIN.lam
-    assert metrics["g_loss"] == pytest.approx(
-        lam * metrics["l2"] + (1 - lam) * metrics["adv"], rel=1e-5
-    )
-
-    def changed(a, b):
-        return any(not np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
-
-    for net in ("generator", "discriminator"):
-        assert changed(before[net]["params"], state[net]["params"])
-        assert changed(before[net]["batch_stats"], state[net]["batch_stats"])
-
-
-def test_l2_only_steps_skip_the_discriminator_and_take_one_adam_step_on_the_hole_l2():
-    # lam = 1 (the paper's L2-only ablation): D neither trains nor runs, and the generator's
-    # update is one Adam step on the hole L2, worked out here with optax directly.
-    state = _tiny_state()
-    before = jax.tree.map(np.asarray, state)
-    d_step, g_step = steps.make_steps(
-        TINY, **ADAM, lam=1.0, seed=TRAIN.seed, state_sharding=REPLICATED, batch_sharding=SPLIT
-    )
-    images, mask = _images(4, 32, seed=9), _box_mask(4, 32)
-    batch = jax.device_put({"image": images, "mask": mask}, SPLIT)
-    state, d_metrics = d_step(state, batch)
-    assert d_metrics == {}
-    state, g_metrics = g_step(state, batch)
-    metrics = jax.device_get(g_metrics)
-    assert set(metrics) == {"g_loss", "l2"} and metrics["g_loss"] == metrics["l2"]
-    for part in ("discriminator", "opt_d"):
-        for a, b in zip(jax.tree.leaves(before[part]), jax.tree.leaves(state[part])):
-            np.testing.assert_array_equal(a, b)
-
-    graphs = steps.graphs_for(TINY)
-    params, stats = jax.tree.map(
-        jnp.asarray, (before["generator"]["params"], before["generator"]["batch_stats"])
-    )
-
-    def hole_l2_of(params):
-        net = nnx.merge(graphs.generator, params, stats, copy=True)
-        return steps.hole_l2(net(jnp.asarray(images), jnp.asarray(mask)), images, mask)
-
-    adam = optax.adam(ADAM["lr"], b1=ADAM["b1"], b2=ADAM["b2"])
-    _, expected = adam.update(jax.grad(hole_l2_of)(params), adam.init(params), params)
-    assert float(hole_l2_of(params)) == pytest.approx(metrics["l2"], rel=1e-5)
-    # Adam's moments after one step are (1 - b1)·g and (1 - b2)·g², so they carry the gradient
-    # itself (the parameter update is about ±lr per entry whatever its size). Biases just
-    # before a batch norm have a zero gradient in exact arithmetic and ±1e-9 of rounding noise
-    # that depends on the reduction order, hence the absolute tolerance.
-    for want, got in zip(jax.tree.leaves(expected), jax.tree.leaves(state["opt_g"])):
-        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-3, atol=1e-8)
-    assert any(
-        not np.array_equal(a, b)
-        for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(state["generator"]["params"]))
-    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -365,7 +188,7 @@ def test_harmonic_fill_network_learns_a_correction():
     mask = jnp.asarray(mask)
 
     def loss(model):
-        return steps.hole_l2(model(images, mask), images, mask)
+        return hole_l2(model(images, mask), images, mask)
 
     start = float(loss(net))
     optimizer = nnx.Optimizer(net, optax.adam(1e-2), wrt=nnx.Param)
@@ -376,27 +199,6 @@ def test_harmonic_fill_network_learns_a_correction():
     filled = predict(net, np.asarray(images), np.asarray(mask))
     known = np.asarray(mask)[..., 0] == 0
     np.testing.assert_array_equal(filled[known], np.asarray(images)[known])
-
-
-def test_fill_is_exported_and_old_exports_load_as_mean(tmp_path):
-    config = ContentNetConfig(image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic")
-    net = make_content_net(config, rngs=nnx.Rngs(0))
-    path = save_content_net(net, tmp_path / "h.npz", config=config)
-    assert load_content_net(path).fill == "harmonic"
-    mean_config = ContentNetConfig(image_size=16, channels=(8, 8), bottleneck=8)
-    with pytest.raises(ValueError, match="fill"):
-        save_content_net(net, tmp_path / "x.npz", config=mean_config)
-    # An export written before `fill` existed has no such key: it is a mean-fill network.
-    mean_net = make_content_net(mean_config, rngs=nnx.Rngs(0))
-    path = save_content_net(mean_net, tmp_path / "m.npz", config=mean_config)
-    with np.load(path) as archive:
-        arrays = {k: archive[k] for k in archive.files}
-    meta = json.loads(str(arrays.pop("__config__")))
-    del meta["config"]["fill"]
-    np.savez(tmp_path / "old.npz", __config__=np.asarray(json.dumps(meta)), **arrays)
-    assert load_content_net(tmp_path / "old.npz").fill == "mean"
-    with pytest.raises(ValueError, match="fill"):
-        ContentNetConfig(fill="zeros")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -423,36 +225,20 @@ def test_skips_carry_the_input_past_a_cut_bottleneck():
     outputs = {}
     for skips in (False, True):
         config = ContentNetConfig(image_size=16, channels=(4, 6), bottleneck=5, skips=skips)
-        net = export.eval_mode(make_content_net(config, rngs=nnx.Rngs(1)))
+        net = eval_mode(make_content_net(config, rngs=nnx.Rngs(1)))
         net.fc_in.kernel[...] = jnp.zeros_like(net.fc_in.kernel[...])
         outputs[skips] = np.asarray(net(images, jnp.asarray(mask)))
     np.testing.assert_allclose(outputs[False][0], outputs[False][1], atol=1e-6)
     assert np.abs(outputs[True][0] - outputs[True][1]).max() > 1e-3
 
 
-def test_skips_network_round_trips(tmp_path):
-    net = make_content_net(SKIPS, rngs=nnx.Rngs(2))
-    images = _images(2, 16, seed=7)
-    mask = np.zeros((2, 16, 16, 1), np.float32)
-    mask[:, 2:7, 3:13] = 1.0
-    # Give the last layer (zero at initialisation) weights: a non-trivial network to compare.
-    last = net.decoder[-1]
-    last.kernel[...] = 0.05 * jax.random.normal(jax.random.key(0), last.kernel[...].shape)
-    path = save_content_net(net, tmp_path / "skips.npz", config=SKIPS, dtype="float32")
-    loaded = load_content_net(path)
-    assert loaded.skips and json.loads(path.with_suffix(".json").read_text())["config"]["skips"]
-    np.testing.assert_allclose(predict(loaded, images, mask), predict(net, images, mask), atol=1e-6)
-    with pytest.raises(ValueError, match="skips"):
-        save_content_net(net, tmp_path / "x.npz", config=dataclasses.replace(SKIPS, skips=False))
-
-
 def test_shipped_network_beats_the_harmonic_fill_on_eval512(shared):
     """The shipped paper-mode network against the harmonic fill on all 80 eval512 photos at
     128 px (centred 64x64 hole), scored here with a plain NumPy hole PSNR."""
     from conftest import load_photo
-    from npsynth import fill, synthesis
+    from npsynth import fill
 
-    path = synthesis.SHIPPED_CONTENT_NET
+    path = hub.SHIPPED["content_net"][0]
     assert path.exists() and path.stat().st_size <= 25 * 2**20
     model = load_content_net(path)
     assert model.mode == "paper" and model.image_size == 128
@@ -482,10 +268,10 @@ def test_shipped_freeform_network_beats_the_harmonic_fill_on_irregular_holes(sha
     from PIL import Image
 
     from conftest import load_photo
-    from npsynth import fill, synthesis
+    from npsynth import fill
 
-    path = synthesis.SHIPPED_FREEFORM_NET
-    both = path.stat().st_size + synthesis.SHIPPED_CONTENT_NET.stat().st_size
+    path = hub.SHIPPED["content_net"][1]
+    both = path.stat().st_size + hub.SHIPPED["content_net"][0].stat().st_size
     assert both <= 25 * 2**20  # the issue's budget for the content networks
     model = load_content_net(path)
     assert model.mode == "freeform" and model.image_size == 128

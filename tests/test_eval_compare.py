@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from eval import compare as cli
+from npsynth.evaluation import compare
 
 HEADER = "image,method,l1_hole,psnr_hole,ssim_hole,scale_seconds\n"
 
@@ -35,9 +36,9 @@ def test_per_photo_differences_counts_and_extremes(tmp_path, capsys):
     write(tmp_path / "b.csv", [("p1", "optimize", 0.20, 15, 0.5, ""), ("p2", "optimize", 0.10, 15, 0.5, ""),
                                ("p3", "optimize", 0.30, 16, 0.1, ""), ("p4", "optimize", 0.15, 16, 0.1, ""),
                                ("p1", "telea", 0.5, 10, 0.1, "")])  # fmt: skip
-    a = cli.read_scores([tmp_path / "a1", tmp_path / "a2"], None)
-    b = cli.read_scores([tmp_path / "b.csv"], "optimize")
-    psnr = cli.compare(a, b, "psnr_hole")
+    a = compare.read_scores([tmp_path / "a1", tmp_path / "a2"], None)
+    b = compare.read_scores([tmp_path / "b.csv"], "optimize")
+    psnr = compare.compare(a, b, "psnr_hole")
     assert psnr["photos"] == 4  # p9 is in A only
     assert psnr["mean_a"] == pytest.approx((18 + 14 + 15.5 + 16.25) / 4)
     assert psnr["mean_b"] == pytest.approx(15.5)
@@ -47,7 +48,7 @@ def test_per_photo_differences_counts_and_extremes(tmp_path, capsys):
     assert psnr["best"] == ("p1", pytest.approx(3.0))
     assert psnr["worst"] == ("p2", pytest.approx(-1.0))
     # L1: lower is better. A - B: -0.1, +0.1, 0, -0.05 -> A better on 2 (a tie is not better).
-    l1 = cli.compare(a, b, "l1_hole")
+    l1 = compare.compare(a, b, "l1_hole")
     assert l1["a_better"] == 2 and l1["mean_diff"] == pytest.approx(-0.0125)
     assert l1["best"] == ("p1", pytest.approx(-0.1)) and l1["worst"] == ("p2", pytest.approx(0.1))
     argv = ["--a", str(tmp_path / "a1"), "--a", str(tmp_path / "a2"), "--b", str(tmp_path / "b.csv"),

@@ -11,9 +11,11 @@ import pytest
 from flax import nnx
 
 from eval import content as cli
-from npsynth import io, resize, translate
+from npsynth import io, resize
 from npsynth.config import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
-from npsynth.content_net import make_content_net, save_content_net
+from npsynth.export import save_content_net, save_feature2image, save_image2feature
+from npsynth.models.content_net import make_content_net
+from npsynth.models.translation import FeatureToImage, ImageToFeature
 
 
 def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
@@ -68,11 +70,11 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
 
 def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, shared, vgg):
     f2i_config = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=1)
-    f2i = translate.FeatureToImage(f2i_config, rngs=nnx.Rngs(0))
-    translate.save_feature2image(f2i, tmp_path / "f2i.npz", config=f2i_config, dtype="float32")
+    f2i = FeatureToImage(f2i_config, rngs=nnx.Rngs(0))
+    save_feature2image(f2i, tmp_path / "f2i.npz", config=f2i_config, dtype="float32")
     i2f_config = Image2FeatureConfig(image_size=32, widths=(8, 8), dilations=(1,))
-    i2f = translate.ImageToFeature(i2f_config, rngs=nnx.Rngs(1))
-    translate.save_image2feature(i2f, tmp_path / "i2f.npz", config=i2f_config, dtype="float32")
+    i2f = ImageToFeature(i2f_config, rngs=nnx.Rngs(1))
+    save_image2feature(i2f, tmp_path / "i2f.npz", config=i2f_config, dtype="float32")
     images = shared / "data" / "eval512"
     argv = ["--images", str(images), "--limit", "1", "--fast-path", "--feature2image",
             str(tmp_path / "f2i.npz"), "--image2feature", str(tmp_path / "i2f.npz"),
@@ -146,3 +148,43 @@ def test_a_paper_mode_network_on_an_irregular_hole_is_a_clear_error(tmp_path, sh
             "--net", f"paper={tmp_path / 'net.npz'}", "--out", str(tmp_path / "out")]  # fmt: skip
     assert cli.main(argv) == 2
     assert "paper mode" in capsys.readouterr().err
+
+
+def test_library_scores_fake_fillers_and_counts_wins(tmp_path):
+    """npsynth.evaluation.content called directly: flat photos, fills worked out by hand."""
+    from npsynth.evaluation import content
+
+    paths = []
+    for name, value in (("a", 0.2), ("b", 0.6)):
+        paths.append(tmp_path / f"{name}.png")
+        io.save_image(paths[-1], np.full((64, 96, 3), value, np.float32))
+
+    def broken(known, hole, truth):
+        raise ValueError("cannot fill this hole")
+
+    fns = {"harmonic": lambda known, hole, truth: np.full_like(known, 0.5),
+           "truth": lambda known, hole, truth: truth}  # fmt: skip
+    rows, grid = content.score(paths, fns, grid_rows=1)
+    assert [(r["image"], r["method"]) for r in rows] == [
+        ("a", "harmonic"), ("a", "truth"), ("b", "harmonic"), ("b", "truth")
+    ]  # fmt: skip
+    level = {"a": 51 / 255, "b": 153 / 255}  # the photos as 8-bit PNGs
+    for r in rows:
+        expected = 0.0 if r["method"] == "truth" else abs(0.5 - level[r["image"]])
+        assert r["l1_hole"] == pytest.approx(expected, abs=1e-6)
+    assert grid.shape[0] == 128 + 18  # one row of 128 px tiles under its labels
+    text = content.render_report(
+        rows, list(fns), paths=paths, images=tmp_path, holes="center:0.5", described=[],
+        oracles=False, command="python -m eval.content x",
+    )  # fmt: skip
+    mean_l1 = (abs(0.5 - level["a"]) + abs(0.5 - level["b"])) / 2
+    assert f"| harmonic | {mean_l1:.4f} |" in text and text.count("| truth | 0.0000 | inf |") == 1
+    assert "| 2 of 2 |" in text  # the truth beats the grey fill on both photos
+    assert "- networks: none" in text and "upper bounds" not in text
+    assert "(a.png to b.png, downsized to 128x128); hole: center:0.5" in text
+    with pytest.raises(ValueError, match="broken on a.png: cannot fill this hole"):
+        content.score(paths, {"broken": broken})
+    content.write_results(tmp_path / "out", rows, grid, text)
+    with open(tmp_path / "out" / "metrics.csv") as handle:
+        assert next(csv.reader(handle))[:3] == ["image", "method", "seconds"]
+    assert (tmp_path / "out" / "report.md").read_text() == text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from conftest import load_photo
 from eval import inpaint as cli
 from npsynth import io, masks, metrics
+from npsynth.evaluation import runner
 
 FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 
@@ -30,7 +32,8 @@ def feature2image(tmp_path_factory):
     from flax import nnx
 
     from npsynth.config import Feature2ImageConfig
-    from npsynth.translate import FeatureToImage, save_feature2image
+    from npsynth.export import save_feature2image
+    from npsynth.models.translation import FeatureToImage
 
     cfg = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=0)
     model = FeatureToImage(cfg, rngs=nnx.Rngs(0))
@@ -63,7 +66,9 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     assert "machine:" in report and "PSNR hole" in report
     assert "- methods: optimize; baselines: telea, biharmonic" in report
     config_line = next(line for line in report.splitlines() if line.startswith("- config:"))
-    assert "'scales': (32, 64)" in config_line and "translate_scales" not in config_line
+    assert "'scales': (32, 64)" in config_line and "'iterations': 4" in config_line
+    # Only the optimize method ran: none of translate's settings is reported.
+    assert "image2feature" not in config_line and "feature2image" not in config_line
     assert "optimize time per photo at each scale" in report
     assert report.count("| scale | 32x32 | 64x64 |") == 1  # only npsynth has scales
     assert row["scale_seconds"].startswith("32x32:")
@@ -111,10 +116,22 @@ def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
         assert f"| {method} |" in report
         assert f"npsynth {method} time per photo at each scale" in report
     assert report.count("| scale | 32x32 | 64x64 |") == 2  # --scales applies to both methods
+    # Each method has its own config: in the report and in settings.json.
+    config_line = next(line for line in report.splitlines() if line.startswith("- config:"))
+    optimize_part, translate_part = config_line.split("; translate ")
+    assert optimize_part.startswith("- config: optimize {'scales': (32, 64),")
+    assert "'iterations': 4" in optimize_part and "feature2image" not in optimize_part
+    assert translate_part.startswith("{'scales': (32, 64),") and "iterations" not in translate_part
+    assert f"'feature2image_checkpoint': '{feature2image}'" in translate_part
+    settings = json.loads((out / "settings.json").read_text())
+    assert list(settings["config"]) == ["optimize", "translate"]
+    assert settings["config"]["optimize"]["iterations"] == 4
+    assert "alpha" not in settings["config"]["translate"]
+    assert settings["config"]["translate"]["scales"] == [32, 64]
 
 
 def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path, capsys):
-    from npsynth import InpaintConfig, inpaint
+    from npsynth import TranslateConfig, inpaint
 
     flags = ["--method", "translate", "--feature2image", str(feature2image), *FAST]
     mask = tmp_path / "mask.png"
@@ -133,10 +150,9 @@ def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path,
     known = hole[..., 0] == 0
     np.testing.assert_array_equal(filled[known], original[known])
     # The hole is the translate method's fill with that network (the library called directly).
-    config = InpaintConfig(
-        method="translate", translate_scales=(32, 64), content="harmonic",
-        feature2image_checkpoint=str(feature2image),
-    )  # fmt: skip
+    config = TranslateConfig(
+        scales=(32, 64), content="harmonic", feature2image_checkpoint=str(feature2image)
+    )
     direct = inpaint(original, hole, config=config).image
     np.testing.assert_allclose(filled[~known], direct[~known], atol=1 / 255)
 
@@ -155,10 +171,10 @@ def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path,
 def test_translate_without_a_feature2image_network_is_a_clear_error(
     folder, tmp_path, monkeypatch, capsys
 ):
-    from npsynth import translate
+    from npsynth import hub
 
     monkeypatch.delenv("NPSYNTH_FEATURE2IMAGE", raising=False)
-    monkeypatch.setattr(translate, "SHIPPED_F2I", tmp_path / "shipped.npz")  # none shipped
+    monkeypatch.setitem(hub.SHIPPED, "feature2image", (tmp_path / "shipped.npz",))  # none shipped
     out = tmp_path / "run"
     argv = ["--images", str(folder), "--out", str(out), "--method", "optimize,translate", *FAST]
     assert cli.main(argv) == 2
@@ -186,11 +202,11 @@ def test_translate_without_a_feature2image_network_is_a_clear_error(
 
 
 def test_folder_with_mask_folder_and_limit(folder, tmp_path):
-    masks = tmp_path / "masks"
-    masks.mkdir()
+    mask_dir = tmp_path / "masks"
+    mask_dir.mkdir()
     hole = np.zeros((128, 128, 1), np.float32)
     hole[40:70, 50:90] = 1.0  # a different size: resized to each photo
-    io.save_image(masks / "m.png", hole)
+    io.save_image(mask_dir / "m.png", hole)
     out = tmp_path / "run"
     assert (
         cli.main(
@@ -198,7 +214,7 @@ def test_folder_with_mask_folder_and_limit(folder, tmp_path):
                 "--images",
                 str(folder),
                 "--masks",
-                str(masks),
+                str(mask_dir),
                 "--out",
                 str(out),
                 "--limit",
@@ -218,7 +234,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
 ):
     out = tmp_path / "run"
     argv = ["--images", str(folder), "--out", str(out), *FAST, "--compare", "--baselines", "telea"]
-    run_one, calls = cli.run_one, []
+    run_one, calls = runner.run_one, []
 
     def stopped_on_the_second_photo(*args):
         calls.append(1)
@@ -226,7 +242,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
             raise KeyboardInterrupt
         return run_one(*args)
 
-    monkeypatch.setattr(cli, "run_one", stopped_on_the_second_photo)
+    monkeypatch.setattr(runner, "run_one", stopped_on_the_second_photo)
     with pytest.raises(KeyboardInterrupt):
         cli.main([*argv, "--limit", "2"])
     monkeypatch.undo()
@@ -273,7 +289,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
     def stopped_at_once(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run_one", stopped_at_once)
+    monkeypatch.setattr(runner, "run_one", stopped_at_once)
     with pytest.raises(KeyboardInterrupt):
         cli.main([*argv, "--limit", "1", "--alpha", "0.5"])
     monkeypatch.undo()
@@ -377,15 +393,15 @@ def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     from eval import sweep
     from npsynth import InpaintConfig, inpaint
 
-    masks = tmp_path / "masks"
-    masks.mkdir()
+    mask_dir = tmp_path / "masks"
+    mask_dir.mkdir()
     box = np.zeros((128, 128, 1), np.float32)  # twice the photo's size: resized to it
     box[20:60, 70:110] = 1.0
-    io.save_image(masks / "hole_a.png", np.repeat(box, 3, axis=-1))
-    io.save_image(masks / "other.png", np.repeat(masks.center_mask(128, 128), 3, axis=-1))
+    io.save_image(mask_dir / "hole_a.png", np.repeat(box, 3, axis=-1))
+    io.save_image(mask_dir / "other.png", np.repeat(masks.center_mask(128, 128), 3, axis=-1))
     argv = ["--images", str(folder), "--limit", "1", "--resize", "64", "--scales", "32,64"]
     argv += ["--iterations", "3", "--alphas", "0", "--betas", "0.1", "--out", str(tmp_path)]
-    assert sweep.main([*argv, "--masks", str(masks / "hole_*.png")]) == 0
+    assert sweep.main([*argv, "--masks", str(mask_dir / "hole_*.png")]) == 0
     table = (tmp_path / "sweep.md").read_text()
     assert "hole_*.png" in table
     image = io.load_image(folder / "img_003.png")

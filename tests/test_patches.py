@@ -6,114 +6,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from PIL import Image
+from references import (
+    first_best,
+    photo_and_mask,
+    random_case,
+    reference_downsample,
+    reference_nn,
+    reference_query,
+    reference_scores,
+    reference_windows,
+)
 
-from conftest import load_photo
 from npsynth import patches
-
-PHOTO = "img_001.png"
-MASK = "hole10-20_01.png"
-
-
-# ---------------------------------------------------------------- brute-force references
-
-
-def reference_downsample(mask: np.ndarray, factor: int) -> np.ndarray:
-    n, height, width, _ = mask.shape
-    h, w = height // factor, width // factor
-    out = np.zeros((n, h, w, 1), mask.dtype)
-    for b in range(n):
-        for y in range(h):
-            for x in range(w):
-                block = mask[b, factor * y : factor * (y + 1), factor * x : factor * (x + 1), 0]
-                out[b, y, x, 0] = block.max()
-    return out
-
-
-def reference_windows(features: np.ndarray, s: int) -> np.ndarray:
-    """[N, h', w', s*s*C] float64, each window flattened in (dy, dx, c) order."""
-    n, h, w, c = features.shape
-    out = np.zeros((n, h - s + 1, w - s + 1, s * s * c))
-    for b in range(n):
-        for y in range(h - s + 1):
-            for x in range(w - s + 1):
-                out[b, y, x] = features[b, y : y + s, x : x + s, :].astype(np.float64).reshape(-1)
-    return out
-
-
-def reference_query(hole: np.ndarray, s: int) -> np.ndarray:
-    n, h, w, _ = hole.shape
-    out = np.zeros((n, h - s + 1, w - s + 1), bool)
-    for b in range(n):
-        for y in range(h - s + 1):
-            for x in range(w - s + 1):
-                out[b, y, x] = hole[b, y : y + s, x : x + s, 0].any()
-    return out
-
-
-def cosines(p: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Normalised cross-correlation of p with each row of sources; 0 where a norm is 0."""
-    norms = np.linalg.norm(p) * np.linalg.norm(sources, axis=-1)
-    return np.where(norms > 0, sources @ p / np.where(norms > 0, norms, 1), 0.0)
-
-
-def reference_scores(features, hole, s=3, stride=1):
-    """Per image: dict query (y, x) -> list of (score, source index) in index order."""
-    windows, query = reference_windows(features, s), reference_query(hole, s)
-    _, hw, ww, _ = windows.shape
-    out = []
-    for b in range(len(windows)):
-        sources = [
-            (y, x) for y in range(0, hw, stride) for x in range(0, ww, stride) if not query[b, y, x]
-        ]
-        source_windows = np.stack([windows[b, y, x] for y, x in sources])
-        indices = [y * ww + x for y, x in sources]
-        table = {}
-        for y, x in zip(*np.nonzero(query[b])):
-            table[y, x] = list(zip(cosines(windows[b, y, x], source_windows), indices))
-        out.append(table)
-    return out
-
-
-def reference_nn(features, hole, s=3, stride=1) -> np.ndarray:
-    """Best source index per query window (first among equal scores); own index elsewhere."""
-    n, h, w, _ = features.shape
-    hw, ww = h - s + 1, w - s + 1
-    out = np.tile(np.arange(hw * ww).reshape(hw, ww), (n, 1, 1))
-    for b, table in enumerate(reference_scores(features, hole, s, stride)):
-        for (y, x), scored in table.items():
-            out[b, y, x] = first_best(scored)
-    return out
-
-
-def first_best(scored) -> int:
-    """Index of the highest score in a list of (score, index); the first one among equals."""
-    best_score, best_index = -np.inf, -1
-    for score, index in scored:
-        if score > best_score:
-            best_score, best_index = score, index
-    return best_index
-
-
-def random_case(seed=0, n=2, h=12, w=11, c=5):
-    rng = np.random.default_rng(seed)
-    features = rng.random((n, h, w, c)).astype(np.float32)
-    hole = np.zeros((n, h, w, 1), np.float32)
-    hole[0, 3:6, 4:7] = 1
-    if n > 1:
-        hole[1, 8:10, 1:3] = 1
-        hole[1, 0, w - 1] = 1  # a second, separate hole: the query box spans both
-    return features, hole
-
-
-def photo_and_mask(shared, size=128):
-    """A real photo and an irregular mask from ../shared, resized (the mask by block max)."""
-    photo = load_photo(shared / "data" / "eval512" / PHOTO, size)[None]
-    mask = np.asarray(Image.open(shared / "data" / "masks" / MASK)) > 127
-    factor = mask.shape[0] // size
-    mask = mask.reshape(size, factor, size, factor).any(axis=(1, 3))
-    return photo, mask[None, :, :, None].astype(np.float32)
-
 
 # ---------------------------------------------------------------- downsample_mask, windows
 
@@ -325,3 +229,12 @@ def test_real_photo_relu_features_match_brute_force(shared, vgg):
             assert scores[int(got[0, y, x])] >= best - 1e-5, (layer, y, x)
             same += int(got[0, y, x]) == first_best(scored)
         assert same >= 0.98 * len(table), (layer, same, len(table))
+
+
+def test_has_source_patch_by_hand():
+    hole = np.zeros((3, 4, 4, 1), np.float32)
+    hole[0, 1, 1] = 1  # every 3x3 window of a 4x4 map contains cell (1, 1): no source
+    hole[1, 0, 0] = 1  # the window at (1, 1) stays clear
+    # image 2: no hole at all, every window is a source
+    np.testing.assert_array_equal(patches.has_source_patch(hole, 3), [False, True, True])
+    assert not patches.has_source_patch(np.zeros((1, 2, 2, 1)), 3).any()  # map < patch

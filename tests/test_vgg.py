@@ -1,4 +1,5 @@
-"""VGG-19 against an independent NumPy reference, layer truncation, shapes and input checks."""
+"""npsynth.models.vgg (the architecture): an independent NumPy reference, layer truncation,
+shapes, input checks, receptive fields. The real weights come through npsynth.hub (conftest)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from flax import nnx
 
 from conftest import load_photo
-from npsynth.vgg import CONVS, LAYERS, STRIDES, VGG19, receptive_field, vgg19_from_weights
+from npsynth.models.vgg import CONVS, LAYERS, STRIDES, VGG19, receptive_field, vgg19_from_weights
 
 # The network written out by hand for the reference: (kind, Keras group or None).
 REFERENCE_NET = [
@@ -162,3 +163,17 @@ def test_receptive_field_is_the_support_of_the_gradient(positive_vgg, layer, exp
 def test_receptive_field_rejects_unknown_layers():
     with pytest.raises(ValueError, match="unknown VGG-19 layer"):
         receptive_field("relu6_1")
+
+
+def test_vgg19_from_weights_checks_names_and_shapes():
+    weights = {
+        name: (np.zeros((3, 3, c_in, c_out), np.float32), np.full(c_out, i, np.float32))
+        for i, (name, c_in, c_out) in enumerate(CONVS)
+    }
+    model = vgg19_from_weights(weights)
+    np.testing.assert_array_equal(np.asarray(model.conv5_4.bias[...]), np.full(512, 15.0))
+    with pytest.raises(ValueError, match="lack layer conv3_1"):
+        vgg19_from_weights({k: v for k, v in weights.items() if k != "conv3_1"})
+    bad = dict(weights, conv1_1=(np.zeros((3, 3, 4, 64), np.float32), weights["conv1_1"][1]))
+    with pytest.raises(ValueError, match=r"conv1_1: expected kernel \(3, 3, 3, 64\)"):
+        vgg19_from_weights(bad)

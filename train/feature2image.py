@@ -10,7 +10,7 @@ takes the photo's VGG-19 relu3_1, patch-swaps the hole's cells from the known on
 (`npsynth.patches.swap_hole_features`) and decodes the result; the loss is
 lam * (pixel L2 + perceptual * relu3_1 L2) + (1 - lam) * adversarial, the discriminator
 judging the output composited with the known pixels. The data options, checkpoints,
-`--resume`, logging, samples and sharding are those of `train.content` (`train.gan`); the
+`--resume`, logging, samples and sharding are those of `train.content` (`npsynth.training.loop`); the
 export is workdir/feature2image.npz, used by `npsynth.inpaint(method="translate")` through
 `feature2image_checkpoint=...` or $NPSYNTH_FEATURE2IMAGE.
 """
@@ -19,54 +19,31 @@ from __future__ import annotations
 
 import sys
 
-from npsynth.config import Feature2ImageConfig, Feature2ImageLossConfig, Feature2ImageTrainingConfig
-from train import gan
+from npsynth.training import cli, loop
+from npsynth.training.trainers import FEATURE2IMAGE as TRAINER
+
+PROG = "python -m train.feature2image"
+DESCRIPTION = "Train the Feature2Image network of feature image translation inpainting."
 
 
-def _task(cfg: Feature2ImageTrainingConfig):
-    from npsynth import translate
-    from npsynth.vgg import load_vgg19
-
-    return translate.Feature2ImageTask(cfg.model, cfg.loss, translate.vgg_parts(load_vgg19()))
-
-
-def _save(generator, path, cfg: Feature2ImageTrainingConfig, step: int, dtype: str):
-    from npsynth.translate import save_feature2image
-
-    return save_feature2image(generator, path, config=cfg.model, step=step, dtype=dtype)
-
-
-TRAINER = gan.Trainer(
-    prog="python -m train.feature2image",
-    description="Train the Feature2Image network of feature image translation inpainting.",
-    config_cls=Feature2ImageTrainingConfig,
-    sections=gan.sections(Feature2ImageConfig, ("loss", "loss", Feature2ImageLossConfig)),
-    make_task=_task,
-    save=_save,
-    export_name="feature2image.npz",
-    plotted=("pixel", "known", "perceptual", "adv", "d_loss"),
-    shown=(
-        ("pixel", "pixel"),
-        ("known", "known"),
-        ("perc", "perceptual"),
-        ("adv", "adv"),
-        ("d", "d_loss"),
-    ),
-)
-
-
-def run(cfg: Feature2ImageTrainingConfig, workdir, **kwargs) -> dict:
-    """`gan.run` for Feature2Image (see there for the arguments and the result)."""
-    return gan.run(TRAINER, cfg, workdir, **kwargs)
+def run(cfg, workdir, **kwargs) -> dict:
+    """`npsynth.training.loop.run` for this network (see there for the arguments)."""
+    return loop.run(TRAINER, cfg, workdir, **kwargs)
 
 
 def export(workdir, out=None, *, dtype: str = "float16"):
-    """The newest checkpoint's Feature2Image network as .npz (`gan.export`)."""
-    return gan.export(TRAINER, workdir, out, dtype=dtype)
+    """The newest checkpoint's generator in `workdir` as .npz (`npsynth.training.loop.export`)."""
+    return loop.export(TRAINER, workdir, out, dtype=dtype)
+
+
+def parse_args(argv=None):
+    """(run flags, config) of a command line (`npsynth.training.cli.parse_args`)."""
+    return cli.parse_args(TRAINER, sys.argv[1:] if argv is None else argv, prog=PROG,
+                          description=DESCRIPTION)  # fmt: skip
 
 
 def main(argv=None) -> int:
-    return gan.main(TRAINER, argv)
+    return cli.main(TRAINER, argv, prog=PROG, description=DESCRIPTION)
 
 
 if __name__ == "__main__":

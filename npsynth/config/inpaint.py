@@ -71,11 +71,11 @@ class OptimizeConfig(PyramidConfig):
     _tiny: ClassVar[dict] = {"iterations": 5}
     # Sec. 3.3 uses 128, 256, 512.
     scales: tuple[int, ...] = (128, 256, 512)
-    # L-BFGS iterations per scale (Sec. 4: 100).
-    iterations: int = 100
-    # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the README's sweep).
+    # L-BFGS iterations per scale (Sec. 4: 100), or one number per scale.
+    iterations: int | tuple[int, ...] = 100
+    # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
     alpha: float = 1e-7
-    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the README's sweep).
+    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
     beta: float = 1.0
     # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
     layers: tuple[str, ...] = ("relu3_1", "relu4_1")
@@ -89,8 +89,16 @@ class OptimizeConfig(PyramidConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.iterations < 1:
+        per_scale = isinstance(self.iterations, (tuple, list))
+        counts = tuple(int(n) for n in self.iterations) if per_scale else (int(self.iterations),)
+        if min(counts) < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if per_scale and len(counts) != len(self.scales):
+            raise ValueError(
+                f"iterations must be one number or one per scale ({len(self.scales)}), "
+                f"got {self.iterations}"
+            )
+        object.__setattr__(self, "iterations", counts if per_scale else counts[0])
         if self.alpha < 0 or self.beta < 0:
             raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
         if self.nn_update not in ("per_scale", "every_eval"):

@@ -12,7 +12,7 @@ CONTENT_FILLS = ("mean", "harmonic")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ContentNetConfig:
-    """Architecture of the content network and its discriminator (`npsynth.content_net`)."""
+    """Architecture of the content network and its discriminator (`npsynth.models.content_net`)."""
 
     # "paper": predict the central half of the image from the mean-filled image (Sec. 3.1,
     # a centred 64x64 hole in a 128x128 image); "freeform": any hole, the mask as a fourth
@@ -139,5 +139,3 @@ class Feature2ImageConfig:
             raise ValueError(f"blocks must be >= 0, got {self.blocks}")
         if self.disc_width < 1 or self.disc_max_width < self.disc_width:
             raise ValueError("need 1 <= disc_width <= disc_max_width")
-
-

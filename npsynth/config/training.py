@@ -1,9 +1,14 @@
 """Training settings: data, optimisation and the three training jobs (`python -m train.*`).
+
+Every field has its unit or meaning in the comment above it; the command-line flags
+(`npsynth.config.flags`) show that comment as their help.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
+from typing import ClassVar
 
 from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
 
@@ -14,7 +19,7 @@ TRAIN_MASK_KINDS = ("auto", "mixed", "center", "center:FRACTION", "boxes", "stro
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DataConfig:
-    """Where training photos come from and how crops and holes are drawn (`npsynth.train_data`)."""
+    """Where training photos come from and how crops and holes are drawn (`npsynth.training.data`)."""
 
     # TFDS dataset name, read with `tfds.data_source` (no TensorFlow); "imagenet" means
     # imagenet2012. None: imagenet2012 unless `images` is given.
@@ -94,8 +99,46 @@ class TrainConfig:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
 
 
+class TrainingJob:
+    """What the three training configs share: the `mask_kind` property and the `tiny()` preset.
+
+    A job is a kw_only dataclass whose fields are its sections (`model`, `data`
+    (`DataConfig`), `train` (`TrainConfig`), and e.g. `loss`), each itself a dataclass;
+    `TINY` maps a section to the field values of its tiny variant.
+    """
+
+    TINY: ClassVar[dict[str, dict]] = {}
+
+    @property
+    def mask_kind(self) -> str:
+        """The hole kind with "auto" resolved: center in paper mode, else mixed."""
+        if self.data.mask_kind != "auto":
+            return self.data.mask_kind
+        return "center" if getattr(self.model, "mode", "freeform") == "paper" else "mixed"
+
+    @classmethod
+    def tiny(cls, **overrides):
+        """A seconds-long variant (32x32 crops, narrow layers, 2 steps) for tests and smoke runs.
+
+        `overrides` maps a section ("model", "data", "train", ...) to a dict of field values.
+        """
+        hints = typing.get_type_hints(cls)
+        parts = {f.name: dict(cls.TINY.get(f.name, {})) for f in dataclasses.fields(cls)}
+        for key, values in overrides.items():
+            if key not in parts:
+                raise ValueError(f"tiny() overrides {', '.join(parts)}, not {key!r}")
+            parts[key] |= dict(values)
+        return cls(**{name: hints[name](**values) for name, values in parts.items()})
+
+
+# Shared by the tiny variants: small crops and holes, 2 steps, everything saved and logged.
+TINY_DATA = {"mask_kind": "boxes", "min_scale": 1.0, "max_scale": 1.5, "workers": 1}
+TINY_TRAIN = {"steps": 2, "batch_size": 2, "save_every": 1, "keep": 2, "log_every": 1,
+              "sample_every": 1}  # fmt: skip
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ContentTrainingConfig:
+class ContentTrainingConfig(TrainingJob):
     """Everything `python -m train.content` needs; saved as config.json beside the checkpoints.
 
     Defaults: `python -m train.content --tfds imagenet` (free-form holes, 128x128, the
@@ -103,6 +146,13 @@ class ContentTrainingConfig:
     `--channels 64,64,128,256,256 --bottleneck 768` gives a 20 MB float16 export. `tiny()`
     is a seconds-long variant for tests.
     """
+
+    TINY: ClassVar[dict[str, dict]] = {
+        "model": {"image_size": 32, "channels": (8, 16, 16), "bottleneck": 32,
+                  "disc_width": 8, "disc_max_width": 16},
+        "data": TINY_DATA,
+        "train": TINY_TRAIN | {"batch_size": 4},
+    }  # fmt: skip
 
     model: ContentNetConfig = dataclasses.field(default_factory=ContentNetConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
@@ -117,36 +167,6 @@ class ContentTrainingConfig:
                 "train the freeform mode for other holes"
             )
 
-    @property
-    def mask_kind(self) -> str:
-        """The hole kind with "auto" resolved."""
-        if self.data.mask_kind == "auto":
-            return "center" if self.model.mode == "paper" else "mixed"
-        return self.data.mask_kind
-
-    @classmethod
-    def tiny(cls, **overrides) -> ContentTrainingConfig:
-        """A seconds-long variant (32x32, narrow layers, 2 steps) for tests and smoke runs.
-
-        `overrides` maps "model", "data" or "train" to a dict of field overrides.
-        """
-        parts = {
-            "model": {"image_size": 32, "channels": (8, 16, 16), "bottleneck": 32,
-                      "disc_width": 8, "disc_max_width": 16},
-            "data": {"mask_kind": "boxes", "min_scale": 1.0, "max_scale": 1.5, "workers": 1},
-            "train": {"steps": 2, "batch_size": 4, "save_every": 1, "keep": 2, "log_every": 1,
-                      "sample_every": 1},
-        }  # fmt: skip
-        for key, values in overrides.items():
-            if key not in parts:
-                raise ValueError(f"tiny() overrides model, data or train, not {key!r}")
-            parts[key] = parts[key] | dict(values)
-        return cls(
-            model=ContentNetConfig(**parts["model"]),
-            data=DataConfig(**parts["data"]),
-            train=TrainConfig(**parts["train"]),
-        )
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Feature2ImageLossConfig:
@@ -158,7 +178,7 @@ class Feature2ImageLossConfig:
     # swapped: it teaches Feature2Image to invert relu3_1 where the answer is known.
     known: float = 0.0
     # Weight of the mean squared relu3_1 error of the output composited with the known
-    # pixels (features times npsynth.translate.FEATURE_SCALE).
+    # pixels (features times npsynth.models.translation.FEATURE_SCALE).
     perceptual: float = 0.1
 
     def __post_init__(self):
@@ -167,83 +187,41 @@ class Feature2ImageLossConfig:
             raise ValueError("pixel, known and perceptual weights must be >= 0, not all 0")
 
 
-_TINY_DATA = {"mask_kind": "boxes", "min_scale": 1.0, "max_scale": 1.5, "workers": 1}
-
-
-_TINY_TRAIN = {"steps": 2, "batch_size": 2, "save_every": 1, "keep": 2, "log_every": 1,
-               "sample_every": 1}  # fmt: skip
-
-
-def _tiny_parts(overrides: dict, parts: dict) -> dict:
-    for key, values in overrides.items():
-        if key not in parts:
-            raise ValueError(f"tiny() overrides {', '.join(parts)}, not {key!r}")
-        parts[key] = parts[key] | dict(values)
-    return parts
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Image2FeatureTrainingConfig:
+class Image2FeatureTrainingConfig(TrainingJob):
     """Everything `python -m train.image2feature` needs; saved as config.json.
 
     Loss: lam * L2(relu3_1) + (1 - lam) * adversarial on the features.
     """
 
+    TINY: ClassVar[dict[str, dict]] = {
+        "model": {"image_size": 32, "widths": (8, 16), "dilations": (1, 2),
+                  "disc_width": 8, "disc_max_width": 16},
+        "data": TINY_DATA,
+        "train": TINY_TRAIN,
+    }  # fmt: skip
+
     model: Image2FeatureConfig = dataclasses.field(default_factory=Image2FeatureConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
-    @property
-    def mask_kind(self) -> str:
-        """The hole kind with "auto" resolved (mixed)."""
-        return "mixed" if self.data.mask_kind == "auto" else self.data.mask_kind
-
-    @classmethod
-    def tiny(cls, **overrides) -> Image2FeatureTrainingConfig:
-        """A seconds-long variant (32x32 crops, narrow layers, 2 steps) for tests."""
-        parts = _tiny_parts(overrides, {
-            "model": {"image_size": 32, "widths": (8, 16), "dilations": (1, 2),
-                      "disc_width": 8, "disc_max_width": 16},
-            "data": dict(_TINY_DATA), "train": dict(_TINY_TRAIN),
-        })  # fmt: skip
-        return cls(
-            model=Image2FeatureConfig(**parts["model"]),
-            data=DataConfig(**parts["data"]),
-            train=TrainConfig(**parts["train"]),
-        )
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Feature2ImageTrainingConfig:
+class Feature2ImageTrainingConfig(TrainingJob):
     """Everything `python -m train.feature2image` needs; saved as config.json.
 
     Input: relu3_1 of the photo with the hole's cells patch-swapped; loss: lam * (pixel L2 +
     perceptual L2) + (1 - lam) * adversarial on the output image.
     """
 
+    TINY: ClassVar[dict[str, dict]] = {
+        "model": {"image_size": 32, "widths": (16, 8, 8), "blocks": 1,
+                  "disc_width": 8, "disc_max_width": 16},
+        "data": TINY_DATA,
+        "train": TINY_TRAIN,
+    }  # fmt: skip
+
     model: Feature2ImageConfig = dataclasses.field(default_factory=Feature2ImageConfig)
     loss: Feature2ImageLossConfig = dataclasses.field(default_factory=Feature2ImageLossConfig)
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
-
-    @property
-    def mask_kind(self) -> str:
-        """The hole kind with "auto" resolved (mixed)."""
-        return "mixed" if self.data.mask_kind == "auto" else self.data.mask_kind
-
-    @classmethod
-    def tiny(cls, **overrides) -> Feature2ImageTrainingConfig:
-        """A seconds-long variant (32x32 crops, narrow layers, 2 steps) for tests."""
-        parts = _tiny_parts(overrides, {
-            "model": {"image_size": 32, "widths": (16, 8, 8), "blocks": 1,
-                      "disc_width": 8, "disc_max_width": 16},
-            "loss": {}, "data": dict(_TINY_DATA), "train": dict(_TINY_TRAIN),
-        })  # fmt: skip
-        return cls(
-            model=Feature2ImageConfig(**parts["model"]),
-            loss=Feature2ImageLossConfig(**parts["loss"]),
-            data=DataConfig(**parts["data"]),
-            train=TrainConfig(**parts["train"]),
-        )
-
-

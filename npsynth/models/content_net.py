@@ -24,7 +24,8 @@ layers also takes the encoder's features at the same resolution.
 Arrays are NHWC float32, images RGB in [0, 1], masks `[N, H, W, 1]` with 1 = hole.
 
 Trained weights travel as a small `.npz` (float16 by default) with the architecture embedded
-and a readable `.json` beside it: `npsynth.export.save_content_net`, `npsynth.export.load_content_net`, then `predict`.
+and a readable `.json` beside it: `npsynth.export.save_content_net` and `load_content_net`,
+then `predict`.
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ def predict(model: ContentNet, image, mask) -> np.ndarray:
     composites: known pixels come back unchanged. Compiled once per shape.
 
     Args:
-      model: a `ContentNet`, e.g. from `load_content_net`.
+      model: a `ContentNet`, e.g. from `npsynth.export.load_content_net`.
       image: float [S, S, 3] or [N, S, S, 3], RGB in [0, 1]; hole pixels are ignored.
       mask: [S, S, 1] / [S, S] (or batched), non-zero = hole. Paper-mode networks only fill
         the centred square (`paper_mask(S)`); use a freeform network for other holes.

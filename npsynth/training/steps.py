@@ -25,7 +25,6 @@ keys as an uninterrupted one. Nothing here logs or touches files. Functions that
 task also take a `ContentNetConfig`, meaning `ContentTask(config)`.
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -307,5 +306,3 @@ def generator_from_state(graphs: Graphs, state: State) -> nnx.Module:
         copy=True,
     )  # fmt: skip
     return eval_mode(generator)
-
-

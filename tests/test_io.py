@@ -1,9 +1,9 @@
-"""Tests for npsynth.data: file I/O, masks, generators and resizing."""
+"""Tests for npsynth.io: reading and writing images and masks, listing photos, the atomic write."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import ast
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,23 +17,22 @@ def _write(path, array, **save_options):
     return path
 
 
-# ----------------------------------------------------------------------------------------------
-# load_image
 
 
-def test_data_does_not_import_jax():
-    # Load data.py on its own (not through npsynth/__init__.py, which may import jax).
-    code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('data', {data.__file__!r})\n"
-        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
-        "print('jax' in sys.modules)\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "False"
+@pytest.mark.parametrize("module", [io, masks, resize])
+def test_does_not_import_jax(module):
+    # Data loading may run in worker processes: these modules import no JAX or Flax.
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {
+        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    roots = {name.split(".")[0] for name in imported}
+    assert not roots & {"jax", "jaxlib", "flax", "optax"}
+    local = {name for name in imported if name.startswith("npsynth.")}
+    assert local <= {"npsynth.resize", "npsynth.masks", "npsynth.io"}
 
 
 def test_load_image_rgb_png_exact(tmp_path):
@@ -202,94 +201,6 @@ def test_load_mask_shared_irregular_mask(shared):
 
 
 # ----------------------------------------------------------------------------------------------
-# check_mask
-
-
-def test_check_mask_accepts_good_masks():
-    mask = np.zeros((4, 5, 1), np.float32)
-    mask[1, 2] = 1
-    masks.check_mask(mask, (4, 5, 3))
-    masks.check_mask(np.stack([mask, 1 - mask]), (2, 4, 5, 3))
-
-
-@pytest.mark.parametrize(
-    "mask, shape, message",
-    [
-        (np.zeros((4, 5), np.float32), (4, 5, 3), r"\[H, W, 1\]"),
-        (np.ones((4, 4, 1), np.float32), (4, 5, 3), "4x4 .* 4x5"),
-        (np.zeros((4, 5, 1), np.float32), (4, 5, 3), "no hole pixels: nothing to inpaint"),
-        (np.ones((4, 5, 1), np.float32), (4, 5, 3), "covers the whole image"),
-        (np.full((4, 5, 1), 0.5, np.float32), (4, 5, 3), r"0 \(known\) or 1 \(hole\)"),
-    ],
-)
-def test_check_mask_errors(mask, shape, message):
-    with pytest.raises(ValueError, match=message):
-        masks.check_mask(mask, shape)
-
-
-def test_check_mask_checks_every_image_of_a_batch():
-    masks = np.zeros((2, 4, 4, 1), np.float32)
-    masks[0, 0, 0] = 1
-    with pytest.raises(ValueError, match="no hole pixels"):
-        masks.check_mask(masks, (2, 4, 4, 3))
-
-
-# ----------------------------------------------------------------------------------------------
-# Mask generators
-
-
-def test_center_mask_by_hand():
-    mask = masks.center_mask(8, 6)
-    expected = np.zeros((8, 6), np.float32)
-    expected[2:6, 1:4] = 1  # Half of each side (4 x 3), centred.
-    np.testing.assert_array_equal(mask[..., 0], expected)
-    assert mask.dtype == np.float32 and mask.shape == (8, 6, 1)
-    quarter = masks.center_mask(8, 8, fraction=0.25)
-    assert quarter.sum() == 4 and quarter[3:5, 3:5].all()
-    with pytest.raises(ValueError, match="fraction"):
-        masks.center_mask(8, 8, fraction=1.0)
-
-
-@pytest.mark.parametrize("maker", [masks.random_boxes_mask, masks.free_form_mask])
-def test_random_masks_are_seeded_binary_and_partial(maker):
-    masks = [maker(48, 40, rng=seed) for seed in range(6)]
-    for mask in masks:
-        assert mask.dtype == np.float32 and mask.shape == (48, 40, 1)
-        assert set(np.unique(mask)) <= {0.0, 1.0}
-        masks.check_mask(mask, (48, 40, 3))
-    np.testing.assert_array_equal(maker(48, 40, rng=3), masks[3])
-    np.testing.assert_array_equal(maker(48, 40, rng=np.random.default_rng(3)), masks[3])
-    assert not all(np.array_equal(masks[0], other) for other in masks[1:])
-    with pytest.raises(ValueError, match="rng"):
-        maker(48, 40, rng=None)
-
-
-def test_random_boxes_respect_max_fraction():
-    for seed in range(10):
-        mask = masks.random_boxes_mask(40, 60, rng=seed, count=1, max_fraction=0.25)[..., 0]
-        rows, cols = np.nonzero(mask)
-        assert rows.max() - rows.min() + 1 <= 10 and cols.max() - cols.min() + 1 <= 15
-
-
-def test_make_mask_parses_kinds():
-    np.testing.assert_array_equal(masks.make_mask("center", 8, 8), masks.center_mask(8, 8))
-    np.testing.assert_array_equal(
-        masks.make_mask("center:0.25", 8, 8), masks.center_mask(8, 8, fraction=0.25)
-    )
-    np.testing.assert_array_equal(
-        masks.make_mask("boxes", 8, 9, rng=2), masks.random_boxes_mask(8, 9, rng=2)
-    )
-    np.testing.assert_array_equal(
-        masks.make_mask("strokes", 8, 9, rng=2), masks.free_form_mask(8, 9, rng=2)
-    )
-    for bad, message in [("circle", "unknown hole kind"), ("center:half", "FRACTION")]:
-        with pytest.raises(ValueError, match=message):
-            masks.make_mask(bad, 8, 8, rng=0)
-    with pytest.raises(ValueError, match="rng"):
-        masks.make_mask("strokes", 8, 8)
-
-
-# ----------------------------------------------------------------------------------------------
 # list_images
 
 
@@ -324,56 +235,31 @@ def test_list_images_errors(tmp_path):
         io.list_images(tmp_path / "missing")
 
 
+
+
 # ----------------------------------------------------------------------------------------------
-# Resizing
+# atomic_write
 
 
-def test_resize_image_keeps_linear_ramps():
-    # Bicubic interpolation reproduces linear functions exactly away from the borders; a 2x
-    # downsizing samples the ramp at the output pixel centres, x_in = 2 * x_out + 0.5.
-    columns = np.arange(32, dtype=np.float32)
-    image = np.broadcast_to((columns / 64.0)[None, :, None], (6, 32, 3)).copy()
-    small = resize.resize_image(image, (3, 16))
-    assert small.shape == (3, 16, 3) and small.dtype == np.float32
-    expected = (2 * np.arange(16) + 0.5) / 64.0
-    np.testing.assert_allclose(small[1, 3:-3, 0], expected[3:-3], atol=1e-5)
+def test_atomic_write_bytes_and_text_create_folders(tmp_path):
+    target = tmp_path / "a" / "b" / "file.bin"
+    assert io.atomic_write(target, b"\x00\x01") == target
+    assert target.read_bytes() == b"\x00\x01"
+    io.atomic_write(target, "héllo\n")
+    assert target.read_bytes() == "héllo\n".encode()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"]
 
 
-def test_resize_image_constant_batched_and_clipped():
-    image = np.full((2, 9, 7, 3), 0.25, np.float32)
-    out = resize.resize_image(image, (4, 5))
-    assert out.shape == (2, 4, 5, 3)
-    np.testing.assert_allclose(out, 0.25, atol=1e-6)
-    edge = np.zeros((8, 8, 1), np.float32)
-    edge[:, 4:] = 1.0  # Bicubic overshoots at a sharp edge: clipping keeps [0, 1].
-    assert resize.resize_image(edge, (8, 13)).max() <= 1.0
-    assert resize.resize_image(edge, (8, 13)).min() >= 0.0
-    assert resize.resize_image(edge, (8, 13), clip=False).max() > 1.0
+@pytest.mark.parametrize("error", [OSError("disk full"), KeyboardInterrupt()])
+def test_atomic_write_failure_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch, error):
+    target = tmp_path / "report.md"
+    target.write_text("old")
 
+    def failing_replace(src, dst):
+        raise error
 
-def test_resize_mask_by_hand():
-    mask = np.zeros((4, 4, 1), np.float32)
-    mask[1, 2] = 1
-    np.testing.assert_array_equal(resize.resize_mask(mask, (2, 2))[..., 0], [[0, 1], [0, 0]])
-    # 3 -> 2: output pixel 0 covers source [0, 1.5), pixel 1 covers [1.5, 3); the centre
-    # source pixel straddles both, so it marks all four outputs.
-    centre = np.zeros((3, 3, 1), np.float32)
-    centre[1, 1] = 1
-    np.testing.assert_array_equal(resize.resize_mask(centre, (2, 2))[..., 0], np.ones((2, 2)))
-    corner = np.zeros((3, 3, 1), np.float32)
-    corner[0, 0] = 1
-    np.testing.assert_array_equal(resize.resize_mask(corner, (2, 2))[..., 0], [[1, 0], [0, 0]])
-    up = resize.resize_mask(np.array([[[1.0], [0.0]]], np.float32), (2, 4))
-    np.testing.assert_array_equal(up[..., 0], [[1, 1, 0, 0], [1, 1, 0, 0]])
-
-
-def test_resize_mask_never_shrinks_the_hole():
-    for seed in range(5):
-        mask = masks.free_form_mask(37, 29, rng=seed, max_width=3)
-        small = resize.resize_mask(mask[None], (10, 7))[0]
-        # Every source hole pixel lies in (the footprint of) a small hole pixel.
-        rows = (np.arange(37) * 10) // 37
-        cols = (np.arange(29) * 7) // 29
-        covered = small[rows[:, None], cols[None, :], 0]
-        assert np.all(covered[mask[..., 0] > 0] == 1)
-        assert small.shape == (10, 7, 1) and set(np.unique(small)) <= {0.0, 1.0}
+    monkeypatch.setattr(io.os, "replace", failing_replace)
+    with pytest.raises(type(error)):
+        io.atomic_write(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]

@@ -1,0 +1,211 @@
+"""Content networks against the harmonic fill at 128 px (the content network's size).
+
+Each photo is downsized to `SIZE` x `SIZE` and given a hole (generated, or a mask file
+paired in sorted order); every filler fills it from the known pixels only. The fast path's
+fillers (`fast_path_fillers`) add one scale of `method="translate"` on the harmonic fill
+and two upper bounds that look at the true photo: `oracle_swap` patch-swaps the true
+photo's relu3_1 (a perfect Image2Feature) and `oracle_decode` decodes it unswapped (how
+well Feature2Image inverts relu3_1).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from npsynth import io as npio
+from npsynth import masks, metrics, resize, viz
+from npsynth.evaluation import report
+from npsynth.evaluation.grids import comparison_grid
+from npsynth.evaluation.runner import DEFAULT_HOLE
+
+SIZE = 128
+COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
+
+# fn(known [S, S, 3], hole [S, S, 1], truth [S, S, 3]) -> filled [S, S, 3]; only the fast
+# path's upper bounds look at the truth.
+ContentFiller = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def harmonic(known, hole, truth=None) -> np.ndarray:
+    """The harmonic (Laplace) fill of the hole from its border."""
+    from npsynth import fill
+
+    return np.asarray(fill.harmonic_fill(known, hole), np.float32)
+
+
+def fillers(nets: Sequence[str]) -> tuple[dict[str, ContentFiller], list[str]]:
+    """The harmonic fill and each named content network ("NAME=PATH", a .npz or training
+    workdir); and a line describing each network for the report."""
+    from npsynth import export
+    from npsynth.models import content_net
+
+    chosen: dict[str, ContentFiller] = {"harmonic": harmonic}
+    described = []
+    for spec in nets:
+        name, _, path = spec.partition("=")
+        model, header = export.load_content_net_and_header(path)
+        if model.image_size != SIZE:
+            raise ValueError(f"{path}: a {model.image_size} px network; this scores {SIZE} px ones")
+        chosen[name] = lambda known, hole, truth, m=model: content_net.predict(m, known, hole)
+        described.append(f"{name} = `{path}` (step {header.get('step')}, input fill {model.fill})")
+    return chosen, described
+
+
+def fast_path_fillers(
+    feature2image=None, image2feature=None
+) -> tuple[dict[str, ContentFiller], list[str]]:
+    """The fast path's first scale on the harmonic fill (`translate`, and `translate_i2f`
+    with an Image2Feature network) and its upper bounds from the true photo's relu3_1
+    (`oracle_swap`, `oracle_decode`); and lines naming the networks for the report.
+
+    Args:
+      feature2image: a Feature2Image .npz or workdir; None: `npsynth.hub`'s (the shipped one).
+      image2feature: an Image2Feature network for `translate_i2f`; None: no such row.
+    """
+    from npsynth import hub
+    from npsynth.methods.translate import translate_level
+
+    path = hub.resolve("feature2image", feature2image)
+    if path is None:
+        raise FileNotFoundError(
+            "the fast path needs a Feature2Image network: pass --feature2image PATH or set "
+            "$NPSYNTH_FEATURE2IMAGE"
+        )
+    f2i = hub.load("feature2image", path)
+    vgg = hub.default_vgg()
+
+    def level(fill, known, hole, **options):
+        return translate_level(fill, known, hole, vgg=vgg, feature2image=f2i, **options)
+
+    chosen = {"translate": lambda known, hole, truth: level(harmonic(known, hole), known, hole)}
+    if feature2image or path not in hub.SHIPPED["feature2image"]:
+        described = [f"Feature2Image = `{feature2image or path}`"]
+    else:
+        described = [f"Feature2Image = the shipped `npsynth/assets/{path.name}`"]
+    if image2feature:
+        i2f = hub.load("image2feature", image2feature)
+        chosen["translate_i2f"] = lambda known, hole, truth: level(
+            harmonic(known, hole), known, hole, image2feature=i2f
+        )
+        described.append(f"Image2Feature = `{image2feature}`")
+    chosen["oracle_swap"] = lambda known, hole, truth: level(truth, known, hole)
+    chosen["oracle_decode"] = lambda known, hole, truth: level(truth, known, hole, swap=False)
+    return chosen, described
+
+
+def score(
+    paths: Sequence[Path],
+    fns: Mapping[str, ContentFiller],
+    *,
+    mask_paths: Sequence[Path] | None = None,
+    hole: str | None = None,
+    seed: int = 0,
+    first_index: int = 0,
+    grid_rows: int = 6,
+) -> tuple[list[dict], np.ndarray]:
+    """Every filler on every photo at `SIZE` px.
+
+    Args:
+      paths: the photos; photo i (counted from `first_index`) gets mask i modulo their
+        count when `mask_paths` are given, else a generated `hole` (default DEFAULT_HOLE).
+      fns: name -> filler; its output is clipped to [0, 1] and used inside the hole.
+      grid_rows: photos shown in the grid.
+
+    Returns:
+      (rows {image, method, seconds, metrics...}, the grid: a row per shown photo of input |
+      mask | fillers | truth).
+
+    Raises:
+      ValueError: a mask that is unreadable or leaves no hole or no known pixel at SIZE px,
+        or a filler that cannot fill the hole; the message names the photo.
+    """
+    rng = np.random.default_rng(seed)
+    rows, grid = [], []
+    for index, path in enumerate(paths, start=first_index):
+        truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
+        try:
+            if mask_paths:
+                mask = npio.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
+            else:
+                mask = masks.make_mask(hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
+            masks.check_mask(mask, truth.shape)
+        except ValueError as error:  # a corrupt mask file, or no hole / no known pixel
+            raise ValueError(f"the hole of {path.name} at {SIZE} px: {error}") from error
+        known = np.where(mask > 0, 0.0, truth).astype(np.float32)
+        filled = {}
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            try:
+                filled_hole = np.clip(fn(known, mask, truth), 0, 1)
+            except ValueError as error:  # e.g. a paper-mode network and an irregular hole
+                raise ValueError(f"{name} on {path.name}: {error}") from error
+            out = np.where(mask > 0, filled_hole, truth).astype(np.float32)
+            seconds = time.perf_counter() - start
+            filled[name] = out
+            rows.append({"image": path.stem, "method": name, "seconds": seconds,
+                         **metrics.hole_metrics(out, truth, mask)})  # fmt: skip
+        if len(grid) < grid_rows:
+            grid.append(comparison_grid(truth, mask, filled))
+    return rows, viz.stack(grid)
+
+
+def render_report(
+    rows: Sequence[Mapping],
+    methods: Sequence[str],
+    *,
+    paths: Sequence[Path],
+    images,
+    holes: str,
+    described: Sequence[str],
+    oracles: bool,
+    command: str,
+) -> str:
+    """The Markdown report: means of hole L1 / PSNR / SSIM per filler, and on how many
+    photos each beats the harmonic fill's hole PSNR.
+
+    Args:
+      rows: `score`'s rows; methods: the fillers in table order ("harmonic" among them).
+      paths: the photos scored; images: where they came from; holes: the holes, in words.
+      described: a line per network; oracles: whether the upper bounds were scored.
+      command: the command line.
+    """
+    lines = [
+        f"# Fills at {SIZE} px",
+        "",
+        (
+            f"- photos: {len(paths)} from {images} ({paths[0].name} to {paths[-1].name}, "
+            f"downsized to {SIZE}x{SIZE}); hole: {holes}"
+        ),
+        f"- networks: {'; '.join(described) or 'none'}",
+        *(
+            ["- oracle_swap and oracle_decode use the true photo: upper bounds, not methods"]
+            if oracles
+            else []
+        ),
+        f"- machine: {report.machine()}",
+        f"- command: `{command}`",
+        "",
+        "| method | L1 hole | PSNR hole (dB) | SSIM hole | photos with higher PSNR than harmonic |",
+        "|---|---|---|---|---|",
+    ]
+    baseline = {r["image"]: r["psnr_hole"] for r in rows if r["method"] == "harmonic"}
+    for name in methods:
+        mine = [r for r in rows if r["method"] == name]
+        means = [float(np.mean([r[k] for r in mine])) for k in COLUMNS]
+        better = sum(r["psnr_hole"] > baseline[r["image"]] for r in mine)
+        wins = "" if name == "harmonic" else f"{better} of {len(mine)}"
+        lines.append(f"| {name} | {means[0]:.4f} | {means[1]:.2f} | {means[2]:.4f} | {wins} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(out: Path, rows: Sequence[Mapping], grid: np.ndarray, text: str) -> None:
+    """out/metrics.csv (the rows' own columns), out/grid.png and out/report.md."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report.write_csv(out / "metrics.csv", rows, columns=list(rows[0]))
+    npio.save_image(out / "grid.png", grid)
+    npio.atomic_write(out / "report.md", text)

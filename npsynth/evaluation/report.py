@@ -1,0 +1,162 @@
+"""What an evaluation writes for people: metrics.csv, the Markdown report, the machine line.
+
+The CSV has one row per photo and method (`CSV_COLUMNS`); the report gives the means per
+method, npsynth's time at each scale and each photo's hole PSNR (`render_report`).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+import platform
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from npsynth.io import atomic_write
+
+METRIC_NAMES = (
+    "l1_hole",
+    "l2_hole",
+    "psnr_hole",
+    "ssim_hole",
+    "l1_all",
+    "l2_all",
+    "psnr_all",
+    "ssim_all",
+)
+# metrics.csv of `npsynth.evaluation.runner`: scale_seconds is "32x32:1.20 64x64:3.40" for
+# npsynth's methods (height x width: seconds at each scale) and "" for the baselines.
+CSV_COLUMNS = ("image", "method", *METRIC_NAMES, "seconds", "scale_seconds")
+# Formats of the means table's columns (METRIC_NAMES, then seconds per photo).
+MEAN_FORMATS = (
+    "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.2f}"
+)  # fmt: skip
+
+
+def machine() -> str:
+    """One line naming the device JAX runs on, the CPU cores and the architecture."""
+    import jax
+
+    device = jax.devices()[0]
+    return f"{device.platform.upper()} ({device.device_kind}), {os.cpu_count()} cores, {platform.machine()}"
+
+
+def write_csv(path, rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> None:
+    """Write `rows` as CSV with a header, atomically (`npsynth.io.atomic_write`).
+
+    Args:
+      path: the file to (re)write.
+      rows: dicts holding every column.
+      columns: the header; default `CSV_COLUMNS`.
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns or CSV_COLUMNS))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buffer.getvalue())
+
+
+def read_csv(path) -> list[dict]:
+    """The rows of a metrics.csv written with `CSV_COLUMNS`, metrics and seconds as floats."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        for key in (*METRIC_NAMES, "seconds"):
+            row[key] = float(row[key])
+    return rows
+
+
+def config_line(configs: Mapping[str, object]) -> str:
+    """The report's config line: each method's settings (its config's fields)."""
+    fields = {method: dataclasses.asdict(config) for method, config in configs.items()}
+    if not fields:
+        return "- config: none (no npsynth method)"
+    if len(fields) == 1:
+        return f"- config: {next(iter(fields.values()))}"
+    return "- config: " + "; ".join(f"{method} {values}" for method, values in fields.items())
+
+
+def render_report(rows: Sequence[Mapping], *, header: Sequence[str]) -> str:
+    """The Markdown report of a folder evaluation.
+
+    Args:
+      rows: metrics.csv rows (`CSV_COLUMNS`, metrics and seconds as floats).
+      header: the lines between the title and the tables (command, data, methods, ...).
+
+    Returns:
+      the title, `header`, the means per method (in the order the rows name them), a table
+      of npsynth's mean seconds at each scale per method that has them, and `per_photo_table`.
+    """
+    method_names = list(dict.fromkeys(r["method"] for r in rows))
+    lines = [
+        "# Inpainting report",
+        "",
+        *header,
+        "",
+        (
+            "Means over the photos (hole = over the hole pixels only; all = whole image). "
+            "PSNR in dB on [0, 1]; L1/L2 per pixel and channel; time per photo in seconds."
+        ),
+        "",
+        "| method | L1 hole | L2 hole | PSNR hole | SSIM hole | L1 all | L2 all | PSNR all | SSIM all | s/photo |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for method in method_names:
+        chosen = [r for r in rows if r["method"] == method]
+        means = [np.mean([r[k] for r in chosen]) for k in (*METRIC_NAMES, "seconds")]
+        cells = " | ".join(f.format(v) for f, v in zip(MEAN_FORMATS, means))
+        lines.append(f"| {method} | {cells} |")
+    for method in method_names:
+        per_scale = scale_seconds(rows, method)
+        if per_scale:
+            lines += [
+                "",
+                (
+                    f"npsynth {method} time per photo at each scale "
+                    "(seconds, mean; the first photo of each run or resume includes compilation):"
+                ),
+                "",
+                "| scale | " + " | ".join(per_scale) + " |",
+                "|---|" + "---:|" * len(per_scale),
+                "| s/photo | " + " | ".join(f"{np.mean(v):.2f}" for v in per_scale.values()) + " |",
+            ]
+    return "\n".join(lines + per_photo_table(rows, method_names)) + "\n"
+
+
+def scale_seconds(rows: Sequence[Mapping], method: str) -> dict[str, list[float]]:
+    """Scale ("32x32") -> the seconds `method` spent there on each photo (scale_seconds)."""
+    per_scale: dict[str, list[float]] = {}
+    for row in rows:
+        if row["method"] == method:
+            for item in row.get("scale_seconds", "").split():
+                size, seconds = item.split(":")
+                per_scale.setdefault(size, []).append(float(seconds))
+    return per_scale
+
+
+def per_photo_table(rows: Sequence[Mapping], method_names: Sequence[str]) -> list[str]:
+    """Report lines: each photo's hole PSNR per method and npsynth's seconds at each scale."""
+    timed = [
+        m for m in method_names if any(r.get("scale_seconds") for r in rows if r["method"] == m)
+    ]
+    by_key = {(r["image"], r["method"]): r for r in rows}
+    lines = [
+        "",
+        "Per photo: hole PSNR (dB) of every method, and npsynth's seconds at each scale:",
+        "",
+        "| photo | " + " | ".join([*method_names, *(f"{m} s per scale" for m in timed)]) + " |",
+        "|---|" + "---:|" * (len(method_names) + len(timed)),
+    ]
+    for image in sorted({r["image"] for r in rows}):
+        cells = [
+            f"{by_key[image, m]['psnr_hole']:.2f}" if (image, m) in by_key else ""
+            for m in method_names
+        ]
+        for method in timed:
+            items = by_key.get((image, method), {}).get("scale_seconds", "").split()
+            cells.append(" / ".join(item.partition(":")[2] for item in items))
+        lines.append(f"| {image} | " + " | ".join(cells) + " |")
+    return lines

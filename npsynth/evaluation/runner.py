@@ -1,0 +1,273 @@
+"""Evaluate inpainting on a folder of photos, each its own ground truth.
+
+The hole is cut out of every photo (the methods never see its pixels), filled by each of
+npsynth's methods (one config per method) and by the classical baselines, and compared with
+the original over the hole and over the whole image. The output folder gets
+`outputs/<method>/`, `grids/` (input | mask | outputs | truth), `metrics.csv` (one row per
+photo and method) and `report.md`, both rewritten after every photo, and `settings.json`:
+what decides the scores, so that a resumed run (`resume=True`) keeps only results made with
+the same settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from npsynth import io as npio
+from npsynth import masks, metrics, resize
+from npsynth.config.inpaint import CONFIGS, PyramidConfig
+from npsynth.evaluation import baselines, report
+from npsynth.evaluation.grids import comparison_grid
+
+DEFAULT_HOLE = "center:0.5"  # without masks or a hole kind: the paper's centred hole
+SETTINGS_FILE = "settings.json"  # the settings behind metrics.csv, checked on resume
+METHODS = tuple(CONFIGS)  # npsynth's methods: "optimize", "translate"
+
+Filler = Callable[[np.ndarray, np.ndarray], object]  # (blanked image, mask) -> filled
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Photos:
+    """Which photos are evaluated and what holes they get."""
+
+    images: Path | str  # a folder of photos, or a glob pattern
+    # A folder or glob pattern of masks, paired with the photos in sorted order (photo i gets
+    # mask i modulo their count) and resized to each photo; None: generated holes.
+    masks: Path | str | None = None
+    hole: str | None = None  # generated hole kind (`npsynth.masks.make_mask`); None: DEFAULT_HOLE
+    limit: int | None = None  # only the first N photos
+    resize: int | None = None  # downsize each photo so its longest side is N px first
+    seed: int = 0  # of the generated holes
+
+    @property
+    def holes(self) -> str:
+        """The holes, in words: the masks' folder or pattern, or the generated kind."""
+        return str(self.masks) if self.masks else self.hole or DEFAULT_HOLE
+
+
+def load_pairs(photos: Photos) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, image [H, W, 3], mask [H, W, 1]) for every photo, masks loaded or generated."""
+    paths = npio.list_images(photos.images)[: photos.limit]
+    mask_paths = npio.list_images(photos.masks) if photos.masks else None
+    rng = np.random.default_rng(photos.seed)
+    out = []
+    for index, path in enumerate(paths):
+        image = npio.load_image(path)
+        if photos.resize and max(image.shape[:2]) > photos.resize:
+            scale = photos.resize / max(image.shape[:2])
+            size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
+            image = resize.resize_image(image, size)
+        if mask_paths:
+            mask = npio.load_mask(mask_paths[index % len(mask_paths)], size=image.shape[:2])
+        else:
+            mask = masks.make_mask(photos.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
+        out.append((path.stem, image, mask))
+    return out
+
+
+def configs_for(methods, **fields) -> dict[str, PyramidConfig]:
+    """Each method's own config from one set of settings (`npsynth.config.config_for`).
+
+    A method's config gets the fields it has (every method: `scales`, `content`, ...; only
+    optimize: `iterations`, `alpha`, ...; only translate: `feature2image_checkpoint`, ...),
+    so no config holds a setting that means nothing to its method. A field no method has
+    is a ValueError.
+    """
+    known = {f.name for cls in CONFIGS.values() for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown settings {', '.join(map(repr, unknown))}")
+    configs = {}
+    for method in methods:
+        if method not in CONFIGS:
+            raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        names = {f.name for f in dataclasses.fields(CONFIGS[method])}
+        configs[method] = CONFIGS[method](**{k: v for k, v in fields.items() if k in names})
+    return configs
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Evaluation:
+    """A folder evaluation: the photos, npsynth's methods and the baselines to run."""
+
+    photos: Photos
+    configs: Mapping[str, PyramidConfig]  # npsynth method -> its config, in report order
+    baselines: tuple[str, ...] = ()  # names of `npsynth.evaluation.baselines.BASELINES`
+    command: str = ""  # the command line, for the report
+
+
+def fillers(evaluation: Evaluation) -> dict[str, Filler]:
+    """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
+    from npsynth.api import inpaint
+
+    chosen: dict[str, Filler] = {
+        method: functools.partial(inpaint, config=config)
+        for method, config in evaluation.configs.items()
+    }
+    for name in evaluation.baselines:
+        chosen[name] = baselines.get_baseline(name)
+    return chosen
+
+
+def run_one(
+    image: np.ndarray, mask: np.ndarray, fns: Mapping[str, Filler]
+) -> dict[str, tuple[np.ndarray, float, str]]:
+    """Every method on one photo; the hole's pixels are blanked before any method sees them.
+
+    Returns:
+      method -> (filled image, seconds, per-scale seconds as "64x64:1.20 128x128:3.40", or ""
+      for a method that returns a plain array rather than an `InpaintResult`).
+    """
+    blanked = np.where(mask > 0, 0.0, image).astype(np.float32)
+    results = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        out = fn(blanked, mask)
+        seconds = time.perf_counter() - start
+        scales = ""
+        if hasattr(out, "scales"):  # an InpaintResult
+            scales = " ".join(f"{s.size[0]}x{s.size[1]}:{s.seconds:.2f}" for s in out.scales)
+            out = out.image
+        results[name] = (np.asarray(out, np.float32), seconds, scales)
+    return results
+
+
+def run_settings(evaluation: Evaluation) -> dict:
+    """What decides a folder run's scores (not the photo limit): a resumed run must match.
+
+    `config` maps each npsynth method to its config's fields (as JSON would give them back).
+    """
+    photos = evaluation.photos
+    return {
+        "images": str(photos.images),
+        "masks": str(photos.masks) if photos.masks else None,
+        "hole": None if photos.masks else photos.hole or DEFAULT_HOLE,
+        "resize": photos.resize,
+        "seed": photos.seed,
+        "methods": list(evaluation.configs),
+        "baselines": list(evaluation.baselines),
+        "config": {
+            method: json.loads(json.dumps(dataclasses.asdict(config), default=str))
+            for method, config in evaluation.configs.items()
+        },
+    }
+
+
+def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
+    """The rows of out/metrics.csv to keep: all of them when resuming a run with `settings`.
+
+    Raises:
+      ValueError: resuming where the saved settings differ or were never saved.
+    """
+    saved_path, csv_path = out / SETTINGS_FILE, out / "metrics.csv"
+    if not resume:
+        if csv_path.exists():
+            print(f"note: replacing the results in {out} (--resume keeps them)", file=sys.stderr)
+        return []
+    if not csv_path.exists():
+        return []
+    if not saved_path.exists():
+        raise ValueError(
+            f"cannot --resume in {out}: it has {csv_path.name} but no {SETTINGS_FILE}, so its "
+            "settings cannot be checked; use a new --out or drop --resume"
+        )
+    saved = json.loads(saved_path.read_text())
+    changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
+    if changed:
+        raise ValueError(
+            f"cannot --resume in {out}: its results were made with other settings "
+            f"({', '.join(changed)} differ); use a new --out or drop --resume"
+        )
+    return report.read_csv(csv_path)
+
+
+def report_header(evaluation: Evaluation, rows: list[dict]) -> list[str]:
+    """The report's lines on the command, the data, the methods, the machine and the configs."""
+    photos, count = evaluation.photos, len({r["image"] for r in rows})
+    baselines_text = (
+        f"; baselines: {', '.join(evaluation.baselines)}" if evaluation.baselines else ""
+    )
+    return [
+        f"- command: `{evaluation.command}`",
+        f"- data: {count} photo{'' if count == 1 else 's'} from `{photos.images}`"
+        + (f", downsized to {photos.resize} px" if photos.resize else "")
+        + f", holes: {photos.holes}",
+        f"- methods: {', '.join(evaluation.configs) or 'none'}{baselines_text}",
+        f"- machine: {report.machine()}",
+        report.config_line(evaluation.configs),
+    ]
+
+
+def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path:
+    """Run every method and baseline on every photo; write the results under `out`.
+
+    With `resume`, the photos already scored in `out` by every method (with the same
+    `run_settings`) are kept and the others are run. Returns the report's path.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    (out / "outputs").mkdir(parents=True, exist_ok=True)
+    (out / "grids").mkdir(exist_ok=True)
+    report_path = out / "report.md"
+    settings = run_settings(evaluation)
+    rows = earlier_rows(out, settings, resume)
+    if not resume:  # Old rows must not outlive the settings they were made with.
+        report.write_csv(out / "metrics.csv", rows)
+    npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    items = load_pairs(evaluation.photos)
+    fns = fillers(evaluation)
+    done = {
+        name for name, *_ in items if set(fns) <= {r["method"] for r in rows if r["image"] == name}
+    }
+    rows = [r for r in rows if r["image"] in done]
+    if done:
+        print(f"resuming: {len(done)} of {len(items)} photos already scored in {out}")
+    todo = [item for item in items if item[0] not in done]
+
+    def write_report():
+        text = report.render_report(rows, header=report_header(evaluation, rows))
+        npio.atomic_write(report_path, text)
+
+    for name, image, mask in tqdm(todo, desc="images", unit="img"):
+        results = run_one(image, mask, fns)
+        for method, (filled, seconds, scales) in results.items():
+            npio.save_image(out / "outputs" / method / f"{name}.png", filled)
+            scores = metrics.hole_metrics(filled, image, mask)
+            rows.append(
+                {"image": name, "method": method, **scores, "seconds": seconds,
+                 "scale_seconds": scales}
+            )  # fmt: skip
+        grid = comparison_grid(image, mask, {m: r[0] for m, r in results.items()})
+        npio.save_image(out / "grids" / f"{name}.png", grid)
+        report.write_csv(out / "metrics.csv", rows)  # after every photo: nothing lost on a stop
+        write_report()
+    if not todo:  # Every photo was scored before: the report still names this command.
+        write_report()
+    print(f"wrote {report_path}\n")
+    print(report_path.read_text())
+    return report_path
+
+
+def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
+    """Fill one photo file's hole (from a mask file) and save it to `out`.
+
+    Returns:
+      the `InpaintResult`.
+    """
+    from npsynth.api import inpaint
+
+    image = npio.load_image(image_path)
+    mask = npio.load_mask(mask_path, size=image.shape[:2])
+    masks.check_mask(mask, image.shape)
+    result = inpaint(image, mask, config=config, progress=True)
+    npio.save_image(out, result.image)
+    return result

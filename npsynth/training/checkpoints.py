@@ -1,0 +1,65 @@
+"""Orbax checkpoints of a training state (`npsynth.training.steps`) in a workdir.
+
+The state is the plain dict `{generator, discriminator, opt_g, opt_d, step}`, saved with
+`StandardSave` and restored into the abstract state of the same task (`abstract_state`),
+placed on the caller's shardings (`devices.abstract_with_sharding`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from npsynth.training.workdir import CHECKPOINT_DIR, ConfigMismatchError
+
+
+class Checkpoints:
+    """Orbax checkpoints of a training state under `workdir/checkpoints/<step>`.
+
+    Keeps the newest `keep`; saves run in the background (the device-to-host copy is done
+    before `save` returns, so the caller may donate the state right after); `close` waits
+    for them.
+    """
+
+    def __init__(self, workdir, *, keep: int):
+        import orbax.checkpoint as ocp
+
+        self.ocp = ocp
+        self.directory = (Path(workdir) / CHECKPOINT_DIR).absolute()
+        self.manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+        )
+        self.last_saved: int | None = self.manager.latest_step()
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, step: int, state) -> None:
+        """Save `state` as step `step` (once: a second save of the same step is skipped)."""
+        if step == self.last_saved:
+            return
+        self.manager.save(step, args=self.ocp.args.StandardSave(state), force=True)
+        self.last_saved = step
+
+    def restore(self, step: int, abstract_state):
+        """The state saved at `step`, restored into the structure/shardings of `abstract_state`."""
+        try:
+            return self.manager.restore(step, args=self.ocp.args.StandardRestore(abstract_state))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConfigMismatchError(
+                f"checkpoint {self.directory / str(step)} does not fit the current model: "
+                f"{error}. Resume with the settings it was trained with (config.json), or "
+                "train into a new --workdir."
+            ) from error
+
+    def close(self) -> None:
+        """Wait for the background saves, then release the manager."""
+        self.manager.wait_until_finished()
+        self.manager.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,71 @@
+"""Tests for npsynth.config: per-method settings, their checks and presets."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from npsynth.config import (
+    InpaintConfig,
+    OptimizeConfig,
+    PyramidConfig,
+    TranslateConfig,
+    config_for,
+)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"scales": (64, 32)}, "increasing"),
+        ({"scales": (64, 64)}, "increasing"),
+        ({"iterations": 0}, "iterations"),
+        ({"content": "magic"}, "content"),
+        ({"nn_update": "sometimes"}, "nn_update"),
+    ],
+)
+def test_bad_settings_raise_clear_errors(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        InpaintConfig(**overrides)
+
+
+def test_each_method_has_only_its_own_fields():
+    shared = {f.name for f in dataclasses.fields(PyramidConfig)}
+    optimize = {f.name for f in dataclasses.fields(OptimizeConfig)} - shared
+    translate = {f.name for f in dataclasses.fields(TranslateConfig)} - shared
+    assert shared == {"scales", "context", "content", "content_checkpoint", "chunk_size"}
+    assert optimize == {"iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol"}
+    assert translate == {"image2feature", "image2feature_checkpoint", "feature2image_checkpoint"}
+    assert InpaintConfig is OptimizeConfig
+    # Paper defaults: Yang et al. Sec. 3.3 (128, 256, 512), Sec. 4 (100 iterations);
+    # Song et al. Fig. 4 (256, 512).
+    assert OptimizeConfig().scales == (128, 256, 512) and OptimizeConfig().iterations == 100
+    assert TranslateConfig().scales == (256, 512)
+
+
+def test_config_for_builds_the_methods_config_and_names_stray_fields():
+    assert config_for("translate", scales=(64, 128)) == TranslateConfig(scales=(64, 128))
+    assert config_for("optimize", alpha=1.0).alpha == 1.0
+    with pytest.raises(ValueError, match="iterations is a setting of method 'optimize'"):
+        config_for("translate", iterations=3)
+    with pytest.raises(ValueError, match="image2feature is a setting of method 'translate'"):
+        config_for("optimize", image2feature="content")
+    with pytest.raises(ValueError, match="unknown setting 'speed'"):
+        config_for("optimize", speed=2)
+
+
+def test_tiny_presets():
+    assert OptimizeConfig.tiny() == OptimizeConfig(scales=(32, 64), iterations=5, content="harmonic")
+    assert TranslateConfig.tiny(context=0.5) == TranslateConfig(
+        scales=(32, 64), content="harmonic", context=0.5
+    )
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"image2feature": "magic"}, "image2feature"), ({"scales": (8, 16)}, "at least 16")],
+)
+def test_bad_translate_settings_raise_clear_errors(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TranslateConfig(**overrides)

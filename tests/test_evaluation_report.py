@@ -1,0 +1,105 @@
+"""npsynth.evaluation.report: metrics.csv and the Markdown report, on hand-made rows."""
+
+from __future__ import annotations
+
+import pytest
+
+from npsynth.config import OptimizeConfig, TranslateConfig
+from npsynth.evaluation import report
+
+
+def row(image, method, base, seconds, scales=""):
+    """A metrics row whose metrics are base, base + 0.01, ... in METRIC_NAMES order."""
+    values = {name: base + 0.01 * i for i, name in enumerate(report.METRIC_NAMES)}
+    return {"image": image, "method": method, **values, "seconds": seconds, "scale_seconds": scales}
+
+
+ROWS = [
+    row("p2", "optimize", 0.1, 4.0, "32x32:1.00 64x64:3.00"),
+    row("p2", "telea", 0.5, 0.5),
+    row("p1", "optimize", 0.3, 6.0, "32x32:2.00 64x64:4.00"),
+    row("p1", "telea", 0.7, 1.5),
+]
+
+
+def test_csv_round_trip(tmp_path):
+    path = tmp_path / "metrics.csv"
+    report.write_csv(path, ROWS)
+    lines = path.read_text().splitlines()
+    assert lines[0] == (
+        "image,method,l1_hole,l2_hole,psnr_hole,ssim_hole,l1_all,l2_all,psnr_all,ssim_all,"
+        "seconds,scale_seconds"
+    )
+    assert lines[1].startswith("p2,optimize,0.1,0.11,") and lines[1].endswith(
+        ",4.0,32x32:1.00 64x64:3.00"
+    )
+    back = report.read_csv(path)
+    assert back == [
+        {k: (str(v) if k == "scale_seconds" else v) for k, v in r.items()} for r in ROWS
+    ]
+    assert not list(tmp_path.glob(".*.tmp"))  # written through npsynth.io.atomic_write
+    report.write_csv(tmp_path / "other.csv", [{"a": 1, "b": "x"}], columns=["a", "b"])
+    assert (tmp_path / "other.csv").read_text().splitlines() == ["a,b", "1,x"]
+
+
+def test_report_means_scales_and_photos():
+    text = report.render_report(ROWS, header=["- command: `x`"])
+    lines = text.splitlines()
+    assert lines[:3] == ["# Inpainting report", "", "- command: `x`"]
+    # Means of optimize: base 0.1 and 0.3 -> 0.2 + 0.01 i; seconds (4 + 6) / 2.
+    assert (
+        "| optimize | 0.2000 | 0.21000 | 0.22 | 0.2300 | 0.2400 | 0.25000 | 0.26 | 0.2700 | 5.00 |"
+        in lines
+    )
+    assert (
+        "| telea | 0.6000 | 0.61000 | 0.62 | 0.6300 | 0.6400 | 0.65000 | 0.66 | 0.6700 | 1.00 |"
+        in lines
+    )
+    assert lines.index("| optimize | 0.2000 | 0.21000 | 0.22 | 0.2300 | 0.2400 | 0.25000 | 0.26 | 0.2700 | 5.00 |") < lines.index("| telea | 0.6000 | 0.61000 | 0.62 | 0.6300 | 0.6400 | 0.65000 | 0.66 | 0.6700 | 1.00 |")  # fmt: skip
+    # Only optimize has scales: one per-scale table, means (1 + 2) / 2 and (3 + 4) / 2.
+    assert text.count("time per photo at each scale") == 1
+    assert "npsynth optimize time per photo at each scale" in text
+    assert "| scale | 32x32 | 64x64 |\n|---|---:|---:|\n| s/photo | 1.50 | 3.50 |" in text
+    # Per photo, sorted by name: hole PSNR (base + 0.02) and the seconds at each scale.
+    assert "| photo | optimize | telea | optimize s per scale |" in text
+    assert "| p1 | 0.32 | 0.72 | 2.00 / 4.00 |" in lines
+    assert "| p2 | 0.12 | 0.52 | 1.00 / 3.00 |" in lines
+    assert lines.index("| p1 | 0.32 | 0.72 | 2.00 / 4.00 |") < lines.index(
+        "| p2 | 0.12 | 0.52 | 1.00 / 3.00 |"
+    )
+    assert text.endswith("|\n")
+
+
+def test_per_photo_table_leaves_missing_cells_empty():
+    lines = report.per_photo_table(ROWS[:3], ["optimize", "telea"])
+    assert lines[-2:] == ["| p1 | 0.32 |  | 2.00 / 4.00 |", "| p2 | 0.12 | 0.52 | 1.00 / 3.00 |"]
+
+
+def test_scale_seconds():
+    assert report.scale_seconds(ROWS, "optimize") == {"32x32": [1.0, 2.0], "64x64": [3.0, 4.0]}
+    assert report.scale_seconds(ROWS, "telea") == {}
+
+
+def test_config_line_shows_each_methods_own_fields():
+    optimize = OptimizeConfig(scales=(32, 64), iterations=4)
+    line = report.config_line({"optimize": optimize})
+    assert line.startswith("- config: {'scales': (32, 64), 'context': 1.0,")
+    assert "'iterations': 4" in line and "image2feature" not in line
+    both = report.config_line({"optimize": optimize, "translate": TranslateConfig()})
+    first, second = both.split("; translate ")
+    assert first.startswith("- config: optimize {'scales': (32, 64),")
+    assert second.startswith("{'scales': (256, 512),") and "iterations" not in second
+    assert report.config_line({}) == "- config: none (no npsynth method)"
+
+
+def test_machine_names_the_device():
+    line = report.machine()
+    assert line.startswith("CPU (") and "cores" in line
+
+
+@pytest.mark.parametrize("missing", ["seconds", "psnr_hole"])
+def test_read_csv_needs_the_numeric_columns(tmp_path, missing):
+    columns = [c for c in report.CSV_COLUMNS if c != missing]
+    report.write_csv(tmp_path / "m.csv", [{c: "1" for c in columns}], columns=columns)
+    with pytest.raises(KeyError):
+        report.read_csv(tmp_path / "m.csv")

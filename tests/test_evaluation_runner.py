@@ -1,0 +1,212 @@
+"""npsynth.evaluation.runner: pairing, per-method configs, settings, resume and a folder run,
+on tiny photos with hand-computed expectations (no L-BFGS: fake methods and a baseline)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from npsynth import io, masks
+from npsynth.config import OptimizeConfig, TranslateConfig
+from npsynth.evaluation import baselines, runner
+from npsynth.pyramid import InpaintResult, ScaleResult
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Three 24x48 photos of one flat colour each (names sorted b, c, d) and two masks."""
+    folder, mask_dir = tmp_path / "photos", tmp_path / "masks"
+    for index, name in enumerate("cbd"):
+        io.save_image(folder / f"{name}.png", np.full((24, 48, 3), (index + 1) / 4, np.float32))
+    for name, (top, left) in {"m0": (0, 0), "m1": (12, 24)}.items():
+        hole = np.zeros((48, 96, 1), np.float32)  # twice the photos' size: resized to them
+        hole[2 * top : 2 * top + 8, 2 * left : 2 * left + 16] = 1
+        io.save_image(mask_dir / f"{name}.png", hole)
+    return folder, mask_dir
+
+
+def test_pairs_photos_with_masks_in_sorted_order(photos):
+    folder, mask_dir = photos
+    pairs = runner.load_pairs(runner.Photos(images=folder, masks=mask_dir))
+    assert [name for name, *_ in pairs] == ["b", "c", "d"]
+    np.testing.assert_allclose(pairs[0][1], 0.5, atol=1 / 255)  # b.png was written second
+    expected = []
+    for top, left in ((0, 0), (12, 24), (0, 0)):  # photo i gets mask i modulo 2
+        hole = np.zeros((24, 48, 1), np.float32)
+        hole[top : top + 4, left : left + 8] = 1
+        expected.append(hole)
+    for (_, image, mask), hole in zip(pairs, expected):
+        assert image.shape == (24, 48, 3)
+        np.testing.assert_array_equal(mask, hole)
+
+
+def test_limit_resize_and_seeded_holes(photos):
+    folder, _ = photos
+    chosen = runner.Photos(images=folder, hole="boxes", limit=2, resize=24, seed=3)
+    pairs = runner.load_pairs(chosen)
+    assert [name for name, *_ in pairs] == ["b", "c"]
+    rng = np.random.default_rng(3)  # one generator, drawn from photo by photo
+    for _, image, mask in pairs:
+        assert image.shape == (12, 24, 3)  # longest side 48 -> 24
+        np.testing.assert_array_equal(mask, masks.make_mask("boxes", 12, 24, rng=rng))
+    (_, _, centred), *_ = runner.load_pairs(runner.Photos(images=folder, limit=1))
+    np.testing.assert_array_equal(centred, masks.center_mask(24, 48, fraction=0.5))
+    assert runner.Photos(images=folder).holes == "center:0.5"
+    assert runner.Photos(images=folder, hole="strokes").holes == "strokes"
+    assert runner.Photos(images=folder, masks="m/*.png").holes == "m/*.png"
+
+
+def test_each_method_gets_only_its_own_fields():
+    configs = runner.configs_for(
+        ["translate", "optimize"], content="harmonic", iterations=7, alpha=0.5,
+        feature2image_checkpoint="f2i.npz", image2feature="content",
+    )  # fmt: skip
+    assert list(configs) == ["translate", "optimize"]
+    assert configs["optimize"] == OptimizeConfig(content="harmonic", iterations=7, alpha=0.5)
+    assert configs["translate"] == TranslateConfig(
+        content="harmonic", feature2image_checkpoint="f2i.npz", image2feature="content"
+    )
+    assert configs["optimize"].scales == (128, 256, 512)  # each method's default pyramid
+    assert configs["translate"].scales == (256, 512)
+    both = runner.configs_for(["optimize", "translate"], scales=(32, 64))
+    assert both["optimize"].scales == both["translate"].scales == (32, 64)
+    with pytest.raises(ValueError, match="unknown settings 'translate_scales'"):
+        runner.configs_for(["optimize"], translate_scales=(32, 64))
+    with pytest.raises(ValueError, match="unknown method 'fast'"):
+        runner.configs_for(["fast"])
+
+
+def test_run_one_blanks_the_hole_and_times_each_scale():
+    image = np.full((16, 16, 3), 0.8, np.float32)
+    mask = np.zeros((16, 16, 1), np.float32)
+    mask[4:8, 4:8] = 1
+    seen = {}
+
+    def plain(blanked, hole):
+        seen["plain"] = blanked.copy()
+        return np.where(hole > 0, 0.25, blanked)
+
+    def pyramid(blanked, hole):
+        scales = [
+            ScaleResult((8, 8), blanked[::2, ::2], None, (), 1.234),
+            ScaleResult((16, 12), blanked, None, (), 0.5),
+        ]
+        return InpaintResult(blanked + 0.1, scales, blanked, (0, 16, 0, 16), 2.0)
+
+    results = runner.run_one(image, mask, {"plain": plain, "pyramid": pyramid})
+    assert list(results) == ["plain", "pyramid"]
+    assert (seen["plain"][4:8, 4:8] == 0).all() and (seen["plain"][:4] == 0.8).all()
+    filled, seconds, scales = results["plain"]
+    assert filled.dtype == np.float32 and seconds >= 0 and scales == ""
+    np.testing.assert_allclose(filled[5, 5], 0.25)
+    filled, _, scales = results["pyramid"]
+    assert scales == "8x8:1.23 16x12:0.50"
+    np.testing.assert_allclose(filled[0, 0], 0.9)
+
+
+def evaluation(folder, **options):
+    return runner.Evaluation(
+        photos=runner.Photos(images=folder, hole="center:0.25"),
+        configs={"optimize": OptimizeConfig.tiny()}, baselines=("biharmonic",), **options,
+    )  # fmt: skip
+
+
+def test_settings_hold_what_decides_the_scores(photos):
+    folder, _ = photos
+    settings = runner.run_settings(evaluation(folder))
+    assert settings == {
+        "images": str(folder), "masks": None, "hole": "center:0.25", "resize": None,
+        "seed": 0, "methods": ["optimize"], "baselines": ["biharmonic"],
+        "config": {"optimize": {
+            "scales": [32, 64], "context": 1.0, "content": "harmonic",
+            "content_checkpoint": None, "chunk_size": 512, "iterations": 5, "alpha": 1e-7,
+            "beta": 1.0, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
+            "nn_update": "per_scale", "tol": 1e-6,
+        }},
+    }  # fmt: skip
+    assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back
+
+
+def test_earlier_rows(tmp_path, photos, capsys):
+    folder, _ = photos
+    settings = runner.run_settings(evaluation(folder))
+    assert runner.earlier_rows(tmp_path, settings, resume=True) == []  # nothing there yet
+    row = {"image": "b", "method": "optimize", **dict.fromkeys(runner.report.METRIC_NAMES, 0.5),
+           "seconds": 2, "scale_seconds": "32x32:2.00"}  # fmt: skip
+    runner.report.write_csv(tmp_path / "metrics.csv", [row])
+    assert runner.earlier_rows(tmp_path, settings, resume=False) == []
+    assert "replacing the results" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no settings.json"):
+        runner.earlier_rows(tmp_path, settings, resume=True)
+    (tmp_path / "settings.json").write_text(json.dumps(settings | {"seed": 1, "hole": "boxes"}))
+    with pytest.raises(ValueError, match=r"other settings \(hole, seed differ\)"):
+        runner.earlier_rows(tmp_path, settings, resume=True)
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    (kept,) = runner.earlier_rows(tmp_path, settings, resume=True)
+    assert kept == row | {"seconds": 2.0}
+
+
+def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
+    folder, _ = photos
+
+    def fake(blanked, hole):  # stands in for npsynth.inpaint: a flat grey fill, two scales
+        scales = [ScaleResult((12, 24), blanked, None, (), 1.0)]
+        scales.append(ScaleResult((24, 48), blanked, None, (), 3.0))
+        return InpaintResult(np.where(hole > 0, 0.5, blanked), scales, blanked, (0, 0, 0, 0), 4.0)
+
+    monkeypatch.setattr(
+        runner, "fillers", lambda e: {"fake": fake, "biharmonic": baselines.biharmonic}
+    )
+    out = tmp_path / "run"
+    report_path = runner.evaluate(evaluation(folder, command="the command"), out)
+    assert report_path == out / "report.md"
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["image"], r["method"]) for r in rows] == [
+        (name, method) for name in "bcd" for method in ("fake", "biharmonic")
+    ]
+    # The fake fill of c (flat 0.25, stored as 64 / 255) with 0.5 in the hole.
+    fake_c = next(r for r in rows if r["image"] == "c" and r["method"] == "fake")
+    gap = 0.5 - 64 / 255
+    assert float(fake_c["l1_hole"]) == pytest.approx(gap, abs=1e-6)
+    assert float(fake_c["l2_hole"]) == pytest.approx(gap**2, abs=1e-6)
+    assert fake_c["scale_seconds"] == "12x24:1.00 24x48:3.00"
+    written = io.load_image(out / "outputs" / "fake" / "c.png")
+    hole = masks.center_mask(24, 48, fraction=0.25)[..., 0] > 0
+    np.testing.assert_allclose(written[hole], 0.5, atol=1 / 255)
+    assert (out / "outputs" / "biharmonic" / "d.png").exists()
+    assert io.load_image(out / "grids" / "b.png").shape[1] > 4 * 48  # input|mask|2 fills|truth
+    text = report_path.read_text()
+    assert "- command: `the command`" in text
+    assert f"- data: 3 photos from `{folder}`, holes: center:0.25" in text
+    assert "- methods: optimize; baselines: biharmonic" in text
+    assert "| scale | 12x24 | 24x48 |" in text and "| s/photo | 1.00 | 3.00 |" in text
+    assert text in capsys.readouterr().out
+    assert json.loads((out / "settings.json").read_text()) == runner.run_settings(
+        evaluation(folder)
+    )
+
+    # Resume: the scored photos are kept and nothing is run again.
+    monkeypatch.setattr(runner, "run_one", lambda *args: pytest.fail("ran a scored photo"))
+    runner.evaluate(evaluation(folder, command="again"), out, resume=True)
+    assert "resuming: 3 of 3 photos already scored" in capsys.readouterr().out
+    assert "- command: `again`" in report_path.read_text()
+    with open(out / "metrics.csv") as f:
+        assert [r["l1_hole"] for r in csv.DictReader(f)] == [r["l1_hole"] for r in rows]
+
+
+def test_inpaint_file_keeps_the_known_pixels(tmp_path, photos):
+    folder, mask_dir = photos
+    out = tmp_path / "filled.png"
+    config = OptimizeConfig.tiny(iterations=2)
+    result = runner.inpaint_file(folder / "b.png", mask_dir / "m1.png", out, config)
+    filled, original = io.load_image(out), io.load_image(folder / "b.png")
+    np.testing.assert_allclose(filled, np.clip(result.image, 0, 1), atol=1 / 255)
+    hole = io.load_mask(mask_dir / "m1.png", size=(24, 48))[..., 0] > 0
+    np.testing.assert_array_equal(filled[~hole], original[~hole])
+    io.save_image(tmp_path / "empty.png", np.zeros((24, 48, 1), np.float32))
+    with pytest.raises(ValueError, match="no hole"):
+        runner.inpaint_file(folder / "b.png", tmp_path / "empty.png", tmp_path / "x.png", config)

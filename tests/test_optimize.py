@@ -1,0 +1,75 @@
+"""Tests for npsynth.methods.optimize: one level of L-BFGS on Eq. 1."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from conftest import load_photo
+from npsynth import fill, masks
+from npsynth.api import inpaint
+from npsynth.config import InpaintConfig
+from npsynth.methods import optimize
+from npsynth.window import texture_window
+
+TINY = InpaintConfig.tiny()
+
+
+@pytest.fixture(scope="module")
+def photo(shared):
+    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
+
+
+@pytest.fixture(scope="module")
+def hole():
+    return masks.center_mask(64, 64, fraction=0.25)
+
+
+@pytest.fixture(scope="module")
+def result(photo, hole, vgg):
+    return inpaint(np.where(hole > 0, 0.0, photo), hole, config=TINY, vgg=vgg)
+
+
+def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
+    graphdef, _ = nnx.split(vgg)
+    solvers = [
+        optimize._scale_solver(
+            graphdef, scale.layers, TINY.patch_size, TINY.iterations, TINY.tol, None
+        )  # at 32 and 64 px the texture window is the whole image
+        for scale in result.scales
+    ]
+    compiled = [solve._cache_size() for solve in solvers]
+    assert all(count >= 1 for count in compiled)
+    other = np.ascontiguousarray(photo[::-1])  # another photo of the same size
+    inpaint(other, hole, config=TINY, vgg=vgg)
+    assert [solve._cache_size() for solve in solvers] == compiled  # no new trace
+
+
+@pytest.mark.parametrize("nn_update", ["per_scale", "every_eval"])
+def test_texture_window_solves_as_the_whole_image_does(photo, vgg, nn_update):
+    # A hole in a corner of a 64 px photo, texture on relu3_1: VGG-19 sees only 32x32 of it.
+    # With "every_eval" the search runs on the windowed features at every evaluation.
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[2:10, 54:64] = 1.0
+    config = InpaintConfig.tiny(layers=("relu3_1",), nn_update=nn_update)
+    assert texture_window(hole, config.layers).size == (32, 32)
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    windowed = optimize.solve_level(known, hole, guide, vgg, config, 4)
+    whole = optimize.solve_level(known, hole, guide, vgg, config, 4, use_window=False)
+    np.testing.assert_allclose(windowed[1], whole[1], rtol=1e-4)  # loss histories
+    np.testing.assert_allclose(windowed[0], whole[0], atol=1e-3)
+    assert windowed[1][-1] < windowed[1][0]
+
+
+def test_a_layer_without_source_patches_is_dropped_with_a_warning(photo, vgg):
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[:48, :48] = 1  # relu4_1 (8x8 cells) keeps no clear 3x3 window; relu3_1 does
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    with pytest.warns(UserWarning, match=r"no source patch at \['relu4_1'\]"):
+        image, history, layers = optimize.solve_level(photo, hole, guide, vgg, TINY, 2)
+    assert layers == ("relu3_1",)
+    assert history[-1] < history[0]
+    known = hole[..., 0] == 0
+    np.testing.assert_array_equal(image[known], photo[known])

@@ -1,0 +1,126 @@
+"""Tests for npsynth.pyramid: the one coarse-to-fine driver, with stand-in steps (no VGG-19)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from npsynth import pyramid
+from npsynth.config import OptimizeConfig, TranslateConfig
+from npsynth.pyramid import Level, LevelResult
+
+
+class Recorder:
+    """A step that fills the hole with a flat colour per level and records what it saw."""
+
+    def __init__(self, colours):
+        self.colours, self.levels = colours, []
+
+    def __call__(self, level: Level) -> LevelResult:
+        self.levels.append(level)
+        colour = self.colours[level.index]
+        image = np.where(level.hole > 0, np.float32(colour), level.known)
+        return LevelResult(image.astype(np.float32), np.asarray([2.0, 1.0]), ("relu3_1",))
+
+
+def _photo(height=64, width=64, seed=0):
+    return np.random.default_rng(seed).random((height, width, 3)).astype(np.float32)
+
+
+def test_later_levels_are_guided_by_the_previous_result_not_the_first_reference():
+    photo = _photo()
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[16:48, 16:48] = 1
+    step = Recorder([0.25, 0.75])
+    config = OptimizeConfig.tiny()  # 32 and 64 px, harmonic reference
+    result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step)
+    first, second = step.levels
+    assert (first.index, first.count, first.size) == (0, 2, (32, 32))
+    assert (second.index, second.count, second.size) == (1, 2, (64, 64))
+    # The second level's guide inside the hole is the first level's flat 0.25, upsampled
+    # (well inside the hole the bilinear upsampling of a constant is that constant) ...
+    np.testing.assert_allclose(second.guide[20:44, 20:44], 0.25, atol=1e-6)
+    # ... and not the first reference, a harmonic fill of random known pixels (about 0.5).
+    assert abs(float(result.reference[8:24, 8:24].mean()) - 0.5) < 0.1
+    # Outside the hole, every guide holds the known pixels of its level.
+    known = second.hole[..., 0] == 0
+    np.testing.assert_array_equal(second.guide[known], second.known[known])
+    # The result: the last level's colour in the hole, the photo exactly elsewhere.
+    np.testing.assert_allclose(result.image[hole[..., 0] > 0], 0.75)
+    np.testing.assert_array_equal(result.image[hole[..., 0] == 0], photo[hole[..., 0] == 0])
+    assert [s.size for s in result.scales] == [(32, 32), (64, 64)]
+    assert [s.layers for s in result.scales] == [("relu3_1",)] * 2
+
+
+def test_levels_are_padded_to_multiples_of_8_and_cropped_back():
+    photo = _photo(45, 63)
+    hole = np.zeros((45, 63, 1), np.float32)
+    hole[10:20, 30:40] = 1
+    step = Recorder([0.5, 0.5])
+    result = pyramid.run(photo, hole, config=TranslateConfig.tiny(), step=step)
+    assert [lv.size for lv in step.levels] == [(22, 32), (45, 63)]
+    assert [lv.known.shape for lv in step.levels] == [(24, 32, 3), (48, 64, 3)]
+    for level in step.levels:
+        height, width = level.size
+        assert not level.hole[height:].any() and not level.hole[:, width:].any()
+        # Symmetric padding: the row below the last is the last row again.
+        np.testing.assert_array_equal(level.known[height], level.known[height - 1])
+    assert [s.image.shape for s in result.scales] == [(22, 32, 3), (45, 63, 3)]
+
+
+def test_known_at_lets_no_hole_pixel_leak_in():
+    # Hole pixels hold 1; known pixels 0.2. A plain resize would mix them at the border.
+    image = np.full((8, 8, 3), 0.2, np.float32)
+    mask = np.zeros((8, 8, 1), np.float32)
+    mask[:, 4:] = 1
+    image[:, 4:] = 1.0
+    small = pyramid.known_at(image, mask, (4, 4))
+    np.testing.assert_allclose(small[:, :2], 0.2, atol=1e-6)  # cells fully known
+    # A cell whose source pixels are all hole gets no value from the hole: 0 (clipped 0/eps).
+    assert np.all(small[:, 2:] <= 0.2 + 1e-6)
+
+
+def test_pad_by_hand():
+    array = np.arange(6, dtype=np.float32).reshape(2, 3, 1)
+    padded = pyramid.pad(array, "constant")
+    assert padded.shape == (8, 8, 1)
+    np.testing.assert_array_equal(padded[:2, :3], array)
+    assert not padded[2:].any() and not padded[:, 3:].any()
+    assert pyramid.pad(np.zeros((16, 8, 3)), "symmetric").shape == (16, 8, 3)
+
+
+def test_paste_hole_replaces_only_hole_pixels_inside_the_region():
+    image = np.zeros((6, 6, 3), np.float32)
+    mask = np.zeros((6, 6, 1), np.float32)
+    mask[1, 1] = mask[5, 5] = 1  # (5, 5) lies outside the region
+    filled = np.ones((3, 3, 3), np.float32)
+    out = pyramid.paste_hole(image, mask, (0, 3, 0, 3), filled)
+    expected = np.zeros((6, 6, 3), np.float32)
+    expected[1, 1] = 1
+    np.testing.assert_array_equal(out, expected)
+    assert not image.any()  # the input is not changed
+
+
+def test_context_window_and_level_sizes_by_hand():
+    hole = np.zeros((1000, 3000), bool)
+    hole[100:140, 2900:2960] = True  # 40x60 box near the right edge
+    top, bottom, left, right = pyramid.context_window(hole, 512, 1.0)
+    assert (bottom - top, right - left) == (512, 512)  # grown to the last scale
+    assert right == 3000 and top == 0  # shifted to stay inside the photo
+    big = np.zeros((2000, 2000), bool)
+    big[200:1800, 500:700] = True  # a hole taller than the last scale
+    top, bottom, left, right = pyramid.context_window(big, 512, 0.25)
+    assert (top, bottom) == (0, 2000) and (right - left) == 512
+    sizes = pyramid.level_sizes((2000, 512), (128, 256, 512))
+    assert sizes == [(128, 33), (256, 66), (512, 131)]
+    assert pyramid.level_sizes((300, 200), (128, 256, 512)) == [(75, 50), (150, 100), (300, 200)]
+    assert pyramid.level_sizes((40, 40), (32, 64)) == [(40, 40)]  # 20 px is under MIN_LEVEL_SIZE
+    with pytest.raises(ValueError, match="too small"):
+        pyramid.level_sizes((20, 20), (32, 64))
+
+
+def test_per_level_by_hand():
+    assert pyramid.per_level(5, 3, "iterations") == [5, 5, 5]
+    assert pyramid.per_level((100, 50, 20), 3, "iterations") == [100, 50, 20]
+    with pytest.raises(ValueError, match="one per scale"):
+        pyramid.per_level((1, 2), 3, "iterations")

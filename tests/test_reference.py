@@ -1,0 +1,109 @@
+"""Tests for npsynth.reference: the first scale's content reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from flax import nnx
+
+from conftest import load_photo
+from npsynth import export, fill, hub, masks, pyramid, resize
+from npsynth.api import inpaint
+from npsynth.config import ContentNetConfig, InpaintConfig
+from npsynth.models import content_net
+from npsynth.reference import content_reference
+
+TINY = InpaintConfig.tiny()
+
+
+@pytest.fixture(scope="module")
+def photo(shared):
+    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
+
+
+@pytest.fixture(scope="module")
+def hole():
+    return masks.center_mask(64, 64, fraction=0.25)
+
+
+def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_path):
+
+    arch = ContentNetConfig(mode="paper", image_size=32, channels=(8, 16, 16), bottleneck=32)
+    model = content_net.make_content_net(arch, rngs=nnx.Rngs(0))
+    path = export.save_content_net(model, tmp_path / "paper.npz", config=arch, dtype="float32")
+    known = resize.resize_image(photo, (32, 32))
+    square = np.zeros((32, 32, 1), np.float32)
+    square[8:24, 8:24] = 1.0  # the central half: the paper's hole at 32 px
+    off_centre = np.roll(square, 3, axis=1)
+    auto = InpaintConfig.tiny(content="auto", content_checkpoint=str(path))
+    # The centred square: the network's prediction (its own call, independent of inpaint).
+    reference = content_reference(np.where(square > 0, 0.0, known), square, auto)
+    predicted = content_net.predict(export.load_content_net(path), known, square)
+    np.testing.assert_allclose(reference, predicted, atol=1e-5)
+    # Any other hole: exactly the harmonic fill, not an error.
+    blank = np.where(off_centre > 0, 0.0, known)
+    reference = content_reference(blank, off_centre, auto)
+    harmonic = np.asarray(fill.harmonic_fill(blank, off_centre), np.float32)
+    np.testing.assert_array_equal(reference, harmonic)
+    # Asking for the network explicitly on such a hole says why it cannot.
+    network = InpaintConfig.tiny(content="network", content_checkpoint=str(path))
+    with pytest.raises(ValueError, match="paper mode"):
+        content_reference(blank, off_centre, network)
+    assert content_net.fills(model, square[..., 0]) and not content_net.fills(model, off_centre)
+
+
+def test_auto_picks_the_shipped_network_that_fills_the_hole(photo, tmp_path, monkeypatch):
+    """Shipped: a paper-mode network (centred square) and a free-form one (any other hole);
+    without the free-form one, other holes get the harmonic fill."""
+
+    def shipped(mode, seed):
+        arch = ContentNetConfig(mode=mode, image_size=32, channels=(8, 16, 16), bottleneck=32)
+        model = content_net.make_content_net(arch, rngs=nnx.Rngs(seed))
+        path = tmp_path / f"{mode}.npz"
+        return export.save_content_net(model, path, config=arch, dtype="float32")
+
+    paper, freeform = shipped("paper", 0), shipped("freeform", 1)
+    monkeypatch.delenv("NPSYNTH_CONTENT_NET", raising=False)
+    monkeypatch.setitem(hub.SHIPPED, "content_net", (paper, freeform))
+    known = resize.resize_image(photo, (32, 32))
+    square = np.zeros((32, 32, 1), np.float32)
+    square[8:24, 8:24] = 1.0
+    strokes = masks.make_mask("strokes", 32, 32, rng=np.random.default_rng(0))
+    auto = InpaintConfig.tiny(content="auto")
+    for hole, expected in ((square, paper), (strokes, freeform)):
+        blank = np.where(hole > 0, 0.0, known)
+        reference = content_reference(blank, hole, auto)
+        predicted = content_net.predict(export.load_content_net(expected), blank, hole)
+        np.testing.assert_allclose(reference, predicted, atol=1e-5)
+    blank = np.where(strokes > 0, 0.0, known)
+    monkeypatch.setitem(hub.SHIPPED, "content_net", (paper, tmp_path / "not_shipped.npz"))
+    np.testing.assert_array_equal(
+        content_reference(blank, strokes, auto),
+        np.asarray(fill.harmonic_fill(blank, strokes), np.float32),
+    )
+
+
+def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path, monkeypatch):
+
+    arch = ContentNetConfig(image_size=32, channels=(8, 16, 16), bottleneck=32)
+    model = content_net.make_content_net(arch, rngs=nnx.Rngs(0))
+    path = export.save_content_net(model, tmp_path / "net.npz", config=arch, dtype="float32")
+    blank = np.where(hole > 0, 0.0, photo)
+    out = inpaint(
+        blank, hole, config=TINY, vgg=vgg, content="network", content_checkpoint=str(path)
+    )
+    # Independently: the network at its own size (32), resized to the first scale (32).
+    reloaded = export.load_content_net(path)
+    known32 = pyramid.known_at(blank, hole, (32, 32))  # the first level's known pixels
+    hole32 = resize.resize_mask(hole, (32, 32))
+    predicted = content_net.predict(reloaded, known32, hole32)
+    inside = hole32[..., 0] > 0
+    np.testing.assert_allclose(out.reference[inside], predicted[inside], atol=1e-5)
+    harmonic = inpaint(blank, hole, config=TINY, vgg=vgg, content="harmonic").reference
+    assert np.abs(harmonic[inside] - out.reference[inside]).max() > 1e-3  # not the fallback
+    # Without any checkpoint (none given, none in the environment, none shipped) "network"
+    # is an error that says how to get one.
+    monkeypatch.delenv("NPSYNTH_CONTENT_NET", raising=False)
+    monkeypatch.setitem(hub.SHIPPED, "content_net", (tmp_path / "not_shipped.npz",))
+    with pytest.raises(ValueError, match="content_checkpoint"):
+        inpaint(blank, hole, config=TINY, vgg=vgg, content="network")
