@@ -1,4 +1,4 @@
-"""Windowed means of a training run's logged losses (the figures the README quotes).
+"""Windowed means of a training run's logged losses (the figures docs/training.md quotes).
 
   python -m train.curve out/train/fsk                  # hole L2 per 1,000 steps
   python -m train.curve out/train/fsk --window 500 --key g_loss
