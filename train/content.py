@@ -26,7 +26,7 @@ On the 2-core CPU, `--channels 32,64,128,256,256 --bottleneck 512 --batch-size 1
 
 `--fill harmonic` (not in the paper) gives the network the harmonic fill instead of the mean
 colour and has it learn a correction on top, starting from zero: with little compute it
-starts from, and stays close to, a strong fill (README, "Content network"). `--skips` (not
+starts from, and stays close to, a strong fill (docs/training.md). `--skips` (not
 in the paper, free-form mode) adds U-Net skip connections around the bottleneck; the shipped
 free-form network uses both, with `--lam 1` (1.0 steps/s at the widths above, batch 16).
 """
