@@ -63,7 +63,7 @@ def inpaint(
 
 def check_inputs(image, mask) -> tuple[np.ndarray, np.ndarray]:
     """`image` as float32 [H, W, 3] in [0, 1] and `mask` as float32 [H, W, 1] in {0, 1},
-    or a ValueError that says what is wrong."""
+    or a ValueError that says what is wrong (one image: no batch axis on either)."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] not in (3, 4):
         raise ValueError(
@@ -80,9 +80,13 @@ def check_inputs(image, mask) -> tuple[np.ndarray, np.ndarray]:
             "divide 8-bit images by 255"
         )
     mask = np.asarray(mask, np.float32)
+    if mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[-1] != 1):
+        raise ValueError(
+            f"mask must be [H, W] or [H, W, 1] for one image, got shape {mask.shape}; for a "
+            "batch call inpaint per image (mask[i]), and take one channel of a colour mask"
+        )
     if mask.ndim == 2:
         mask = mask[..., None]
-    if mask.ndim == 3 and mask.shape[-1] == 1:
-        mask = (mask != 0).astype(np.float32)
+    mask = (mask != 0).astype(np.float32)
     masks.check_mask(mask, image.shape)
     return image, mask

@@ -4,6 +4,12 @@ Conventions (see also `npsynth.masks`): an image is float32 `[H, W, 3]`, RGB, va
 [0, 1]; a mask is float32 `[H, W, 1]`, 1 = hole. Every file npsynth writes goes through
 `atomic_write`: a temporary file in the destination folder that then replaces the path, so
 a failed or interrupted write never leaves a half-written or clobbered file.
+
+EXIF orientation: `load_image` and `load_mask` apply a file's own EXIF orientation tag, so
+arrays look the way photo viewers show the files. A mask drawn on a rotated photo's *stored*
+pixels (by a tool that ignores the tag) has the stored size instead; `load_mask_for` reads a
+mask for one photo file and lines the two up (its docstring gives the rule), and a mask that
+differs from its photo only by a rotation is an error, never a silent stretch.
 """
 
 from __future__ import annotations
@@ -18,30 +24,94 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from npsynth.resize import check_size
+from npsynth.masks import check_mask
+from npsynth.resize import check_size, resize_mask
 
 # File extensions that `list_images` picks up (compared in lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
-def _open_image(path) -> Image.Image:
-    """Open and fully decode `path` with Pillow, EXIF orientation applied."""
+# EXIF orientation tag -> the transpose that shows the stored pixels upright (the ones
+# `ImageOps.exif_transpose` applies); 5 to 8 swap height and width.
+_EXIF_ORIENTATION = 0x0112
+_TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_AXES = (5, 6, 7, 8)
+# What Pillow raises on files it cannot read (corrupt, truncated, not an image, unreadable).
+_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+
+
+def _check_file(path, what: str) -> Path:
+    """`path` as a Path, or FileNotFoundError / ValueError naming it (missing, a folder)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"image file {str(path)!r} does not exist; check the path")
+        raise FileNotFoundError(f"{what} file {str(path)!r} does not exist; check the path")
     if path.is_dir():
-        raise ValueError(f"cannot read image {str(path)!r}: it is a folder; pass an image file")
+        raise ValueError(f"cannot read {what} {str(path)!r}: it is a folder; pass an image file")
+    return path
+
+
+def _read_error(path: Path, what: str, error: Exception) -> ValueError:
+    return ValueError(
+        f"cannot read {what} {str(path)!r}: {error}. "
+        "Pass a complete image file that Pillow can open (PNG, JPEG, BMP, WebP, ...)."
+    )
+
+
+def _orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1 to 8) of an opened file; 1 (as stored) without a valid tag."""
+    orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+    return orientation if orientation in _TRANSPOSES else 1
+
+
+def _shown_size(stored: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """(height, width) of stored pixels of size `stored` once `orientation` is applied."""
+    return (stored[1], stored[0]) if orientation in _SWAPS_AXES else stored
+
+
+def _open_image(path, what: str = "image") -> tuple[Image.Image, int]:
+    """Open and fully decode `path` with Pillow, EXIF orientation applied; also return the
+    orientation tag it had (1 when none). Errors name the file as the `what` it is."""
+    path = _check_file(path, what)
     try:
         with Image.open(path) as opened:
             opened.load()  # Decode now, so truncated files fail here and not later.
+            orientation = _orientation(opened)
             image = ImageOps.exif_transpose(opened)
             image.load()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise ValueError(
-            f"cannot read image {str(path)!r}: {error}. "
-            "Pass a complete image file that Pillow can open (PNG, JPEG, BMP, WebP, ...)."
-        ) from error
-    return image
+    except _READ_ERRORS as error:
+        raise _read_error(path, what, error) from error
+    return image, orientation
+
+
+def _stored_size(path, what: str) -> tuple[tuple[int, int], int]:
+    """((height, width) of the stored pixels, EXIF orientation) from the file's header."""
+    path = _check_file(path, what)
+    try:
+        with Image.open(path) as opened:
+            width, height = opened.size
+            orientation = _orientation(opened)
+    except _READ_ERRORS as error:
+        raise _read_error(path, what, error) from error
+    return (height, width), orientation
+
+
+def image_size(path) -> tuple[int, int]:
+    """(height, width) of the array `load_image(path)` returns (EXIF orientation applied),
+    read from the file's header without decoding the pixels.
+
+    Raises:
+      FileNotFoundError: the file does not exist.
+      ValueError: the file is not a readable image; the message names it.
+    """
+    return _shown_size(*_stored_size(path, "image"))
 
 
 def _to_unit_array(image: Image.Image) -> np.ndarray:
@@ -71,9 +141,10 @@ def load_image(path) -> np.ndarray:
 
     Raises:
       FileNotFoundError: the file does not exist.
-      ValueError: the file is not a readable image (corrupt, truncated, not an image).
+      ValueError: the file is not a readable image (corrupt, truncated, not an image); the
+        message names it.
     """
-    image = _open_image(path)
+    image, _ = _open_image(path)
     if image.mode.startswith("I") or image.mode == "F":
         grey = _to_unit_array(image)
         return np.repeat(grey[..., None], 3, axis=-1)
@@ -128,6 +199,40 @@ def save_image(path, image, *, quality: int = 95) -> None:
     atomic_write(path, buffer.getvalue())
 
 
+def _check_threshold(threshold: float) -> None:
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}; 0 means any non-zero")
+
+
+def _read_hole(path, threshold: float) -> tuple[np.ndarray, int]:
+    """(bool [H, W] hole of a mask file, its own EXIF orientation tag), the tag applied."""
+    image, orientation = _open_image(path, "mask")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode in ("P", "L", "RGB") and "transparency" in image.info
+    )
+    try:
+        if has_alpha:
+            alpha = _to_unit_array(image.convert("RGBA").getchannel("A"))
+            if alpha.min() != alpha.max():
+                return alpha > threshold, orientation
+        if image.mode in ("1", "L", "F") or image.mode.startswith("I"):
+            values = _to_unit_array(image)
+        elif image.mode in ("LA", "La"):
+            values = _to_unit_array(image.getchannel("L"))
+        else:
+            values = _to_unit_array(image.convert("RGB")).max(axis=-1)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"cannot read mask {str(path)!r}: cannot convert mode {image.mode} ({error}). "
+            "Save the mask as a greyscale PNG (white = hole) first."
+        ) from error
+    return values > threshold, orientation
+
+
+def _hw(size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
 def load_mask(path, *, size: tuple[int, int] | None = None, threshold: float = 0.0) -> np.ndarray:
     """Read a hole mask from an image file.
 
@@ -141,44 +246,121 @@ def load_mask(path, *, size: tuple[int, int] | None = None, threshold: float = 0
       black is known. For JPEG masks or anti-aliased brush edges pass e.g. `threshold=0.5`.
 
     Values are compared on a [0, 1] scale (8-bit values / 255, 16-bit values / 65535). The
-    EXIF orientation tag is applied, as in `load_image`, so masks line up with their photos.
+    mask file's own EXIF orientation tag is applied, as in `load_image`. To read the mask of
+    one photo file, `load_mask_for(mask_path, image_path)` also handles a mask drawn on the
+    stored pixels of a photo with an EXIF rotation.
 
     Args:
       path: any file Pillow can read.
-      size: optional (height, width) to resize the mask to (nearest neighbour), e.g. the
-        size of its image. `resize_mask` is the alternative that never shrinks the hole.
+      size: optional (height, width) to resize the mask to, e.g. the size of its image,
+        with `resize_mask`: an output pixel is a hole if any mask pixel under it is, so no
+        hole pixel is lost (a 1 px line stays a line when downsized). A mask that is the
+        size turned a quarter (e.g. 40x60 for 60x40) is refused: that is a rotation mix-up,
+        and stretching it would fill the wrong region.
       threshold: values above it are holes, in [0, 1).
 
     Returns:
       float32 [H, W, 1] (or [height, width, 1]) with 1 = hole, 0 = known.
+
+    Raises:
+      FileNotFoundError: the file does not exist.
+      ValueError: an unreadable file, or a mask that differs from `size` by a rotation; the
+        message names the file.
     """
-    if not 0.0 <= threshold < 1.0:
-        raise ValueError(f"threshold must be in [0, 1), got {threshold}; 0 means any non-zero")
-    image = _open_image(path)
-    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-        image.mode in ("P", "L", "RGB") and "transparency" in image.info
-    )
-    hole = None
-    if has_alpha:
-        alpha = _to_unit_array(image.convert("RGBA").getchannel("A"))
-        if alpha.min() != alpha.max():
-            hole = alpha > threshold
-    if hole is None:
-        if image.mode in ("1", "L", "F") or image.mode.startswith("I"):
-            values = _to_unit_array(image)
-        elif image.mode in ("LA", "La"):
-            values = _to_unit_array(image.getchannel("L"))
-        else:
-            values = _to_unit_array(image.convert("RGB")).max(axis=-1)
-        hole = values > threshold
+    _check_threshold(threshold)
+    hole, _ = _read_hole(path, threshold)
     mask = hole.astype(np.float32)[..., None]
-    if size is not None:
-        height, width = check_size(size)
-        if (height, width) != mask.shape[:2]:
-            resized = Image.fromarray(hole.astype(np.uint8) * 255).resize(
-                (width, height), Image.Resampling.NEAREST
+    if size is None:
+        return mask
+    height, width = check_size(size)
+    if hole.shape == (height, width):
+        return mask
+    if hole.shape == (width, height):
+        raise ValueError(
+            f"mask {str(path)!r} is {_hw(hole.shape)} (HxW) but the size asked for is "
+            f"{height}x{width}: they differ only by a rotation, and stretching the mask would "
+            "fill the wrong region. If the photo has an EXIF orientation, the mask was drawn "
+            "on its unrotated pixels: load it with npsynth.io.load_mask_for(mask_path, "
+            "photo_path), which turns it the way the photo is turned; otherwise rotate the "
+            "mask file to match the photo (or stretch on purpose with resize_mask)."
+        )
+    return resize_mask(mask, (height, width))
+
+
+def _proportional(a: Sequence[int], b: Sequence[int]) -> bool:
+    """Whether sizes `a` and `b` (height, width) have one aspect ratio, up to rounding one of
+    them to whole pixels (a = s * b + e with |e| < 1 gives |a_h b_w - a_w b_h| < b_h + b_w)."""
+    return abs(a[0] * b[1] - a[1] * b[0]) < max(a[0] + a[1], b[0] + b[1])
+
+
+def _turned(size: Sequence[int], other: Sequence[int]) -> bool:
+    """Whether `size` has the aspect ratio of `other` turned a quarter, and not its own."""
+    return _proportional(size, (other[1], other[0])) and not _proportional(size, other)
+
+
+def load_mask_for(mask_path, image_path, *, threshold: float = 0.0) -> np.ndarray:
+    """Read the hole mask of one photo file, lined up with `load_image(image_path)`, checked.
+
+    The photo is read as `load_image` reads it: with its EXIF orientation applied, as image
+    viewers show it. The mask is read by `load_mask` (its own EXIF orientation applied), and:
+
+    1. A mask of the photo's shown size is used as it is: it was drawn over the photo as a
+       viewer shows it (or carries the same orientation tag as the photo).
+    2. A mask without an orientation tag whose aspect ratio is that of the photo's *stored*
+       pixels, where these differ from the shown ones (EXIF orientations 5 to 8 on a
+       non-square photo), was drawn on the stored pixels by a tool that ignores the tag: it
+       gets the photo's EXIF transpose, so the hole lands on the photo pixels it was drawn
+       over.
+    3. A mask of another size is resized to the photo with `resize_mask` (no hole pixel is
+       lost), unless its aspect ratio is the photo's turned a quarter: that is a rotation
+       mix-up (ValueError), never a silent stretch onto the wrong pixels.
+
+    Sizes cannot tell flips and half turns (orientations 2 to 4), or any orientation of a
+    square photo, from no orientation: such masks are taken as drawn on the shown photo.
+
+    Call it for each photo and mask pair before the work starts: it raises the errors a
+    mask file can have, each naming the files.
+
+    Args:
+      mask_path: the mask file (white or opaque = hole, see `load_mask`).
+      image_path: the photo file the mask belongs to.
+      threshold: mask values above it are holes, in [0, 1).
+
+    Returns:
+      float32 [H, W, 1], 1 = hole, with [H, W] the shape of `load_image(image_path)`.
+
+    Raises:
+      FileNotFoundError: the mask or the photo does not exist.
+      ValueError: an unreadable mask or photo; a mask that is the photo turned a quarter; a
+        mask without a hole pixel or without a known pixel (`npsynth.masks.check_mask`).
+        Each message names the files.
+    """
+    _check_threshold(threshold)
+    stored, orientation = _stored_size(image_path, "image")
+    shown = _shown_size(stored, orientation)
+    hole, own = _read_hole(mask_path, threshold)
+    # Rule 2 (for orientations 5 to 8 the stored size is the shown one turned a quarter).
+    if own == 1 and orientation in _SWAPS_AXES and _turned(hole.shape, shown):
+        hole = np.asarray(Image.fromarray(hole).transpose(_TRANSPOSES[orientation]), bool)
+    mask = hole.astype(np.float32)[..., None]
+    if hole.shape != shown:
+        if _turned(hole.shape, shown):
+            mask_is = f"mask {str(mask_path)!r}" + (
+                f", after its own EXIF orientation ({own})," if own != 1 else ""
             )
-            mask = (np.asarray(resized) > 0).astype(np.float32)[..., None]
+            photo_is = f"the photo {str(image_path)!r}" + (
+                f", after its EXIF orientation ({orientation})," if orientation != 1 else ""
+            )
+            raise ValueError(
+                f"{mask_is} is {_hw(hole.shape)} (HxW) but {photo_is} is {_hw(shown)}: they "
+                "differ by a rotation, and stretching the mask would fill the wrong region; "
+                "rotate the mask file to match the photo as an image viewer shows it"
+            )
+        mask = resize_mask(mask, shown)
+    try:
+        check_mask(mask, shown)
+    except ValueError as error:
+        raise ValueError(f"mask {str(mask_path)!r} for {str(image_path)!r}: {error}") from None
     return mask
 
 

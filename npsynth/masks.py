@@ -55,10 +55,17 @@ def check_mask(
         )
     image_hw = image_shape[:2] if len(image_shape) == 2 else image_shape[-3:-1]
     if tuple(mask.shape[-3:-1]) != image_hw:
+        if tuple(mask.shape[-3:-1]) == image_hw[::-1]:
+            fix = (
+                "they differ by a rotation: if the photo has an EXIF orientation, the mask was "
+                "drawn on its unrotated pixels; read it with "
+                "npsynth.io.load_mask_for(mask_path, photo_path), which turns it the same way."
+            )
+        else:
+            fix = "resize the mask with load_mask(path, size=(H, W)) or resize_mask."
         raise ValueError(
             f"mask size {mask.shape[-3]}x{mask.shape[-2]} (HxW) does not match the image size "
-            f"{image_hw[0]}x{image_hw[1]}; resize the mask with load_mask(path, size=(H, W)) or "
-            "resize_mask."
+            f"{image_hw[0]}x{image_hw[1]}; {fix}"
         )
     if len(mask.shape) == 4 and len(image_shape) == 4 and mask.shape[0] != image_shape[0]:
         raise ValueError(

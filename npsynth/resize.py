@@ -1,5 +1,4 @@
-"""Host-side resizing of images and masks (NumPy + Pillow, no JAX); sizes are (height, width).
-"""
+"""Host-side resizing of images and masks (NumPy + Pillow, no JAX); sizes are (height, width)."""
 
 from __future__ import annotations
 
@@ -84,5 +83,3 @@ def resize_mask(mask, size: tuple[int, int]) -> np.ndarray:
     hole = _any_over_spans(hole, mask.ndim - 3, height)
     hole = _any_over_spans(hole, mask.ndim - 2, width)
     return hole.astype(np.float32)
-
-

@@ -89,6 +89,9 @@ def test_large_photo_is_worked_on_in_a_window_at_full_resolution(photo, vgg):
         (np.zeros((32, 64, 1), np.float32), "size"),
         (np.zeros((64, 64, 1), np.float32), "no hole"),
         (np.ones((64, 64, 1), np.float32), "whole image"),
+        # A batch of one: refused up front (it used to fail later, "too many values to unpack").
+        (masks.center_mask(64, 64)[None], r"\[H, W\] or \[H, W, 1\] for one image"),
+        (masks.center_mask(64, 64)[..., 0][None], r"got shape \(1, 64, 64\)"),
     ],
 )
 def test_bad_masks_raise_clear_errors(photo, vgg, mask, message):

@@ -104,3 +104,18 @@ def test_export_without_a_training_run_exits_2(tmp_path, capsys):
     code = cli.main(trainers.FEATURE2IMAGE, ["--workdir", str(tmp_path), "--export"], prog=PROG,
                     description=DESCRIPTION)  # fmt: skip
     assert code == 2 and "training workdir" in capsys.readouterr().err
+
+
+def test_workdir_naming_a_file_is_one_clear_line(tmp_path, capsys):
+    file = tmp_path / "x"
+    file.write_text("not a folder")
+    fix = "give a folder (it is created if missing)"
+    for workdir, message in (
+        (file, f"--workdir {file} is a file, not a folder: {fix}"),
+        (file / "sub", f"--workdir {file / 'sub'}: {file} is a file, not a folder: {fix}"),
+    ):
+        for extra in ([], ["--export"]):
+            code = cli.main(trainers.CONTENT, ["--workdir", str(workdir), "--tiny", *extra],
+                            prog=PROG, description=DESCRIPTION)  # fmt: skip
+            assert code == 2
+            assert capsys.readouterr().err == f"error: {message}\n"

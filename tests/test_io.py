@@ -17,8 +17,6 @@ def _write(path, array, **save_options):
     return path
 
 
-
-
 @pytest.mark.parametrize("module", [io, masks, resize])
 def test_does_not_import_jax(module):
     # Data loading may run in worker processes: these modules import no JAX or Flax.
@@ -193,6 +191,101 @@ def test_load_mask_resize_nearest(tmp_path):
     np.testing.assert_array_equal(mask[..., 0], [[0, 1]] * 4 + [[0, 0]] * 4)
 
 
+def test_load_mask_resize_never_loses_a_thin_hole(tmp_path):
+    # 1 px lines in a 64x64 mask loaded at 16x16 (a factor of 4). Nearest neighbour samples
+    # source rows/columns 4i+2 only, so it drops row 29 and column 33 (the whole hole).
+    grey = np.zeros((64, 64), np.uint8)
+    grey[29, 8:56] = 255  # row 29 -> output row 29 // 4 = 7; columns 8..55 -> 2..13
+    grey[40:64, 33] = 255  # column 33 -> output column 8; rows 40..63 -> 10..15
+    mask = io.load_mask(_write(tmp_path / "thin.png", grey), size=(16, 16))
+    expected = np.zeros((16, 16), np.float32)
+    expected[7, 2:14] = 1
+    expected[10:16, 8] = 1
+    np.testing.assert_array_equal(mask[..., 0], expected)
+    masks.check_mask(mask, (16, 16, 3))  # still has a hole
+
+
+def test_load_mask_errors_name_the_mask_file(tmp_path):
+    rng = np.random.default_rng(0)
+    _write(tmp_path / "full.png", rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    payload = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(payload[: len(payload) // 2])
+    with pytest.raises(ValueError, match="cannot read mask .*cut.png"):
+        io.load_mask(tmp_path / "cut.png")
+    with pytest.raises(FileNotFoundError, match="mask file .*nope.png"):
+        io.load_mask(tmp_path / "nope.png")
+
+
+# ----------------------------------------------------------------------------------------------
+# EXIF orientation: photo and mask read with the same rule (load_mask_for)
+
+
+def _rotated_photo(tmp_path):
+    """A JPEG whose stored pixels are 16x32 (HxW), grey with a red 8x8 top-left corner (one
+    JPEG block, no chroma subsampling, so the colours stay clean), and EXIF orientation 6
+    (rotate 90 degrees clockwise to show): it is shown 32x16, the red corner top-right."""
+    pixels = np.full((16, 32, 3), 128, np.uint8)
+    pixels[:8, :8] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(pixels).save(tmp_path / "photo.jpg", exif=exif, quality=95, subsampling=0)
+    return tmp_path / "photo.jpg"
+
+
+# Where the red corner (stored rows 0..7, columns 0..7) is shown: a clockwise turn of 16x32
+# stored pixels takes stored (r, c) to shown (c, 16 - 1 - r): rows 0..7, columns 8..15.
+SHOWN_CORNER = np.zeros((32, 16), np.float32)
+SHOWN_CORNER[:8, 8:] = 1
+
+
+def test_load_mask_for_turns_a_mask_drawn_on_the_stored_pixels(tmp_path):
+    photo_path = _rotated_photo(tmp_path)
+    photo = io.load_image(photo_path)
+    assert photo.shape == (32, 16, 3) and io.image_size(photo_path) == (32, 16)
+    stored = np.zeros((16, 32), np.uint8)
+    stored[:8, :8] = 255  # the red corner, marked on the stored (unrotated) pixels
+    mask = io.load_mask_for(_write(tmp_path / "stored.png", stored), photo_path)
+    np.testing.assert_array_equal(mask[..., 0], SHOWN_CORNER)
+    hole = mask[..., 0] > 0
+    np.testing.assert_allclose(photo[hole], np.broadcast_to([1.0, 0, 0], (64, 3)), atol=0.05)
+    np.testing.assert_allclose(photo[~hole], 128 / 255, atol=0.05)
+
+    # At half the stored resolution: turned the same way, then resized (2x) to the photo.
+    half = np.zeros((8, 16), np.uint8)
+    half[:4, :4] = 255
+    mask = io.load_mask_for(_write(tmp_path / "half.png", half), photo_path)
+    np.testing.assert_array_equal(mask[..., 0], SHOWN_CORNER)
+    # Drawn over the photo as a viewer shows it: used as it is.
+    shown = (SHOWN_CORNER * 255).astype(np.uint8)
+    mask = io.load_mask_for(_write(tmp_path / "shown.png", shown), photo_path)
+    np.testing.assert_array_equal(mask[..., 0], SHOWN_CORNER)
+    # A mask file with its own EXIF orientation 6 is turned by its own tag, as load_image does.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    tagged = _write(tmp_path / "tagged.png", stored, exif=exif)
+    np.testing.assert_array_equal(io.load_mask(tagged)[..., 0], SHOWN_CORNER)
+    np.testing.assert_array_equal(io.load_mask_for(tagged, photo_path)[..., 0], SHOWN_CORNER)
+
+
+def test_a_mask_that_differs_from_its_photo_by_a_rotation_is_an_error(tmp_path):
+    stored = np.zeros((8, 16), np.uint8)
+    stored[:4, :4] = 255
+    stored_path = _write(tmp_path / "stored.png", stored)
+    # load_mask(size=the size turned) would stretch 8x16 onto 16x8: refused, and says why.
+    with pytest.raises(ValueError, match=r"'.*stored.png' is 8x16 .* 16x8.* rotation"):
+        io.load_mask(stored_path, size=(16, 8))
+    # A photo without an EXIF orientation and a mask turned a quarter: no stretch either.
+    plain = _write(tmp_path / "plain.png", np.zeros((16, 8, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"mask '.*stored.png' is 8x16 .*'.*plain.png' is 16x8"):
+        io.load_mask_for(stored_path, plain)
+    # The other checks of the pair name both files too.
+    empty = _write(tmp_path / "empty.png", np.zeros((16, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"mask '.*empty.png' for '.*plain.png': .*no hole"):
+        io.load_mask_for(empty, plain)
+    with pytest.raises(FileNotFoundError, match="image file .*absent.jpg"):
+        io.load_mask_for(stored_path, tmp_path / "absent.jpg")
+
+
 def test_load_mask_shared_irregular_mask(shared):
     mask = io.load_mask(shared / "data" / "masks" / "hole10-20_00.png")
     assert mask.shape == (512, 512, 1)
@@ -233,8 +326,6 @@ def test_list_images_errors(tmp_path):
         io.list_images(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="missing"):
         io.list_images(tmp_path / "missing")
-
-
 
 
 # ----------------------------------------------------------------------------------------------

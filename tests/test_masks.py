@@ -23,6 +23,7 @@ def test_check_mask_accepts_good_masks():
     [
         (np.zeros((4, 5), np.float32), (4, 5, 3), r"\[H, W, 1\]"),
         (np.ones((4, 4, 1), np.float32), (4, 5, 3), "4x4 .* 4x5"),
+        (np.ones((5, 4, 1), np.float32), (4, 5, 3), "differ by a rotation: .*load_mask_for"),
         (np.zeros((4, 5, 1), np.float32), (4, 5, 3), "no hole pixels: nothing to inpaint"),
         (np.ones((4, 5, 1), np.float32), (4, 5, 3), "covers the whole image"),
         (np.full((4, 5, 1), 0.5, np.float32), (4, 5, 3), r"0 \(known\) or 1 \(hole\)"),
@@ -93,8 +94,6 @@ def test_make_mask_parses_kinds():
             masks.make_mask(bad, 8, 8, rng=0)
     with pytest.raises(ValueError, match="rng"):
         masks.make_mask("strokes", 8, 8)
-
-
 
 
 def test_check_mask_batched_mode_of_the_losses():

@@ -179,6 +179,26 @@ def test_resolution_order(isolated, tmp_path, monkeypatch):
     assert W.load(source="cache", cache=cache).sha256 == REFERENCE_SHA256
 
 
+def test_variable_or_path_naming_a_folder_is_one_clear_error(isolated, tmp_path, monkeypatch):
+    _, cache = isolated
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    monkeypatch.setenv("NPSYNTH_VGG19", str(folder))
+    with pytest.raises(W.WeightsError, match=rf"^\$NPSYNTH_VGG19 points to a folder, {folder}; "):
+        W.load(cache=cache)
+    with pytest.raises(W.WeightsError, match=f"^{folder} is a folder, not a weights file; "):
+        W.read_path(folder)
+    # The folder holds the Keras file: the message gives the setting to use.
+    keras = folder / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    keras.write_bytes(b"")
+    with pytest.raises(W.WeightsError) as caught:
+        W.load(cache=cache)
+    assert str(caught.value) == (
+        f"$NPSYNTH_VGG19 points to a folder, {folder}; point it to the .h5 file: "
+        f"NPSYNTH_VGG19={keras}"
+    )
+
+
 def test_keras_download_route_verifies_and_caches(isolated, monkeypatch):
     shared, cache = isolated
     monkeypatch.setattr(keras_h5, "KERAS_URL", shared.as_uri())
@@ -232,6 +252,21 @@ def test_cli_verify_prints_source_and_hash(capsys):
     assert REFERENCE_SHA256 in out and "NPSYNTH_VGG19" in out and "bit for bit" in out
     assert cli.main(["--verify", "--source", "/nonexistent/w.h5"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_cli_verify_with_a_folder_prints_one_line_and_exits_1(tmp_path, monkeypatch, capsys):
+    keras = "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    monkeypatch.setenv("NPSYNTH_VGG19", str(tmp_path))
+    assert cli.main(["--verify"]) == 1
+    assert capsys.readouterr().err == (
+        f"error: $NPSYNTH_VGG19 points to a folder, {tmp_path}; point it to the .h5 file "
+        f"({keras}) or an npsynth vgg19.npz\n"
+    )
+    assert cli.main(["--verify", "--source", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path} is a folder, not a weights file; point to the Keras file {keras} "
+        "or an npsynth vgg19.npz\n"
+    )
 
 
 def test_python_dash_m_npsynth_weights_runs():

@@ -20,7 +20,12 @@ from npsynth.config import flags
 from npsynth.training import loop
 from npsynth.training.data import DatasetError
 from npsynth.training.trainers import Trainer
-from npsynth.training.workdir import ConfigMismatchError, config_from_dict, read_config
+from npsynth.training.workdir import (
+    ConfigMismatchError,
+    check_workdir,
+    config_from_dict,
+    read_config,
+)
 
 
 def _help(text: str) -> dict:
@@ -100,13 +105,20 @@ def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         run, cfg = parse_args(trainer, argv, prog=prog, description=description)
+        check_workdir(run.workdir)
         if run.export:
             path = loop.export(trainer, run.workdir, run.export_to, dtype=run.export_dtype)
             size = path.stat().st_size / 1e6
             print(f"wrote {path} ({size:.1f} MB) and {path.with_suffix('.json')}")
             return 0
         result = loop.run(trainer, cfg, run.workdir, resume=run.resume, progress=run.progress)
-    except (DatasetError, ConfigMismatchError, FileExistsError, FileNotFoundError) as error:
+    except (
+        DatasetError,
+        ConfigMismatchError,
+        FileExistsError,
+        FileNotFoundError,
+        NotADirectoryError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 130 if result["stopped"] else 0

