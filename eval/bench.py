@@ -27,8 +27,10 @@ and Feature2Image's decoder shapes.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from npsynth.evaluation import bench
+from npsynth.evaluation.cli_errors import main_errors
 from npsynth.patches import DEFAULT_CHUNK_SIZE
 
 
@@ -42,7 +44,9 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def main(argv=None) -> None:
+@main_errors
+def main(argv=None) -> int:
+    """Exit 0 when done, 2 for a bad flag, 130 after Ctrl-C (one line on stderr)."""
     parser = argparse.ArgumentParser(
         prog="python -m eval.bench", description=__doc__.split("\n")[0]
     )
@@ -78,7 +82,8 @@ def main(argv=None) -> None:
         bench.bench_loss(
             args.sizes, repeats=args.repeats, chunk_size=args.chunk_size, hole=args.hole
         )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -8,7 +8,8 @@ Each --a / --b is a run folder (its metrics.csv) or a CSV file written by `eval.
 or `eval.content`; repeat them to pool several runs (photo names must not repeat). Rows
 are matched by photo name. A mean hides how a change spreads over photos, so for each
 metric this prints both means, the mean and median of the per-photo difference (A - B),
-on how many photos A is better, and the largest gain and loss.
+on how many photos A is better, and the largest gain and loss. `--out` is checked before
+anything is read (writable, not one of the runs' files); a bad input ends with one line.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from npsynth.evaluation import compare
+from npsynth.evaluation import checks, compare
+from npsynth.evaluation.cli_errors import as_input_error, main_errors
 from npsynth.io import atomic_write
 
 
+@main_errors(code=2)
 def main(argv=None) -> int:
+    """Exit 0 when done; 2 with one line on stderr for a bad run, metric or --out."""
     parser = argparse.ArgumentParser(
         prog="python -m eval.compare", description=__doc__.split("\n")[0]
     )
@@ -37,15 +41,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
     args = parser.parse_args(argv)
     command = "python -m eval.compare " + shlex.join(argv if argv is not None else sys.argv[1:])
-    try:
+    target = None
+    if args.out:
+        target = checks.check_output_file(args.out, image=False)
+        runs = [path / "metrics.csv" if path.is_dir() else path for path in args.a + args.b]
+        checks.check_not_inputs([target], dict.fromkeys(runs, "the metrics file"), given=args.out)
+    with as_input_error():
         a = compare.read_scores(args.a, args.method_a)
         b = compare.read_scores(args.b, args.method_b)
         text = compare.report(a, b, tuple(m for m in args.metrics.split(",") if m), command)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.out:
-        atomic_write(args.out, text)
+    if target is not None:
+        atomic_write(target, text)
     print(text)
     return 0
 

@@ -9,7 +9,10 @@ the paper; `--masks DIR` pairs the photos with mask files in sorted order, e.g. 
 irregular holes of ../shared/data/masks); every method fills it from the known pixels
 only. Writes report.md (means of hole L1 / PSNR / SSIM per method, and on how many photos
 each beats the harmonic fill's hole PSNR), metrics.csv and grid.png (input | mask |
-methods | truth, one row per photo, the first --grid-rows photos).
+methods | truth, one row per photo, the first --grid-rows photos). Photos are named by their
+path below --images, suffix kept (`a.png`, `sub/a.png`); --out may be the photos' folder
+(its grid.png is never read as a photo). Every photo and mask is read and checked, and
+--out checked, before the first fill; a bad input ends with one line naming it (exit 2).
 
 `--fast-path` adds one scale of `method="translate"` (Song et al. 2018) on the harmonic
 fill, with `--image2feature` also with that network, and two upper bounds that look at the
@@ -25,8 +28,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from npsynth import io as npio
-from npsynth.evaluation import content
+from npsynth.evaluation import checks, content
+from npsynth.evaluation.cli_errors import InputError, as_input_error, hole_kind, main_errors
 from npsynth.evaluation.runner import DEFAULT_HOLE
 
 
@@ -51,12 +54,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     holes = parser.add_mutually_exclusive_group()
     holes.add_argument(
-        "--hole", default=None,
+        "--hole", default=None, type=hole_kind,
         help=f"generated hole: center[:FRACTION] (default {DEFAULT_HOLE}), boxes or strokes",
     )  # fmt: skip
     holes.add_argument(
         "--masks", type=Path,
-        help="folder (or quoted glob pattern) of hole masks, paired with the photos in sorted order",
+        help="folder (or quoted glob pattern) of hole masks, paired with the photos in sorted "
+        "order, or one mask file for every photo",
     )  # fmt: skip
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N photos")
     parser.add_argument("--limit", type=int, help="use only N photos (after --skip)")
@@ -66,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.skip < 0 or (args.limit is not None and args.limit < 1):
         parser.error("--skip must be >= 0 and --limit >= 1")
+    if args.grid_rows < 1:
+        parser.error(f"--grid-rows must be at least 1, got {args.grid_rows}")
     for spec in args.net:
         if "=" not in spec:
             parser.error(f"--net takes NAME=PATH, got {spec!r}")
@@ -74,34 +80,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+@main_errors(code=2)
 def main(argv=None) -> int:
+    """Exit 0 when done; 2 with one line on stderr for a bad flag, network, photo, mask or
+    --out; 130 after Ctrl-C (`npsynth.evaluation.cli_errors`)."""
     args = parse_args(argv)
     command = "python -m eval.content " + shlex.join(argv if argv is not None else sys.argv[1:])
-    try:
+    with as_input_error():
         methods, described = content.fillers(args.net)
         if args.fast_path:
             more, more_described = content.fast_path_fillers(args.feature2image, args.image2feature)
             methods, described = {**methods, **more}, described + more_described
-        found = npio.list_images(args.images)
-        mask_paths = npio.list_images(args.masks) if args.masks else None
-    except (FileNotFoundError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    paths = found[args.skip :][: args.limit]
-    if not paths:
-        print(
-            f"error: no photos to score: {len(found)} in {args.images}, --skip {args.skip}",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        rows, grid = content.score(
-            paths, methods, mask_paths=mask_paths, hole=args.hole, seed=args.seed,
-            first_index=args.skip, grid_rows=args.grid_rows,
-        )  # fmt: skip
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    writes = [args.out / name for name in content.OUTPUT_FILES]
+    found = checks.list_photos(args.images, skip=writes)
+    mask_paths = checks.list_masks(args.masks, skip=writes) if args.masks else None
+    chosen = found[args.skip :][: args.limit]
+    if not chosen:
+        raise InputError(f"no photos to score: {len(found)} in {args.images}, --skip {args.skip}")
+    names, paths = [name for name, _ in chosen], [path for _, path in chosen]
+    checks.check_output_folder(args.out, writes)
+    inputs = {path: "the photo" for path in paths} | {m: "the mask" for m in mask_paths or ()}
+    checks.check_not_inputs(writes, inputs, given=args.out)
+    rows, grid = content.score(
+        paths, methods, names=names, mask_paths=mask_paths, hole=args.hole, seed=args.seed,
+        first_index=args.skip, grid_rows=args.grid_rows,
+    )  # fmt: skip
     holes = (
         f"masks from {args.masks} (paired in sorted order, resized to {content.SIZE}x{content.SIZE})"
         if args.masks

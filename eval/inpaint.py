@@ -15,7 +15,13 @@ the whole image. The folder gets `outputs/<method>/`, `grids/` (input | mask | o
 truth), `metrics.csv` (one row per image and method) and `report.md` (means per method),
 both rewritten after every photo, and `settings.json`. `--resume` keeps the photos already
 scored with the same settings and runs the rest, so a long run (20 photos at 512 px take
-hours on a CPU) can be stopped and continued, or grown with a larger `--limit`.
+hours on a CPU) can be stopped (Ctrl-C: exit 130, what was scored is kept) and continued,
+or grown with a larger `--limit`. Photos are named by their path below `--images`, suffix
+kept (`a.png`, `a.jpg`, `sub/a.png`); `--out` may be the photos' folder (its `outputs/` and
+`grids/` are never read as photos). `--mask FILE` with `--images` is one hole for every photo.
+
+Every photo and mask is read and checked, and the destination checked, before the first
+photo is filled; a bad input or flag ends with one line naming it.
 """
 
 from __future__ import annotations
@@ -27,10 +33,25 @@ from pathlib import Path
 
 from npsynth.config import OptimizeConfig, PyramidConfig, TranslateConfig
 from npsynth.evaluation import demo, runner
+from npsynth.evaluation.baselines import BASELINES
+from npsynth.evaluation.cli_errors import (
+    as_input_error,
+    hole_kind,
+    int_list,
+    main_errors,
+    positive_int,
+)
 from npsynth.evaluation.runner import DEFAULT_HOLE, METHODS
+
+DEFAULT_BASELINES = "telea,navier_stokes,biharmonic,patchmatch"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    # Hand-written rather than derived by tyro (as the training CLIs are, npsynth.config.flags):
+    # these flags do not map one to one onto one dataclass. One `--scales` feeds both method
+    # configs, and each method has its own default; `--iterations 100,50,20` is an int or a
+    # tuple; `--image2feature` names a checkpoint while `--image2feature-mode` is the field
+    # `image2feature`; and most flags (photos, masks, output, resume) belong to no config.
     defaults, translate = OptimizeConfig(), TranslateConfig()
     parser = argparse.ArgumentParser(
         prog="python -m eval.inpaint",
@@ -44,7 +65,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     source.add_argument(
         "--images", type=Path, help="a folder of photos to evaluate on, or a quoted glob pattern"
     )
-    parser.add_argument("--mask", type=Path, help="hole mask for --image: white/non-zero = hole")
+    parser.add_argument(
+        "--mask", type=Path,
+        help="hole mask file for --image (white/non-zero = hole); with --images, one mask "
+        "for every photo (resized to each)",
+    )  # fmt: skip
     holes = parser.add_mutually_exclusive_group()
     holes.add_argument(
         "--masks",
@@ -53,13 +78,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--images, paired in sorted order",
     )
     holes.add_argument(
-        "--hole", default=None,
+        "--hole", default=None, type=hole_kind,
         help=f"generated hole for --images/--demo: center[:FRACTION] (default {DEFAULT_HOLE}), boxes, strokes",
     )  # fmt: skip
-    parser.add_argument("--out", type=Path, help="output file (--image) or folder")
-    parser.add_argument("--limit", type=int, help="use only the first N photos of --images")
     parser.add_argument(
-        "--resize", type=int, help="downsize each photo of --images so its longest side is N px first"
+        "--out", type=Path,
+        help="output file (--image; a symlink is written through) or folder (--images, --demo)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--limit", type=positive_int, help="use only the first N photos of --images"
+    )
+    parser.add_argument(
+        "--resize", type=positive_int,
+        help="downsize each photo of --images so its longest side is N px first",
     )  # fmt: skip
     parser.add_argument(
         "--method", default="optimize",
@@ -67,12 +98,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         "runs each; --image and --demo the first)",
     )  # fmt: skip
     parser.add_argument(
-        "--scales",
+        "--scales", type=int_list,
         help=f"pyramid of every method, e.g. 128,256,512 (default: optimize "
         f"{','.join(map(str, defaults.scales))}, translate {','.join(map(str, translate.scales))})",
     )  # fmt: skip
     parser.add_argument(
-        "--iterations", default=str(defaults.iterations), help="L-BFGS iterations per scale, or one per scale: 100,50,20"
+        "--iterations", type=int_list, default=str(defaults.iterations),
+        help="L-BFGS iterations per scale, or one per scale: 100,50,20"
     )  # fmt: skip
     parser.add_argument(
         "--alpha", type=float, default=defaults.alpha, help="texture weight (Eq. 1)"
@@ -106,7 +138,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="folder mode: keep the photos already scored in --out (same settings) and do the rest",
     )  # fmt: skip
     parser.add_argument(
-        "--baselines", default="telea,navier_stokes,biharmonic,patchmatch", help="baselines for --compare"
+        "--baselines", help=f"baselines for --compare (default {DEFAULT_BASELINES})"
     )  # fmt: skip
     args = parser.parse_args(argv)
     args.methods = tuple(dict.fromkeys(m.strip() for m in args.method.split(",")))
@@ -126,17 +158,33 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--images needs --out (a folder for outputs, grids and the report)")
     if args.resume and args.images is None:
         parser.error("--resume is for folder mode (--images)")
+    # Flags that would otherwise be ignored in the mode given: refused, not silently dropped.
+    if args.mask is not None and args.image is None and args.images is None:
+        parser.error("--mask is for --image (its hole) or --images (one hole for every photo)")
+    if args.mask is not None and args.images is not None and (args.masks or args.hole):
+        parser.error("--mask (one hole for every photo) goes with neither --masks nor --hole")
+    if args.image is not None and (args.masks is not None or args.hole is not None):
+        parser.error("--image takes its hole from --mask; --masks and --hole are for --images")
+    folder_only = {"--masks": args.masks, "--limit": args.limit, "--resize": args.resize,
+                   "--compare": args.compare or None}  # fmt: skip
+    given = [flag for flag, value in folder_only.items() if value is not None]
+    if given and args.images is None:
+        parser.error(f"{', '.join(given)}: for folder mode (--images) only")
+    if args.baselines is not None and not args.compare:
+        parser.error("--baselines goes with --compare")
+    args.baselines = args.baselines or DEFAULT_BASELINES
+    unknown = [b for b in args.baselines.split(",") if b not in BASELINES]
+    if unknown:
+        parser.error(
+            f"unknown --baselines {', '.join(map(repr, unknown))}; choose from {', '.join(BASELINES)}"
+        )
     return args
 
 
 def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
     """Each method given, with its own config: `--scales` applies to every method, the
     optimize flags to optimize only, the network flags to translate only."""
-    try:
-        scales = tuple(int(s) for s in args.scales.split(",")) if args.scales else None
-        iterations = tuple(int(s) for s in args.iterations.split(","))
-    except ValueError:
-        raise SystemExit("error: --scales and --iterations take comma-separated integers") from None
+    scales, iterations = args.scales, args.iterations
     return runner.configs_for(
         args.methods,
         **({} if scales is None else {"scales": scales}),
@@ -168,47 +216,43 @@ def check_feature2image(config: TranslateConfig) -> None:
 def evaluation_from(args: argparse.Namespace, configs, command: str) -> runner.Evaluation:
     """Folder mode's photos, methods and baselines."""
     photos = runner.Photos(
-        images=args.images, masks=args.masks, hole=args.hole, limit=args.limit,
+        images=args.images, masks=args.masks or args.mask, hole=args.hole, limit=args.limit,
         resize=args.resize, seed=args.seed,
     )  # fmt: skip
     chosen = tuple(args.baselines.split(",")) if args.compare else ()
     return runner.Evaluation(photos=photos, configs=configs, baselines=chosen, command=command)
 
 
+@main_errors
 def main(argv=None) -> int:
+    """Exit 0 when done; 2 for a bad flag or setting, 1 for a bad photo, mask or destination,
+    130 after Ctrl-C, each with one line on stderr (`npsynth.evaluation.cli_errors`)."""
     args = parse_args(argv)
     command = "python -m eval.inpaint " + shlex.join(argv if argv is not None else sys.argv[1:])
-    try:
+    with as_input_error(code=2):
         configs = configs_from(args)
         used = args.methods if args.images is not None else args.methods[:1]
         if "translate" in used:
             check_feature2image(configs["translate"])
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     first = configs[args.methods[0]]
-    try:
-        if args.image is not None:
-            result = runner.inpaint_file(args.image, args.mask, args.out, first)
-            height, width = result.image.shape[:2]
-            print(f"wrote {args.out} ({width}x{height}, {result.seconds:.1f} s)")
-        elif args.images is not None:
-            evaluation = evaluation_from(args, configs, command)
-            runner.evaluate(evaluation, args.out, resume=args.resume)
-        else:
-            if not args.demo:
-                print(
-                    "No input given: running the built-in demo. Use --image PHOTO --mask MASK --out FILE "
-                    "for your own photo, or --images DIR --out DIR to evaluate on a folder."
-                )
-            demo.run_demo(first, hole=args.hole, seed=args.seed, out=args.out)
+    if args.image is not None:
+        result = runner.inpaint_file(args.image, args.mask, args.out, first)
+        height, width = result.image.shape[:2]
+        print(f"wrote {args.out} ({width}x{height}, {result.seconds:.1f} s)")
+    elif args.images is not None:
+        evaluation = evaluation_from(args, configs, command)
+        runner.evaluate(evaluation, args.out, resume=args.resume)
+    else:
+        if not args.demo:
             print(
-                "To inpaint your own photo: "
-                "python -m eval.inpaint --image PHOTO --mask MASK.png --out filled.png"
+                "No input given: running the built-in demo. Use --image PHOTO --mask MASK --out FILE "
+                "for your own photo, or --images DIR --out DIR to evaluate on a folder."
             )
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        demo.run_demo(first, hole=args.hole, seed=args.seed, out=args.out)
+        print(
+            "To inpaint your own photo: "
+            "python -m eval.inpaint --image PHOTO --mask MASK.png --out filled.png"
+        )
     return 0
 
 

@@ -79,3 +79,23 @@ def test_bad_inputs_are_clear_errors(tmp_path, capsys):
     for argv, message in cases:
         assert cli.main(argv) == 2, argv
         assert message in capsys.readouterr().err
+
+
+def test_out_never_replaces_an_input_and_a_bad_out_is_one_line(tmp_path, capsys):
+    import os
+
+    run = write(tmp_path / "run" / "metrics.csv", [("p1", "optimize", 0.1, 15, 0.5, "")])
+    other = write(tmp_path / "other.csv", [("p1", "optimize", 0.2, 14, 0.5, "")])
+    os.link(other, tmp_path / "hard.csv")
+    before = run.read_text(), other.read_text()
+    for out in (run, tmp_path / "run" / ".." / "run" / "metrics.csv", other, tmp_path / "hard.csv"):
+        assert cli.main(["--a", str(tmp_path / "run"), "--b", str(other), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "--out" in err and str(out) in err
+        assert len(err.strip().splitlines()) == 1
+    assert (run.read_text(), other.read_text()) == before
+    for out in (tmp_path / "run", other / "table.md"):  # a folder; a file where one is needed
+        assert cli.main(["--a", str(run), "--b", str(other), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and str(out) in err and "Traceback" not in err
+    assert (run.read_text(), other.read_text()) == before

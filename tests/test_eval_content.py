@@ -31,14 +31,15 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
     with open(tmp_path / "out" / "metrics.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert sorted((r["image"], r["method"]) for r in rows) == [
-        ("img_001", "harmonic"), ("img_001", "tiny"), ("img_002", "harmonic"), ("img_002", "tiny")
+        ("img_001.png", "harmonic"), ("img_001.png", "tiny"),
+        ("img_002.png", "harmonic"), ("img_002.png", "tiny"),
     ]  # fmt: skip
     for row in rows:  # PSNR is 10 log10(1 / L2) over the hole
         assert float(row["psnr_hole"]) == pytest.approx(10 * math.log10(1 / float(row["l2_hole"])))
     report = (tmp_path / "out" / "report.md").read_text()
     assert "| harmonic |" in report and "| tiny |" in report
     psnr = {(r["image"], r["method"]): float(r["psnr_hole"]) for r in rows}
-    better = sum(psnr[(i, "tiny")] > psnr[(i, "harmonic")] for i in ("img_001", "img_002"))
+    better = sum(psnr[(i, "tiny")] > psnr[(i, "harmonic")] for i in ("img_001.png", "img_002.png"))
     tiny_line = next(line for line in report.splitlines() if line.startswith("| tiny |"))
     assert tiny_line.endswith(f"| {better} of 2 |")
     assert "(step None, input fill mean)" in report and "img_001.png to img_002.png" in report
@@ -46,7 +47,7 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
     skipped = ["--images", str(images), "--skip", "1", "--limit", "1", "--out", str(tmp_path / "s")]
     assert cli.main(skipped) == 0
     with open(tmp_path / "s" / "metrics.csv") as handle:
-        assert [r["image"] for r in csv.DictReader(handle)] == ["img_002"]
+        assert [r["image"] for r in csv.DictReader(handle)] == ["img_002.png"]
     assert "- machine: CPU" in report
     # Skipping every photo, or a folder without photos, is an error that says so.
     assert cli.main(["--images", str(images), "--skip", "1000", "--out", str(tmp_path / "e")]) == 2
@@ -119,7 +120,7 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
     assert cli.main(argv) == 0
     with open(tmp_path / "out" / "metrics.csv") as handle:
         (row,) = list(csv.DictReader(handle))
-    assert row["image"] == "img_002"
+    assert row["image"] == "img_002.png"
     truth = resize.resize_image(io.load_image(images / "img_002.png"), (128, 128))
     hole = np.zeros((128, 128, 1), np.float32)
     hole[75:125, 5:30] = 1  # mask b.png at half size
@@ -166,9 +167,9 @@ def test_library_scores_fake_fillers_and_counts_wins(tmp_path):
            "truth": lambda known, hole, truth: truth}  # fmt: skip
     rows, grid = content.score(paths, fns, grid_rows=1)
     assert [(r["image"], r["method"]) for r in rows] == [
-        ("a", "harmonic"), ("a", "truth"), ("b", "harmonic"), ("b", "truth")
+        ("a.png", "harmonic"), ("a.png", "truth"), ("b.png", "harmonic"), ("b.png", "truth")
     ]  # fmt: skip
-    level = {"a": 51 / 255, "b": 153 / 255}  # the photos as 8-bit PNGs
+    level = {"a.png": 51 / 255, "b.png": 153 / 255}  # the photos as 8-bit PNGs
     for r in rows:
         expected = 0.0 if r["method"] == "truth" else abs(0.5 - level[r["image"]])
         assert r["l1_hole"] == pytest.approx(expected, abs=1e-6)
@@ -177,7 +178,7 @@ def test_library_scores_fake_fillers_and_counts_wins(tmp_path):
         rows, list(fns), paths=paths, images=tmp_path, holes="center:0.5", described=[],
         oracles=False, command="python -m eval.content x",
     )  # fmt: skip
-    mean_l1 = (abs(0.5 - level["a"]) + abs(0.5 - level["b"])) / 2
+    mean_l1 = (abs(0.5 - level["a.png"]) + abs(0.5 - level["b.png"])) / 2
     assert f"| harmonic | {mean_l1:.4f} |" in text and text.count("| truth | 0.0000 | inf |") == 1
     assert "| 2 of 2 |" in text  # the truth beats the grey fill on both photos
     assert "- networks: none" in text and "upper bounds" not in text
@@ -188,3 +189,77 @@ def test_library_scores_fake_fillers_and_counts_wins(tmp_path):
     with open(tmp_path / "out" / "metrics.csv") as handle:
         assert next(csv.reader(handle))[:3] == ["image", "method", "seconds"]
     assert (tmp_path / "out" / "report.md").read_text() == text
+
+
+# Bad inputs (issue 19): checked before the first photo is filled, one line on stderr.
+
+
+@pytest.fixture
+def flat_photos(tmp_path):
+    """a.png, a.jpg and sub/a.png: three photos with one stem, each one flat grey."""
+    folder = tmp_path / "photos"
+    for name, value in {"a.png": 0.2, "a.jpg": 0.4, "sub/a.png": 0.8}.items():
+        io.save_image(folder / name, np.full((40, 60, 3), value, np.float32))
+    return folder
+
+
+@pytest.fixture
+def harmonic_calls(monkeypatch):
+    """The harmonic fill, counting its calls."""
+    from npsynth.evaluation import content
+
+    calls, real = [], content.harmonic
+
+    def counted(known, hole, truth=None):
+        calls.append(1)
+        return real(known, hole, truth)
+
+    monkeypatch.setattr(content, "harmonic", counted)
+    return calls
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and ".tmp" not in err
+    return err
+
+
+def test_photos_with_one_stem_keep_their_own_names_and_out_in_images_is_not_read(
+    flat_photos, harmonic_calls
+):
+    argv = ["--images", str(flat_photos), "--out", str(flat_photos)]
+    for _ in range(2):  # the second run finds the first one's grid.png among the photos
+        assert cli.main(argv) == 0
+        with open(flat_photos / "metrics.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert [r["image"] for r in rows] == ["a.jpg", "a.png", "sub/a.png"]
+    assert len(harmonic_calls) == 6
+    assert "(a.jpg to sub/a.png, downsized" in (flat_photos / "report.md").read_text()
+
+
+def test_an_unreadable_photo_or_output_stops_before_any_fill(
+    flat_photos, harmonic_calls, tmp_path, capsys
+):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    for out in (blocker, blocker / "run"):
+        assert cli.main(["--images", str(flat_photos), "--out", str(out)]) == 2
+        assert str(out) in one_line_error(capsys)
+    (flat_photos / "sub" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert cli.main(["--images", str(flat_photos), "--out", str(tmp_path / "run")]) == 2
+    assert "b.png" in one_line_error(capsys)
+    assert harmonic_calls == [] and not (tmp_path / "run").exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(flat_photos, tmp_path, monkeypatch, capsys):
+    from npsynth.evaluation import content
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(content, "harmonic", interrupted)
+    assert cli.main(["--images", str(flat_photos), "--out", str(tmp_path / "run")]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().startswith("interrupted") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1

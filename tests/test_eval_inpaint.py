@@ -47,13 +47,13 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert {(r["image"], r["method"]) for r in rows} == {
-        (i, m) for i in ("img_003", "img_007") for m in ("optimize", "telea", "biharmonic")
+        (i, m) for i in ("img_003.png", "img_007.png") for m in ("optimize", "telea", "biharmonic")
     }
     # The CSV holds what the metrics of the written output give (recomputed independently here).
     truth = io.load_image(folder / "img_003.png")
     mask = masks.center_mask(64, 64, fraction=0.25)
     written = io.load_image(out / "outputs" / "optimize" / "img_003.png")
-    row = next(r for r in rows if r["image"] == "img_003" and r["method"] == "optimize")
+    row = next(r for r in rows if r["image"] == "img_003.png" and r["method"] == "optimize")
     expected = np.abs(written - truth)[mask[..., 0] > 0].mean()
     assert float(row["l1_hole"]) == pytest.approx(expected, abs=2.5 / 255)  # 8-bit PNG rounding
     assert float(row["psnr_all"]) > float(row["psnr_hole"])  # known pixels are exact
@@ -74,9 +74,11 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     assert row["scale_seconds"].startswith("32x32:")
     # The per-photo table repeats each photo's hole PSNR from metrics.csv and npsynth's times.
     assert "| photo | optimize | telea | biharmonic | optimize s per scale |" in report
-    line = next(line for line in report.splitlines() if line.startswith("| img_003 |"))
+    line = next(line for line in report.splitlines() if line.startswith("| img_003.png |"))
     cells = [cell.strip() for cell in line.strip("| ").split("|")]
-    psnr = {r["method"]: f"{float(r['psnr_hole']):.2f}" for r in rows if r["image"] == "img_003"}
+    psnr = {
+        r["method"]: f"{float(r['psnr_hole']):.2f}" for r in rows if r["image"] == "img_003.png"
+    }
     assert cells[1:4] == [psnr["optimize"], psnr["telea"], psnr["biharmonic"]]
     seconds = [item.split(":")[1] for item in row["scale_seconds"].split()]
     assert cells[4] == " / ".join(seconds) and len(seconds) == 2
@@ -92,13 +94,13 @@ def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert {(r["image"], r["method"]) for r in rows} == {
-        (i, m) for i in ("img_003", "img_007") for m in ("optimize", "translate")
+        (i, m) for i in ("img_003.png", "img_007.png") for m in ("optimize", "translate")
     }
     hole = masks.center_mask(64, 64, fraction=0.25)[..., 0] > 0
-    for name in ("img_003", "img_007"):
-        truth = io.load_image(folder / f"{name}.png")
-        optimize = io.load_image(out / "outputs" / "optimize" / f"{name}.png")
-        translate = io.load_image(out / "outputs" / "translate" / f"{name}.png")
+    for name in ("img_003.png", "img_007.png"):  # names keep the suffix; PNG outputs the name
+        truth = io.load_image(folder / name)
+        optimize = io.load_image(out / "outputs" / "optimize" / name)
+        translate = io.load_image(out / "outputs" / "translate" / name)
         np.testing.assert_allclose(
             translate[~hole], truth[~hole], atol=1 / 255
         )  # known pixels kept
@@ -226,7 +228,7 @@ def test_folder_with_mask_folder_and_limit(folder, tmp_path):
     )
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["image"] for r in rows] == ["img_003"]
+    assert [r["image"] for r in rows] == ["img_003.png"]
 
 
 def test_resume_keeps_scored_photos_and_refuses_other_settings(
@@ -243,13 +245,12 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
         return run_one(*args)
 
     monkeypatch.setattr(runner, "run_one", stopped_on_the_second_photo)
-    with pytest.raises(KeyboardInterrupt):
-        cli.main([*argv, "--limit", "2"])
+    assert cli.main([*argv, "--limit", "2"]) == 130  # Ctrl-C
     monkeypatch.undo()
     # What was finished before the stop is on disk: the first photo's rows and its report.
     first = (out / "metrics.csv").read_text()
     assert [line.split(",")[:2] for line in first.splitlines()[1:]] == [
-        ["img_003", "optimize"], ["img_003", "telea"]
+        ["img_003.png", "optimize"], ["img_003.png", "telea"]
     ]  # fmt: skip
     assert "- data: 1 photo from" in (out / "report.md").read_text()
     first_output = (out / "outputs" / "optimize" / "img_003.png").stat().st_mtime_ns
@@ -259,7 +260,8 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["image"], r["method"]) for r in rows] == [
-        ("img_003", "optimize"), ("img_003", "telea"), ("img_007", "optimize"), ("img_007", "telea")
+        ("img_003.png", "optimize"), ("img_003.png", "telea"),
+        ("img_007.png", "optimize"), ("img_007.png", "telea"),
     ]  # fmt: skip
     # Photo 1 was not run again: its rows are the first run's text, its output file untouched.
     assert (out / "metrics.csv").read_text().splitlines()[1:3] == first.splitlines()[1:3]
@@ -290,8 +292,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(runner, "run_one", stopped_at_once)
-    with pytest.raises(KeyboardInterrupt):
-        cli.main([*argv, "--limit", "1", "--alpha", "0.5"])
+    assert cli.main([*argv, "--limit", "1", "--alpha", "0.5"]) == 130
     monkeypatch.undo()
     assert (out / "metrics.csv").read_text().splitlines()[1:] == []
 
@@ -423,3 +424,359 @@ def test_masks_and_hole_together_are_refused(command, folder, tmp_path, capsys):
         cli.parse_args([*argv, "--out", str(tmp_path)])
     assert excinfo.value.code == 2
     assert "argument --hole: not allowed with argument --masks" in capsys.readouterr().err
+
+
+# Bad inputs (issue 19): each is refused with one line naming the file or flag, before the
+# first photo is filled; nothing the user gave is overwritten or misread. Most of these tests
+# replace npsynth.inpaint by a flat grey fill (`fake_inpaint`): they are about what the
+# command line reads and writes, not about the fill.
+
+
+@pytest.fixture
+def fake_inpaint(monkeypatch):
+    """npsynth.inpaint -> 0.5 in the hole, after the real input checks; records each call."""
+    from npsynth import api
+    from npsynth.pyramid import InpaintResult, ScaleResult
+
+    calls = []
+
+    def fake(image, mask, *, config=None, progress=False, **overrides):
+        image, mask = api.check_inputs(image, mask)
+        calls.append((image, mask))
+        filled = np.where(mask > 0, 0.5, image).astype(np.float32)
+        size = image.shape[:2]
+        scale = ScaleResult(size, filled, None, (), 0.01)
+        return InpaintResult(filled, [scale], filled, (0, size[0], 0, size[1]), 0.01)
+
+    monkeypatch.setattr(api, "inpaint", fake)
+    return calls
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """make(folder): the folder made read-only (mode 0o555). Root ignores folder permissions,
+    so for root the writes a non-root user would be refused there are refused here the same
+    way (opening a new file in it for writing, creating a folder in it: PermissionError)."""
+    import builtins
+    import os
+    from pathlib import Path
+
+    folders = []
+
+    def make(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o555)
+        folders.append(Path(os.path.abspath(folder)))
+        return folder
+
+    def denied(path) -> bool:
+        return Path(os.path.abspath(path)).parent in folders
+
+    if os.geteuid() == 0:
+        real_open, real_mkdir = builtins.open, os.mkdir
+
+        def guarded_open(file, mode="r", *args, **kwargs):
+            if isinstance(file, (str, os.PathLike)) and set(mode) & set("wxa+") and denied(file):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, mode, *args, **kwargs)
+
+        def guarded_mkdir(path, *args, **kwargs):
+            if denied(path) and not os.path.isdir(path):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real_mkdir(path, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", guarded_open)
+        monkeypatch.setattr(os, "mkdir", guarded_mkdir)
+    yield make
+    for folder in folders:
+        folder.chmod(0o755)
+
+
+def one_line_error(capsys) -> str:
+    """The one line main printed on stderr for an expected problem."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and ".tmp" not in err
+    return err
+
+
+@pytest.fixture
+def hole_file(tmp_path):
+    path = tmp_path / "hole.png"
+    io.save_image(path, masks.center_mask(64, 64, fraction=0.25))
+    return path
+
+
+@pytest.mark.parametrize("how", ["same", "relative", "symlink", "hardlink", "mask"])
+def test_out_that_is_an_input_file_is_refused(how, folder, hole_file, tmp_path, capsys):
+    import os
+    import shutil
+
+    photo = tmp_path / "photo.png"
+    shutil.copy(folder / "img_003.png", photo)
+    before = {p: p.read_bytes() for p in (photo, hole_file)}
+    out = {
+        "same": photo,
+        "relative": tmp_path / "x" / ".." / "photo.png",
+        "symlink": tmp_path / "link.png",
+        "hardlink": tmp_path / "hard.png",
+        "mask": hole_file,
+    }[how]
+    if how == "symlink":
+        out.symlink_to(photo)
+    if how == "hardlink":
+        os.link(photo, out)
+    (tmp_path / "x").mkdir()
+    argv = ["--image", str(photo), "--mask", str(hole_file), "--out", str(out), *FAST]
+    assert cli.main(argv) == 1
+    err = one_line_error(capsys)
+    assert "--out" in err and str(out) in err
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_photos_with_the_same_stem_keep_their_own_names(fake_inpaint, tmp_path, capsys):
+    photos, out = tmp_path / "photos", tmp_path / "run"
+    values = {"a.png": 0.2, "a.jpg": 0.4, "sub/a.png": 0.8}
+    for name, value in values.items():
+        io.save_image(photos / name, np.full((32, 48, 3), value, np.float32))
+    argv = ["--images", str(photos), "--out", str(out), *FAST]
+    assert cli.main(argv) == 0
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["image"] for r in rows] == ["a.jpg", "a.png", "sub/a.png"]  # sorted by path
+    # Each photo's own output and grid: the known pixels are that photo's.
+    for name, value in values.items():
+        output = name if name.endswith(".png") else f"{name}.png"
+        written = io.load_image(out / "outputs" / "optimize" / output)
+        assert written[0, 0, 0] == pytest.approx(value, abs=1 / 255)
+        grid = io.load_image(out / "grids" / output)
+        truth_tile = grid[-32:, -48:]  # the last column: the true photo
+        assert truth_tile.mean() == pytest.approx(value, abs=2 / 255)
+    assert "| sub/a.png |" in (out / "report.md").read_text()
+    capsys.readouterr()
+    assert cli.main([*argv, "--resume"]) == 0
+    assert "resuming: 3 of 3 photos already scored" in capsys.readouterr().out
+    assert len(fake_inpaint) == 3  # none run again
+
+
+def test_out_inside_images_never_reads_its_own_outputs(fake_inpaint, folder, tmp_path):
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(folder, photos)
+    argv = ["--images", str(photos), "--out", str(photos), *FAST]
+    for _ in range(2):  # the second run finds outputs/ and grids/ of the first in --images
+        assert cli.main(argv) == 0
+        with open(photos / "metrics.csv") as f:
+            assert [r["image"] for r in csv.DictReader(f)] == ["img_003.png", "img_007.png"]
+    assert len(fake_inpaint) == 4
+
+
+def test_out_through_a_symlink_writes_its_target(fake_inpaint, folder, hole_file, tmp_path):
+    target, link = tmp_path / "results" / "filled.png", tmp_path / "filled.png"
+    target.parent.mkdir()
+    link.symlink_to(target)  # dangling: the target is made
+    argv = ["--image", str(folder / "img_003.png"), "--mask", str(hole_file), "--out", str(link)]
+    assert cli.main([*argv, *FAST]) == 0
+    assert link.is_symlink() and target.is_file()
+    hole = masks.center_mask(64, 64, fraction=0.25)[..., 0] > 0
+    np.testing.assert_allclose(io.load_image(target)[hole], 0.5, atol=1 / 255)
+
+
+@pytest.mark.parametrize("flag", ["--limit", "--resize"])
+@pytest.mark.parametrize("value", ["-1", "0", "-5"])
+def test_counts_below_one_are_flag_errors(flag, value, folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.parse_args(["--images", str(folder), "--out", str(tmp_path), flag, value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}:" in err and value in err
+
+
+def test_one_mask_file_for_every_photo_of_a_folder(fake_inpaint, folder, tmp_path, capsys):
+    mask = tmp_path / "bar.png"
+    bar = np.zeros((128, 128, 1), np.float32)
+    bar[10:30, 20:120] = 1.0  # twice the photos' size: resized to each
+    io.save_image(mask, bar)
+    out = tmp_path / "run"
+    assert cli.main(["--images", str(folder), "--mask", str(mask), "--out", str(out), *FAST]) == 0
+    assert len(fake_inpaint) == 2
+    for _, hole in fake_inpaint:
+        np.testing.assert_array_equal(hole, bar[::2, ::2])
+    assert f"holes: {mask}" in (out / "report.md").read_text()
+    for other in (["--masks", str(folder)], ["--hole", "boxes"]):
+        with pytest.raises(SystemExit) as exited:
+            cli.parse_args(
+                ["--images", str(folder), "--mask", str(mask), "--out", str(out), *other]
+            )
+        assert exited.value.code == 2
+        assert "--mask" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--demo", "--mask", str(mask)])
+    assert "--mask" in capsys.readouterr().err
+
+
+def test_a_folder_mask_without_a_hole_names_mask_and_photo_before_any_photo(
+    fake_inpaint, folder, tmp_path, capsys
+):
+    mask_dir = tmp_path / "masks"
+    io.save_image(mask_dir / "m0.png", masks.center_mask(64, 64, fraction=0.25))
+    io.save_image(mask_dir / "m1.png", np.zeros((64, 64, 1), np.float32))  # no hole
+    out = tmp_path / "run"
+    argv = ["--images", str(folder), "--masks", str(mask_dir), "--out", str(out), *FAST]
+    assert cli.main(argv) == 1
+    err = one_line_error(capsys)
+    assert "m1.png" in err and "img_007.png" in err and "no hole" in err
+    assert fake_inpaint == [] and not out.exists()
+
+
+def test_an_unreadable_photo_in_a_folder_stops_before_anything_is_written(
+    fake_inpaint, folder, tmp_path, capsys
+):
+    import shutil
+
+    photos = tmp_path / "photos"
+    shutil.copytree(folder, photos)
+    (photos / "img_005.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "run"
+    assert cli.main(["--images", str(photos), "--out", str(out), *FAST]) == 1
+    err = one_line_error(capsys)
+    assert "img_005.png" in err and "cannot read image" in err
+    assert fake_inpaint == [] and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["image-under-a-file", "image-read-only", "image-out-is-a-folder", "image-unknown-format",
+     "folder-out-is-a-file", "folder-under-a-file", "folder-read-only", "folder-outputs-is-a-file",
+     "demo-out-is-a-file"],
+)  # fmt: skip
+def test_an_output_that_cannot_be_written_is_refused_before_any_photo(
+    case, fake_inpaint, folder, hole_file, tmp_path, read_only, capsys
+):
+    blocker = tmp_path / "photo.png"
+    io.save_image(blocker, np.zeros((8, 8, 3), np.float32))  # a file where a folder is needed
+    mode, _, what = case.partition("-")
+    out = {
+        "under-a-file": blocker / "x.png" if mode == "image" else blocker / "run",
+        "read-only": read_only(tmp_path / "locked") / ("x.png" if mode == "image" else "run"),
+        "out-is-a-folder": tmp_path,
+        "unknown-format": tmp_path / "filled.xyz",
+        "out-is-a-file": blocker,
+        "outputs-is-a-file": tmp_path / "run",
+    }[what]
+    if what == "outputs-is-a-file":
+        out.mkdir()
+        (out / "outputs").write_text("not a folder")
+    argv = {
+        "image": ["--image", str(folder / "img_003.png"), "--mask", str(hole_file)],
+        "folder": ["--images", str(folder)],
+        "demo": ["--demo"],
+    }[mode]
+    assert cli.main([*argv, "--out", str(out), *FAST]) != 0
+    err = one_line_error(capsys)
+    assert str(out) in err or str(out / "outputs") in err
+    assert fake_inpaint == []
+
+
+def test_ctrl_c_in_a_folder_run_prints_one_line_and_exits_130(
+    fake_inpaint, folder, tmp_path, monkeypatch, capsys
+):
+    run_one, calls = runner.run_one, []
+
+    def stopped_on_the_second_photo(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return run_one(*args)
+
+    monkeypatch.setattr(runner, "run_one", stopped_on_the_second_photo)
+    out = tmp_path / "run"
+    assert cli.main(["--images", str(folder), "--out", str(out), *FAST]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        f"interrupted; 1 photo done is kept in {out}; rerun with --resume to continue"
+    )
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_unexpected_errors_keep_their_traceback(folder, tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(runner, "run_one", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        cli.main(["--images", str(folder), "--out", str(tmp_path / "run"), *FAST])
+
+
+def test_sweep_checks_photos_and_its_output_before_filling(fake_inpaint, folder, tmp_path, capsys):
+    from eval import sweep
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["--images", str(folder), "--scales", "32,64", "--iterations", "3", "--alphas", "0"]
+    assert sweep.main([*argv, "--out", str(blocker)]) == 1
+    assert str(blocker) in one_line_error(capsys) and fake_inpaint == []
+    assert sweep.main([*argv, "--out", str(tmp_path / "s"), "--content", "bogus"]) == 2
+    assert "content" in one_line_error(capsys)
+    with pytest.raises(SystemExit) as exited:
+        sweep.parse_args([*argv, "--limit", "-1"])
+    assert exited.value.code == 2 and "argument --limit" in capsys.readouterr().err
+    broken = tmp_path / "photos"
+    io.save_image(broken / "a.png", np.zeros((32, 32, 3), np.float32))
+    (broken / "b.png").write_bytes(b"not a png")
+    assert sweep.main(["--images", str(broken), "--out", str(tmp_path / "s"), *argv[2:]]) == 1
+    assert "b.png" in one_line_error(capsys) and fake_inpaint == []
+
+
+def test_flags_that_the_mode_would_ignore_are_refused(folder, hole_file, tmp_path, capsys):
+    photo = ["--image", str(folder / "img_003.png"), "--mask", str(hole_file), "--out", "x.png"]
+    cases = [
+        (photo + ["--masks", str(folder)], "--masks and --hole are for --images"),
+        (photo + ["--hole", "boxes"], "--masks and --hole are for --images"),
+        (photo + ["--limit", "1", "--compare"], "--limit, --compare: for folder mode"),
+        (["--demo", "--resize", "32"], "--resize: for folder mode"),
+        (["--images", str(folder), "--out", "o", "--baselines", "telea"], "with --compare"),
+        (["--images", str(folder), "--out", "o", "--compare", "--baselines", "telea,x"], "'x'"),
+        (["--images", str(folder), "--out", "o", "--scales", "32,x"], "argument --scales: takes"),
+        (["--demo", "--hole", "center:1.5"], "argument --hole: center hole fraction must be"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exited:
+            cli.parse_args(argv)
+        assert exited.value.code == 2 and message in capsys.readouterr().err, argv
+
+
+def test_an_unreadable_mask_in_a_folder_is_named_before_any_photo(
+    fake_inpaint, folder, tmp_path, capsys
+):
+    mask_dir = tmp_path / "masks"
+    io.save_image(mask_dir / "m0.png", masks.center_mask(64, 64, fraction=0.25))
+    (mask_dir / "m1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "run"
+    argv = ["--images", str(folder), "--masks", str(mask_dir), "--out", str(out), *FAST]
+    assert cli.main(argv) == 1
+    assert "m1.png" in one_line_error(capsys)
+    assert fake_inpaint == [] and not out.exists()
+
+
+def test_image_mode_lines_a_mask_up_with_an_exif_rotated_photo(fake_inpaint, tmp_path):
+    """A mask drawn on the stored pixels of a photo with EXIF orientation 6 (a tool that
+    ignores the tag) is turned with the photo (`npsynth.io.load_mask_for`), not refused or
+    stretched: the hole lands on the pixels it was drawn over."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: stored 32x64 (HxW) -> shown 64x32
+    stored = np.full((32, 64, 3), 128, np.uint8)
+    Image.fromarray(stored).save(tmp_path / "photo.jpg", exif=exif, quality=95)
+    drawn = np.zeros((32, 64), np.uint8)
+    drawn[:8, :8] = 255  # stored top-left corner
+    Image.fromarray(drawn).save(tmp_path / "mask.png")
+    argv = ["--image", str(tmp_path / "photo.jpg"), "--mask", str(tmp_path / "mask.png")]
+    assert cli.main([*argv, "--out", str(tmp_path / "filled.png"), *FAST]) == 0
+    ((image, hole),) = fake_inpaint
+    expected = np.zeros((64, 32, 1), np.float32)
+    expected[:8, 24:] = 1  # a clockwise turn takes stored (r, c) to shown (c, 31 - r)
+    assert image.shape == (64, 32, 3)
+    np.testing.assert_array_equal(hole, expected)

@@ -17,3 +17,20 @@ def test_bench_loss_rows(random_vgg):
     text = out.getvalue().splitlines()
     assert text[0].split("|")[0].strip() == "image" and "64x64" in text[2]
     assert text[-1].startswith("chunk_size=64, repeats=1 (median)")
+
+
+def test_the_command_line_checks_flags_and_exits_130_on_ctrl_c(monkeypatch, capsys):
+    import pytest
+
+    from eval import bench as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bench, "bench_loss", interrupted)
+    assert cli.main(["loss", "--sizes", "64"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "interrupted" and "Traceback" not in err
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["loss", "--repeats", "0"])
+    assert exited.value.code == 2 and "--repeats" in capsys.readouterr().err

@@ -31,7 +31,7 @@ def photos(tmp_path):
 def test_pairs_photos_with_masks_in_sorted_order(photos):
     folder, mask_dir = photos
     pairs = runner.load_pairs(runner.Photos(images=folder, masks=mask_dir))
-    assert [name for name, *_ in pairs] == ["b", "c", "d"]
+    assert [name for name, *_ in pairs] == ["b.png", "c.png", "d.png"]  # suffix kept
     np.testing.assert_allclose(pairs[0][1], 0.5, atol=1 / 255)  # b.png was written second
     expected = []
     for top, left in ((0, 0), (12, 24), (0, 0)):  # photo i gets mask i modulo 2
@@ -47,7 +47,7 @@ def test_limit_resize_and_seeded_holes(photos):
     folder, _ = photos
     chosen = runner.Photos(images=folder, hole="boxes", limit=2, resize=24, seed=3)
     pairs = runner.load_pairs(chosen)
-    assert [name for name, *_ in pairs] == ["b", "c"]
+    assert [name for name, *_ in pairs] == ["b.png", "c.png"]
     rng = np.random.default_rng(3)  # one generator, drawn from photo by photo
     for _, image, mask in pairs:
         assert image.shape == (12, 24, 3)  # longest side 48 -> 24
@@ -166,10 +166,10 @@ def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert [(r["image"], r["method"]) for r in rows] == [
-        (name, method) for name in "bcd" for method in ("fake", "biharmonic")
+        (f"{name}.png", method) for name in "bcd" for method in ("fake", "biharmonic")
     ]
     # The fake fill of c (flat 0.25, stored as 64 / 255) with 0.5 in the hole.
-    fake_c = next(r for r in rows if r["image"] == "c" and r["method"] == "fake")
+    fake_c = next(r for r in rows if r["image"] == "c.png" and r["method"] == "fake")
     gap = 0.5 - 64 / 255
     assert float(fake_c["l1_hole"]) == pytest.approx(gap, abs=1e-6)
     assert float(fake_c["l2_hole"]) == pytest.approx(gap**2, abs=1e-6)

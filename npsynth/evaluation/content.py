@@ -1,7 +1,8 @@
 """Content networks against the harmonic fill at 128 px (the content network's size).
 
 Each photo is downsized to `SIZE` x `SIZE` and given a hole (generated, or a mask file
-paired in sorted order); every filler fills it from the known pixels only. The fast path's
+paired in sorted order); every filler fills it from the known pixels only. Every photo and
+mask is read and checked before the first fill (`load_pairs`). The fast path's
 fillers (`fast_path_fillers`) add one scale of `method="translate"` on the harmonic fill
 and two upper bounds that look at the true photo: `oracle_swap` patch-swaps the true
 photo's relu3_1 (a perfect Image2Feature) and `oracle_decode` decodes it unswapped (how
@@ -19,6 +20,7 @@ import numpy as np
 from npsynth import io as npio
 from npsynth import masks, metrics, resize, viz
 from npsynth.evaluation import report
+from npsynth.evaluation.cli_errors import InputError, as_input_error
 from npsynth.evaluation.grids import comparison_grid
 from npsynth.evaluation.runner import DEFAULT_HOLE
 
@@ -97,10 +99,53 @@ def fast_path_fillers(
     return chosen, described
 
 
+def load_pairs(
+    paths: Sequence[Path],
+    *,
+    names: Sequence[str] | None = None,
+    mask_paths: Sequence[Path] | None = None,
+    hole: str | None = None,
+    seed: int = 0,
+    first_index: int = 0,
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, truth [S, S, 3], mask [S, S, 1]) for every photo at `SIZE` px, each photo and
+    mask decoded and each pair checked (`npsynth.masks.check_mask`) before any is filled.
+
+    Args:
+      paths: the photos; names: theirs (default the file names); photo i (counted from
+        `first_index`) gets mask i modulo their count when `mask_paths` are given, else a
+        generated `hole` (default DEFAULT_HOLE).
+
+    Raises:
+      InputError: an unreadable photo or mask, or a hole that is empty or covers the whole
+        photo at SIZE px; the message names the photo and the mask.
+    """
+    names = list(names) if names is not None else [Path(path).name for path in paths]
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for index, (name, path) in enumerate(zip(names, paths), start=first_index):
+        with as_input_error():  # npsynth.io's messages name the file
+            truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
+        if mask_paths:
+            mask_path = mask_paths[index % len(mask_paths)]
+            with as_input_error():
+                mask = npio.load_mask(mask_path, size=(SIZE, SIZE))
+            which = f"the mask {str(mask_path)!r}"
+        else:
+            which = f"the generated hole {hole or DEFAULT_HOLE!r}"
+            with as_input_error(f"{which} for photo {name!r}"):
+                mask = masks.make_mask(hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
+        with as_input_error(f"{which} for photo {name!r} at {SIZE} px"):
+            masks.check_mask(mask, truth.shape)
+        pairs.append((name, truth, mask))
+    return pairs
+
+
 def score(
     paths: Sequence[Path],
     fns: Mapping[str, ContentFiller],
     *,
+    names: Sequence[str] | None = None,
     mask_paths: Sequence[Path] | None = None,
     hole: str | None = None,
     seed: int = 0,
@@ -110,8 +155,9 @@ def score(
     """Every filler on every photo at `SIZE` px.
 
     Args:
-      paths: the photos; photo i (counted from `first_index`) gets mask i modulo their
-        count when `mask_paths` are given, else a generated `hole` (default DEFAULT_HOLE).
+      paths: the photos; names: theirs in the rows (default the file names); photo i
+        (counted from `first_index`) gets mask i modulo their count when `mask_paths` are
+        given, else a generated `hole` (default DEFAULT_HOLE).
       fns: name -> filler; its output is clipped to [0, 1] and used inside the hole.
       grid_rows: photos shown in the grid.
 
@@ -120,33 +166,27 @@ def score(
       mask | fillers | truth).
 
     Raises:
-      ValueError: a mask that is unreadable or leaves no hole or no known pixel at SIZE px,
-        or a filler that cannot fill the hole; the message names the photo.
+      InputError (a ValueError): a photo or mask that is unreadable or leaves no hole or no
+        known pixel at SIZE px (found before any filler runs, `load_pairs`), or a filler
+        that cannot fill the hole; the message names the photo.
     """
-    rng = np.random.default_rng(seed)
+    pairs = load_pairs(
+        paths, names=names, mask_paths=mask_paths, hole=hole, seed=seed, first_index=first_index
+    )
     rows, grid = [], []
-    for index, path in enumerate(paths, start=first_index):
-        truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
-        try:
-            if mask_paths:
-                mask = npio.load_mask(mask_paths[index % len(mask_paths)], size=(SIZE, SIZE))
-            else:
-                mask = masks.make_mask(hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
-            masks.check_mask(mask, truth.shape)
-        except ValueError as error:  # a corrupt mask file, or no hole / no known pixel
-            raise ValueError(f"the hole of {path.name} at {SIZE} px: {error}") from error
+    for name, truth, mask in pairs:
         known = np.where(mask > 0, 0.0, truth).astype(np.float32)
         filled = {}
-        for name, fn in fns.items():
+        for method, fn in fns.items():
             start = time.perf_counter()
             try:
                 filled_hole = np.clip(fn(known, mask, truth), 0, 1)
             except ValueError as error:  # e.g. a paper-mode network and an irregular hole
-                raise ValueError(f"{name} on {path.name}: {error}") from error
+                raise InputError(f"{method} on {name}: {error}") from error
             out = np.where(mask > 0, filled_hole, truth).astype(np.float32)
             seconds = time.perf_counter() - start
-            filled[name] = out
-            rows.append({"image": path.stem, "method": name, "seconds": seconds,
+            filled[method] = out
+            rows.append({"image": name, "method": method, "seconds": seconds,
                          **metrics.hole_metrics(out, truth, mask)})  # fmt: skip
         if len(grid) < grid_rows:
             grid.append(comparison_grid(truth, mask, filled))
@@ -169,7 +209,8 @@ def render_report(
 
     Args:
       rows: `score`'s rows; methods: the fillers in table order ("harmonic" among them).
-      paths: the photos scored; images: where they came from; holes: the holes, in words.
+      paths: the photos scored (the first and last named as in the rows); images: where
+        they came from; holes: the holes, in words.
       described: a line per network; oracles: whether the upper bounds were scored.
       command: the command line.
     """
@@ -177,7 +218,7 @@ def render_report(
         f"# Fills at {SIZE} px",
         "",
         (
-            f"- photos: {len(paths)} from {images} ({paths[0].name} to {paths[-1].name}, "
+            f"- photos: {len(paths)} from {images} ({rows[0]['image']} to {rows[-1]['image']}, "
             f"downsized to {SIZE}x{SIZE}); hole: {holes}"
         ),
         f"- networks: {'; '.join(described) or 'none'}",
@@ -200,6 +241,9 @@ def render_report(
         wins = "" if name == "harmonic" else f"{better} of {len(mine)}"
         lines.append(f"| {name} | {means[0]:.4f} | {means[1]:.2f} | {means[2]:.4f} | {wins} |")
     return "\n".join(lines) + "\n"
+
+
+OUTPUT_FILES = ("metrics.csv", "grid.png", "report.md")  # what `write_results` writes
 
 
 def write_results(out: Path, rows: Sequence[Mapping], grid: np.ndarray, text: str) -> None:

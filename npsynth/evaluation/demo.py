@@ -9,6 +9,7 @@ import numpy as np
 from npsynth import io as npio
 from npsynth import masks, metrics, resize
 from npsynth.config.inpaint import PyramidConfig
+from npsynth.evaluation import checks
 from npsynth.evaluation.grids import comparison_grid
 
 DEMO_OUT = Path("out/demo")
@@ -34,16 +35,17 @@ def run_demo(
       hole: generated hole kind (`npsynth.masks.make_mask`); default free-form strokes.
       seed: of the hole.
       out: folder for output.png and grid.png (input | mask | output | truth); default
-        `DEMO_OUT`.
+        `DEMO_OUT`. Checked before the fill (`npsynth.evaluation.checks.check_output_folder`).
 
     Returns:
       the grid's path.
     """
     from npsynth.api import inpaint
 
+    out = Path(out or DEMO_OUT)
+    checks.check_output_folder(out, [out / "output.png", out / "grid.png"])
     image = demo_photo(config.scales[-1])
     mask = masks.make_mask(hole or DEMO_HOLE, *image.shape[:2], rng=seed)
-    out = Path(out or DEMO_OUT)
     print(
         f"inpainting the built-in photo ({image.shape[1]}x{image.shape[0]}) by {config.method} "
         f"at scales {config.scales}"

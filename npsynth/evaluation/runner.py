@@ -7,6 +7,12 @@ the original over the hole and over the whole image. The output folder gets
 photo and method) and `report.md`, both rewritten after every photo, and `settings.json`:
 what decides the scores, so that a resumed run (`resume=True`) keeps only results made with
 the same settings.
+
+Photos are named by their path below the folder, suffix kept (`a.png`, `a.jpg`,
+`sub/a.png`; `npsynth.evaluation.checks.list_photos`): the name in metrics.csv, the report
+and `--resume`, and, as a PNG file (`checks.output_file`), of the outputs and grids. Every
+photo and mask is read and checked, and the output folder checked, before the first photo
+is filled; the run's own `outputs/` and `grids/` are never read as photos.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import numpy as np
 from npsynth import io as npio
 from npsynth import masks, metrics, resize
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
-from npsynth.evaluation import baselines, report
+from npsynth.evaluation import baselines, checks, report
+from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
 from npsynth.evaluation.grids import comparison_grid
 
 DEFAULT_HOLE = "center:0.5"  # without masks or a hole kind: the paper's centred hole
@@ -40,7 +47,8 @@ class Photos:
 
     images: Path | str  # a folder of photos, or a glob pattern
     # A folder or glob pattern of masks, paired with the photos in sorted order (photo i gets
-    # mask i modulo their count) and resized to each photo; None: generated holes.
+    # mask i modulo their count), or one mask file for every photo; each resized to its
+    # photo. None: generated holes.
     masks: Path | str | None = None
     hole: str | None = None  # generated hole kind (`npsynth.masks.make_mask`); None: DEFAULT_HOLE
     limit: int | None = None  # only the first N photos
@@ -53,23 +61,55 @@ class Photos:
         return str(self.masks) if self.masks else self.hole or DEFAULT_HOLE
 
 
-def load_pairs(photos: Photos) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, image [H, W, 3], mask [H, W, 1]) for every photo, masks loaded or generated."""
-    paths = npio.list_images(photos.images)[: photos.limit]
-    mask_paths = npio.list_images(photos.masks) if photos.masks else None
+def input_files(photos: Photos, *, skip=()) -> tuple[list[tuple[str, Path]], list[Path] | None]:
+    """The photos as (name, path) (`checks.list_photos`; only the first `photos.limit`) and
+    the mask files (None: generated holes), never reading `skip` (a run's own outputs).
+
+    Raises:
+      InputError: no photos or masks there, or a name clash (the message says which).
+    """
+    listed = checks.list_photos(photos.images, skip=skip)[: photos.limit]
+    mask_paths = checks.list_masks(photos.masks, skip=skip) if photos.masks else None
+    return listed, mask_paths
+
+
+def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, image [H, W, 3], mask [H, W, 1]) for every photo, masks loaded or generated.
+
+    Every photo and mask is decoded and every pair checked (`npsynth.masks.check_mask`)
+    here, before any is filled.
+
+    Args:
+      photos: which photos and holes.
+      skip: folders and files never read as photos (a run's own outputs).
+      files: `input_files(photos, skip=skip)` when the caller has it already.
+
+    Raises:
+      InputError: an unreadable photo or mask, or a hole that is empty or covers the whole
+        photo; the message names the photo and the mask.
+    """
+    listed, mask_paths = files if files is not None else input_files(photos, skip=skip)
     rng = np.random.default_rng(photos.seed)
     out = []
-    for index, path in enumerate(paths):
-        image = npio.load_image(path)
+    for index, (name, path) in enumerate(listed):
+        with as_input_error():  # npsynth.io's messages name the file
+            image = npio.load_image(path)
         if photos.resize and max(image.shape[:2]) > photos.resize:
             scale = photos.resize / max(image.shape[:2])
             size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
             image = resize.resize_image(image, size)
         if mask_paths:
-            mask = npio.load_mask(mask_paths[index % len(mask_paths)], size=image.shape[:2])
+            mask_path = mask_paths[index % len(mask_paths)]
+            with as_input_error():
+                mask = npio.load_mask(mask_path, size=image.shape[:2])
+            hole = f"the mask {str(mask_path)!r}"
         else:
-            mask = masks.make_mask(photos.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
-        out.append((path.stem, image, mask))
+            hole = f"the generated hole {photos.hole or DEFAULT_HOLE!r}"
+            with as_input_error(f"{hole} for photo {name!r}"):
+                mask = masks.make_mask(photos.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
+        with as_input_error(f"{hole} for photo {name!r}"):
+            masks.check_mask(mask, image.shape)
+        out.append((name, image, mask))
     return out
 
 
@@ -113,7 +153,8 @@ def fillers(evaluation: Evaluation) -> dict[str, Filler]:
         for method, config in evaluation.configs.items()
     }
     for name in evaluation.baselines:
-        chosen[name] = baselines.get_baseline(name)
+        with as_input_error():
+            chosen[name] = baselines.get_baseline(name)
     return chosen
 
 
@@ -165,7 +206,8 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     """The rows of out/metrics.csv to keep: all of them when resuming a run with `settings`.
 
     Raises:
-      ValueError: resuming where the saved settings differ or were never saved.
+      InputError: resuming where the saved settings differ, were never saved, or the saved
+        files cannot be read.
     """
     saved_path, csv_path = out / SETTINGS_FILE, out / "metrics.csv"
     if not resume:
@@ -175,18 +217,25 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     if not csv_path.exists():
         return []
     if not saved_path.exists():
-        raise ValueError(
+        raise InputError(
             f"cannot --resume in {out}: it has {csv_path.name} but no {SETTINGS_FILE}, so its "
             "settings cannot be checked; use a new --out or drop --resume"
         )
-    saved = json.loads(saved_path.read_text())
+    with as_input_error(f"cannot --resume in {out}: {SETTINGS_FILE}"):
+        saved = json.loads(saved_path.read_text())
     changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
     if changed:
-        raise ValueError(
+        raise InputError(
             f"cannot --resume in {out}: its results were made with other settings "
             f"({', '.join(changed)} differ); use a new --out or drop --resume"
         )
-    return report.read_csv(csv_path)
+    try:
+        return report.read_csv(csv_path)
+    except (KeyError, ValueError, OSError) as error:  # not a metrics.csv of this runner
+        raise InputError(
+            f"cannot --resume in {out}: {csv_path.name} cannot be read ({error!r}); use a new "
+            "--out or drop --resume"
+        ) from error
 
 
 def report_header(evaluation: Evaluation, rows: list[dict]) -> list[str]:
@@ -206,25 +255,56 @@ def report_header(evaluation: Evaluation, rows: list[dict]) -> list[str]:
     ]
 
 
+def own_outputs(out: Path) -> tuple[Path, Path]:
+    """The folders of `out` that a folder run writes images to: never read as its photos."""
+    return out / "outputs", out / "grids"
+
+
+def planned_files(out: Path, names, methods) -> list[Path]:
+    """Every file a folder run in `out` writes, for photos `names` and `methods`."""
+    files = [out / SETTINGS_FILE, out / "metrics.csv", out / "report.md"]
+    for name in names:
+        image = checks.output_file(name)
+        files += [out / "outputs" / method / image for method in methods]
+        files.append(out / "grids" / image)
+    return files
+
+
 def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path:
     """Run every method and baseline on every photo; write the results under `out`.
 
     With `resume`, the photos already scored in `out` by every method (with the same
     `run_settings`) are kept and the others are run. Returns the report's path.
+
+    Before the first photo is filled, every photo and mask is read and checked, and `out`
+    is checked (writable, no output replacing an input); `out`'s own `outputs/` and
+    `grids/` are never read as photos (so `out` may be the photos' folder).
+
+    Raises:
+      InputError: a bad photo, mask or output folder, settings that differ on resume, or a
+        method that cannot fill a photo (the message names the photo).
+      Interrupted: Ctrl-C; the photos scored so far are kept (its message says so).
     """
     from tqdm.auto import tqdm
 
     out = Path(out)
+    files = input_files(evaluation.photos, skip=own_outputs(out))
+    methods = [*evaluation.configs, *evaluation.baselines]
+    writes = planned_files(out, [name for name, _ in files[0]], methods)
+    checks.check_output_folder(out, writes)
+    inputs = {path: f"the photo {name!r} of --images" for name, path in files[0]}
+    inputs |= {path: "the mask" for path in files[1] or ()}
+    checks.check_not_inputs(writes, inputs, given=out)
+    items = load_pairs(evaluation.photos, files=files)
+    settings = run_settings(evaluation)
+    rows = earlier_rows(out, settings, resume)
+    fns = fillers(evaluation)
     (out / "outputs").mkdir(parents=True, exist_ok=True)
     (out / "grids").mkdir(exist_ok=True)
     report_path = out / "report.md"
-    settings = run_settings(evaluation)
-    rows = earlier_rows(out, settings, resume)
     if not resume:  # Old rows must not outlive the settings they were made with.
         report.write_csv(out / "metrics.csv", rows)
     npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
-    items = load_pairs(evaluation.photos)
-    fns = fillers(evaluation)
     done = {
         name for name, *_ in items if set(fns) <= {r["method"] for r in rows if r["image"] == name}
     }
@@ -237,19 +317,30 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
         text = report.render_report(rows, header=report_header(evaluation, rows))
         npio.atomic_write(report_path, text)
 
-    for name, image, mask in tqdm(todo, desc="images", unit="img"):
-        results = run_one(image, mask, fns)
-        for method, (filled, seconds, scales) in results.items():
-            npio.save_image(out / "outputs" / method / f"{name}.png", filled)
-            scores = metrics.hole_metrics(filled, image, mask)
-            rows.append(
-                {"image": name, "method": method, **scores, "seconds": seconds,
-                 "scale_seconds": scales}
-            )  # fmt: skip
-        grid = comparison_grid(image, mask, {m: r[0] for m, r in results.items()})
-        npio.save_image(out / "grids" / f"{name}.png", grid)
-        report.write_csv(out / "metrics.csv", rows)  # after every photo: nothing lost on a stop
-        write_report()
+    try:
+        with tqdm(todo, desc="images", unit="img") as progress:
+            for name, image, mask in progress:
+                try:
+                    results = run_one(image, mask, fns)
+                except ValueError as error:  # npsynth's own "cannot fill this" messages
+                    raise InputError(f"photo {name!r}: {error}") from error
+                for method, (filled, seconds, scales) in results.items():
+                    npio.save_image(out / "outputs" / method / checks.output_file(name), filled)
+                    scores = metrics.hole_metrics(filled, image, mask)
+                    rows.append(
+                        {"image": name, "method": method, **scores, "seconds": seconds,
+                         "scale_seconds": scales}
+                    )  # fmt: skip
+                grid = comparison_grid(image, mask, {m: r[0] for m, r in results.items()})
+                npio.save_image(out / "grids" / checks.output_file(name), grid)
+                report.write_csv(out / "metrics.csv", rows)  # after every photo: nothing lost
+                write_report()
+    except KeyboardInterrupt as stop:
+        count = len({r["image"] for r in rows})
+        kept = f"{count} photo done is" if count == 1 else f"{count} photos done are"
+        raise Interrupted(
+            f"interrupted; {kept} kept in {out}; rerun with --resume to continue"
+        ) from stop
     if not todo:  # Every photo was scored before: the report still names this command.
         write_report()
     print(f"wrote {report_path}\n")
@@ -260,14 +351,30 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
 def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
     """Fill one photo file's hole (from a mask file) and save it to `out`.
 
+    Everything is checked before the fill: the photo and the mask are read (the mask lined
+    up with the photo by `npsynth.io.load_mask_for`), the mask has a hole and known pixels,
+    `out` can be written and is neither input (by path, through symlinks, or by inode). A
+    symlink `out` is written through, to its target.
+
     Returns:
       the `InpaintResult`.
+
+    Raises:
+      InputError: any of the above, or a photo the method cannot fill; the message names
+        the file or flag.
     """
     from npsynth.api import inpaint
 
-    image = npio.load_image(image_path)
-    mask = npio.load_mask(mask_path, size=image.shape[:2])
-    masks.check_mask(mask, image.shape)
-    result = inpaint(image, mask, config=config, progress=True)
-    npio.save_image(out, result.image)
+    target = checks.check_output_file(out)
+    inputs = {Path(image_path): "the photo (--image)", Path(mask_path): "the mask (--mask)"}
+    checks.check_not_inputs([target], inputs, given=out)
+    with as_input_error():  # npsynth.io's messages name the files
+        image = npio.load_image(image_path)
+        # The mask drawn for this photo: EXIF orientation rules, resized, checked.
+        mask = npio.load_mask_for(mask_path, image_path)
+    try:
+        result = inpaint(image, mask, config=config, progress=True)
+    except ValueError as error:  # npsynth's own "cannot fill this" messages
+        raise InputError(f"{str(image_path)!r}: {error}") from error
+    npio.save_image(target, result.image)
     return result

@@ -13,6 +13,7 @@ import numpy as np
 from npsynth import metrics
 from npsynth.config.inpaint import config_for
 from npsynth.evaluation import report
+from npsynth.evaluation.cli_errors import InputError
 from npsynth.evaluation.runner import Photos, load_pairs
 
 SCORES = ("psnr_hole", "ssim_hole", "l1_hole")
@@ -37,6 +38,10 @@ def sweep(
     Returns:
       one row per (alpha, beta), alpha-major: {alpha, beta, psnr_hole, ssim_hole, l1_hole},
       the scores the means over the photos.
+
+    Raises:
+      InputError: a bad photo or mask (found before the first fill, `load_pairs`), or a
+        photo the method cannot fill.
     """
     from tqdm.auto import tqdm
 
@@ -48,8 +53,11 @@ def sweep(
     for alpha, beta in tqdm(grid, desc="settings", disable=not progress):
         config = config_for("optimize", alpha=alpha, beta=beta, **fields)
         scores = []
-        for _, image, mask in items:
-            filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
+        for name, image, mask in items:
+            try:
+                filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
+            except ValueError as error:  # npsynth's own "cannot fill this" messages
+                raise InputError(f"photo {name!r}: {error}") from error
             scores.append(metrics.hole_metrics(filled, image, mask))
         means = {k: float(np.mean([s[k] for s in scores])) for k in SCORES}
         rows.append({"alpha": alpha, "beta": beta} | means)

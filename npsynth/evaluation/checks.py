@@ -1,0 +1,262 @@
+"""Checks the `eval/` command lines run before the work starts (raising `InputError`).
+
+- Photos of a folder get unique, stable names (`list_photos`): their path below the folder
+  (or below a glob pattern's fixed part), suffix kept, e.g. `a.png`, `a.jpg`, `sub/a.png`.
+  `output_file` is the PNG file a name's outputs and grid are written to.
+- A run's own output folders are never read as its photos (`list_photos(skip=...)`).
+- No output replaces an input (`check_not_inputs`): compared by resolved path (relative
+  paths, symlinks) and, where the output exists, by device and inode (hard links).
+- The destination can be written (`check_output_file`, `check_output_folder`): the nearest
+  folder that exists is a folder and takes a test file (created and removed at once);
+  nothing is created, so a refused run leaves nothing behind.
+
+Messages name the path the user gave, never a temporary file.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from npsynth import io as npio
+from npsynth.evaluation.cli_errors import InputError, as_input_error
+
+
+def glob_root(pattern) -> Path:
+    """The fixed folder a glob pattern starts in: "data/*/img_*.png" -> "data"; "*.png" -> "."."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if npio.is_glob_pattern(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def photo_names(paths: Sequence[Path], root) -> list[str]:
+    """Each path's name: its path below `root` with "/" between folders, suffix kept (a path
+    not below `root` keeps its whole path)."""
+    root = Path(os.path.abspath(root))
+    names = []
+    for path in paths:
+        absolute = Path(os.path.abspath(path))
+        names.append(
+            absolute.relative_to(root).as_posix()
+            if absolute.is_relative_to(root)
+            else Path(path).as_posix()
+        )
+    return names
+
+
+def output_file(name: str) -> str:
+    """The PNG file (below a run's `outputs/<method>/` and `grids/`) of the photo `name`:
+    the name itself for a PNG photo, else the name with ".png" added (`a.jpg.png`)."""
+    return name if name.lower().endswith(".png") else f"{name}.png"
+
+
+def _under(path: Path, skip: Sequence[Path]) -> Path | None:
+    """The entry of `skip` (folders or files, resolved) that `path` is or lies under."""
+    resolved = Path(os.path.realpath(path))
+    return next((s for s in skip if resolved == s or resolved.is_relative_to(s)), None)
+
+
+def _resolved(paths: Iterable) -> list[Path]:
+    return [Path(os.path.realpath(p)) for p in paths]
+
+
+def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[tuple[str, Path]]:
+    """(name, path) of every photo in the folder or glob pattern `images`, sorted by path.
+
+    Args:
+      images: a folder (searched with its sub-folders) or a glob pattern (`npsynth.io.list_images`).
+      skip: folders and files that are never read as photos: the run's own outputs. A
+        folder `images` inside one of them is refused (the run would rewrite its photos).
+      flag: the flag that gave `images`, for messages.
+
+    Raises:
+      InputError: no such folder, no photos, `images` inside a skipped folder, or two
+        photos whose outputs would be the same file.
+    """
+    skip = _resolved(skip)
+    root = glob_root(images) if npio.is_glob_pattern(images) else Path(images)
+    inside = _under(root, skip)
+    if inside is not None and root.exists():
+        raise InputError(
+            f"{flag} {str(images)!r} lies in {str(inside)!r}, which this run writes; "
+            "pass another --out"
+        )
+    with as_input_error():
+        found = npio.list_images(images)
+    paths = [path for path in found if _under(path, skip) is None]
+    if not paths:
+        raise InputError(
+            f"{flag} {str(images)!r} holds no photos besides this run's own outputs "
+            f"({', '.join(map(str, skip))})"
+        )
+    names = photo_names(paths, root)
+    by_output: dict[str, str] = {}
+    for name in names:
+        other = by_output.setdefault(output_file(name), name)
+        if other != name:
+            raise InputError(
+                f"photos {other!r} and {name!r} of {flag} {str(images)!r} would both be "
+                f"written as {output_file(name)!r}; rename one"
+            )
+    return list(zip(names, paths))
+
+
+def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Path]:
+    """The mask files of a folder or glob pattern (sorted), or the one mask file `masks`.
+
+    Raises:
+      InputError: no such file or folder, no masks, or a mask among the run's own outputs
+        (`skip`: they are rewritten as it goes).
+    """
+    with as_input_error():
+        paths = [Path(masks)] if Path(masks).is_file() else npio.list_images(masks)
+    skip = _resolved(skip)
+    for path in paths:
+        inside = _under(path, skip)
+        if inside is not None:
+            raise InputError(
+                f"{flag} {str(masks)!r}: the mask {str(path)!r} lies in {str(inside)!r}, "
+                "which this run writes; pass another --out"
+            )
+    return paths
+
+
+def same_file(a, b) -> bool:
+    """Whether paths `a` and `b` name one file: the same resolved path (relative parts and
+    symlinks followed), or for existing files the same device and inode (hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def check_not_inputs(
+    outputs: Iterable, inputs: Mapping[Path, str], *, flag: str = "--out", given=None
+) -> None:
+    """Refuse to write any of `outputs` where it would replace one of `inputs`.
+
+    Args:
+      outputs: the files the run will write.
+      inputs: input file -> what it is, for the message (e.g. "the photo (--image)").
+      flag, given: the flag and the path the user gave, for the message.
+
+    Raises:
+      InputError: an output is one of the inputs (same resolved path, or same device and inode).
+    """
+    by_path: dict[str, Path] = {}
+    by_inode: dict[tuple[int, int], Path] = {}
+    for path in inputs:
+        by_path[os.path.realpath(path)] = Path(path)
+        try:
+            stat = os.stat(path)
+        except OSError:
+            continue
+        by_inode[stat.st_dev, stat.st_ino] = Path(path)
+    for output in outputs:
+        clash = by_path.get(os.path.realpath(output))
+        if clash is None and os.path.exists(output):
+            stat = os.stat(output)
+            clash = by_inode.get((stat.st_dev, stat.st_ino))
+        if clash is not None:
+            named = str(given if given is not None else output)
+            where = "" if given is None or Path(given) == Path(output) else f" (its {output})"
+            raise InputError(
+                f"{flag} {named!r}{where} would replace {inputs[clash]} {str(clash)!r}; "
+                "write the output somewhere else"
+            )
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not os.path.lexists(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _check_can_create_in(folder: Path, *, flag: str, given) -> None:
+    """`folder`, or the nearest of its parents that exists, is a folder that takes a file."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        raise InputError(
+            f"cannot write {flag} {str(given)!r}: {str(existing)!r} is a file, not a folder"
+        )
+    probe = existing / f".npsynth-write-check-{uuid.uuid4().hex}"
+    try:
+        with open(probe, "xb"):
+            pass
+    except OSError as error:
+        reason = (error.strerror or type(error).__name__).lower()
+        raise InputError(
+            f"cannot write {flag} {str(given)!r}: {reason} in folder {str(existing)!r}"
+        ) from error
+    probe.unlink(missing_ok=True)
+
+
+def check_output_file(path, *, flag: str = "--out", image: bool = True) -> Path:
+    """Check that the file `path` can be written, before the work starts; returns the file
+    to write: `path` with symlinks followed (a link is written through, to its target).
+
+    Args:
+      path: the output file the user gave.
+      image: the file is an image, so its extension must name a format Pillow writes.
+
+    Raises:
+      InputError: `path` is a folder, sits under a file, cannot be created (permissions, a
+        read-only file system), or has no image extension Pillow writes.
+    """
+    given = Path(path)
+    target = Path(os.path.realpath(given))
+    if target.is_dir():
+        raise InputError(
+            f"{flag} {str(path)!r} is a folder; give a file name"
+            + (", e.g. filled.png" if image else "")
+        )
+    if image:
+        from PIL import Image
+
+        format_name = Image.registered_extensions().get(target.suffix.lower())
+        if format_name is None or format_name not in Image.SAVE:
+            raise InputError(
+                f"{flag} {str(path)!r}: cannot tell the image format from its extension "
+                f"{target.suffix!r}; use .png (lossless) or .jpg"
+            )
+    _check_can_create_in(target.parent, flag=flag, given=path)
+    return target
+
+
+def check_output_folder(folder, files: Iterable = (), *, flag: str = "--out") -> None:
+    """Check that the folder `folder` and the `files` a run writes in it can be written,
+    before the work starts (nothing is created).
+
+    Raises:
+      InputError: `folder` is a file or sits under one; one of `files` is a folder or needs
+        a folder where a file is; or a folder cannot take new files.
+    """
+    folder = Path(folder)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise InputError(f"{flag} {str(folder)!r} is a file; give a folder for the results")
+    _check_can_create_in(folder, flag=flag, given=folder)
+    checked = {folder}
+    for file in map(Path, files):
+        if file.is_dir():
+            raise InputError(
+                f"cannot write {flag} {str(folder)!r}: {str(file)!r} is a folder where this "
+                "run writes a file"
+            )
+        parent = _nearest_existing(file.parent)
+        if parent in checked:
+            continue
+        checked.add(parent)
+        if not parent.is_dir():
+            raise InputError(
+                f"cannot write {flag} {str(folder)!r}: {str(parent)!r} is a file where this "
+                "run needs a folder"
+            )
+        _check_can_create_in(parent, flag=flag, given=folder)
