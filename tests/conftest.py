@@ -82,3 +82,17 @@ def photos(tmp_path_factory) -> Path:
         picture.save(where / f"photo_{i}.{'jpg' if i in (0, 3) else 'png'}")
     (folder / "sub" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
     return folder
+
+
+@pytest.fixture(scope="session")
+def photo(shared) -> np.ndarray:
+    """A real 64x64 photo (eval512 img_002), for the end-to-end inpainting tests."""
+    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
+
+
+@pytest.fixture(scope="session")
+def hole() -> np.ndarray:
+    """The centred quarter-side square hole of a 64x64 image, [64, 64, 1], 1 = hole."""
+    from npsynth import masks
+
+    return masks.center_mask(64, 64, fraction=0.25)

@@ -17,7 +17,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from conftest import SHARED, load_photo  # noqa: E402
+from conftest import SHARED, load_photo
 
 OUT = Path(__file__).parent / "data" / "same_results.npz"
 

@@ -14,16 +14,6 @@ TINY = InpaintConfig.tiny()  # scales (32, 64), 5 iterations, harmonic content
 
 
 @pytest.fixture(scope="module")
-def photo(shared):
-    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
-
-
-@pytest.fixture(scope="module")
-def hole():
-    return masks.center_mask(64, 64, fraction=0.25)
-
-
-@pytest.fixture(scope="module")
 def result(photo, hole, vgg):
     return inpaint(np.where(hole > 0, 0.0, photo), hole, config=TINY, vgg=vgg)
 

@@ -6,24 +6,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import load_photo
-from npsynth import fill, masks
+from npsynth import fill
 from npsynth.api import inpaint
 from npsynth.config import InpaintConfig
 from npsynth.methods import optimize
 from npsynth.window import texture_window
 
 TINY = InpaintConfig.tiny()
-
-
-@pytest.fixture(scope="module")
-def photo(shared):
-    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
-
-
-@pytest.fixture(scope="module")
-def hole():
-    return masks.center_mask(64, 64, fraction=0.25)
 
 
 @pytest.fixture(scope="module")

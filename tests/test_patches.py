@@ -6,6 +6,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
+from npsynth import patches
 from references import (
     first_best,
     photo_and_mask,
@@ -16,8 +18,6 @@ from references import (
     reference_scores,
     reference_windows,
 )
-
-from npsynth import patches
 
 # ---------------------------------------------------------------- downsample_mask, windows
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import load_photo
 from npsynth import export, fill, hub, masks, pyramid, resize
 from npsynth.api import inpaint
 from npsynth.config import ContentNetConfig, InpaintConfig
@@ -14,16 +13,6 @@ from npsynth.models import content_net
 from npsynth.reference import content_reference
 
 TINY = InpaintConfig.tiny()
-
-
-@pytest.fixture(scope="module")
-def photo(shared):
-    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
-
-
-@pytest.fixture(scope="module")
-def hole():
-    return masks.center_mask(64, 64, fraction=0.25)
 
 
 def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_path):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from record_same_results import OUT, cases
 
 import npsynth
+from record_same_results import OUT, cases
 
 RECORDED = np.load(OUT)
 CASES = cases()

@@ -19,31 +19,13 @@ from __future__ import annotations
 
 import sys
 
-from npsynth.training import cli, loop
+from npsynth.training import cli
 from npsynth.training.trainers import FEATURE2IMAGE as TRAINER
 
 PROG = "python -m train.feature2image"
 DESCRIPTION = "Train the Feature2Image network of feature image translation inpainting."
 
-
-def run(cfg, workdir, **kwargs) -> dict:
-    """`npsynth.training.loop.run` for this network (see there for the arguments)."""
-    return loop.run(TRAINER, cfg, workdir, **kwargs)
-
-
-def export(workdir, out=None, *, dtype: str = "float16"):
-    """The newest checkpoint's generator in `workdir` as .npz (`npsynth.training.loop.export`)."""
-    return loop.export(TRAINER, workdir, out, dtype=dtype)
-
-
-def parse_args(argv=None):
-    """(run flags, config) of a command line (`npsynth.training.cli.parse_args`)."""
-    return cli.parse_args(TRAINER, sys.argv[1:] if argv is None else argv, prog=PROG,
-                          description=DESCRIPTION)  # fmt: skip
-
-
-def main(argv=None) -> int:
-    return cli.main(TRAINER, argv, prog=PROG, description=DESCRIPTION)
+run, export, parse_args, main = cli.entry_points(TRAINER, prog=PROG, description=DESCRIPTION)
 
 
 if __name__ == "__main__":

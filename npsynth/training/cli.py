@@ -122,3 +122,27 @@ def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 130 if result["stopped"] else 0
+
+
+def entry_points(trainer: Trainer, *, prog: str, description: str):
+    """(run, export, parse_args, main) of one training command (`python -m train.*`), bound
+    to `trainer`; each `train/<network>.py` only names its trainer, program and description."""
+
+    def run(cfg, workdir, **kwargs) -> dict:
+        """`npsynth.training.loop.run` for this network (see there for the arguments)."""
+        return loop.run(trainer, cfg, workdir, **kwargs)
+
+    def export(workdir, out=None, *, dtype: str = "float16"):
+        """The newest checkpoint's generator in `workdir` as .npz (`loop.export`)."""
+        return loop.export(trainer, workdir, out, dtype=dtype)
+
+    def parse(argv=None):
+        """(run flags, config) of a command line (`parse_args`)."""
+        argv = sys.argv[1:] if argv is None else argv
+        return parse_args(trainer, argv, prog=prog, description=description)
+
+    def entry(argv=None) -> int:
+        """Train or export as the command line says; returns the exit code (`main`)."""
+        return main(trainer, argv, prog=prog, description=description)
+
+    return run, export, parse, entry
