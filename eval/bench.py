@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from npsynth.evaluation import bench
+from npsynth.evaluation import bench, peer_torch
 from npsynth.evaluation.cli_errors import main_errors
+from npsynth.evaluation.frontier import SCHEDULES, parse_schedules, run_frontier
+from npsynth.evaluation.runner import Photos
 from npsynth.patches import DEFAULT_CHUNK_SIZE
 
 
@@ -66,10 +69,40 @@ def main(argv=None) -> int:
         default=DEFAULT_CHUNK_SIZE,
         help="candidate patches scored at once by the search (bounds its memory)",
     )
+    loss.add_argument(
+        "--peer",
+        choices=("torch",),
+        help="also time the same work in PyTorch (pip install torch==2.13.0) and print the ratios",
+    )
     layers = commands.add_parser("layers", help="transposed convolution: Flax vs phase form")
     layers.add_argument("--batch", type=int, default=16, help="batch size")
     layers.add_argument("--repeats", type=int, default=5, help="timed calls after warm-up")
+    frontier = commands.add_parser("frontier", help="L-BFGS schedules: time against quality")
+    frontier.add_argument("--images", default="../shared/data/eval512", help="folder of photos")
+    frontier.add_argument("--limit", type=int, default=8, help="the first N photos (default 8)")
+    frontier.add_argument("--resize", type=int, default=None, help="longest side first, px")
+    frontier.add_argument("--hole", default="center:0.5", help="generated hole (or --masks)")
+    frontier.add_argument("--masks", default=None, help="folder or glob of masks instead")
+    frontier.add_argument("--scales", type=parse_sizes, default=None,
+                          help="pyramid scales (default: the config's 128,256,512)")  # fmt: skip
+    frontier.add_argument(
+        "--schedules", default="paper,default",
+        help=f"comma-separated, from: {', '.join(SCHEDULES)} (npsynth/evaluation/frontier.py)",
+    )  # fmt: skip
+    frontier.add_argument("--out", default="out/frontier", help="output folder")
+    frontier.add_argument("--resume", action="store_true", help="keep photos already done")
     args = parser.parse_args(argv)
+    if args.command == "frontier":
+        try:
+            schedules = parse_schedules(args.schedules)
+        except ValueError as error:
+            parser.error(str(error))
+        if args.limit < 1:
+            parser.error("--limit must be positive")
+        photos = Photos(images=args.images, masks=args.masks, hole=None if args.masks else args.hole,
+                        limit=args.limit, resize=args.resize)  # fmt: skip
+        base = {"scales": tuple(args.scales)} if args.scales else {}
+        run_frontier(photos, schedules, Path(args.out), base=base, resume=args.resume)
     if args.command == "layers":
         if args.repeats < 1 or args.batch < 1:
             parser.error("--repeats and --batch must be positive")
@@ -79,9 +112,14 @@ def main(argv=None) -> int:
             parser.error("--repeats and --chunk-size must be positive")
         if not 0 < args.hole < 1:
             parser.error(f"--hole must lie between 0 and 1, got {args.hole}")
-        bench.bench_loss(
-            args.sizes, repeats=args.repeats, chunk_size=args.chunk_size, hole=args.hole
+        if args.peer == "torch" and not peer_torch.available():
+            parser.error(f"--peer torch needs PyTorch: {peer_torch.INSTALL}")
+        peer = peer_torch.time_case if args.peer == "torch" else None
+        rows = bench.bench_loss(
+            args.sizes, repeats=args.repeats, chunk_size=args.chunk_size, hole=args.hole, peer=peer
         )
+        if peer is not None:
+            peer_torch.print_ratios(rows)
     return 0
 
 

@@ -20,6 +20,9 @@ or grown with a larger `--limit`. Photos are named by their path below `--images
 kept (`a.png`, `a.jpg`, `sub/a.png`); `--out` may be the photos' folder (its `outputs/` and
 `grids/` are never read as photos). `--mask FILE` with `--images` is one hole for every photo.
 
+Several hosts split a folder with `--shard K/N` (or `--shard auto` under jax.distributed),
+each with its own `--out`; `--merge OUT_1 OUT_2 ... --out OUT` makes the one report.
+
 Every photo and mask is read and checked, and the destination checked, before the first
 photo is filled; a bad input or flag ends with one line naming it.
 """
@@ -32,7 +35,7 @@ import sys
 from pathlib import Path
 
 from npsynth.config import OptimizeConfig, PyramidConfig, TranslateConfig
-from npsynth.evaluation import demo, runner
+from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
     as_input_error,
@@ -140,7 +143,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--baselines", help=f"baselines for --compare (default {DEFAULT_BASELINES})"
     )  # fmt: skip
+    parser.add_argument(
+        "--shard", type=shard_arg,
+        help="folder mode: fill only every N-th photo from the K-th on (K/N, or auto from "
+        "jax.distributed); merge the hosts' --out folders with --merge",
+    )  # fmt: skip
+    parser.add_argument(
+        "--merge", nargs="+", metavar="DIR",
+        help="merge the folder runs in DIR... (e.g. one per --shard) into --out: one report",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.merge is not None:
+        if args.out is None or args.image or args.images or args.demo:
+            parser.error("--merge takes the run folders and --out only")
+        return args
     args.methods = tuple(dict.fromkeys(m.strip() for m in args.method.split(",")))
     unknown = [m for m in args.methods if m not in METHODS]
     if unknown:
@@ -166,7 +182,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.image is not None and (args.masks is not None or args.hole is not None):
         parser.error("--image takes its hole from --mask; --masks and --hole are for --images")
     folder_only = {"--masks": args.masks, "--limit": args.limit, "--resize": args.resize,
-                   "--compare": args.compare or None}  # fmt: skip
+                   "--compare": args.compare or None, "--shard": args.shard}  # fmt: skip
     given = [flag for flag, value in folder_only.items() if value is not None]
     if given and args.images is None:
         parser.error(f"{', '.join(given)}: for folder mode (--images) only")
@@ -217,10 +233,18 @@ def evaluation_from(args: argparse.Namespace, configs, command: str) -> runner.E
     """Folder mode's photos, methods and baselines."""
     photos = runner.Photos(
         images=args.images, masks=args.masks or args.mask, hole=args.hole, limit=args.limit,
-        resize=args.resize, seed=args.seed,
+        resize=args.resize, seed=args.seed, shard=args.shard,
     )  # fmt: skip
     chosen = tuple(args.baselines.split(",")) if args.compare else ()
     return runner.Evaluation(photos=photos, configs=configs, baselines=chosen, command=command)
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    """argparse type of --shard (`npsynth.evaluation.shards.parse_shard`)."""
+    try:
+        return shards.parse_shard(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 @main_errors
@@ -229,6 +253,11 @@ def main(argv=None) -> int:
     130 after Ctrl-C, each with one line on stderr (`npsynth.evaluation.cli_errors`)."""
     args = parse_args(argv)
     command = "python -m eval.inpaint " + shlex.join(argv if argv is not None else sys.argv[1:])
+    if args.merge is not None:
+        path = shards.merge_runs(args.merge, args.out, command=command)
+        print(f"wrote {path}\n")
+        print(path.read_text())
+        return 0
     with as_input_error(code=2):
         configs = configs_from(args)
         used = args.methods if args.images is not None else args.methods[:1]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import hub, masks, pyramid
+from npsynth import compile_cache, hub, masks, pyramid
 from npsynth.config.inpaint import PyramidConfig, config_for
 from npsynth.methods import optimize, translate
 from npsynth.models.vgg import VGG19
@@ -25,7 +26,7 @@ def inpaint(
     method: str | None = None,
     config: PyramidConfig | None = None,
     vgg: VGG19 | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[pyramid.Progress], None] = False,
     **overrides,
 ) -> pyramid.InpaintResult:
     """Fill the hole of `image` by multi-scale neural patch synthesis (or its fast variant).
@@ -41,7 +42,9 @@ def inpaint(
       config: an `OptimizeConfig` or `TranslateConfig`; keyword `overrides` replace its
         fields (for example `scales=(128, 256)`, `iterations=50`, `content="harmonic"`).
       vgg: the texture network; defaults to the pretrained VGG-19 (`npsynth.load_vgg19`).
-      progress: show a progress bar over the scales.
+      progress: True shows a progress bar (iterations and loss at each scale); a callable
+        gets a `npsynth.pyramid.Progress` at each scale's start, during it and at its end,
+        and may raise to stop the run.
 
     Returns:
       An `InpaintResult`; `.image` is the filled photo with the known pixels exactly as given.
@@ -56,6 +59,7 @@ def inpaint(
             )
         config = config_for(config.method, **(dataclasses.asdict(config) | overrides))
     image, mask = check_inputs(image, mask)
+    compile_cache.enable()
     vgg = vgg if vgg is not None else hub.default_vgg()
     step = METHODS[config.method](config, vgg)
     return pyramid.run(image, mask, config=config, step=step, progress=progress)

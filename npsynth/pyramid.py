@@ -41,6 +41,9 @@ class Level:
     hole: np.ndarray  # [h', w', 1] 1 = hole; 0 in the padding
     guide: np.ndarray  # [h', w', 3] content reference (first level) or upsampled previous
     # result, known pixels from `known`: the initial value and E_c's reference (Eq. 2)
+    # Called by long steps between chunks of work: report(iteration, iterations, loss,
+    # evaluations, image), image the level's current result [h', w', 3] (or None).
+    report: Callable[..., None] = lambda *args: None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +53,7 @@ class LevelResult:
     image: np.ndarray  # [h', w', 3]
     losses: np.ndarray | None = None  # optimize: the joint loss after each iteration
     layers: tuple[str, ...] = ()  # the VGG-19 layers the step used
+    evaluations: int | None = None  # optimize: loss value+gradient evaluations
 
 
 LevelStep = Callable[[Level], LevelResult]
@@ -65,6 +69,24 @@ class ScaleResult:
     # start); None for methods without a loss (translate)
     layers: tuple[str, ...]  # VGG-19 layers used (texture layers with no source patch are skipped)
     seconds: float  # wall time of this scale, compilation included
+    evaluations: int | None = None  # loss value+gradient evaluations (optimize), else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """What a `progress` callable of `run` (and `npsynth.inpaint`) receives: at the start
+    of each level, after each chunk of a long level, and when the level is done."""
+
+    level: int  # 0 = the coarsest level worked at
+    levels: int
+    size: tuple[int, int]  # (height, width) of this level
+    iteration: int  # iterations done at this level (0 at its start)
+    iterations: int  # iterations planned at this level (0 for a method without any)
+    loss: float | None  # the loss now, where the method has one
+    evaluations: int | None  # loss evaluations at this level so far, where counted
+    done: bool  # this level is finished
+    seconds: float  # since the run started
+    image: np.ndarray | None = None  # [h, w, 3] this level's current result, where given
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +106,7 @@ def run(
     *,
     config: PyramidConfig,
     step: LevelStep,
-    progress: bool = False,
+    progress: bool | Callable[[Progress], None] = False,
 ) -> InpaintResult:
     """Fill the hole of `image` coarse to fine at `config.scales` with `step` at each level.
 
@@ -92,14 +114,28 @@ def run(
       image: [H, W, 3] float32 in [0, 1]; mask: [H, W, 1], 1 = hole (checked by the caller).
       config: the pyramid's settings (scales, context window, content reference).
       step: the method's per-level step.
-      progress: show a progress bar over the scales.
+      progress: True shows a progress bar (levels, iterations and loss); a callable gets a
+        `Progress` at each level's start, between chunks of a long level and at its end. An
+        exception it raises stops the run (a way to cancel).
     """
     start = time.perf_counter()
     region, region_image, region_mask = work_region(image, mask, config.scales[-1], config.context)
     sizes = level_sizes(region_image.shape[:2], config.scales)
     results, first_reference, previous = [], None, None
-    bar = _progress_bar(len(sizes), progress)
+    notify = progress if callable(progress) else _ProgressBar(bool(progress))
     for index, size in enumerate(sizes):
+
+        def report(iteration, iterations, loss=None, evaluations=None, image=None, done=False,
+                   index=index, size=size):  # fmt: skip
+            if image is not None:
+                image = image[: size[0], : size[1]]
+            notify(Progress(
+                index, len(sizes), size, int(iteration), int(iterations),
+                None if loss is None else float(loss), evaluations, done,
+                time.perf_counter() - start, image,
+            ))  # fmt: skip
+
+        report(0, 0)
         level_start = time.perf_counter()
         known = known_at(region_image, region_mask, size)
         hole = resize.resize_mask(region_mask, size)
@@ -110,18 +146,19 @@ def run(
             guide = np.where(hole > 0, resize.resize_image(previous, size), known)
         level = Level(
             index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
-            pad(guide, "symmetric"),
+            pad(guide, "symmetric"), report,
         )  # fmt: skip
         out = step(level)
         previous = out.image[: size[0], : size[1]]
         seconds = time.perf_counter() - level_start
-        results.append(ScaleResult(size, previous, out.losses, out.layers, seconds))
-        bar.update(1)
-        postfix = {"size": f"{size[0]}x{size[1]}"}
-        if out.losses is not None and len(out.losses):
-            postfix["loss"] = f"{out.losses[-1]:.4g}"
-        bar.set_postfix(postfix)
-    bar.close()
+        results.append(
+            ScaleResult(size, previous, out.losses, out.layers, seconds, out.evaluations)
+        )
+        done = 0 if out.losses is None else len(out.losses) - 1
+        loss = None if out.losses is None or not len(out.losses) else out.losses[-1]
+        report(done, done, loss, out.evaluations, out.image, done=True)
+    if not callable(progress):
+        notify.close()
     output = paste_hole(image, mask, region, previous)
     return InpaintResult(output, results, first_reference, region, time.perf_counter() - start)
 
@@ -210,7 +247,28 @@ def per_level(value, count: int, name: str) -> list[int]:
     return values
 
 
-def _progress_bar(total: int, enabled: bool):
-    from tqdm.auto import tqdm
+class _ProgressBar:
+    """A tqdm bar per level: iterations done and the loss (a `Progress` callable)."""
 
-    return tqdm(total=total, desc="scales", unit="scale", disable=not enabled, leave=False)
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def __call__(self, event: Progress) -> None:
+        if not self.enabled:
+            return
+        from tqdm.auto import tqdm
+
+        if self.bar is None or event.iteration == 0 and not event.done:
+            self.close()
+            name = f"scale {event.level + 1}/{event.levels} {event.size[0]}x{event.size[1]}"
+            self.bar = tqdm(total=event.iterations or None, desc=name, unit="it", leave=False)
+        if event.iterations and self.bar.total != event.iterations:
+            self.bar.total = event.iterations
+        self.bar.update(event.iteration - self.bar.n)
+        if event.loss is not None:
+            self.bar.set_postfix(loss=f"{event.loss:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -35,12 +35,19 @@ def test_each_method_has_only_its_own_fields():
     optimize = {f.name for f in dataclasses.fields(OptimizeConfig)} - shared
     translate = {f.name for f in dataclasses.fields(TranslateConfig)} - shared
     assert shared == {"scales", "context", "content", "content_checkpoint", "chunk_size"}
-    assert optimize == {"iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol"}
+    assert optimize == {
+        "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
+        "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
+    }  # fmt: skip
     assert translate == {"image2feature", "image2feature_checkpoint", "feature2image_checkpoint"}
     assert InpaintConfig is OptimizeConfig
-    # Paper defaults: Yang et al. Sec. 3.3 (128, 256, 512), Sec. 4 (100 iterations);
-    # Song et al. Fig. 4 (256, 512).
-    assert OptimizeConfig().scales == (128, 256, 512) and OptimizeConfig().iterations == 100
+    # Paper defaults: Yang et al. Sec. 3.3 (128, 256, 512); Song et al. Fig. 4 (256, 512).
+    # Iterations: 15 per scale by default (issue 20's frontier), 100 in the paper (Sec. 4).
+    assert OptimizeConfig().scales == (128, 256, 512) and OptimizeConfig().iterations == 15
+    paper = OptimizeConfig(iterations=100).solver_options()
+    assert (paper.linesearch, paper.linesearch_init, paper.maxls, paper.rel_tol) == (
+        "zoom", "increase", 30, 0.0,
+    )  # the paper schedule's line search: jaxopt's defaults, no early stop  # fmt: skip
     assert TranslateConfig().scales == (256, 512)
 
 
@@ -56,7 +63,9 @@ def test_config_for_builds_the_methods_config_and_names_stray_fields():
 
 
 def test_tiny_presets():
-    assert OptimizeConfig.tiny() == OptimizeConfig(scales=(32, 64), iterations=5, content="harmonic")
+    assert OptimizeConfig.tiny() == OptimizeConfig(
+        scales=(32, 64), iterations=5, content="harmonic"
+    )
     assert TranslateConfig.tiny(context=0.5) == TranslateConfig(
         scales=(32, 64), content="harmonic", context=0.5
     )

@@ -57,6 +57,11 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     expected = np.abs(written - truth)[mask[..., 0] > 0].mean()
     assert float(row["l1_hole"]) == pytest.approx(expected, abs=2.5 / 255)  # 8-bit PNG rounding
     assert float(row["psnr_all"]) > float(row["psnr_hole"])  # known pixels are exact
+    # The texture and colour measures of the written output (8-bit PNG rounding aside).
+    assert float(row["colour_gap"]) == pytest.approx(metrics.colour_gap(written, mask), abs=0.5)
+    sharpness = metrics.sharpness_ratio(written, truth, mask)
+    assert float(row["sharpness_ratio"]) == pytest.approx(sharpness, rel=0.05)
+    assert 0 < float(row["feature_distance"]) < 1
     assert (out / "grids" / "img_007.png").exists()
     grid = io.load_image(out / "grids" / "img_007.png")
     assert grid.shape[1] > 5 * 64  # input | mask | 3 methods | truth
@@ -64,6 +69,7 @@ def test_folder_with_compare_writes_outputs_grids_metrics_and_report(folder, tmp
     for method in ("optimize", "telea", "biharmonic"):
         assert f"| {method} |" in report
     assert "machine:" in report and "PSNR hole" in report
+    assert "| SSIM all | sharpness hole | VGG dist hole | colour gap | s/photo |" in report
     assert "- methods: optimize; baselines: telea, biharmonic" in report
     config_line = next(line for line in report.splitlines() if line.startswith("- config:"))
     assert "'scales': (32, 64)" in config_line and "'iterations': 4" in config_line

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from npsynth.config import OptimizeConfig, TranslateConfig
@@ -14,6 +16,14 @@ def row(image, method, base, seconds, scales=""):
     return {"image": image, "method": method, **values, "seconds": seconds, "scale_seconds": scales}
 
 
+OPTIMIZE_MEANS = (
+    "| optimize | 0.2000 | 0.21000 | 0.22 | 0.2300 | 0.2400 | 0.25000 | 0.26 | 0.2700 | 0.280 "
+    "| 0.2900 | 0.30 | 5.00 |"
+)
+TELEA_MEANS = (
+    "| telea | 0.6000 | 0.61000 | 0.62 | 0.6300 | 0.6400 | 0.65000 | 0.66 | 0.6700 | 0.680 "
+    "| 0.6900 | 0.70 | 1.00 |"
+)
 ROWS = [
     row("p2", "optimize", 0.1, 4.0, "32x32:1.00 64x64:3.00"),
     row("p2", "telea", 0.5, 0.5),
@@ -28,7 +38,7 @@ def test_csv_round_trip(tmp_path):
     lines = path.read_text().splitlines()
     assert lines[0] == (
         "image,method,l1_hole,l2_hole,psnr_hole,ssim_hole,l1_all,l2_all,psnr_all,ssim_all,"
-        "seconds,scale_seconds"
+        "sharpness_ratio,feature_distance,colour_gap,seconds,scale_seconds"
     )
     assert lines[1].startswith("p2,optimize,0.1,0.11,") and lines[1].endswith(
         ",4.0,32x32:1.00 64x64:3.00"
@@ -47,15 +57,12 @@ def test_report_means_scales_and_photos():
     lines = text.splitlines()
     assert lines[:3] == ["# Inpainting report", "", "- command: `x`"]
     # Means of optimize: base 0.1 and 0.3 -> 0.2 + 0.01 i; seconds (4 + 6) / 2.
-    assert (
-        "| optimize | 0.2000 | 0.21000 | 0.22 | 0.2300 | 0.2400 | 0.25000 | 0.26 | 0.2700 | 5.00 |"
-        in lines
+    assert lines[lines.index(OPTIMIZE_MEANS) - 2] == (
+        "| method | L1 hole | L2 hole | PSNR hole | SSIM hole | L1 all | L2 all | PSNR all "
+        "| SSIM all | sharpness hole | VGG dist hole | colour gap | s/photo |"
     )
-    assert (
-        "| telea | 0.6000 | 0.61000 | 0.62 | 0.6300 | 0.6400 | 0.65000 | 0.66 | 0.6700 | 1.00 |"
-        in lines
-    )
-    assert lines.index("| optimize | 0.2000 | 0.21000 | 0.22 | 0.2300 | 0.2400 | 0.25000 | 0.26 | 0.2700 | 5.00 |") < lines.index("| telea | 0.6000 | 0.61000 | 0.62 | 0.6300 | 0.6400 | 0.65000 | 0.66 | 0.6700 | 1.00 |")  # fmt: skip
+    assert lines.index(OPTIMIZE_MEANS) + 1 == lines.index(TELEA_MEANS)  # in the rows' order
+    assert "VGG-19 feature distance" in text and "not LPIPS" in text and "8 px" in text
     # Only optimize has scales: one per-scale table, means (1 + 2) / 2 and (3 + 4) / 2.
     assert text.count("time per photo at each scale") == 1
     assert "npsynth optimize time per photo at each scale" in text
@@ -103,3 +110,28 @@ def test_read_csv_needs_the_numeric_columns(tmp_path, missing):
     report.write_csv(tmp_path / "m.csv", [{c: "1" for c in columns}], columns=columns)
     with pytest.raises(KeyError):
         report.read_csv(tmp_path / "m.csv")
+
+
+def test_rows_from_before_the_texture_measures_read_as_nan_and_means_skip_them(tmp_path):
+    old = [c for c in report.CSV_COLUMNS if c not in report.TEXTURE_NAMES]
+    report.write_csv(tmp_path / "old.csv", [{k: ROWS[0][k] for k in old}], columns=old)
+    (back,) = report.read_csv(tmp_path / "old.csv")
+    assert all(math.isnan(back[name]) for name in report.TEXTURE_NAMES)
+    assert back["psnr_hole"] == ROWS[0]["psnr_hole"]
+    text = report.render_report([back], header=[])
+    assert "| optimize | 0.1000 | 0.11000 | 0.12 | 0.1300 | 0.1400 | 0.15000 | 0.16 | 0.1700 " \
+        "| n/a | n/a | n/a | 4.00 |" in text  # fmt: skip
+    # An old row beside a new one: the means of the texture measures are the new row's.
+    text = report.render_report([back, ROWS[2]], header=[])
+    assert "| optimize | 0.2000 | 0.21000 | 0.22 | 0.2300 | 0.2400 | 0.25000 | 0.26 | 0.2700 " \
+        "| 0.380 | 0.3900 | 0.40 | 5.00 |" in text  # fmt: skip
+    # Written back (a resumed run rewrites metrics.csv), NaN stays NaN.
+    report.write_csv(tmp_path / "again.csv", [back])
+    (again,) = report.read_csv(tmp_path / "again.csv")
+    assert all(math.isnan(again[name]) for name in report.TEXTURE_NAMES)
+
+
+def test_mean_cell():
+    assert report.mean_cell([1.0, math.nan, 2.0], "{:.2f}") == "1.50"
+    assert report.mean_cell([math.inf, 3.0], "{:.2f}") == "inf"
+    assert report.mean_cell([math.nan], "{:.2f}") == "n/a"

@@ -124,7 +124,9 @@ def test_settings_hold_what_decides_the_scores(photos):
             "scales": [32, 64], "context": 1.0, "content": "harmonic",
             "content_checkpoint": None, "chunk_size": 512, "iterations": 5, "alpha": 1e-7,
             "beta": 1.0, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
-            "nn_update": "per_scale", "tol": 1e-6,
+            "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
+            "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
+            "chunk_iterations": 10,
         }},
     }  # fmt: skip
     assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back
@@ -174,6 +176,13 @@ def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
     assert float(fake_c["l1_hole"]) == pytest.approx(gap, abs=1e-6)
     assert float(fake_c["l2_hole"]) == pytest.approx(gap**2, abs=1e-6)
     assert fake_c["scale_seconds"] == "12x24:1.00 24x48:3.00"
+    # The texture measures: a flat photo has no sharpness to compare (NaN); the colour gap
+    # of grey 0.5 beside grey 64 / 255 is their CIE lightness difference (a* = b* = 0), with
+    # L* = 116 Y^(1/3) - 16 of the linear sRGB value Y.
+    lightness = [116 * ((v + 0.055) / 1.055) ** (2.4 / 3) - 16 for v in (0.5, 64 / 255)]
+    assert float(fake_c["colour_gap"]) == pytest.approx(lightness[0] - lightness[1], abs=1e-3)
+    assert fake_c["sharpness_ratio"] == "nan"
+    assert 0 < float(fake_c["feature_distance"]) <= 1
     written = io.load_image(out / "outputs" / "fake" / "c.png")
     hole = masks.center_mask(24, 48, fraction=0.25)[..., 0] > 0
     np.testing.assert_allclose(written[hole], 0.5, atol=1 / 255)
@@ -196,6 +205,14 @@ def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
     assert "- command: `again`" in report_path.read_text()
     with open(out / "metrics.csv") as f:
         assert [r["l1_hole"] for r in csv.DictReader(f)] == [r["l1_hole"] for r in rows]
+
+    # A metrics.csv from before the texture measures: resumed, they are n/a, nothing crashes.
+    old = [c for c in runner.report.CSV_COLUMNS if c not in runner.report.TEXTURE_NAMES]
+    runner.report.write_csv(out / "metrics.csv", [{k: r[k] for k in old} for r in rows], old)
+    runner.evaluate(evaluation(folder, command="old"), out, resume=True)
+    assert "resuming: 3 of 3 photos already scored" in capsys.readouterr().out
+    line = next(x for x in report_path.read_text().splitlines() if x.startswith("| fake |"))
+    assert "| 0.2400 | n/a | n/a | n/a |" not in line and "| n/a | n/a | n/a |" in line
 
 
 def test_inpaint_file_keeps_the_known_pixels(tmp_path, photos):

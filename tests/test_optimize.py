@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from flax import nnx
@@ -23,10 +25,12 @@ def result(photo, hole, vgg):
 def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     graphdef, _ = nnx.split(vgg)
     solvers = [
-        optimize._scale_solver(
-            graphdef, scale.layers, TINY.patch_size, TINY.iterations, TINY.tol, None
-        )  # at 32 and 64 px the texture window is the whole image
+        function
         for scale in result.scales
+        # at 32 and 64 px the texture window is the whole image
+        for function in optimize._scale_solver(
+            graphdef, scale.layers, TINY.patch_size, TINY.solver_options(), 5, None
+        )
     ]
     compiled = [solve._cache_size() for solve in solvers]
     assert all(count >= 1 for count in compiled)
@@ -47,9 +51,9 @@ def test_texture_window_solves_as_the_whole_image_does(photo, vgg, nn_update):
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
     windowed = optimize.solve_level(known, hole, guide, vgg, config, 4)
     whole = optimize.solve_level(known, hole, guide, vgg, config, 4, use_window=False)
-    np.testing.assert_allclose(windowed[1], whole[1], rtol=1e-4)  # loss histories
-    np.testing.assert_allclose(windowed[0], whole[0], atol=1e-3)
-    assert windowed[1][-1] < windowed[1][0]
+    np.testing.assert_allclose(windowed.losses, whole.losses, rtol=1e-4)
+    np.testing.assert_allclose(windowed.image, whole.image, atol=1e-3)
+    assert windowed.losses[-1] < windowed.losses[0]
 
 
 def test_a_layer_without_source_patches_is_dropped_with_a_warning(photo, vgg):
@@ -57,8 +61,32 @@ def test_a_layer_without_source_patches_is_dropped_with_a_warning(photo, vgg):
     hole[:48, :48] = 1  # relu4_1 (8x8 cells) keeps no clear 3x3 window; relu3_1 does
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     with pytest.warns(UserWarning, match=r"no source patch at \['relu4_1'\]"):
-        image, history, layers = optimize.solve_level(photo, hole, guide, vgg, TINY, 2)
+        image, history, layers, _ = dataclasses.astuple(
+            optimize.solve_level(photo, hole, guide, vgg, TINY, 2)
+        )
     assert layers == ("relu3_1",)
     assert history[-1] < history[0]
     known = hole[..., 0] == 0
     np.testing.assert_array_equal(image[known], photo[known])
+
+
+def test_chunks_of_iterations_give_the_iterates_of_one_solve(photo, hole, vgg):
+    # Reporting after every iteration (chunks of 1) takes the same L-BFGS steps as one
+    # chunk of 6, and reports each of them with its loss.
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    reports = []
+    one = optimize.solve_level(
+        known, hole, guide, vgg, dataclasses.replace(TINY, chunk_iterations=6), 6
+    )
+    each = optimize.solve_level(
+        known, hole, guide, vgg, dataclasses.replace(TINY, chunk_iterations=1), 6,
+        report=lambda *args: reports.append(args),
+    )  # fmt: skip
+    np.testing.assert_allclose(each.losses, one.losses, rtol=1e-5)
+    np.testing.assert_allclose(each.image, one.image, atol=1e-4)
+    assert [r[0] for r in reports] == [1, 2, 3, 4, 5, 6]
+    assert [r[1] for r in reports] == [6] * 6
+    np.testing.assert_allclose([r[2] for r in reports], each.losses[1:], rtol=1e-6)
+    assert each.evaluations == one.evaluations >= 7  # at least one per iteration, plus x0
+    np.testing.assert_allclose(reports[-1][4], each.image)

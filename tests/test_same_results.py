@@ -22,4 +22,8 @@ def test_reproduces_the_recorded_output(name, vgg):
     image, mask, kwargs = CASES[name]
     result = npsynth.inpaint(image, mask, vgg=vgg, **kwargs)
     np.testing.assert_allclose(result.reference, RECORDED[name + "/reference"], atol=1e-5)
-    np.testing.assert_allclose(result.image, RECORDED[name], atol=1e-5)
+    # Since issue 20 the L-BFGS solve runs as two compiled programs (start, then chunks of
+    # iterations), which changes float rounding: up to 3e-4 after 5 iterations, far below
+    # one 8-bit level. Translate is unchanged.
+    atol = 1e-3 if name.startswith("optimize") else 1e-5
+    np.testing.assert_allclose(result.image, RECORDED[name], atol=atol)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
-from npsynth.solver import minimize
+from npsynth.solver import SolverOptions, minimize
 
 
 def _quadratic(seed=0, n=6):
@@ -62,3 +63,43 @@ def test_max_iter_bounds_the_iterations():
     assert int(info.iterations) == 3
     assert np.asarray(info.values).shape == (4,)
     assert float(info.values[-1]) < float(info.values[0])
+
+
+def test_rel_tol_stops_once_the_loss_stalls():
+    # On Rosenbrock the relative decrease falls below 1e-3 long before the gradient is small.
+    def rosenbrock(x):
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+    x0 = jnp.asarray([-1.2, 1.0])
+    full = minimize(rosenbrock, x0, max_iter=200, tol=1e-9)[1]
+    options = SolverOptions(tol=1e-9, rel_tol=0.5)
+    early = minimize(rosenbrock, x0, max_iter=200, options=options)[1]
+    taken = int(early.iterations)
+    assert 1 <= taken < int(full.iterations)
+    values = np.asarray(early.values)
+    # It stopped at the first iteration whose decrease was at most half the new value.
+    decrease = values[:taken] - values[1 : taken + 1]
+    assert decrease[-1] <= 0.5 * abs(values[taken])
+    assert np.all(decrease[:-1] > 0.5 * np.abs(values[1:taken]))
+
+
+def test_the_full_first_step_needs_fewer_evaluations_than_the_growing_one():
+    a, b, a32, b32 = _quadratic(seed=2, n=20)
+
+    def loss(x):
+        return 0.5 * x @ a32 @ x - b32 @ x
+
+    counts = {}
+    for init in ("increase", "max"):
+        options = SolverOptions(tol=1e-4, linesearch_init=init)
+        x, info = minimize(loss, jnp.zeros(20), max_iter=60, options=options)
+        np.testing.assert_allclose(np.asarray(x), np.linalg.solve(a, b), atol=1e-3)
+        counts[init] = int(info.evaluations) / max(1, int(info.iterations))
+    assert counts["max"] < counts["increase"]
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="linesearch_init"):
+        SolverOptions(linesearch_init="biggest")
+    with pytest.raises(ValueError, match="linesearch must"):
+        SolverOptions(linesearch="wolfe")

@@ -71,8 +71,10 @@ class OptimizeConfig(PyramidConfig):
     _tiny: ClassVar[dict] = {"iterations": 5}
     # Sec. 3.3 uses 128, 256, 512.
     scales: tuple[int, ...] = (128, 256, 512)
-    # L-BFGS iterations per scale (Sec. 4: 100), or one number per scale.
-    iterations: int | tuple[int, ...] = 100
+    # L-BFGS iterations per scale, or one number per scale. The paper (Sec. 4) uses 100; the
+    # joint loss stops falling within about 10-25 of them (docs/benchmarks.md, frontier), so
+    # the default is 15: `iterations=100` is the paper schedule.
+    iterations: int | tuple[int, ...] = 15
     # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
     alpha: float = 1e-7
     # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
@@ -86,6 +88,17 @@ class OptimizeConfig(PyramidConfig):
     nn_update: str = "per_scale"
     # L-BFGS stops early once the gradient norm falls below this.
     tol: float = 1e-6
+    # ... or once an iteration lowers the loss by less than this fraction of it (0: never).
+    rel_tol: float = 0.0
+    # L-BFGS memory, and its line search: jaxopt's "zoom" (strong Wolfe), "backtracking" or
+    # "hager-zhang"; the first trial step "increase" (grow the last accepted one, the paper
+    # schedule's), "max" (the full L-BFGS step) or "current"; at most `maxls` trials.
+    history_size: int = 10
+    linesearch: str = "zoom"
+    linesearch_init: str = "increase"
+    maxls: int = 30
+    # Iterations per compiled chunk: progress (and cancel) is reported after each chunk.
+    chunk_iterations: int = 10
 
     def __post_init__(self):
         super().__post_init__()
@@ -104,6 +117,18 @@ class OptimizeConfig(PyramidConfig):
         if self.nn_update not in ("per_scale", "every_eval"):
             raise ValueError(f"nn_update must be per_scale or every_eval, got {self.nn_update!r}")
         object.__setattr__(self, "layers", tuple(self.layers))
+        self.solver_options()  # checks the solver's fields
+        if self.chunk_iterations < 1:
+            raise ValueError(f"chunk_iterations must be >= 1, got {self.chunk_iterations}")
+
+    def solver_options(self):
+        """The L-BFGS settings as `npsynth.solver.SolverOptions`."""
+        from npsynth.solver import SolverOptions
+
+        return SolverOptions(
+            tol=self.tol, rel_tol=self.rel_tol, history_size=self.history_size,
+            linesearch=self.linesearch, linesearch_init=self.linesearch_init, maxls=self.maxls,
+        )  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

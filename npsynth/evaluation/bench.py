@@ -84,6 +84,7 @@ def bench_loss(
     hole: float = 0.5,
     vgg=None,
     out=sys.stdout,
+    peer=None,
 ) -> list[dict]:
     """Time the patch search and the joint loss's value and gradient; print and return rows.
 
@@ -93,6 +94,9 @@ def bench_loss(
         side as a fraction of the image side.
       vgg: the network; default the pretrained VGG-19 (`npsynth.hub.load_vgg19`).
       out: where the table goes.
+      peer: optional `peer(case) -> dict` timing the same work in another framework
+        (`npsynth.evaluation.peer_torch.time_case`, whose docstring lists `case`); what it
+        returns becomes the row's `peer`.
     """
     vgg = vgg if vgg is not None else hub.load_vgg19()
     device = jax.devices()[0]
@@ -144,6 +148,10 @@ def bench_loss(
             }
         )
         _print_rows(rows[-1:], header=len(rows) == 1, out=out)
+        if peer is not None:  # the same case, in the same run
+            case = {"x": x, "reference": reference, "mask": mask, "features": features, "nn": nn,
+                    "window": window, "fixed": fixed, "options": options, "repeats": repeats}  # fmt: skip
+            rows[-1]["peer"] = peer(case)
     print(
         f"\nchunk_size={chunk_size}, repeats={repeats} (median), layers={','.join(LAYERS)}, "
         f"peak = {rows[-1]['peak_kind']}, jax {jax.__version__}",

@@ -27,6 +27,8 @@ import functools
 import re
 import sys
 
+from npsynth import compile_cache
+
 INTERRUPTED = 130  # exit code after Ctrl-C: 128 + SIGINT
 
 # `npsynth.io.atomic_write`'s hidden temporary file: ".<name>.<32 hex digits>.tmp".
@@ -86,12 +88,14 @@ def main_errors(main=None, *, code: int = 1):
     """Decorate a command line's `main(argv) -> int` (as `@main_errors` or
     `@main_errors(code=2)`): expected problems become one line on stderr and an exit code
     (`code` for an `InputError` that sets none; see the module docstring); the rest keep
-    their traceback."""
+    their traceback. It also turns on JAX's persistent compilation cache
+    (`npsynth.compile_cache`), so every command compiles once per machine."""
     if main is None:
         return functools.partial(main_errors, code=code)
 
     @functools.wraps(main)
     def wrapped(*args, **kwargs):
+        compile_cache.enable()
         try:
             return main(*args, **kwargs)
         except KeyboardInterrupt as stop:

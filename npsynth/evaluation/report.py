@@ -1,7 +1,10 @@
 """What an evaluation writes for people: metrics.csv, the Markdown report, the machine line.
 
 The CSV has one row per photo and method (`CSV_COLUMNS`); the report gives the means per
-method, npsynth's time at each scale and each photo's hole PSNR (`render_report`).
+method, npsynth's time at each scale and each photo's hole PSNR (`render_report`). The
+measures are those of `npsynth.metrics.report_metrics`: PSNR, SSIM, L1 and L2, then the
+sharpness ratio, the VGG-19 feature distance and the colour gap (`TEXTURE_NAMES`), which
+rows written before those existed lack: `read_csv` gives them NaN, and means leave NaN out.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import math
 import os
 import platform
 from collections.abc import Mapping, Sequence
@@ -16,7 +20,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from npsynth.io import atomic_write
+from npsynth.metrics import RING_WIDTH
 
+# Texture and colour measures (`npsynth.metrics`): optional in a metrics.csv, read as NaN.
+TEXTURE_NAMES = ("sharpness_ratio", "feature_distance", "colour_gap")
 METRIC_NAMES = (
     "l1_hole",
     "l2_hole",
@@ -26,13 +33,20 @@ METRIC_NAMES = (
     "l2_all",
     "psnr_all",
     "ssim_all",
+    *TEXTURE_NAMES,
 )
 # metrics.csv of `npsynth.evaluation.runner`: scale_seconds is "32x32:1.20 64x64:3.40" for
 # npsynth's methods (height x width: seconds at each scale) and "" for the baselines.
 CSV_COLUMNS = ("image", "method", *METRIC_NAMES, "seconds", "scale_seconds")
 # Formats of the means table's columns (METRIC_NAMES, then seconds per photo).
 MEAN_FORMATS = (
-    "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.2f}"
+    "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}", "{:.4f}", "{:.5f}", "{:.2f}", "{:.4f}",
+    "{:.3f}", "{:.4f}", "{:.2f}", "{:.2f}",
+)  # fmt: skip
+# The means table's header cells, in the order of MEAN_FORMATS.
+MEAN_HEADERS = (
+    "L1 hole", "L2 hole", "PSNR hole", "SSIM hole", "L1 all", "L2 all", "PSNR all", "SSIM all",
+    "sharpness hole", "VGG dist hole", "colour gap", "s/photo",
 )  # fmt: skip
 
 
@@ -60,13 +74,26 @@ def write_csv(path, rows: Sequence[Mapping], columns: Sequence[str] | None = Non
 
 
 def read_csv(path) -> list[dict]:
-    """The rows of a metrics.csv written with `CSV_COLUMNS`, metrics and seconds as floats."""
+    """The rows of a metrics.csv written with `CSV_COLUMNS`, metrics and seconds as floats.
+
+    A `TEXTURE_NAMES` column that is missing (a file from before it existed) or empty is
+    NaN; any other missing column is a KeyError.
+    """
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for row in rows:
         for key in (*METRIC_NAMES, "seconds"):
-            row[key] = float(row[key])
+            if key in TEXTURE_NAMES and not row.get(key):
+                row[key] = math.nan
+            else:
+                row[key] = float(row[key])
     return rows
+
+
+def mean_cell(values: Sequence[float], form: str) -> str:
+    """`form` of the mean of `values` without their NaNs (inf stays inf); "n/a" if all NaN."""
+    kept = [v for v in values if not math.isnan(v)]
+    return form.format(float(np.mean(kept))) if kept else "n/a"
 
 
 def config_line(configs: Mapping[str, object]) -> str:
@@ -98,16 +125,24 @@ def render_report(rows: Sequence[Mapping], *, header: Sequence[str]) -> str:
         "",
         (
             "Means over the photos (hole = over the hole pixels only; all = whole image). "
-            "PSNR in dB on [0, 1]; L1/L2 per pixel and channel; time per photo in seconds."
+            "PSNR in dB on [0, 1]; L1/L2 per pixel and channel; sharpness = the hole's mean "
+            "luminance gradient over the photo's (1 = as sharp as the photo); VGG dist = "
+            "VGG-19 feature distance over the hole (1 - cosine of relu3_1 and relu4_1 "
+            "features, 0 = the photo's; not LPIPS); colour gap = Delta E*ab between the mean "
+            "CIELAB colours of the hole and of the known pixels within "
+            f"{RING_WIDTH} px of it (`npsynth.metrics`); time per photo in seconds. n/a: "
+            "not measured (rows from before the measure existed) or undefined (a flat hole)."
         ),
         "",
-        "| method | L1 hole | L2 hole | PSNR hole | SSIM hole | L1 all | L2 all | PSNR all | SSIM all | s/photo |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| method | " + " | ".join(MEAN_HEADERS) + " |",
+        "|---|" + "---:|" * len(MEAN_HEADERS),
     ]
     for method in method_names:
         chosen = [r for r in rows if r["method"] == method]
-        means = [np.mean([r[k] for r in chosen]) for k in (*METRIC_NAMES, "seconds")]
-        cells = " | ".join(f.format(v) for f, v in zip(MEAN_FORMATS, means))
+        cells = " | ".join(
+            mean_cell([r[k] for r in chosen], form)
+            for k, form in zip((*METRIC_NAMES, "seconds"), MEAN_FORMATS)
+        )
         lines.append(f"| {method} | {cells} |")
     for method in method_names:
         per_scale = scale_seconds(rows, method)

@@ -54,6 +54,9 @@ class Photos:
     limit: int | None = None  # only the first N photos
     resize: int | None = None  # downsize each photo so its longest side is N px first
     seed: int = 0  # of the generated holes
+    # (K, N): only every N-th photo from the K-th on (1-based), so N hosts split a folder;
+    # each photo keeps the hole it gets in the whole run. `npsynth.evaluation.shards` merges.
+    shard: tuple[int, int] | None = None
 
     @property
     def holes(self) -> str:
@@ -92,11 +95,17 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
     rng = np.random.default_rng(photos.seed)
     out = []
     for index, (name, path) in enumerate(listed):
+        mine = photos.shard is None or index % photos.shard[1] == photos.shard[0] - 1
+        if not mine:  # another shard's photo: only its generated hole, to keep rng in step
+            if not mask_paths:
+                with as_input_error():
+                    shape = _resized(npio.image_size(path), photos.resize)
+                masks.make_mask(photos.hole or DEFAULT_HOLE, *shape, rng=rng)
+            continue
         with as_input_error():  # npsynth.io's messages name the file
             image = npio.load_image(path)
-        if photos.resize and max(image.shape[:2]) > photos.resize:
-            scale = photos.resize / max(image.shape[:2])
-            size = (round(image.shape[0] * scale), round(image.shape[1] * scale))
+        size = _resized(image.shape[:2], photos.resize)
+        if size != image.shape[:2]:
             image = resize.resize_image(image, size)
         if mask_paths:
             mask_path = mask_paths[index % len(mask_paths)]
@@ -111,6 +120,15 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
             masks.check_mask(mask, image.shape)
         out.append((name, image, mask))
     return out
+
+
+def _resized(shape, longest: int | None) -> tuple[int, int]:
+    """(height, width) after downsizing so the longest side is at most `longest`."""
+    height, width = int(shape[0]), int(shape[1])
+    if not longest or max(height, width) <= longest:
+        return height, width
+    scale = longest / max(height, width)
+    return round(height * scale), round(width * scale)
 
 
 def configs_for(methods, **fields) -> dict[str, PyramidConfig]:
@@ -179,6 +197,14 @@ def run_one(
             out = out.image
         results[name] = (np.asarray(out, np.float32), seconds, scales)
     return results
+
+
+def score_outputs(outputs: Mapping[str, np.ndarray], truth, mask) -> dict[str, dict[str, float]]:
+    """Method -> every measure of metrics.csv (`report.METRIC_NAMES`) for its output:
+    `npsynth.metrics.report_metrics` with the pretrained VGG-19 (loaded once per process)."""
+    from npsynth import hub
+
+    return metrics.report_metrics(outputs, truth, mask, vgg=hub.default_vgg())
 
 
 def run_settings(evaluation: Evaluation) -> dict:
@@ -324,11 +350,11 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
                     results = run_one(image, mask, fns)
                 except ValueError as error:  # npsynth's own "cannot fill this" messages
                     raise InputError(f"photo {name!r}: {error}") from error
+                scores = score_outputs({m: r[0] for m, r in results.items()}, image, mask)
                 for method, (filled, seconds, scales) in results.items():
                     npio.save_image(out / "outputs" / method / checks.output_file(name), filled)
-                    scores = metrics.hole_metrics(filled, image, mask)
                     rows.append(
-                        {"image": name, "method": method, **scores, "seconds": seconds,
+                        {"image": name, "method": method, **scores[method], "seconds": seconds,
                          "scale_seconds": scales}
                     )  # fmt: skip
                 grid = comparison_grid(image, mask, {m: r[0] for m, r in results.items()})

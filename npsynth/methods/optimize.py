@@ -34,21 +34,27 @@ class OptimizeStep:
     def __call__(self, level: Level) -> LevelResult:
         iterations = per_level(self.config.iterations, len(self.config.scales), "iterations")
         n_iter = iterations[-level.count :][level.index]
-        image, history, layers = solve_level(
+        return solve_level(
             level.known, level.hole, level.guide, self.vgg, self.config, n_iter,
-            use_window=self.use_window, size=level.size,
+            use_window=self.use_window, size=level.size, report=level.report,
         )  # fmt: skip
-        return LevelResult(image, history, layers)
 
 
 def solve_level(
-    known, hole, guide, vgg, config: OptimizeConfig, iterations: int, *, use_window=True, size=None
-):
-    """Minimise Eq. 1 at one (padded) scale; returns (result, loss history, layers used).
+    known, hole, guide, vgg, config: OptimizeConfig, iterations: int, *, use_window=True,
+    size=None, report=None,
+) -> LevelResult:  # fmt: skip
+    """Minimise Eq. 1 at one (padded) scale, in chunks of `config.chunk_iterations`.
 
     Args:
       known, guide: [h, w, 3]; hole: [h, w, 1], 1 = hole (h, w multiples of 8).
       size: the level's (height, width) before padding, for messages.
+      report: called after each chunk as report(iteration, iterations, loss, evaluations,
+        image); an exception it raises stops the solve.
+
+    Returns:
+      a `LevelResult`: the result, the loss after each iteration (losses[0] at the start),
+      the layers used and the loss evaluations.
     """
     height, width = size or known.shape[:2]
     layers = losses.usable_layers(hole, config.layers, config.patch_size)
@@ -75,33 +81,42 @@ def solve_level(
         valid = {layer: jnp.asarray(v) for layer, v in texture_window.valid.items()}
         window_args = (offset, valid)
     window_size = None if texture_window is None else texture_window.size
-    solve = _scale_solver(graphdef, layers, config.patch_size, iterations, config.tol, window_size)
+    options = config.solver_options()
+    chunk = min(config.chunk_iterations, iterations)
+    begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
     alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)
     # The guide (content reference, then the upsampled previous scale) is both E_c's
     # reference and the initial value.
-    result, info = solve(state, known_b, hole_b, guide_b, guide_b, nn, alpha, beta, window_args)
-    history = np.asarray(info.values)[: int(info.iterations) + 1]
-    return np.asarray(result[0]), history, layers
+    problem = (state, known_b, hole_b, guide_b, nn, alpha, beta, window_args)
+    fixed, solve = begin(problem, guide_b)
+    values, limit = [float(solve.lbfgs.value)], jnp.int32(iterations)
+    while len(values) <= iterations and not bool(solve.stopped):
+        solve, chunk_values = advance(problem, fixed, solve, limit)
+        done = int(solve.lbfgs.iter_num)
+        values += [float(v) for v in np.asarray(chunk_values)[: done - len(values) + 1]]
+        if report is not None:
+            image = _compose(known, hole, solve.x[0])
+            report(done, iterations, values[-1], int(solver.evaluations(solve)), image)
+    result = _compose(known, hole, solve.x[0])
+    return LevelResult(result, np.asarray(values, np.float32), layers,
+                       int(solver.evaluations(solve)))  # fmt: skip
 
 
 @functools.cache
-def _scale_solver(graphdef, layers, patch_size: int, iterations: int, tol: float, window_size):
-    """A jitted L-BFGS solve of Eq. 1 over the hole pixels; compiled once per image shape
-    (and texture window size, `window.texture_window`; None: VGG-19 sees the whole image)."""
+def _scale_solver(graphdef, layers, patch_size: int, options, chunk: int, window_size):
+    """Jitted (begin, advance) of the L-BFGS solve of Eq. 1 over the hole pixels; compiled
+    once per image shape (and texture window size, `window.texture_window`; None: VGG-19
+    sees the whole image), solver options and chunk length."""
 
-    def solve(vgg_state, known, mask, reference, init, nn, alpha, beta, window_args):
+    def loss_for(problem, fixed):
+        vgg_state, known, mask, reference, nn, alpha, beta, window_args = problem
         vgg = nnx.merge(graphdef, vgg_state)
-
-        def compose(z):  # known pixels fixed to the input at this scale
-            return known * (1 - mask) + mask * z
-
         if window_size is not None:
             offset, valid = window_args
-            fixed = vgg(jax.lax.stop_gradient(compose(init)), layers)
             vgg = window.windowed_vgg(vgg, fixed, offset[0], offset[1], window_size, valid)
 
         def loss(z):
-            x = compose(z)
+            x = known * (1 - mask) + mask * z  # known pixels fixed to the input at this scale
             if not layers:  # no layer has a source patch at this scale: E_c + beta * TV
                 return losses.content_loss(x, reference, mask) + beta * losses.tv_loss(x)
             return losses.joint_loss(
@@ -109,7 +124,22 @@ def _scale_solver(graphdef, layers, patch_size: int, iterations: int, tol: float
                 layers=layers, patch_size=patch_size, nn=nn,
             )  # fmt: skip
 
-        z, info = solver.minimize(loss, init, max_iter=iterations, tol=tol)
-        return jnp.clip(compose(z), 0.0, 1.0), info
+        return loss
 
-    return jax.jit(solve)
+    def begin(problem, init):
+        vgg_state, known, mask = problem[:3]
+        fixed = None
+        if window_size is not None:  # features of the start, for the cells outside the window
+            start = jax.lax.stop_gradient(known * (1 - mask) + mask * init)
+            fixed = nnx.merge(graphdef, vgg_state)(start, layers)
+        return fixed, solver.start(loss_for(problem, fixed), init, options)
+
+    def advance(problem, fixed, solve, limit):
+        return solver.advance(loss_for(problem, fixed), solve, chunk, options, limit)
+
+    return jax.jit(begin), jax.jit(advance)
+
+
+def _compose(known, hole, z) -> np.ndarray:
+    """The level's image: known pixels from `known`, hole pixels from `z`, in [0, 1]."""
+    return np.clip(known * (1 - hole) + hole * np.asarray(z), 0.0, 1.0)

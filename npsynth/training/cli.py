@@ -16,6 +16,7 @@ from typing import Literal
 
 import tyro
 
+from npsynth import compile_cache
 from npsynth.config import flags
 from npsynth.training import loop
 from npsynth.training.data import DatasetError
@@ -103,6 +104,7 @@ def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
     """Train or export as the command line says. Returns the exit code: 0 done, 2 a bad
     dataset, workdir or checkpoint (the message on stderr), 130 stopped (Ctrl-C/SIGTERM)."""
     argv = sys.argv[1:] if argv is None else argv
+    compile_cache.enable()
     try:
         run, cfg = parse_args(trainer, argv, prog=prog, description=description)
         check_workdir(run.workdir)

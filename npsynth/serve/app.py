@@ -1,0 +1,299 @@
+"""The web page's server: a Starlette app over the job queue and the upload store.
+
+Routes (JSON unless said otherwise; errors are `{"error": message}`):
+
+  GET  /                         the page (npsynth/serve/static/index.html)
+  GET  /static/...               its scripts and styles, all shipped in the package
+  GET  /api/info                 methods, their default scales, upload limits
+  POST /api/images               body: a JPEG/PNG/WebP photo -> {"id", "width", "height"}
+  POST /api/masks                body: a mask image (alpha or white = hole) -> {"id", ...}
+  GET  /api/estimate             ?image=ID&method=...&scales=128,256 -> {"seconds", "basis"}
+  POST /api/jobs                 {"image", "mask", "method", "scales", ...} -> {"id", ...}
+  GET  /api/jobs/ID              the job's state
+  GET  /api/jobs/ID/events       Server-Sent Events: queued, started, progress, done | failed
+                                 | cancelled (resumes after the `Last-Event-ID` header)
+  POST /api/jobs/ID/cancel       cancel it
+  GET  /api/jobs/ID/result.png   the filled photo
+
+Every request must name this server in its Host header (and in Origin when it has one):
+that refuses DNS-rebinding pages and other sites' forms (`LocalOnly`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from npsynth.config.inpaint import OptimizeConfig, TranslateConfig, config_for
+from npsynth.serve.jobs import JobQueue, JobRequest, QueueFull
+from npsynth.serve.uploads import (
+    Limits,
+    UploadError,
+    UploadStore,
+    check_length,
+    check_pair,
+    decode_image,
+    decode_mask,
+)
+
+STATIC = Path(__file__).parent / "static"
+# Fields of a job request besides image and mask, and the most a page may ask for.
+JOB_FIELDS = ("scales", "iterations", "content")
+MAX_SCALES, MAX_SCALE, MAX_ITERATIONS = 6, 4096, 1000
+# Every response: assets only from this server (the page works offline, no CDN), no framing.
+CSP = (
+    b"default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+POLL_SECONDS, HEARTBEAT_SECONDS = 0.1, 15.0
+
+
+def allowed_hosts(host: str, port: int) -> list[str]:
+    """The Host header values naming a server at `host`:`port` (loopback: also localhost)."""
+    name = f"[{host}]" if ":" in host else host
+    names = [name] + (["localhost"] if host in ("127.0.0.1", "::1") else [])
+    return [f"{n}:{port}" for n in names] + (names if port == 80 else [])
+
+
+def refusal(host: str | None, origin: str | None, allowed: Sequence[str]) -> str | None:
+    """Why a request with these headers is refused, or None when it names this server."""
+    if host is None or host.strip().lower() not in allowed:
+        return f"refused: Host {host!r} is not this server ({', '.join(allowed)})"
+    if origin is not None and origin.strip().lower() not in {f"http://{h}" for h in allowed}:
+        return f"refused: requests from {origin!r} are not served"
+    return None
+
+
+class LocalOnly:
+    """ASGI middleware: refuse requests that do not name this server; add security headers."""
+
+    def __init__(self, app, allowed: Sequence[str]):
+        self.app = app
+        self.allowed = [h.lower() for h in allowed]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = Headers(scope=scope)
+        reason = refusal(headers.get("host"), headers.get("origin"), self.allowed)
+        if reason is not None:
+            return await PlainTextResponse(reason, status_code=403)(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def job_config(body: dict):
+    """The method config of a job request, or a ValueError that says what is wrong."""
+    method = body.get("method")
+    if method not in ("translate", "optimize"):
+        raise ValueError(f"method must be translate (fast) or optimize (best), got {method!r}")
+    fields = {name: body[name] for name in JOB_FIELDS if body.get(name) is not None}
+    scales = fields.get("scales", ())
+    if not isinstance(scales, (list, tuple)) or not all(isinstance(s, int) for s in scales):
+        raise ValueError("scales must be a list of whole numbers of pixels, e.g. 128, 256")
+    if len(scales) > MAX_SCALES or any(s > MAX_SCALE for s in scales):
+        raise ValueError(f"at most {MAX_SCALES} scales of at most {MAX_SCALE} px each")
+    iterations = fields.get("iterations", 1)
+    if not isinstance(iterations, int) or iterations > MAX_ITERATIONS:
+        raise ValueError(f"iterations must be a whole number up to {MAX_ITERATIONS}")
+    return config_for(method, **fields)
+
+
+def parse_scales(text: str) -> list[int]:
+    """'128,256' -> [128, 256], or a ValueError."""
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"scales must be whole numbers separated by commas, got {text!r}")
+
+
+def sse(event: dict) -> str:
+    """One Server-Sent Event."""
+    return f"id: {event['id']}\nevent: {event['event']}\ndata: {json.dumps(event['data'])}\n\n"
+
+
+def create_app(
+    jobs: JobQueue,
+    *,
+    hosts: Sequence[str],
+    limits: Limits | None = None,
+    uploads: UploadStore | None = None,
+) -> Starlette:
+    """The page's app. `hosts`: the Host header values it answers (`allowed_hosts`)."""
+    limits = limits if limits is not None else Limits()
+    uploads = uploads if uploads is not None else UploadStore()
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit():
+            check_length(int(declared), limits)
+        chunks, total = [], 0
+        async for chunk in request.stream():
+            total += len(chunk)
+            check_length(total, limits)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def find_job(request: Request):
+        job = jobs.get(request.path_params["job_id"])
+        if job is None:
+            raise HTTPException(404, "no such job (finished long ago, or the server restarted)")
+        return job
+
+    async def index(request: Request):
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    async def info(request: Request):
+        fast, best = TranslateConfig(), OptimizeConfig()
+        return JSONResponse({
+            "methods": {
+                "translate": {"label": "fast", "scales": list(fast.scales)},
+                "optimize": {"label": "best", "scales": list(best.scales),
+                             "iterations": best.iterations},
+            },
+            "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels},
+        })  # fmt: skip
+
+    async def add_image(request: Request):
+        image = await run_in_threadpool(decode_image, await read_body(request), limits)
+        upload_id = uploads.add("photo", image)
+        return JSONResponse({"id": upload_id, "width": image.shape[1], "height": image.shape[0]})
+
+    async def add_mask(request: Request):
+        hole = await run_in_threadpool(decode_mask, await read_body(request), limits)
+        upload_id = uploads.add("mask", hole)
+        return JSONResponse({
+            "id": upload_id, "width": hole.shape[1], "height": hole.shape[0],
+            "hole_pixels": int(hole.sum()),
+        })  # fmt: skip
+
+    async def estimate(request: Request):
+        query = request.query_params
+        image = uploads.get("photo", query.get("image", ""))
+        try:
+            config = job_config({
+                "method": query.get("method"), "scales": parse_scales(query.get("scales", "")),
+                "iterations": int(query["iterations"]) if query.get("iterations") else None,
+            })  # fmt: skip
+            return JSONResponse(jobs.time_model.estimate(config, image.shape[:2]))
+        except ValueError as error:
+            raise HTTPException(400, str(error))
+
+    async def submit(request: Request):
+        try:
+            body = json.loads(await read_body(request))
+        except ValueError:
+            raise HTTPException(400, "the job request must be a JSON object")
+        if not isinstance(body, dict):
+            raise HTTPException(400, "the job request must be a JSON object")
+        image = uploads.get("photo", str(body.get("image")))
+        hole = uploads.get("mask", str(body.get("mask")))
+        check_pair(image, hole)
+        try:
+            config = job_config(body)
+            job = jobs.submit(JobRequest(image, hole, config))
+        except ValueError as error:
+            raise HTTPException(400, str(error))
+        except QueueFull as error:
+            raise HTTPException(503, str(error))
+        return JSONResponse(job.summary(), status_code=202)
+
+    async def job_state(request: Request):
+        return JSONResponse(find_job(request).summary())
+
+    async def events(request: Request):
+        job = find_job(request)
+        last = request.headers.get("last-event-id", "")
+        start = int(last) + 1 if last.isdigit() else 0
+
+        async def stream():
+            index, beat = start, time.monotonic()
+            while True:
+                finished = job.finished  # read first: then every event up to the last is in
+                for event in job.events_since(index):
+                    index += 1
+                    yield sse(event)
+                if finished:
+                    return
+                if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                    beat = time.monotonic()
+                    yield ": still running\n\n"
+                await asyncio.sleep(POLL_SECONDS)
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"x-accel-buffering": "no"}
+        )
+
+    async def cancel(request: Request):
+        job = find_job(request)
+        jobs.cancel(job)
+        return JSONResponse(job.summary())
+
+    async def result(request: Request):
+        job = find_job(request)
+        if job.result_png is None:
+            raise HTTPException(409, f"the job has no result (it is {job.status})")
+        return Response(job.result_png, media_type="image/png")
+
+    async def http_error(request: Request, error: HTTPException):
+        return JSONResponse({"error": error.detail}, status_code=error.status_code)
+
+    async def upload_error(request: Request, error: UploadError):
+        return JSONResponse({"error": str(error)}, status_code=error.status)
+
+    routes = [
+        Route("/", index),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        Route("/api/info", info),
+        Route("/api/images", add_image, methods=["POST"]),
+        Route("/api/masks", add_mask, methods=["POST"]),
+        Route("/api/estimate", estimate),
+        Route("/api/jobs", submit, methods=["POST"]),
+        Route("/api/jobs/{job_id}", job_state),
+        Route("/api/jobs/{job_id}/events", events),
+        Route("/api/jobs/{job_id}/cancel", cancel, methods=["POST"]),
+        Route("/api/jobs/{job_id}/result.png", result),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await run_in_threadpool(jobs.close)  # cancel what runs, stop the worker
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(LocalOnly, allowed=hosts)],
+        exception_handlers={HTTPException: http_error, UploadError: upload_error},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,164 @@
+"""Uploaded photos and masks: decoded only as images (Pillow), within limits; and PNG out.
+
+Pure functions on bytes and arrays; the web app (`npsynth.serve.app`) reads the request body
+and calls them. A photo is kept as uint8 `[H, W, 3]` RGB, a mask as bool `[H, W]` (True =
+hole), both with the file's EXIF orientation applied, as browsers show the file.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import io
+import threading
+import uuid
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# The only decoders Pillow may use on an upload: the formats the page accepts.
+FORMATS = ("JPEG", "PNG", "WEBP")
+# A mask pixel counts as hole above this brightness (0-255) when the mask has no painted
+# alpha; halfway, so JPEG noise and anti-aliased edges do not turn black into hole.
+MASK_THRESHOLD = 127
+
+
+class UploadError(ValueError):
+    """An upload the server refuses; `status` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Limits:
+    """What one upload may be."""
+
+    max_bytes: int = 50 * 1024 * 1024  # size of the file as sent
+    max_pixels: int = 40_000_000  # width * height after decoding (a 7700 x 5200 photo)
+
+
+def file_size(size: int) -> str:
+    """`size` bytes in words: "820 KiB", "12.5 MiB"."""
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{max(1, round(size / 1024))} KiB"
+
+
+def check_length(length: int, limits: Limits) -> None:
+    """Raise an UploadError (413) when `length` bytes exceed the limit."""
+    if length > limits.max_bytes:
+        raise UploadError(
+            f"the file is {file_size(length)} or more; this server takes at most "
+            f"{file_size(limits.max_bytes)} per file",
+            status=413,
+        )
+
+
+def _open(data: bytes, what: str, limits: Limits) -> Image.Image:
+    """Decode `data` as a JPEG, PNG or WebP within `limits`, EXIF orientation applied."""
+    check_length(len(data), limits)
+    if not data:
+        raise UploadError(f"the {what} file is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as opened:
+                width, height = opened.size
+                if width * height > limits.max_pixels:
+                    raise UploadError(
+                        f"the {what} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
+                        f"this server takes at most {limits.max_pixels / 1e6:.0f} megapixels",
+                        status=413,
+                    )
+                opened.load()  # decode now, so a truncated file fails here
+                image = ImageOps.exif_transpose(opened)
+                image.load()
+    except UploadError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as error:
+        raise UploadError(
+            f"cannot read the {what}: it is not a complete JPEG, PNG or WebP image ({error})"
+        ) from error
+    return image
+
+
+def decode_image(data: bytes, limits: Limits) -> np.ndarray:
+    """The photo in `data` as uint8 [H, W, 3] RGB (alpha dropped), or an UploadError."""
+    image = _open(data, "photo", limits)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        grey = np.asarray(image, np.float64)
+        grey = grey / 65535.0 if image.mode.startswith("I") else grey
+        values = np.round(np.clip(grey, 0.0, 1.0) * 255).astype(np.uint8)
+        return np.repeat(values[..., None], 3, axis=-1)
+    return np.asarray(image.convert("RGB"), np.uint8)
+
+
+def decode_mask(data: bytes, limits: Limits) -> np.ndarray:
+    """The hole of the mask in `data` as bool [H, W], or an UploadError.
+
+    A mask with painted alpha (alpha not the same everywhere, as the page sends it) has its
+    hole where alpha > 0; otherwise the hole is where the brightest channel is above
+    `MASK_THRESHOLD` (white = hole).
+    """
+    image = _open(data, "mask", limits)
+    rgba = np.asarray(image.convert("RGBA"), np.uint8)
+    alpha = rgba[..., 3]
+    if alpha.min() != alpha.max():
+        return alpha > 0
+    return rgba[..., :3].max(axis=-1) > MASK_THRESHOLD
+
+
+def check_pair(image: np.ndarray, hole: np.ndarray) -> None:
+    """Raise an UploadError unless `hole` fits `image` and has both hole and known pixels."""
+    if hole.shape != image.shape[:2]:
+        raise UploadError(
+            f"the mask is {hole.shape[1]}x{hole.shape[0]} but the photo is "
+            f"{image.shape[1]}x{image.shape[0]}; paint the mask on this photo"
+        )
+    if not hole.any():
+        raise UploadError("the mask is empty: paint over what should be removed first")
+    if hole.all():
+        raise UploadError("the mask covers the whole photo: leave some of it unpainted")
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """A float [H, W, 3] image in [0, 1] (or uint8) as PNG bytes, rounded to 8 bits."""
+    pixels = np.asarray(image)
+    if pixels.dtype != np.uint8:
+        pixels = np.round(np.clip(pixels.astype(np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class UploadStore:
+    """The last `keep` decoded uploads, by random id (thread-safe; memory only)."""
+
+    def __init__(self, keep: int = 8):
+        self.keep = keep
+        self._items: collections.OrderedDict[str, tuple[str, np.ndarray]] = (
+            collections.OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, array: np.ndarray) -> str:
+        """Keep `array` (a "photo" or a "mask"); returns its id."""
+        upload_id = uuid.uuid4().hex
+        with self._lock:
+            self._items[upload_id] = (kind, array)
+            while len(self._items) > self.keep:
+                self._items.popitem(last=False)
+        return upload_id
+
+    def get(self, kind: str, upload_id: str) -> np.ndarray:
+        """The upload of `kind` with `upload_id`, or an UploadError (404)."""
+        with self._lock:
+            found = self._items.get(upload_id)
+        if found is None or found[0] != kind:
+            raise UploadError(
+                f"no {kind} with this id here (the server may have restarted); "
+                f"open the {kind} again",
+                status=404,
+            )
+        return found[1]

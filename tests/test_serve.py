@@ -1,0 +1,438 @@
+"""npsynth.serve: the web page's API through Starlette's test client (uploads, jobs, progress,
+cancel, bad uploads, limits, Host check), with a stand-in inpaint and one real translate run."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import re
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("starlette", reason="the serve extra is not installed")
+from starlette.testclient import TestClient
+
+from eval import serve as serve_cli
+from npsynth import api, pyramid
+from npsynth.config.inpaint import OptimizeConfig, TranslateConfig
+from npsynth.serve import app as app_module
+from npsynth.serve.app import allowed_hosts, create_app, refusal
+from npsynth.serve.estimate import DEFAULT_RATES, TimeModel, level_plan, work_units
+from npsynth.serve.jobs import JobQueue
+from npsynth.serve.server import bind, page_url
+from npsynth.serve.uploads import Limits
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+HOSTS = allowed_hosts("127.0.0.1", PORT)
+TINY = {"scales": [32, 64], "content": "harmonic"}
+TINY_WORK = (24 * 32 + 48 * 64) / 1e6  # megapixels of a 48 x 64 photo at scales 32, 64
+
+
+def encode(pixels: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def photo_pixels(height: int = 48, width: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.random((height, width, 3)) * 255).astype(np.uint8)
+
+
+def painted_mask(height: int = 48, width: int = 64, box=(10, 30, 20, 40)) -> np.ndarray:
+    """An RGBA mask as the page sends it: opaque where painted, transparent elsewhere."""
+    rgba = np.zeros((height, width, 4), np.uint8)
+    top, bottom, left, right = box
+    rgba[top:bottom, left:right] = (255, 40, 90, 255)
+    return rgba
+
+
+def make_progress(**values) -> pyramid.Progress:
+    """A `pyramid.Progress` with the given fields (the rest None, or 0 s)."""
+    defaults = {f.name: None for f in dataclasses.fields(pyramid.Progress)} | {"seconds": 0.0}
+    return pyramid.Progress(**(defaults | values))
+
+
+def invert_hole(image, mask, *, config, progress):
+    """A stand-in inpaint: reports every level of `config.scales`, inverts the hole."""
+    for level, scale in enumerate(config.scales):
+        common = {"level": level, "levels": len(config.scales), "size": (scale, scale)}
+        progress(make_progress(**common, iteration=0, iterations=3, loss=None, done=False))
+        progress(make_progress(**common, iteration=3, iterations=3, loss=1.5, done=True))
+    return SimpleNamespace(image=np.where(mask > 0, 1.0 - image, image))
+
+
+class Blocking:
+    """A stand-in inpaint that reports progress until cancelled or released."""
+
+    def __init__(self):
+        self.started, self.release, self.calls = threading.Event(), threading.Event(), 0
+
+    def __call__(self, image, mask, *, config, progress):
+        self.calls += 1
+        self.started.set()
+        for step in range(2000):  # bounded: at most 20 s
+            progress(make_progress(level=0, levels=1, size=(8, 8), iteration=step,
+                                   iterations=2000, loss=None, done=False))  # fmt: skip
+            if self.release.is_set():
+                break
+            time.sleep(0.01)
+        return SimpleNamespace(image=image)
+
+
+@pytest.fixture
+def serve_with():
+    """serve_with(inpaint, **options) -> a TestClient of a fresh app; closed afterwards."""
+    with contextlib.ExitStack() as stack:
+
+        def make(inpaint, *, limits=None, max_waiting=8):
+            app = create_app(JobQueue(inpaint, max_waiting=max_waiting), hosts=HOSTS, limits=limits)
+            return stack.enter_context(TestClient(app, base_url=BASE))
+
+        yield make
+
+
+def upload(client, pixels=None, mask=None) -> tuple[str, str]:
+    photo = client.post("/api/images", content=encode(photo_pixels() if pixels is None else pixels))
+    assert photo.status_code == 200, photo.text
+    hole = client.post("/api/masks", content=encode(painted_mask() if mask is None else mask))
+    assert hole.status_code == 200, hole.text
+    return photo.json()["id"], hole.json()["id"]
+
+
+def events(client, job_id: str, headers=None) -> list[tuple[int, str, dict]]:
+    """Every Server-Sent Event of a job, to its last: (id, event, data)."""
+    with client.stream("GET", f"/api/jobs/{job_id}/events", headers=headers) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    found = re.findall(r"id: (\d+)\nevent: (\w+)\ndata: (.*)\n\n", text)
+    return [(int(i), name, json.loads(data)) for i, name, data in found]
+
+
+def run_job(client, **fields) -> tuple[str, list]:
+    image, mask = upload(client)
+    response = client.post("/api/jobs", json={"image": image, "mask": mask} | fields)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    return job_id, events(client, job_id)
+
+
+def test_only_requests_naming_this_server_pass():
+    assert allowed_hosts("127.0.0.1", 8765) == ["127.0.0.1:8765", "localhost:8765"]
+    assert allowed_hosts("::1", 9000) == ["[::1]:9000", "localhost:9000"]
+    assert allowed_hosts("192.0.2.7", 80) == ["192.0.2.7:80", "192.0.2.7"]
+    assert refusal("127.0.0.1:8765", None, HOSTS) is None
+    assert refusal("LOCALHOST:8765", "http://localhost:8765", HOSTS) is None
+    assert "Host" in refusal("attacker.example:8765", None, HOSTS)  # DNS rebinding
+    assert "Host" in refusal("127.0.0.1:8766", None, HOSTS)
+    assert "Host" in refusal(None, None, HOSTS)
+    assert "from" in refusal("127.0.0.1:8765", "http://attacker.example", HOSTS)
+    assert "from" in refusal("127.0.0.1:8765", "null", HOSTS)
+
+
+def test_requests_with_a_foreign_host_or_origin_are_refused(serve_with):
+    client = serve_with(invert_hole)
+    assert client.get("/api/info").status_code == 200
+    refused = client.get("/api/info", headers={"host": f"rebind.example:{PORT}"})
+    assert refused.status_code == 403 and "not this server" in refused.text
+    assert client.get("/", headers={"host": "testserver"}).status_code == 403
+    cross_site = client.post(
+        "/api/images", content=encode(photo_pixels()), headers={"origin": "http://evil.example"}
+    )
+    assert cross_site.status_code == 403
+    same_site = client.post("/api/images", content=encode(photo_pixels()), headers={"origin": BASE})
+    assert same_site.status_code == 200
+
+
+def test_page_and_every_asset_it_names_are_served_locally(serve_with):
+    client = serve_with(invert_hole)
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text)
+    assert "/static/js/main.js" in assets and "/static/style.css" in assets
+    for path in sorted(app_module.STATIC.rglob("*")):
+        if path.is_file():
+            text = path.read_text()
+            assert not re.search(r"(?:src|href|url|import)[^\n]*https?://", text), path  # no CDN
+            for module in re.findall(r'from "\./([\w.]+)"', text):
+                assert (path.parent / module).is_file(), module
+            url = "/static/" + path.relative_to(app_module.STATIC).as_posix()
+            assert client.get(url).status_code == 200, url
+
+
+def test_info_gives_each_method_its_default_scales(serve_with):
+    info = serve_with(invert_hole).get("/api/info").json()
+    assert info["methods"]["translate"]["scales"] == list(TranslateConfig().scales)
+    assert info["methods"]["optimize"]["scales"] == list(OptimizeConfig().scales)
+    assert info["methods"]["optimize"]["iterations"] == OptimizeConfig().iterations
+    assert info["limits"]["max_bytes"] == Limits().max_bytes
+
+
+@pytest.mark.parametrize("fmt, options", [("PNG", {}), ("JPEG", {"quality": 95}), ("WEBP", {})])
+def test_photos_in_each_accepted_format_are_decoded(serve_with, fmt, options):
+    client = serve_with(invert_hole)
+    answer = client.post("/api/images", content=encode(photo_pixels(30, 50), fmt, **options))
+    assert answer.status_code == 200, answer.text
+    assert (answer.json()["width"], answer.json()["height"]) == (50, 30)
+
+
+def test_exif_orientation_is_applied_as_browsers_do(serve_with):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, shown rotated a quarter turn (portrait)
+    data = encode(photo_pixels(30, 50), "JPEG", exif=exif.tobytes())
+    answer = serve_with(invert_hole).post("/api/images", content=data).json()
+    assert (answer["width"], answer["height"]) == (30, 50)
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (b"", "empty"),
+        (b"this is not a picture at all", "not a complete JPEG, PNG or WebP"),
+        (encode(photo_pixels())[:200], "not a complete"),  # truncated PNG
+        (encode(photo_pixels(), "GIF"), "not a complete JPEG, PNG or WebP"),  # other decoders off
+        (encode(photo_pixels(), "BMP"), "not a complete JPEG, PNG or WebP"),
+    ],
+)
+def test_bad_uploads_get_a_clear_message_and_the_server_stays_up(serve_with, data, words):
+    client = serve_with(invert_hole)
+    for route in ("/api/images", "/api/masks"):
+        answer = client.post(route, content=data)
+        assert answer.status_code == 400 and words in answer.json()["error"]
+    assert client.post("/api/images", content=encode(photo_pixels())).status_code == 200
+
+
+def test_uploads_over_the_byte_or_pixel_limit_are_refused(serve_with):
+    client = serve_with(invert_hole, limits=Limits(max_bytes=20_000, max_pixels=3000))
+    big = client.post("/api/images", content=b"\0" * 20_001)
+    assert big.status_code == 413 and "at most 20 KiB per file" in big.json()["error"]
+    wide = client.post("/api/images", content=encode(np.zeros((50, 61, 3), np.uint8)))
+    assert wide.status_code == 413 and "megapixels" in wide.json()["error"]
+    assert client.post("/api/images", content=encode(np.zeros((50, 60, 3), np.uint8))).is_success
+
+
+def test_masks_are_read_from_painted_alpha_or_white(serve_with):
+    client = serve_with(invert_hole)
+    painted = client.post("/api/masks", content=encode(painted_mask())).json()
+    assert painted["hole_pixels"] == 20 * 20
+    white = np.zeros((48, 64), np.uint8)
+    white[5:10, 5:15] = 255
+    white[20:30, 20:30] = 100  # below the threshold: known
+    assert client.post("/api/masks", content=encode(white)).json()["hole_pixels"] == 50
+
+
+@pytest.mark.parametrize(
+    "mask, words",
+    [
+        (np.zeros((48, 64, 4), np.uint8), "empty"),
+        (painted_mask(box=(0, 48, 0, 64)), "whole photo"),
+        (painted_mask(40, 64), "paint the mask on this photo"),
+    ],
+)
+def test_unusable_masks_are_refused_before_any_job(serve_with, mask, words):
+    calls = []
+    client = serve_with(lambda *a, **k: calls.append(1))
+    image, hole = upload(client, mask=mask)
+    answer = client.post("/api/jobs", json={"image": image, "mask": hole, "method": "translate"})
+    assert answer.status_code == 400 and words in answer.json()["error"]
+    assert not calls
+
+
+@pytest.mark.parametrize(
+    "fields, status, words",
+    [
+        ({"method": "paint"}, 400, "method must be"),
+        ({"method": "translate", "scales": [64, 32]}, 400, "increasing"),
+        ({"method": "translate", "scales": "/etc/passwd"}, 400, "list of whole numbers"),
+        ({"method": "translate", "scales": [8192]}, 400, "at most"),
+        ({"method": "translate", "iterations": 5}, 400, "iterations is a setting of method"),
+        ({"method": "optimize", "iterations": 10**6}, 400, "iterations must be"),
+        ({"method": "translate", "image": "nope"}, 404, "no photo with this id"),
+    ],
+)
+def test_bad_job_requests_are_refused_with_a_message(serve_with, fields, status, words):
+    client = serve_with(invert_hole)
+    image, mask = upload(client)
+    answer = client.post("/api/jobs", json={"image": image, "mask": mask} | fields)
+    assert answer.status_code == status and words in answer.json()["error"], answer.text
+    assert client.post("/api/jobs", content=b"{not json").status_code == 400
+
+
+def test_a_job_streams_its_levels_and_its_result_is_the_filled_photo(serve_with):
+    seen = []
+    client = serve_with(lambda *args, **kwargs: seen.append(kwargs) or invert_hole(*args, **kwargs))
+    job_id, stream = run_job(client, method="translate", **TINY)
+    names = [name for _, name, _ in stream]
+    assert names == ["queued", "started"] + ["progress"] * 4 + ["done"]
+    assert [i for i, _, _ in stream] == list(range(7))
+    levels = [(d["level"], d["levels"], d["size"], d["done"]) for _, n, d in stream[2:6]]
+    assert levels == [(0, 2, [32, 32], False), (0, 2, [32, 32], True),
+                      (1, 2, [64, 64], False), (1, 2, [64, 64], True)]  # fmt: skip
+    assert stream[3][2]["loss"] == 1.5 and stream[3][2]["iteration"] == 3
+    assert seen[0]["config"] == TranslateConfig(scales=(32, 64), content="harmonic")
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "done"
+    assert events(client, job_id, headers={"last-event-id": "4"}) == stream[5:]  # resumes
+
+    result = client.get(f"/api/jobs/{job_id}/result.png")
+    assert result.headers["content-type"] == "image/png"
+    filled = np.asarray(Image.open(io.BytesIO(result.content)))
+    hole = painted_mask()[..., 3] > 0
+    np.testing.assert_array_equal(filled[~hole], photo_pixels()[~hole])
+    np.testing.assert_array_equal(filled[hole], 255 - photo_pixels()[hole])
+
+    _, stream = run_job(client, method="optimize", iterations=3, **TINY)
+    assert stream[-1][1] == "done"
+    assert seen[1]["config"] == OptimizeConfig(scales=(32, 64), content="harmonic", iterations=3)
+
+
+def test_cancel_stops_a_running_job_and_frees_the_worker(serve_with):
+    blocking = Blocking()
+    client = serve_with(blocking)
+    image, mask = upload(client)
+    job = client.post("/api/jobs", json={"image": image, "mask": mask, "method": "translate"})
+    job_id = job.json()["id"]
+    assert blocking.started.wait(10)
+    assert client.get("/api/info").status_code == 200  # the page is not blocked meanwhile
+    assert client.get(f"/api/jobs/{job_id}").json()["status"] == "running"
+    assert client.get(f"/api/jobs/{job_id}/result.png").status_code == 409
+    assert client.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+    stream = events(client, job_id)
+    assert stream[-1][1] == "cancelled" and "progress" in [n for _, n, _ in stream]
+    assert client.get(f"/api/jobs/{job_id}/result.png").status_code == 409
+
+    blocking.release.set()
+    after = client.post("/api/jobs", json={"image": image, "mask": mask, "method": "translate"})
+    assert events(client, after.json()["id"])[-1][1] == "done"
+    assert blocking.calls == 2
+
+
+def test_jobs_run_one_at_a_time_and_a_waiting_job_can_be_cancelled(serve_with):
+    blocking = Blocking()
+    client = serve_with(blocking, max_waiting=1)
+    image, mask = upload(client)
+    body = {"image": image, "mask": mask, "method": "translate"}
+    first = client.post("/api/jobs", json=body).json()["id"]
+    assert blocking.started.wait(10)
+    second = client.post("/api/jobs", json=body).json()["id"]
+    full = client.post("/api/jobs", json=body)
+    assert full.status_code == 503 and "waiting" in full.json()["error"]
+    assert client.get(f"/api/jobs/{second}").json()["status"] == "queued"
+
+    client.post(f"/api/jobs/{second}/cancel")
+    assert client.get(f"/api/jobs/{second}").json()["status"] == "cancelled"
+    waited = events(client, second)
+    assert [n for _, n, _ in waited] == ["queued", "cancelled"]
+    assert waited[0][2]["position"] == 1  # one job ahead of it
+    blocking.release.set()
+    assert events(client, first)[-1][1] == "done"
+    third = client.post("/api/jobs", json=body).json()["id"]
+    assert events(client, third)[-1][1] == "done"
+    assert blocking.calls == 2  # the first and the third: the cancelled job never ran
+
+
+@pytest.mark.parametrize(
+    "error, words",
+    [(ValueError("the hole is too large"), "the hole is too large"),
+     (RuntimeError("boom"), "internal error: RuntimeError: boom")],
+)  # fmt: skip
+def test_a_failed_job_reports_why_and_frees_the_worker(serve_with, error, words):
+    calls = []
+
+    def failing_once(image, mask, *, config, progress):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return invert_hole(image, mask, config=config, progress=progress)
+
+    client = serve_with(failing_once)
+    job_id, stream = run_job(client, method="translate", **TINY)
+    assert stream[-1][1] == "failed" and stream[-1][2]["message"] == words
+    assert client.get(f"/api/jobs/{job_id}").json()["message"] == words
+    assert run_job(client, method="translate", **TINY)[1][-1][1] == "done"
+
+
+def test_unknown_jobs_are_404(serve_with):
+    client = serve_with(invert_hole)
+    for path in ("/api/jobs/abc", "/api/jobs/abc/events", "/api/jobs/abc/result.png"):
+        assert client.get(path).status_code == 404
+    assert client.post("/api/jobs/abc/cancel").status_code == 404
+
+
+def test_work_is_megapixels_times_iterations_per_level():
+    assert level_plan((48, 64), (32, 64)) == [(24, 32), (48, 64)]
+    assert level_plan((1000, 2000), (128, 256)) == [(128, 128), (256, 256)]  # window >= 256
+    sizes = [(24, 32), (48, 64)]
+    assert work_units(TranslateConfig(scales=(32, 64)), sizes) == pytest.approx(TINY_WORK)
+    optimize = OptimizeConfig(scales=(32, 64), iterations=(10, 3))
+    assert work_units(optimize, sizes) == pytest.approx((24 * 32 * 10 + 48 * 64 * 3) / 1e6)
+    skipped = OptimizeConfig(scales=(16, 32, 64), iterations=(7, 10, 3))  # 16 px level skipped
+    assert level_plan((48, 64), skipped.scales) == sizes
+    assert work_units(skipped, sizes) == pytest.approx(work_units(optimize, sizes))
+
+
+def test_estimate_uses_the_default_rate_then_the_last_job():
+    model = TimeModel()
+    config = TranslateConfig(scales=(256, 512))
+    first = model.estimate(config, (512, 512))
+    assert first["basis"] == "default"
+    assert first["seconds"] == pytest.approx(DEFAULT_RATES["translate"] * (256**2 + 512**2) / 1e6)
+    model.record(config, (512, 512), 2.0)
+    assert model.estimate(config, (512, 512)) == {"seconds": 2.0, "basis": "measured"}
+    small = model.estimate(config, (256, 256))["seconds"]  # levels 128 and 256 px
+    assert small == pytest.approx(2.0 * (128**2 + 256**2) / (256**2 + 512**2))
+    assert model.estimate(OptimizeConfig(), (512, 512))["basis"] == "default"
+
+
+def test_estimate_route_answers_for_an_uploaded_photo(serve_with):
+    client = serve_with(invert_hole)
+    image, _ = upload(client)
+    query = {"image": image, "method": "translate", "scales": "32,64"}
+    answer = client.get("/api/estimate", params=query).json()
+    assert answer["basis"] == "default"
+    assert answer["seconds"] == pytest.approx(DEFAULT_RATES["translate"] * TINY_WORK)
+    bad = client.get("/api/estimate", params=query | {"scales": "64,x"})
+    assert bad.status_code == 400 and "separated by commas" in bad.json()["error"]
+    run_job(client, method="translate", **TINY)
+    assert client.get("/api/estimate", params=query).json()["basis"] == "measured"
+
+
+def test_command_line_flags_and_the_address():
+    args = serve_cli.parse_args(["--port", "8123", "--open"])
+    assert (args.port, args.open, args.host) == (8123, True, "127.0.0.1")
+    with pytest.raises(SystemExit):
+        serve_cli.parse_args(["--port", "70000"])
+    assert page_url("127.0.0.1", 8123) == "http://127.0.0.1:8123/"
+    assert page_url("::1", 8123) == "http://[::1]:8123/"
+    with bind("127.0.0.1", 0) as sock:
+        assert sock.getsockname()[1] > 0
+        with pytest.raises(OSError, match="pick another --port"):
+            bind("127.0.0.1", sock.getsockname()[1])
+
+
+def test_a_real_translate_job_fills_only_the_hole(serve_with, photo):
+    pixels = np.round(photo * 255).astype(np.uint8)  # 64 x 64
+    mask = painted_mask(64, 64, box=(20, 40, 24, 44))
+    client = serve_with(api.inpaint)
+    image, hole_id = upload(client, pixels, mask)
+    body = {"image": image, "mask": hole_id, "method": "translate"} | TINY
+    job_id = client.post("/api/jobs", json=body).json()["id"]
+    stream = events(client, job_id)
+    assert stream[-1][1] == "done", stream[-1]
+    progress = [d for _, n, d in stream if n == "progress"]
+    levels = {(d["level"], d["levels"], tuple(d["size"])) for d in progress}
+    assert levels == {(0, 2, (32, 32)), (1, 2, (64, 64))} and progress[-1]["done"]
+    result = client.get(f"/api/jobs/{job_id}/result.png")
+    filled = np.asarray(Image.open(io.BytesIO(result.content)))
+    hole = mask[..., 3] > 0
+    np.testing.assert_array_equal(filled[~hole], pixels[~hole])
+    assert np.abs(filled[hole].astype(int) - pixels[hole]).mean() > 2
