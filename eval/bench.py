@@ -30,10 +30,12 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from npsynth.evaluation import bench, peer_torch
 from npsynth.evaluation.cli_errors import main_errors
 from npsynth.evaluation.frontier import SCHEDULES, parse_schedules, run_frontier
-from npsynth.evaluation.runner import Photos
+from npsynth.evaluation.runner import Photos, load_pairs
 from npsynth.patches import DEFAULT_CHUNK_SIZE
 
 
@@ -91,7 +93,24 @@ def main(argv=None) -> int:
     )  # fmt: skip
     frontier.add_argument("--out", default="out/frontier", help="output folder")
     frontier.add_argument("--resume", action="store_true", help="keep photos already done")
+    batch = commands.add_parser("batch", help="photos per minute: a batch against one at a time")
+    batch.add_argument("--images", default="../shared/data/eval512", help="folder of photos")
+    batch.add_argument("--photos", type=int, default=4, help="how many (default 4)")
+    batch.add_argument("--size", type=int, default=128, help="photo side, px (default 128)")
+    batch.add_argument("--scales", type=parse_sizes, default=None,
+                       help="pyramid scales (default: size/4, size/2, size)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.command == "batch":
+        if args.photos < 1 or args.size < 32:
+            parser.error("--photos must be positive and --size at least 32")
+        from npsynth.config import OptimizeConfig
+        from npsynth.evaluation.throughput import bench_batch
+
+        photos = Photos(images=args.images, hole="center:0.5", limit=args.photos, resize=args.size)
+        pairs = load_pairs(photos)
+        scales = tuple(args.scales or (args.size // 4, args.size // 2, args.size))
+        blanked = [np.where(m > 0, 0.0, i).astype(np.float32) for _, i, m in pairs]
+        bench_batch(blanked, [m for *_, m in pairs], OptimizeConfig(scales=scales))
     if args.command == "frontier":
         try:
             schedules = parse_schedules(args.schedules)

@@ -12,6 +12,8 @@ Steps, each a subprocess with its own time limit, all within `--budget` (480 s):
   photo of eval512 (`--photos`, default `$NPSYNTH_EVAL512` or `../shared/data/eval512`) with
   the paper's centred hole of half the side: the default schedule, `--iterations 100` (the
   paper's), and `--method translate`;
+- `bench batch`: `python -m eval.bench batch --photos 4 --size 512`, photos per minute of
+  `npsynth.inpaint_batch` (one L-BFGS per photo, sharded over the devices) against one at a time;
 - `batch`: photos per minute of a folder run with `--batch N`, where `eval.inpaint` has that
   option ("not available" otherwise).
 It prints one table (step, seconds, status, note: the step's last line of output) and exits
@@ -207,6 +209,22 @@ def plan(
         Step("inpaint default", (*one, *small, *default, "--out", str(out / "default.png")), 90),
         Step("inpaint paper", (*one, *small, *paper, "--out", str(out / "paper.png")), 120),
         Step("translate", (*one, *small, "--method", "translate", "--out", str(out / "t.png")), 60),
+        # One L-BFGS per photo side by side (npsynth.inpaint_batch) against one at a time.
+        Step(
+            "bench batch",
+            (
+                PYTHON,
+                "-m",
+                "eval.bench",
+                "batch",
+                *(
+                    ("--photos", "2", "--size", "64")
+                    if tiny
+                    else ("--photos", "4", "--size", "512")
+                ),
+            ),
+            150,
+        ),
     ]
     if batch is None:
         steps.append(Step("batch", None, 0, "python -m eval.inpaint has no --batch option"))

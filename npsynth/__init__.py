@@ -10,7 +10,7 @@ image translation (Song, Yang, Lin et al., arXiv 1711.08590).
     loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
 """
 
-from npsynth.api import inpaint
+from npsynth.api import inpaint, inpaint_batch
 from npsynth.config import (
     ContentNetConfig,
     ContentTrainingConfig,
@@ -67,6 +67,7 @@ __all__ = [
     "content_loss",
     "downsample_mask",
     "inpaint",
+    "inpaint_batch",
     "joint_loss",
     "joint_loss_terms",
     "load_content_net",

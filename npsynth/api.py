@@ -65,6 +65,29 @@ def inpaint(
     return pyramid.run(image, mask, config=config, step=step, progress=progress)
 
 
+def inpaint_batch(
+    images, masks, *, method: str | None = None, config: PyramidConfig | None = None,
+    vgg: VGG19 | None = None, progress=False, **overrides,
+) -> list[pyramid.InpaintResult]:  # fmt: skip
+    """`inpaint` for several photos of one size at once: optimize runs one L-BFGS per photo
+    side by side (`jax.vmap`, the batch split over the local devices), translate photo by
+    photo. Holes may differ but must give the same worked region (true for photos no
+    larger than the last scale). Arguments as `inpaint`; `images` and `masks` are sequences.
+    """
+    if config is None:
+        config = config_for(method or "optimize", **overrides)
+    else:
+        config = config_for(config.method, **(dataclasses.asdict(config) | overrides))
+    pairs = [check_inputs(image, mask) for image, mask in zip(images, masks, strict=True)]
+    if not pairs:
+        return []
+    compile_cache.enable()
+    vgg = vgg if vgg is not None else hub.default_vgg()
+    step = METHODS[config.method](config, vgg)
+    images, masks = zip(*pairs)
+    return pyramid.run_batch(images, masks, config=config, step=step, progress=progress)
+
+
 def check_inputs(image, mask) -> tuple[np.ndarray, np.ndarray]:
     """`image` as float32 [H, W, 3] in [0, 1] and `mask` as float32 [H, W, 1] in {0, 1},
     or a ValueError that says what is wrong (one image: no batch axis on either)."""

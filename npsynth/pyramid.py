@@ -68,7 +68,7 @@ class ScaleResult:
     losses: np.ndarray | None  # joint loss after each L-BFGS iteration (losses[0] at the
     # start); None for methods without a loss (translate)
     layers: tuple[str, ...]  # VGG-19 layers used (texture layers with no source patch are skipped)
-    seconds: float  # wall time of this scale, compilation included
+    seconds: float  # wall time of this scale, compilation included (a batch's: its share)
     evaluations: int | None = None  # loss value+gradient evaluations (optimize), else None
 
 
@@ -118,10 +118,32 @@ def run(
         `Progress` at each level's start, between chunks of a long level and at its end. An
         exception it raises stops the run (a way to cancel).
     """
+    return run_batch([image], [mask], config=config, step=step, progress=progress)[0]
+
+
+def run_batch(
+    images, masks, *, config: PyramidConfig, step: LevelStep, progress=False
+) -> list[InpaintResult]:
+    """`run` for several photos of one size whose holes give the same worked region (for
+    example photos no larger than the last scale): each level is solved for all of them at
+    once by the step's `batch` method where it has one, else photo by photo.
+
+    Raises:
+      ValueError: photos of different sizes or worked regions.
+    """
     start = time.perf_counter()
-    region, region_image, region_mask = work_region(image, mask, config.scales[-1], config.context)
-    sizes = level_sizes(region_image.shape[:2], config.scales)
-    results, first_reference, previous = [], None, None
+    regions = [context_window(m[..., 0], config.scales[-1], config.context) for m in masks]
+    if len({im.shape for im in images}) > 1 or len(set(regions)) > 1:
+        raise ValueError(
+            "a batch needs photos of one size whose holes give the same worked region; "
+            "fill the others one by one"
+        )
+    region = regions[0]
+    top, bottom, left, right = region
+    crops = [(im[top:bottom, left:right], m[top:bottom, left:right]) for im, m in zip(images, masks)]
+    sizes = level_sizes(crops[0][0].shape[:2], config.scales)
+    count = len(images)
+    results, references, previous = [[] for _ in images], [None] * count, [None] * count
     notify = progress if callable(progress) else _ProgressBar(bool(progress))
     for index, size in enumerate(sizes):
 
@@ -137,30 +159,38 @@ def run(
 
         report(0, 0)
         level_start = time.perf_counter()
-        known = known_at(region_image, region_mask, size)
-        hole = resize.resize_mask(region_mask, size)
-        if previous is None:
-            first_reference = reference.content_reference(known, hole, config)
-            guide = first_reference
-        else:
-            guide = np.where(hole > 0, resize.resize_image(previous, size), known)
-        level = Level(
-            index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
-            pad(guide, "symmetric"), report,
-        )  # fmt: skip
-        out = step(level)
-        previous = out.image[: size[0], : size[1]]
-        seconds = time.perf_counter() - level_start
-        results.append(
-            ScaleResult(size, previous, out.losses, out.layers, seconds, out.evaluations)
-        )
+        levels = []
+        for i, (region_image, region_mask) in enumerate(crops):
+            known = known_at(region_image, region_mask, size)
+            hole = resize.resize_mask(region_mask, size)
+            if previous[i] is None:
+                references[i] = reference.content_reference(known, hole, config)
+                guide = references[i]
+            else:
+                guide = np.where(hole > 0, resize.resize_image(previous[i], size), known)
+            levels.append(Level(
+                index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
+                pad(guide, "symmetric"), report,
+            ))  # fmt: skip
+        batch = getattr(step, "batch", None)
+        outs = batch(levels) if batch is not None and count > 1 else [step(lv) for lv in levels]
+        seconds = (time.perf_counter() - level_start) / count
+        for i, out in enumerate(outs):
+            previous[i] = out.image[: size[0], : size[1]]
+            results[i].append(
+                ScaleResult(size, previous[i], out.losses, out.layers, seconds, out.evaluations)
+            )
+        out = outs[0]
         done = 0 if out.losses is None else len(out.losses) - 1
         loss = None if out.losses is None or not len(out.losses) else out.losses[-1]
         report(done, done, loss, out.evaluations, out.image, done=True)
     if not callable(progress):
         notify.close()
-    output = paste_hole(image, mask, region, previous)
-    return InpaintResult(output, results, first_reference, region, time.perf_counter() - start)
+    seconds = (time.perf_counter() - start) / count
+    return [
+        InpaintResult(paste_hole(im, m, region, prev), res, ref, region, seconds)
+        for im, m, prev, res, ref in zip(images, masks, previous, results, references)
+    ]
 
 
 def context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[int, int, int, int]:
@@ -182,13 +212,6 @@ def context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[i
         low = max(0, min((low + high - want) // 2, limit - want))
         spans += [low, min(limit, low + want)]
     return tuple(int(v) for v in spans)
-
-
-def work_region(image: np.ndarray, mask: np.ndarray, last_scale: int, context: float):
-    """(region, image crop, mask crop) of the context window (`context_window`) to work on."""
-    region = context_window(mask[..., 0], last_scale, context)
-    top, bottom, left, right = region
-    return region, image[top:bottom, left:right], mask[top:bottom, left:right]
 
 
 def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) -> np.ndarray:

@@ -121,13 +121,14 @@ def test_main_runs_every_step_and_exits_1_when_one_fails(tmp_path, capsys):
     code = gpu_check.main(["--photos", str(_photos(tmp_path)), "--out", str(out)], run=run)
     assert code == 1
     names = [line.split("|")[0].strip() for line in capsys.readouterr().out.splitlines()]
-    assert names[3:11] == ["devices", "bench loss", "bench layers", "inpaint default",
-                           "inpaint paper", "translate", "batch", "total"]  # fmt: skip
+    assert names[3:12] == ["devices", "bench loss", "bench layers", "inpaint default",
+                           "inpaint paper", "translate", "bench batch", "batch", "total"]  # fmt: skip
     commands = [" ".join(argv) for argv, _ in calls]
     assert "eval.inpaint --help" in commands[0]
     assert commands[2].endswith("eval.bench loss --sizes 256,512 --repeats 3")
     assert "--iterations 100" in commands[5] and "--method translate" in commands[6]
-    assert "--images" in commands[7] and "--batch 4" in commands[7]
+    assert commands[7].endswith("eval.bench batch --photos 4 --size 512")
+    assert "--images" in commands[8] and "--batch 4" in commands[8]
     # the first photo by name, at 512 px, with the paper's centred hole of half the side
     photo = np.asarray(Image.open(out / "photo_512.png"))
     first = np.asarray(Image.open(tmp_path / "eval512" / "img_001.png").resize((512, 512)))

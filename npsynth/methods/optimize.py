@@ -32,12 +32,22 @@ class OptimizeStep:
     use_window: bool = True
 
     def __call__(self, level: Level) -> LevelResult:
-        iterations = per_level(self.config.iterations, len(self.config.scales), "iterations")
-        n_iter = iterations[-level.count :][level.index]
         return solve_level(
-            level.known, level.hole, level.guide, self.vgg, self.config, n_iter,
+            level.known, level.hole, level.guide, self.vgg, self.config, self._iterations(level),
             use_window=self.use_window, size=level.size, report=level.report,
         )  # fmt: skip
+
+    def batch(self, levels: list[Level]) -> list[LevelResult]:
+        """The same level of several same-size photos at once (`solve_levels`)."""
+        first = levels[0]
+        return solve_levels(
+            [lv.known for lv in levels], [lv.hole for lv in levels], [lv.guide for lv in levels],
+            self.vgg, self.config, self._iterations(first), size=first.size, report=first.report,
+        )  # fmt: skip
+
+    def _iterations(self, level: Level) -> int:
+        iterations = per_level(self.config.iterations, len(self.config.scales), "iterations")
+        return iterations[-level.count :][level.index]
 
 
 def solve_level(
@@ -102,11 +112,99 @@ def solve_level(
                        int(solver.evaluations(solve)))  # fmt: skip
 
 
+def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations: int, *,
+                 size=None, report=None) -> list[LevelResult]:  # fmt: skip
+    """`solve_level` for several photos of one size, each with its own L-BFGS (`jax.vmap`),
+    the batch sharded over the local devices when it divides evenly among them.
+
+    The texture window is that of the holes' union, which gives every photo its exact
+    features. Photos whose holes leave different texture layers usable are solved one by one.
+    `report` gets the batch's least advanced iteration and the first photo's loss and image.
+    """
+    layers = [losses.usable_layers(h, config.layers, config.patch_size) for h in holes]
+    if len(set(layers)) > 1 or not layers[0] or config.nn_update != "per_scale":
+        return [solve_level(k, h, g, vgg, config, iterations, size=size, report=report)
+                for k, h, g in zip(knowns, holes, guides)]  # fmt: skip
+    layers = layers[0]
+    graphdef, state = nnx.split(vgg)
+    known, hole, guide = (_on_devices(np.stack(a)[:, None]) for a in (knowns, holes, guides))
+    nn = [
+        losses.nearest_neighbours_for(
+            jnp.asarray(k[None] * (1 - h[None]) + h[None] * g[None]), jnp.asarray(h[None]),
+            vgg=vgg, layers=layers, patch_size=config.patch_size, chunk_size=config.chunk_size,
+        )
+        for k, h, g in zip(knowns, holes, guides)
+    ]  # fmt: skip
+    nn = {layer: _on_devices(np.stack([np.asarray(n[layer]) for n in nn])) for layer in layers}
+    union = np.max(np.stack(holes), axis=0)
+    texture_window = window.texture_window(union, layers)
+    window_args, window_size = None, None
+    if texture_window is not None:
+        offset = jnp.asarray([texture_window.top, texture_window.left], jnp.int32)
+        valid = {layer: jnp.asarray(v) for layer, v in texture_window.valid.items()}
+        window_args, window_size = (offset, valid), texture_window.size
+    options = config.solver_options()
+    chunk = min(config.chunk_iterations, iterations)
+    begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
+    alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)
+    problem = (state, known, hole, guide, nn, alpha, beta, window_args)
+    fixed, solve = begin(problem, guide)
+    values = [[float(v)] for v in np.asarray(solve.lbfgs.value)]
+    limit = jnp.int32(iterations)
+    while min(map(len, values)) <= iterations and not bool(np.all(solve.stopped)):
+        solve, chunk_values = advance(problem, fixed, solve, limit)
+        done, chunk_values = np.asarray(solve.lbfgs.iter_num), np.asarray(chunk_values)
+        for i, history in enumerate(values):
+            history += [float(v) for v in chunk_values[i, : done[i] - len(history) + 1]]
+        if report is not None:
+            image = _compose(knowns[0], holes[0], solve.x[0, 0])
+            report(int(done.min()), iterations, values[0][-1],
+                   int(np.asarray(solver.evaluations(solve))[0]), image)  # fmt: skip
+    counts = np.asarray(solver.evaluations(solve))
+    return [
+        LevelResult(_compose(k, h, solve.x[i, 0]), np.asarray(values[i], np.float32), layers,
+                    int(counts[i]))  # fmt: skip
+        for i, (k, h) in enumerate(zip(knowns, holes))
+    ]
+
+
+def _on_devices(array: np.ndarray) -> jax.Array:
+    """`array` with its leading (photo) axis split over the local devices when it divides
+    evenly (`jax.sharding`), else on the default device."""
+    devices = jax.local_devices()
+    if len(devices) < 2 or array.shape[0] % len(devices):
+        return jnp.asarray(array)
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("photos",))
+    spec = jax.sharding.PartitionSpec("photos", *([None] * (array.ndim - 1)))
+    return jax.device_put(array, jax.sharding.NamedSharding(mesh, spec))
+
+
 @functools.cache
 def _scale_solver(graphdef, layers, patch_size: int, options, chunk: int, window_size):
     """Jitted (begin, advance) of the L-BFGS solve of Eq. 1 over the hole pixels; compiled
     once per image shape (and texture window size, `window.texture_window`; None: VGG-19
     sees the whole image), solver options and chunk length."""
+    begin, advance = _solver_functions(graphdef, layers, patch_size, options, chunk, window_size)
+    return jax.jit(begin), jax.jit(advance)
+
+
+# The photo axis of a batch: each photo has its own known pixels, hole, reference, matches,
+# start features and L-BFGS state; the network, weights and window are shared.
+_PROBLEM_AXES = (None, 0, 0, 0, 0, None, None, None)
+
+
+@functools.cache
+def _batch_solver(graphdef, layers, patch_size: int, options, chunk: int, window_size):
+    """`_scale_solver` mapped over a leading photo axis (`jax.vmap`): one L-BFGS per photo."""
+    begin, advance = _solver_functions(graphdef, layers, patch_size, options, chunk, window_size)
+    return (
+        jax.jit(jax.vmap(begin, in_axes=(_PROBLEM_AXES, 0))),
+        jax.jit(jax.vmap(advance, in_axes=(_PROBLEM_AXES, 0, 0, None))),
+    )
+
+
+def _solver_functions(graphdef, layers, patch_size: int, options, chunk: int, window_size):
+    """(begin, advance) of one photo's solve, before `jax.jit`."""
 
     def loss_for(problem, fixed):
         vgg_state, known, mask, reference, nn, alpha, beta, window_args = problem
@@ -137,7 +235,7 @@ def _scale_solver(graphdef, layers, patch_size: int, options, chunk: int, window
     def advance(problem, fixed, solve, limit):
         return solver.advance(loss_for(problem, fixed), solve, chunk, options, limit)
 
-    return jax.jit(begin), jax.jit(advance)
+    return begin, advance
 
 
 def _compose(known, hole, z) -> np.ndarray:
