@@ -140,7 +140,9 @@ def run_batch(
         )
     region = regions[0]
     top, bottom, left, right = region
-    crops = [(im[top:bottom, left:right], m[top:bottom, left:right]) for im, m in zip(images, masks)]
+    crops = [
+        (im[top:bottom, left:right], m[top:bottom, left:right]) for im, m in zip(images, masks)
+    ]
     sizes = level_sizes(crops[0][0].shape[:2], config.scales)
     count = len(images)
     results, references, previous = [[] for _ in images], [None] * count, [None] * count

@@ -36,7 +36,9 @@ def bench_batch(images, masks, config, *, vgg=None, out=sys.stdout) -> dict:
         run()  # compiles
         start = time.perf_counter()
         timings[name] = (run(), time.perf_counter() - start)
-    difference = max(float(np.abs(a - b).max()) for a, b in zip(timings["one"][0], timings["batch"][0]))
+    difference = max(
+        float(np.abs(a - b).max()) for a, b in zip(timings["one"][0], timings["batch"][0])
+    )
     n = len(images)
     row = {
         "photos": n,

@@ -162,8 +162,9 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
                    int(np.asarray(solver.evaluations(solve))[0]), image)  # fmt: skip
     counts = np.asarray(solver.evaluations(solve))
     return [
-        LevelResult(_compose(k, h, solve.x[i, 0]), np.asarray(values[i], np.float32), layers,
-                    int(counts[i]))  # fmt: skip
+        LevelResult(
+            _compose(k, h, solve.x[i, 0]), np.asarray(values[i], np.float32), layers, int(counts[i])
+        )
         for i, (k, h) in enumerate(zip(knowns, holes))
     ]
 
