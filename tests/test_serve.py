@@ -198,10 +198,10 @@ def test_exif_orientation_is_applied_as_browsers_do(serve_with):
     "data, words",
     [
         (b"", "empty"),
-        (b"this is not a picture at all", "not a complete JPEG, PNG or WebP"),
+        (b"this is not a picture at all", "is not a JPEG, PNG or WebP image"),
         (encode(photo_pixels())[:200], "not a complete"),  # truncated PNG
-        (encode(photo_pixels(), "GIF"), "not a complete JPEG, PNG or WebP"),  # other decoders off
-        (encode(photo_pixels(), "BMP"), "not a complete JPEG, PNG or WebP"),
+        (encode(photo_pixels(), "GIF"), "is not a JPEG, PNG or WebP image"),  # other decoders off
+        (encode(photo_pixels(), "BMP"), "is not a JPEG, PNG or WebP image"),
     ],
 )
 def test_bad_uploads_get_a_clear_message_and_the_server_stays_up(serve_with, data, words):

@@ -76,7 +76,9 @@ def _open(data: bytes, what: str, limits: Limits) -> Image.Image:
                 image.load()
     except UploadError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning) as error:
+    except UnidentifiedImageError as error:  # Pillow's message names an internal buffer
+        raise UploadError(f"cannot read the {what}: it is not a JPEG, PNG or WebP image") from error
+    except (OSError, SyntaxError, ValueError, Warning) as error:
         raise UploadError(
             f"cannot read the {what}: it is not a complete JPEG, PNG or WebP image ({error})"
         ) from error
