@@ -84,13 +84,7 @@ def solve_level(
             chunk_size=config.chunk_size,
         )  # fmt: skip
     # VGG-19 sees only the window around the hole that the texture term depends on (exact).
-    texture_window = window.texture_window(hole, layers) if layers and use_window else None
-    window_args = None
-    if texture_window is not None:
-        offset = jnp.asarray([texture_window.top, texture_window.left], jnp.int32)
-        valid = {layer: jnp.asarray(v) for layer, v in texture_window.valid.items()}
-        window_args = (offset, valid)
-    window_size = None if texture_window is None else texture_window.size
+    window_args, window_size = _window_arguments(hole, layers) if use_window else (None, None)
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
@@ -137,12 +131,7 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     ]  # fmt: skip
     nn = {layer: _on_devices(np.stack([np.asarray(n[layer]) for n in nn])) for layer in layers}
     union = np.max(np.stack(holes), axis=0)
-    texture_window = window.texture_window(union, layers)
-    window_args, window_size = None, None
-    if texture_window is not None:
-        offset = jnp.asarray([texture_window.top, texture_window.left], jnp.int32)
-        valid = {layer: jnp.asarray(v) for layer, v in texture_window.valid.items()}
-        window_args, window_size = (offset, valid), texture_window.size
+    window_args, window_size = _window_arguments(union, layers)
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
@@ -167,6 +156,17 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
         )
         for i, (k, h) in enumerate(zip(knowns, holes))
     ]
+
+
+def _window_arguments(hole, layers):
+    """((offset, valid cells), size) of the texture window (`window.texture_window`) as the
+    solver takes them, or (None, None) where VGG-19 must see the whole image."""
+    texture_window = window.texture_window(hole, layers) if layers else None
+    if texture_window is None:
+        return None, None
+    offset = jnp.asarray([texture_window.top, texture_window.left], jnp.int32)
+    valid = {layer: jnp.asarray(v) for layer, v in texture_window.valid.items()}
+    return (offset, valid), texture_window.size
 
 
 def _on_devices(array: np.ndarray) -> jax.Array:
