@@ -2,6 +2,7 @@
 
   python -m eval.gallery --out out/gallery
   python -m eval.gallery --out out/gallery --methods translate --scales 256,512
+  python -m eval.gallery --out out/gallery --methods translate --paste direct
   python -m eval.gallery --out out/gallery --cases-only kayaker,wall_text --baselines telea
   python -m eval.gallery --out out/gallery --resume        # keep the cases already done
 
@@ -22,6 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from npsynth.config.inpaint import PASTES, TranslateConfig
 from npsynth.evaluation import gallery, runner
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import as_input_error, int_list, main_errors
@@ -61,6 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--scales", type=int_list, help="pyramid of every method (default: each method's own)"
     )
     parser.add_argument(
+        "--paste", choices=PASTES, default=TranslateConfig().paste,
+        help="how translate joins its decoded hole to the known pixels (TranslateConfig.paste)",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", action="store_true",
         help="keep the cases already done in --out with the same settings",
     )  # fmt: skip
@@ -92,7 +98,7 @@ def main(argv=None) -> int:
                 raise ValueError(f"--cases-only: no case {', '.join(map(repr, unknown))}")
             cases = [case for case in cases if case.name in args.cases_only]
         scales = {} if args.scales is None else {"scales": args.scales}
-        configs = runner.configs_for(args.methods, **scales)
+        configs = runner.configs_for(args.methods, paste=args.paste, **scales)
     shared = shared_folder()
     header = [
         f"- command: `{command}`",

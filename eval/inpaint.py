@@ -20,6 +20,7 @@ or grown with a larger `--limit`. Photos are named by their path below `--images
 kept (`a.png`, `a.jpg`, `sub/a.png`); `--out` may be the photos' folder (its `outputs/` and
 `grids/` are never read as photos). `--mask FILE` with `--images` is one hole for every photo.
 
+`--batch N` fills up to N photos of one size at once per method (`npsynth.inpaint_batch`).
 Several hosts split a folder with `--shard K/N` (or `--shard auto` under jax.distributed),
 each with its own `--out`; `--merge OUT_1 OUT_2 ... --out OUT` makes the one report.
 
@@ -35,6 +36,7 @@ import sys
 from pathlib import Path
 
 from npsynth.config import OptimizeConfig, PyramidConfig, TranslateConfig
+from npsynth.config.inpaint import PASTES
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
@@ -131,6 +133,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="translate's hole features at the first scale: Image2Feature network or content reference",
     )  # fmt: skip
     parser.add_argument(
+        "--paste", default=translate.paste, choices=PASTES,
+        help="translate: paste the decoded hole in the gradient domain (poisson) or as it is",
+    )  # fmt: skip
+    parser.add_argument(
         "--nn-update", default=defaults.nn_update, choices=("per_scale", "every_eval"),
         help="nearest neighbours fixed per scale (fast) or recomputed at every evaluation (paper)",
     )  # fmt: skip
@@ -147,6 +153,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--shard", type=shard_arg,
         help="folder mode: fill only every N-th photo from the K-th on (K/N, or auto from "
         "jax.distributed); merge the hosts' --out folders with --merge",
+    )  # fmt: skip
+    parser.add_argument(
+        "--batch", type=positive_int,
+        help="folder mode: fill up to N photos of one size at once (one L-BFGS each, side by "
+        "side with jax.vmap, split over the local devices); slower than one at a time on a "
+        "2-core CPU (docs/benchmarks.md)",
     )  # fmt: skip
     parser.add_argument(
         "--merge", nargs="+", metavar="DIR",
@@ -182,7 +194,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.image is not None and (args.masks is not None or args.hole is not None):
         parser.error("--image takes its hole from --mask; --masks and --hole are for --images")
     folder_only = {"--masks": args.masks, "--limit": args.limit, "--resize": args.resize,
-                   "--compare": args.compare or None, "--shard": args.shard}  # fmt: skip
+                   "--compare": args.compare or None, "--shard": args.shard,
+                   "--batch": args.batch}  # fmt: skip
     given = [flag for flag, value in folder_only.items() if value is not None]
     if given and args.images is None:
         parser.error(f"{', '.join(given)}: for folder mode (--images) only")
@@ -213,6 +226,7 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         feature2image_checkpoint=args.feature2image,
         image2feature=args.image2feature_mode,
         image2feature_checkpoint=args.image2feature,
+        paste=args.paste,
     )
 
 
@@ -236,7 +250,9 @@ def evaluation_from(args: argparse.Namespace, configs, command: str) -> runner.E
         resize=args.resize, seed=args.seed, shard=args.shard,
     )  # fmt: skip
     chosen = tuple(args.baselines.split(",")) if args.compare else ()
-    return runner.Evaluation(photos=photos, configs=configs, baselines=chosen, command=command)
+    return runner.Evaluation(
+        photos=photos, configs=configs, baselines=chosen, command=command, batch=args.batch or 1
+    )
 
 
 def shard_arg(text: str) -> tuple[int, int]:

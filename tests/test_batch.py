@@ -44,3 +44,53 @@ def test_a_batch_needs_one_size(photo, vgg):
     hole[10:20, 10:20] = 1
     with pytest.raises(ValueError, match="one size"):
         npsynth.inpaint_batch([photo, small], [_holes()[0], hole], config=TINY, vgg=vgg)
+
+
+SHARDED = """
+import sys
+import jax
+import numpy as np
+import npsynth
+from npsynth.config import InpaintConfig
+
+assert len(jax.local_devices()) == 2, jax.local_devices()
+placed = []
+real_put = jax.device_put
+def put(x, device=None, *args, **kwargs):
+    placed.append(getattr(device, "num_devices", 1))
+    return real_put(x, device, *args, **kwargs)
+jax.device_put = put
+
+data = np.load(sys.argv[1])
+config = InpaintConfig.tiny(scales=(32,), iterations=3)
+batch = npsynth.inpaint_batch(list(data["images"]), list(data["holes"]), config=config)
+assert placed and set(placed) == {2}, placed  # every batched array split over 2 devices
+np.save(sys.argv[2], np.stack([result.image for result in batch]))
+"""
+
+
+def test_a_batch_split_over_two_devices_fills_each_photo_as_one_alone_does(photo, vgg, tmp_path):
+    """Two forced host devices: the sharded path (`jax.sharding`) of a batch of two."""
+    import os
+    import subprocess
+    import sys
+
+    holes = _holes()
+    other = np.ascontiguousarray(photo[:, ::-1])
+    images = [np.where(h > 0, 0.0, p) for p, h in zip((photo, other), holes)]
+    np.savez(tmp_path / "batch.npz", images=np.stack(images), holes=np.stack(holes))
+    env = os.environ | {
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        "NPSYNTH_COMPILATION_CACHE": "0",
+        "JAX_PLATFORMS": "cpu",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SHARDED, str(tmp_path / "batch.npz"), str(tmp_path / "out.npy")],
+        check=False, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = InpaintConfig.tiny(scales=(32,), iterations=3)
+    for together, image, hole in zip(np.load(tmp_path / "out.npy"), images, holes):
+        alone = npsynth.inpaint(image, hole, config=config, vgg=vgg).image
+        np.testing.assert_allclose(together, alone, atol=5e-3)
+        assert np.abs(together - image).max() > 0.05  # the hole was filled

@@ -39,7 +39,9 @@ def test_each_method_has_only_its_own_fields():
         "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
         "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
     }  # fmt: skip
-    assert translate == {"image2feature", "image2feature_checkpoint", "feature2image_checkpoint"}
+    assert translate == {
+        "image2feature", "image2feature_checkpoint", "feature2image_checkpoint", "paste"
+    }  # fmt: skip
     assert InpaintConfig is OptimizeConfig
     # Paper defaults: Yang et al. Sec. 3.3 (128, 256, 512); Song et al. Fig. 4 (256, 512).
     # Iterations: 15 per scale by default (issue 20's frontier), 100 in the paper (Sec. 4).

@@ -242,15 +242,15 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
 ):
     out = tmp_path / "run"
     argv = ["--images", str(folder), "--out", str(out), *FAST, "--compare", "--baselines", "telea"]
-    run_one, calls = runner.run_one, []
+    run_group, calls = runner.run_group, []
 
     def stopped_on_the_second_photo(*args):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return run_one(*args)
+        return run_group(*args)
 
-    monkeypatch.setattr(runner, "run_one", stopped_on_the_second_photo)
+    monkeypatch.setattr(runner, "run_group", stopped_on_the_second_photo)
     assert cli.main([*argv, "--limit", "2"]) == 130  # Ctrl-C
     monkeypatch.undo()
     # What was finished before the stop is on disk: the first photo's rows and its report.
@@ -297,7 +297,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
     def stopped_at_once(*args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "run_one", stopped_at_once)
+    monkeypatch.setattr(runner, "run_group", stopped_at_once)
     assert cli.main([*argv, "--limit", "1", "--alpha", "0.5"]) == 130
     monkeypatch.undo()
     assert (out / "metrics.csv").read_text().splitlines()[1:] == []
@@ -688,15 +688,15 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_photo(
 def test_ctrl_c_in_a_folder_run_prints_one_line_and_exits_130(
     fake_inpaint, folder, tmp_path, monkeypatch, capsys
 ):
-    run_one, calls = runner.run_one, []
+    run_group, calls = runner.run_group, []
 
     def stopped_on_the_second_photo(*args):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return run_one(*args)
+        return run_group(*args)
 
-    monkeypatch.setattr(runner, "run_one", stopped_on_the_second_photo)
+    monkeypatch.setattr(runner, "run_group", stopped_on_the_second_photo)
     out = tmp_path / "run"
     assert cli.main(["--images", str(folder), "--out", str(out), *FAST]) == 130
     err = capsys.readouterr().err.strip().splitlines()
@@ -710,7 +710,7 @@ def test_unexpected_errors_keep_their_traceback(folder, tmp_path, monkeypatch):
     def broken(*args):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(runner, "run_one", broken)
+    monkeypatch.setattr(runner, "run_group", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         cli.main(["--images", str(folder), "--out", str(tmp_path / "run"), *FAST])
 
@@ -786,3 +786,64 @@ def test_image_mode_lines_a_mask_up_with_an_exif_rotated_photo(fake_inpaint, tmp
     expected[:8, 24:] = 1  # a clockwise turn takes stored (r, c) to shown (c, 31 - r)
     assert image.shape == (64, 32, 3)
     np.testing.assert_array_equal(hole, expected)
+
+
+def test_groups_take_consecutive_photos_of_one_size_and_region():
+    from npsynth.config import OptimizeConfig
+
+    def item(name, size, box):
+        mask = np.zeros((size, size, 1), np.float32)
+        top, left, side = box
+        mask[top : top + side, left : left + side] = 1.0
+        return name, np.zeros((size, size, 3), np.float32), mask
+
+    configs = {"optimize": OptimizeConfig(scales=(32, 64))}
+    items = [
+        item("a", 64, (10, 10, 8)),
+        item("b", 64, (30, 20, 12)),  # same size, whole photo worked on: joins a
+        item("c", 64, (0, 0, 5)),  # a full batch of 2 before it: starts a new one
+        item("d", 48, (5, 5, 5)),  # another size
+        item("e", 200, (10, 10, 8)),  # larger than the last scale: a window around its hole
+        item("f", 200, (150, 150, 8)),  # ... elsewhere: another window
+        item("g", 200, (12, 10, 8)),  # e's window, but not next to e
+        item("h", 200, (14, 12, 8)),  # g's window, next to g: joins it
+    ]
+    runs = runner.groups(items, 2, configs)
+    assert [[name for name, *_ in run] for run in runs] == [
+        ["a", "b"],
+        ["c"],
+        ["d"],
+        ["e"],
+        ["f"],
+        ["g", "h"],
+    ]
+    assert [[n for n, *_ in r] for r in runner.groups(items[:3], 3, configs)] == [["a", "b", "c"]]
+    assert all(len(r) == 1 for r in runner.groups(items, 1, configs))
+
+
+def test_batch_fills_photos_together_with_the_scores_of_one_at_a_time(
+    folder, tmp_path, monkeypatch
+):
+    import npsynth.api
+
+    sizes = []
+    real = npsynth.api.inpaint_batch
+
+    def spy(images, masks, **kwargs):
+        sizes.append(len(images))
+        return real(images, masks, **kwargs)
+
+    monkeypatch.setattr(npsynth.api, "inpaint_batch", spy)
+    argv = ["--images", str(folder), *FAST, "--hole", "center:0.4"]
+    assert cli.main([*argv, "--out", str(tmp_path / "one")]) == 0
+    assert sizes == []  # without --batch: photo by photo
+    assert cli.main([*argv, "--out", str(tmp_path / "two"), "--batch", "2"]) == 0
+    assert sizes == [2]  # both 64x64 photos in one call
+    assert "- batch: up to 2 photos at once" in (tmp_path / "two" / "report.md").read_text()
+    rows = {}
+    for run in ("one", "two"):
+        with open(tmp_path / run / "metrics.csv") as f:
+            rows[run] = {r["image"]: float(r["psnr_hole"]) for r in csv.DictReader(f)}
+    assert rows["one"].keys() == rows["two"].keys() == {"img_003.png", "img_007.png"}
+    for name, psnr in rows["one"].items():
+        assert abs(rows["two"][name] - psnr) < 0.2, (name, psnr, rows["two"][name])

@@ -199,7 +199,7 @@ def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
     )
 
     # Resume: the scored photos are kept and nothing is run again.
-    monkeypatch.setattr(runner, "run_one", lambda *args: pytest.fail("ran a scored photo"))
+    monkeypatch.setattr(runner, "run_group", lambda *args: pytest.fail("ran a scored photo"))
     runner.evaluate(evaluation(folder, command="again"), out, resume=True)
     assert "resuming: 3 of 3 photos already scored" in capsys.readouterr().out
     assert "- command: `again`" in report_path.read_text()

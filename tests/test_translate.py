@@ -13,6 +13,7 @@ from conftest import load_photo
 from npsynth import export, fill, hub, losses, masks, patches, pyramid, resize
 from npsynth.api import inpaint
 from npsynth.config import Feature2ImageConfig, Image2FeatureConfig, TranslateConfig
+from npsynth.methods import translate as translate_module
 from npsynth.methods.translate import TranslateStep, translate_level
 from npsynth.models.translation import FeatureToImage, ImageToFeature
 from references import reference_swap
@@ -35,19 +36,87 @@ def test_translate_level_is_swap_then_decode(random_vgg, tiny_f2i_path):
     hole[12:22, 8:20] = 1.0
     fill = np.where(hole > 0, 0.5, known).astype(np.float32)
     f2i = export.load_feature2image(tiny_f2i_path)
-    got = translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i)
+    got = translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i, paste="direct")
 
     features = np.asarray(random_vgg(jnp.asarray(fill[None]), ("relu3_1",))["relu3_1"])
     cells = np.asarray(patches.downsample_mask(jnp.asarray(hole[None]), 4))
     decoded = np.asarray(f2i(jnp.asarray(reference_swap(features, cells), jnp.float32)))[0]
-    expected = np.where(hole > 0, decoded, known)
+    expected = np.where(hole > 0, np.clip(decoded, 0, 1), known)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     np.testing.assert_array_equal(got[hole[..., 0] == 0], known[hole[..., 0] == 0])
     # swap=False decodes the fill's own features.
-    unswapped = translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i, swap=False)
-    decoded = np.asarray(f2i(jnp.asarray(features)))[0]
-    np.testing.assert_allclose(unswapped, np.where(hole > 0, decoded, known), atol=1e-4)
+    unswapped = translate_level(
+        fill, known, hole, vgg=random_vgg, feature2image=f2i, swap=False, paste="direct"
+    )
+    decoded_unswapped = np.asarray(f2i(jnp.asarray(features)))[0]
+    np.testing.assert_allclose(
+        unswapped, np.where(hole > 0, np.clip(decoded_unswapped, 0, 1), known), atol=1e-4
+    )
     assert not np.allclose(unswapped, got, atol=1e-3)  # the swap does change the hole
+    # paste="poisson" (the default): decoded + the harmonic h with h = known - decoded on the
+    # hole's border, clipped to [0, 1].
+    poisson = translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i)
+    harmonic = _dense_harmonic(known - decoded, hole[..., 0] > 0)
+    expected = np.where(hole > 0, np.clip(decoded + harmonic, 0, 1), known)
+    np.testing.assert_allclose(poisson, expected, atol=1e-4)
+    np.testing.assert_array_equal(poisson[hole[..., 0] == 0], known[hole[..., 0] == 0])
+    assert np.abs(poisson - got).max() > 1e-2  # the paste does change the hole
+    with pytest.raises(ValueError, match="paste must be poisson or direct"):
+        translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i, paste="blend")
+
+
+def _dense_harmonic(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The discrete Laplace equation on the hole (in-image 4-neighbours, known pixels fixed),
+    written out densely and solved with np.linalg.solve; [H, W, C] with the hole solved."""
+    height, width = hole.shape
+    rows, cols = np.nonzero(hole)
+    index = {(y, x): k for k, (y, x) in enumerate(zip(rows, cols))}
+    matrix = np.zeros((len(rows), len(rows)))
+    rhs = np.zeros((len(rows), values.shape[-1]))
+    for k, (y, x) in enumerate(zip(rows, cols)):
+        for yy, xx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+            if 0 <= yy < height and 0 <= xx < width:
+                matrix[k, k] += 1.0
+                if hole[yy, xx]:
+                    matrix[k, index[yy, xx]] -= 1.0
+                else:
+                    rhs[k] += values[yy, xx]
+    out = values.astype(np.float64).copy()
+    out[rows, cols] = np.linalg.solve(matrix, rhs)
+    return out
+
+
+def test_the_paste_removes_the_decoders_colour_offset(random_vgg, tiny_f2i_path):
+    """A decoder whose output is the truth plus a colour offset: the Poisson paste gives the
+    truth back in the hole, the direct paste keeps the offset."""
+    rng = np.random.default_rng(8)
+    yy, xx = np.mgrid[:32, :32].astype(np.float32) / 32
+    truth = (0.4 + 0.2 * np.sin(6 * xx) * np.cos(4 * yy))[..., None] + 0.05 * rng.random(
+        (32, 32, 3), dtype=np.float32
+    )
+    hole = np.zeros((32, 32, 1), np.float32)
+    hole[12:24, 12:24] = 1.0  # Leaves known 3x3 windows of relu3_1 cells to swap from.
+    offset = np.array([0.15, -0.1, 0.05], np.float32) + 0.1 * xx[..., None]
+
+    class Offset:  # Stands in for Feature2Image: ignores the features.
+        def __call__(self, features):
+            return jnp.asarray((truth + offset)[None])
+
+    step_of = {
+        paste: TranslateStep(TranslateConfig(paste=paste), random_vgg, Offset())
+        for paste in ("poisson", "direct")
+    }
+    level = pyramid.Level(1, 2, (32, 32), truth, hole, truth)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(translate_module, "_run", lambda model, *args: model(*args))
+        poisson = step_of["poisson"](level).image
+        direct = step_of["direct"](level).image
+    inside = hole[..., 0] > 0
+    np.testing.assert_allclose(poisson, truth, atol=1e-4)
+    np.testing.assert_allclose(direct[inside], np.clip(truth + offset, 0, 1)[inside], atol=1e-6)
+    np.testing.assert_array_equal(direct[~inside], truth[~inside])
+    with pytest.raises(ValueError, match="paste must be poisson or direct"):
+        TranslateConfig(paste="blend")
 
 
 def test_a_hole_without_sources_is_decoded_unswapped_with_a_warning(random_vgg, tiny_f2i_path):
@@ -57,10 +126,10 @@ def test_a_hole_without_sources_is_decoded_unswapped_with_a_warning(random_vgg, 
     assert not losses.usable_layers(hole, ("relu3_1",), 3)
     f2i = export.load_feature2image(tiny_f2i_path)
     with pytest.warns(UserWarning, match="no known 3x3 patch"):
-        got = translate_level(known, known, hole, vgg=random_vgg, feature2image=f2i)
+        got = translate_level(known, known, hole, vgg=random_vgg, feature2image=f2i, paste="direct")
     features = random_vgg(jnp.asarray(known[None]), ("relu3_1",))["relu3_1"]
     decoded = np.asarray(f2i(features))[0]
-    np.testing.assert_allclose(got, np.where(hole > 0, decoded, known), atol=1e-5)
+    np.testing.assert_allclose(got, np.where(hole > 0, np.clip(decoded, 0, 1), known), atol=1e-5)
 
 
 def test_inpaint_translate_on_a_real_photo(shared, random_vgg, tiny_f2i_path):
@@ -142,7 +211,7 @@ def test_image2feature_predicts_the_first_levels_hole_features(random_vgg, tiny_
     hole = np.zeros((32, 32, 1), np.float32)
     hole[8:20, 12:24] = 1.0
     guide = np.where(hole > 0, 0.5, known).astype(np.float32)
-    step = TranslateStep(TranslateConfig(), random_vgg, f2i, i2f)
+    step = TranslateStep(TranslateConfig(paste="direct"), random_vgg, f2i, i2f)
     first = step(pyramid.Level(0, 2, (32, 32), known, hole, guide)).image
     later = step(pyramid.Level(1, 2, (32, 32), known, hole, guide)).image
 
@@ -152,7 +221,7 @@ def test_image2feature_predicts_the_first_levels_hole_features(random_vgg, tiny_
     mixed = np.where(cells > 0.5, predicted, features)
     decoded = np.asarray(f2i(jnp.asarray(reference_swap(mixed, cells), jnp.float32)))[0]
     np.testing.assert_allclose(first, np.where(hole > 0, np.clip(decoded, 0, 1), known), atol=1e-4)
-    without = translate_level(guide, known, hole, vgg=random_vgg, feature2image=f2i)
+    without = translate_level(guide, known, hole, vgg=random_vgg, feature2image=f2i, paste="direct")
     np.testing.assert_allclose(later, without, atol=1e-6)
     assert np.abs(first - later).max() > 1e-3
 

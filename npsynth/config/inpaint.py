@@ -13,6 +13,7 @@ import itertools
 from typing import ClassVar
 
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean")
+PASTES = ("poisson", "direct")  # TranslateConfig.paste
 
 
 def _increasing_scales(name: str, values) -> tuple[int, ...]:
@@ -146,6 +147,12 @@ class TranslateConfig(PyramidConfig):
     image2feature_checkpoint: str | None = None
     # Exported Feature2Image network. None: $NPSYNTH_FEATURE2IMAGE, else the shipped one.
     feature2image_checkpoint: str | None = None
+    # How each level's decoded hole joins the known pixels: "poisson" (gradient-domain paste,
+    # Perez et al. 2003: decoded + the harmonic correction that meets the known border, at
+    # every level, then clipped to [0, 1]) or "direct" (Song et al.: decoded pixels as they
+    # are). Poisson is the default: it removes the decoder's colour offsets (docs/results.md,
+    # "Translate: Poisson paste").
+    paste: str = "poisson"
 
     def __post_init__(self):
         super().__post_init__()
@@ -153,6 +160,8 @@ class TranslateConfig(PyramidConfig):
             raise ValueError(
                 f"image2feature must be auto, network or content, got {self.image2feature!r}"
             )
+        if self.paste not in PASTES:
+            raise ValueError(f"paste must be poisson or direct, got {self.paste!r}")
 
 
 # The config of the default method; kept under the name `npsynth.inpaint` has always taken.

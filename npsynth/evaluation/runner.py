@@ -160,6 +160,11 @@ class Evaluation:
     configs: Mapping[str, PyramidConfig]  # npsynth method -> its config, in report order
     baselines: tuple[str, ...] = ()  # names of `npsynth.evaluation.baselines.BASELINES`
     command: str = ""  # the command line, for the report
+    # Photos filled at once by each npsynth method (`npsynth.inpaint_batch`: one L-BFGS per
+    # photo side by side, split over the local devices); consecutive photos of one size and
+    # worked region go together. 1: one at a time. Scores may differ in the last digits
+    # (another order of float sums); seconds are the batch's over its photos.
+    batch: int = 1
 
 
 def fillers(evaluation: Evaluation) -> dict[str, Filler]:
@@ -185,18 +190,68 @@ def run_one(
       method -> (filled image, seconds, per-scale seconds as "64x64:1.20 128x128:3.40", or ""
       for a method that returns a plain array rather than an `InpaintResult`).
     """
-    blanked = np.where(mask > 0, 0.0, image).astype(np.float32)
-    results = {}
+    return run_group([image], [mask], fns)[0]
+
+
+def run_group(
+    images, masks, fns: Mapping[str, Filler], batch_fns: Mapping[str, Callable] | None = None
+) -> list[dict[str, tuple[np.ndarray, float, str]]]:
+    """`run_one` for several photos: a method in `batch_fns` (fn(images, masks) -> results)
+    fills them all at once, and each photo is given the batch's time over its size; the
+    others fill them one by one."""
+    blanked = [np.where(m > 0, 0.0, im).astype(np.float32) for im, m in zip(images, masks)]
+    results: list[dict] = [{} for _ in images]
     for name, fn in fns.items():
-        start = time.perf_counter()
-        out = fn(blanked, mask)
-        seconds = time.perf_counter() - start
-        scales = ""
-        if hasattr(out, "scales"):  # an InpaintResult
-            scales = " ".join(f"{s.size[0]}x{s.size[1]}:{s.seconds:.2f}" for s in out.scales)
-            out = out.image
-        results[name] = (np.asarray(out, np.float32), seconds, scales)
+        batch_fn = (batch_fns or {}).get(name)
+        if batch_fn is not None and len(images) > 1:
+            start = time.perf_counter()
+            outs = batch_fn(blanked, list(masks))
+            seconds = [(time.perf_counter() - start) / len(images)] * len(images)
+        else:
+            outs, seconds = [], []
+            for one, mask in zip(blanked, masks):
+                start = time.perf_counter()
+                outs.append(fn(one, mask))
+                seconds.append(time.perf_counter() - start)
+        for result, out, took in zip(results, outs, seconds):
+            scales = ""
+            if hasattr(out, "scales"):  # an InpaintResult
+                scales = " ".join(f"{s.size[0]}x{s.size[1]}:{s.seconds:.2f}" for s in out.scales)
+                out = out.image
+            result[name] = (np.asarray(out, np.float32), took, scales)
     return results
+
+
+def batch_fillers(evaluation: Evaluation) -> dict[str, Callable]:
+    """npsynth method -> fn(blanked images, masks) -> `InpaintResult`s (`inpaint_batch`)."""
+    from npsynth.api import inpaint_batch
+
+    return {
+        method: functools.partial(inpaint_batch, config=config)
+        for method, config in evaluation.configs.items()
+    }
+
+
+def groups(items, size: int, configs: Mapping[str, PyramidConfig]) -> list[list]:
+    """`items` ((name, image, mask), in order) cut into runs of at most `size` consecutive
+    photos that one `inpaint_batch` call can take: one size, and one worked region
+    (`npsynth.pyramid.context_window`) for every method's config."""
+    from npsynth.pyramid import context_window
+
+    def key(item):
+        _, image, mask = item
+        windows = tuple(
+            context_window(mask[..., 0], c.scales[-1], c.context) for c in configs.values()
+        )
+        return image.shape, windows
+
+    runs: list[list] = []
+    for item in items:
+        if runs and len(runs[-1]) < size and key(runs[-1][0]) == key(item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def score_outputs(outputs: Mapping[str, np.ndarray], truth, mask) -> dict[str, dict[str, float]]:
@@ -270,7 +325,7 @@ def report_header(evaluation: Evaluation, rows: list[dict]) -> list[str]:
     baselines_text = (
         f"; baselines: {', '.join(evaluation.baselines)}" if evaluation.baselines else ""
     )
-    return [
+    lines = [
         f"- command: `{evaluation.command}`",
         f"- data: {count} photo{'' if count == 1 else 's'} from `{photos.images}`"
         + (f", downsized to {photos.resize} px" if photos.resize else "")
@@ -279,6 +334,12 @@ def report_header(evaluation: Evaluation, rows: list[dict]) -> list[str]:
         f"- machine: {report.machine()}",
         report.config_line(evaluation.configs),
     ]
+    if evaluation.batch > 1:
+        lines.append(
+            f"- batch: up to {evaluation.batch} photos at once per method (seconds: the "
+            "batch's time over its photos)"
+        )
+    return lines
 
 
 def own_outputs(out: Path) -> tuple[Path, Path]:
@@ -344,23 +405,32 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
         npio.atomic_write(report_path, text)
 
     try:
-        with tqdm(todo, desc="images", unit="img") as progress:
-            for name, image, mask in progress:
+        batch_fns = batch_fillers(evaluation) if evaluation.batch > 1 else None
+        with tqdm(total=len(todo), desc="images", unit="img") as progress:
+            for group in groups(todo, evaluation.batch, evaluation.configs):
+                names = ", ".join(repr(name) for name, *_ in group)
+                names = f"photo{'s' if len(group) > 1 else ''} {names}"
                 try:
-                    results = run_one(image, mask, fns)
+                    results = run_group(
+                        [g[1] for g in group], [g[2] for g in group], fns, batch_fns
+                    )
                 except ValueError as error:  # npsynth's own "cannot fill this" messages
-                    raise InputError(f"photo {name!r}: {error}") from error
-                scores = score_outputs({m: r[0] for m, r in results.items()}, image, mask)
-                for method, (filled, seconds, scales) in results.items():
-                    npio.save_image(out / "outputs" / method / checks.output_file(name), filled)
-                    rows.append(
-                        {"image": name, "method": method, **scores[method], "seconds": seconds,
-                         "scale_seconds": scales}
-                    )  # fmt: skip
-                grid = comparison_grid(image, mask, {m: r[0] for m, r in results.items()})
-                npio.save_image(out / "grids" / checks.output_file(name), grid)
-                report.write_csv(out / "metrics.csv", rows)  # after every photo: nothing lost
+                    raise InputError(f"{names}: {error}") from error
+                for (name, image, mask), result in zip(group, results):
+                    outputs = {m: r[0] for m, r in result.items()}
+                    scores = score_outputs(outputs, image, mask)
+                    for method, (filled, seconds, scales) in result.items():
+                        file = out / "outputs" / method / checks.output_file(name)
+                        npio.save_image(file, filled)
+                        rows.append(
+                            {"image": name, "method": method, **scores[method],
+                             "seconds": seconds, "scale_seconds": scales}
+                        )  # fmt: skip
+                    grid = comparison_grid(image, mask, outputs)
+                    npio.save_image(out / "grids" / checks.output_file(name), grid)
+                report.write_csv(out / "metrics.csv", rows)  # after every group: nothing lost
                 write_report()
+                progress.update(len(group))
     except KeyboardInterrupt as stop:
         count = len({r["image"] for r in rows})
         kept = f"{count} photo done is" if count == 1 else f"{count} photos done are"

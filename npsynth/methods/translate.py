@@ -2,9 +2,9 @@
 the fast path: VGG-19 relu3_1 of the level's guide (the hole's features predicted by
 Image2Feature at the first level, when there is one) -> patch-swap
 (`npsynth.patches.swap_hole_features`: each hole cell becomes the mean of the best-matching
-known 3x3 patches covering it) -> Feature2Image -> composited with the known pixels.
+known 3x3 patches covering it) -> Feature2Image -> pasted into the known pixels, by default
+in the gradient domain (`npsynth.fill.poisson_paste`, `TranslateConfig.paste`).
 """
-
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from npsynth import fill as fills
 from npsynth import hub, losses, patches
-from npsynth.config.inpaint import TranslateConfig
+from npsynth.config.inpaint import PASTES, TranslateConfig
 from npsynth.models.translation import FACTOR, LAYER, FeatureToImage, ImageToFeature
 from npsynth.models.vgg import VGG19
 from npsynth.pyramid import Level, LevelResult
@@ -49,6 +50,7 @@ def translate_level(
     image2feature: ImageToFeature | None = None,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     swap: bool = True,
+    paste: str = "poisson",
 ) -> np.ndarray:
     """One scale of the fast path: features -> patch-swap -> Feature2Image -> composite.
 
@@ -61,13 +63,18 @@ def translate_level(
       chunk_size: of the nearest-neighbour search.
       swap: False decodes the features as they are (a diagnostic: with `fill` the true
         photo, it measures how well Feature2Image inverts relu3_1).
+      paste: "poisson": the hole is the decoded image plus the harmonic function that meets
+        `known` on the hole's border (`npsynth.fill.poisson_paste`), clipped to [0, 1];
+        "direct": the decoded image clipped to [0, 1].
 
     Where the hole leaves no all-known 3x3 patch of relu3_1 (tiny scales, huge holes), the
     features are decoded unswapped, with a warning.
 
     Returns:
-      [H, W, 3]: the known pixels, and Feature2Image's output in the hole.
+      [H, W, 3]: the known pixels, and Feature2Image's output pasted in the hole.
     """
+    if paste not in PASTES:
+        raise ValueError(f"paste must be poisson or direct, got {paste!r}")
     images = jnp.asarray(fill[None])
     graphdef, state = nnx.split(vgg)
     features = _features(graphdef, state, images)
@@ -83,6 +90,8 @@ def translate_level(
             "to swap in; decoding the features unswapped there"
         )
     decoded = np.asarray(_run(feature2image, features)[0])
+    if paste == "poisson":
+        decoded = np.asarray(fills.poisson_paste(decoded, known, hole))
     return np.where(hole > 0, np.clip(decoded, 0.0, 1.0), known).astype(np.float32)
 
 
@@ -101,7 +110,7 @@ class TranslateStep:
         image = translate_level(
             level.guide, level.known, level.hole, vgg=self.vgg, feature2image=self.feature2image,
             image2feature=self.image2feature if level.index == 0 else None,
-            chunk_size=self.config.chunk_size,
+            chunk_size=self.config.chunk_size, paste=self.config.paste,
         )  # fmt: skip
         return LevelResult(image, None, (LAYER,))
 
