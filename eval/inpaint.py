@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 
 from npsynth.config import OptimizeConfig, PyramidConfig, TranslateConfig
-from npsynth.config.inpaint import PASTES
+from npsynth.config.inpaint import ALPHA_SCALINGS, CONTENT_REFERENCES, NN_UPDATES, PASTES
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
@@ -116,8 +116,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument("--beta", type=float, default=defaults.beta, help="TV weight (Eq. 1)")
     parser.add_argument(
-        "--content", default=defaults.content, choices=("auto", "network", "harmonic", "mean"),
-        help="content reference at the first scale",
+        "--content", default=defaults.content, choices=CONTENT_REFERENCES,
+        help="content reference at the first scale (patchmatch: needs the compare extra)",
     )  # fmt: skip
     parser.add_argument(
         "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
@@ -137,8 +137,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="translate: paste the decoded hole in the gradient domain (poisson) or as it is",
     )  # fmt: skip
     parser.add_argument(
-        "--nn-update", default=defaults.nn_update, choices=("per_scale", "every_eval"),
-        help="nearest neighbours fixed per scale (fast) or recomputed at every evaluation (paper)",
+        "--nn-update", default=defaults.nn_update, choices=NN_UPDATES,
+        help="nearest neighbours fixed per scale (fast), searched again after every chunk of "
+        "--chunk-iterations (a fresh L-BFGS each), or recomputed at every evaluation (paper)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--chunk-iterations", type=positive_int, default=defaults.chunk_iterations,
+        help="L-BFGS iterations per chunk (progress; with --nn-update per_chunk, per search)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--alpha-scaling", default=defaults.alpha_scaling, choices=ALPHA_SCALINGS,
+        help="alpha the same at every scale (none) or times (scale / first scale)^2 (per_pixel)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of generated holes")
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")
@@ -223,6 +232,8 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         alpha=args.alpha,
         beta=args.beta,
         nn_update=args.nn_update,
+        chunk_iterations=args.chunk_iterations,
+        alpha_scaling=args.alpha_scaling,
         feature2image_checkpoint=args.feature2image,
         image2feature=args.image2feature_mode,
         image2feature_checkpoint=args.image2feature,

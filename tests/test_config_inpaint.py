@@ -23,6 +23,7 @@ from npsynth.config import (
         ({"iterations": 0}, "iterations"),
         ({"content": "magic"}, "content"),
         ({"nn_update": "sometimes"}, "nn_update"),
+        ({"alpha_scaling": "per_patch"}, "alpha_scaling"),
     ],
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
@@ -38,6 +39,7 @@ def test_each_method_has_only_its_own_fields():
     assert optimize == {
         "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
         "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
+        "alpha_scaling",
     }  # fmt: skip
     assert translate == {
         "image2feature", "image2feature_checkpoint", "feature2image_checkpoint", "paste"
@@ -80,3 +82,18 @@ def test_tiny_presets():
 def test_bad_translate_settings_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         TranslateConfig(**overrides)
+
+
+def test_options_for_irregular_holes_are_accepted_and_off_by_default():
+    # docs/results.md, "Optimize on irregular holes: starts and matches".
+    default = OptimizeConfig()
+    assert (default.nn_update, default.alpha_scaling, default.content) == (
+        "per_scale", "none", "auto",
+    )  # fmt: skip
+    config = OptimizeConfig(nn_update="per_chunk", alpha_scaling="per_pixel", content="patchmatch")
+    assert (config.nn_update, config.alpha_scaling, config.content) == (
+        "per_chunk", "per_pixel", "patchmatch",
+    )  # fmt: skip
+    assert TranslateConfig(content="patchmatch").content == "patchmatch"  # a shared reference
+    with pytest.raises(ValueError, match="every_eval"):  # the message lists the choices
+        OptimizeConfig(nn_update="per_iteration")

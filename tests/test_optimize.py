@@ -10,7 +10,7 @@ from flax import nnx
 
 from npsynth import fill
 from npsynth.api import inpaint
-from npsynth.config import InpaintConfig
+from npsynth.config import InpaintConfig, OptimizeConfig
 from npsynth.methods import optimize
 from npsynth.window import texture_window
 
@@ -90,3 +90,70 @@ def test_chunks_of_iterations_give_the_iterates_of_one_solve(photo, hole, vgg):
     np.testing.assert_allclose([r[2] for r in reports], each.losses[1:], rtol=1e-6)
     assert each.evaluations == one.evaluations >= 7  # at least one per iteration, plus x0
     np.testing.assert_allclose(reports[-1][4], each.image)
+
+
+def test_per_chunk_searches_the_matches_again_after_every_chunk(photo, hole, vgg):
+    # Reference from public pieces: L-BFGS (`solver.minimize`) for 2 iterations on the loss
+    # with the matches of the start, then 2 more, from there, with the matches of that image.
+    import jax.numpy as jnp
+
+    from npsynth import losses, solver
+
+    config = InpaintConfig.tiny(
+        layers=("relu3_1",), alpha=1e-3, nn_update="per_chunk", chunk_iterations=2
+    )
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    known_b, hole_b, guide_b = (jnp.asarray(a[None]) for a in (known, hole, guide))
+
+    def compose(z):
+        return known_b * (1 - hole_b) + hole_b * z
+
+    z, searched = guide_b, []
+    for _ in range(2):
+        nn = losses.nearest_neighbours_for(compose(z), hole_b, vgg=vgg, layers=config.layers)
+        searched.append(np.asarray(nn["relu3_1"]))
+        loss = losses.make_joint_loss(
+            guide_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta,
+            layers=config.layers, nn=nn,
+        )  # fmt: skip
+        z, _ = solver.minimize(
+            lambda z, loss=loss: loss(compose(z)), z, max_iter=2,
+            options=config.solver_options(),
+        )  # fmt: skip
+    assert not np.array_equal(searched[0], searched[1])  # the matches did change
+    expected = np.clip(np.asarray(compose(z)[0]), 0.0, 1.0)
+    result = optimize.solve_level(known, hole, guide, vgg, config, 4, use_window=False)
+    np.testing.assert_allclose(result.image, expected, atol=1e-4)
+    assert len(result.losses) == 5 and result.evaluations >= 4 + 2  # two starts
+    per_scale = optimize.solve_level(
+        known, hole, guide, vgg, dataclasses.replace(config, nn_update="per_scale"), 4,
+        use_window=False,
+    )  # fmt: skip
+    assert np.abs(per_scale.image - result.image).max() > 1e-3
+
+
+def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
+    # alpha * (scale / first scale)^2: the count of hole pixels relative to the first scale.
+    from npsynth import masks, resize
+    from npsynth.pyramid import Level
+
+    config = OptimizeConfig(alpha_scaling="per_pixel")
+    mask = masks.make_mask("strokes", 256, 256, rng=np.random.default_rng(0))
+    counts = [resize.resize_mask(mask, (s, s)).sum() for s in (64, 128, 256)]
+    for index in range(3):  # a 256 px photo works at 64, 128, 256: the scales' ratios
+        factor = optimize.alpha_factor(config, index, 3)
+        assert factor == pytest.approx(counts[index] / counts[0], rel=0.1)
+    assert optimize.alpha_factor(config, 1, 2) == 4.0  # scales 256, 512
+    assert optimize.alpha_factor(OptimizeConfig(), 2, 3) == 1.0  # "none": the paper
+    # A step at the second of two levels solves with 4x alpha.
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[24:40, 20:44] = 1.0
+    tiny = InpaintConfig.tiny(layers=("relu3_1",), alpha=1e-4, iterations=2)
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    step = optimize.OptimizeStep(dataclasses.replace(tiny, alpha_scaling="per_pixel"), vgg)
+    scaled = step(Level(1, 2, (64, 64), known, hole, guide))
+    four = optimize.solve_level(known, hole, guide, vgg, dataclasses.replace(tiny, alpha=4e-4), 2)
+    np.testing.assert_allclose(scaled.losses, four.losses, rtol=1e-5)
+    np.testing.assert_allclose(scaled.image, four.image, atol=1e-5)

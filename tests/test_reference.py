@@ -96,3 +96,32 @@ def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp
     monkeypatch.setitem(hub.SHIPPED, "content_net", (tmp_path / "not_shipped.npz",))
     with pytest.raises(ValueError, match="content_checkpoint"):
         inpaint(blank, hole, config=TINY, vgg=vgg, content="network")
+
+
+def test_patchmatch_reference_copies_the_texture_around_the_hole(monkeypatch):
+    # A periodic texture (period 8 px) with a hole: PatchMatch can copy the truth from the
+    # known periods, so its fill is near it, where the smooth harmonic fill is not.
+    y, x = np.mgrid[:48, :48]
+    truth = (
+        np.stack([(x // 4) % 2, (y // 4) % 2, ((x + y) // 4) % 2], axis=-1).astype(np.float32) * 0.8
+        + 0.1
+    )
+    hole = np.zeros((48, 48, 1), np.float32)
+    hole[18:30, 16:30] = 1.0
+    known = np.where(hole > 0, 0.0, truth).astype(np.float32)
+    config = InpaintConfig.tiny(content="patchmatch")
+    reference = content_reference(known, hole, config)
+    inside = hole[..., 0] > 0
+    assert reference.dtype == np.float32 and reference.shape == known.shape
+    np.testing.assert_array_equal(reference[~inside], known[~inside])
+    np.testing.assert_array_equal(reference, content_reference(known, hole, config))  # seeded
+    harmonic = np.asarray(fill.harmonic_fill(known, hole))
+    error = np.abs(reference - truth)[inside].mean()
+    assert error < 0.1 and error < 0.25 * np.abs(harmonic - truth)[inside].mean()  # 0.05, 0.36
+    np.testing.assert_allclose(
+        reference[inside] * 255, np.round(reference[inside] * 255), atol=1e-3
+    )
+    # Without the package: an ImportError that says how to install it.
+    monkeypatch.setitem(__import__("sys").modules, "patchmatch", None)
+    with pytest.raises(ImportError, match=r"npsynth\[compare\]"):
+        content_reference(known, hole, config)

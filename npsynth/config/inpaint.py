@@ -12,7 +12,9 @@ import dataclasses
 import itertools
 from typing import ClassVar
 
-CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean")
+CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
+NN_UPDATES = ("per_scale", "per_chunk", "every_eval")  # OptimizeConfig.nn_update
+ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
 PASTES = ("poisson", "direct")  # TranslateConfig.paste
 
 
@@ -36,8 +38,10 @@ class PyramidConfig:
     context: float = 1.0
     # Content reference at the first scale: "auto" (the content network when a checkpoint is
     # available and fits the hole, else "harmonic"; a paper-mode network only fits the centred
-    # square), "network", "harmonic" (Laplace fill from the hole border) or "mean" (mean
-    # colour of the known pixels).
+    # square), "network", "harmonic" (Laplace fill from the hole border), "mean" (mean
+    # colour of the known pixels) or "patchmatch" (PatchMatch, Barnes et al. 2009, from the
+    # `pypatchmatch` package of the `compare` extra: a sharp but seamy start; measured on
+    # irregular holes in docs/results.md, "Optimize on irregular holes").
     content: str = "auto"
     # Exported content network (`python -m train.content --export`): a .npz or a training
     # workdir. None: $NPSYNTH_CONTENT_NET, else the networks shipped with npsynth.
@@ -49,7 +53,7 @@ class PyramidConfig:
         object.__setattr__(self, "scales", _increasing_scales("scales", self.scales))
         if self.content not in CONTENT_REFERENCES:
             raise ValueError(
-                f"content must be auto, network, harmonic or mean, got {self.content!r}"
+                f"content must be one of {', '.join(CONTENT_REFERENCES)}, got {self.content!r}"
             )
         if self.context < 0:
             raise ValueError(f"context must be >= 0, got {self.context}")
@@ -80,12 +84,21 @@ class OptimizeConfig(PyramidConfig):
     alpha: float = 1e-7
     # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
     beta: float = 1.0
+    # How alpha changes from scale to scale. E_c sums over the hole's pixels and E_t averages
+    # over its patches, so at a fixed alpha E_t weighs 4x less at each doubled scale. "none":
+    # the same alpha at every scale (the paper); "per_pixel": alpha times (scale / first
+    # scale)^2, the hole's pixel count relative to the first scale, so alpha * E_t / E_c keeps
+    # its first-scale balance.
+    alpha_scaling: str = "none"
     # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
     layers: tuple[str, ...] = ("relu3_1", "relu4_1")
     # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
     patch_size: int = 3
     # "per_scale": nearest neighbours fixed at the start of each scale (the authors' faster
-    # variant); "every_eval": recomputed at every loss evaluation (the paper, Eq. 3).
+    # variant); "per_chunk": searched again on the current iterate after every chunk of
+    # `chunk_iterations` iterations, L-BFGS then starting afresh from that iterate (the loss
+    # changes with the matches, so its curvature history is dropped); "every_eval":
+    # recomputed at every loss evaluation (the paper, Eq. 3).
     nn_update: str = "per_scale"
     # L-BFGS stops early once the gradient norm falls below this.
     tol: float = 1e-6
@@ -115,8 +128,15 @@ class OptimizeConfig(PyramidConfig):
         object.__setattr__(self, "iterations", counts if per_scale else counts[0])
         if self.alpha < 0 or self.beta < 0:
             raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
-        if self.nn_update not in ("per_scale", "every_eval"):
-            raise ValueError(f"nn_update must be per_scale or every_eval, got {self.nn_update!r}")
+        if self.nn_update not in NN_UPDATES:
+            raise ValueError(
+                f"nn_update must be one of {', '.join(NN_UPDATES)}, got {self.nn_update!r}"
+            )
+        if self.alpha_scaling not in ALPHA_SCALINGS:
+            raise ValueError(
+                f"alpha_scaling must be one of {', '.join(ALPHA_SCALINGS)}, "
+                f"got {self.alpha_scaling!r}"
+            )
         object.__setattr__(self, "layers", tuple(self.layers))
         self.solver_options()  # checks the solver's fields
         if self.chunk_iterations < 1:

@@ -35,6 +35,7 @@ class OptimizeStep:
         return solve_level(
             level.known, level.hole, level.guide, self.vgg, self.config, self._iterations(level),
             use_window=self.use_window, size=level.size, report=level.report,
+            alpha_factor=alpha_factor(self.config, level.index, level.count),
         )  # fmt: skip
 
     def batch(self, levels: list[Level]) -> list[LevelResult]:
@@ -43,6 +44,7 @@ class OptimizeStep:
         return solve_levels(
             [lv.known for lv in levels], [lv.hole for lv in levels], [lv.guide for lv in levels],
             self.vgg, self.config, self._iterations(first), size=first.size, report=first.report,
+            alpha_factor=alpha_factor(self.config, first.index, first.count),
         )  # fmt: skip
 
     def _iterations(self, level: Level) -> int:
@@ -50,21 +52,36 @@ class OptimizeStep:
         return iterations[-level.count :][level.index]
 
 
+def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
+    """What alpha is multiplied by at level `index` of `count` (`config.alpha_scaling`):
+    1, or with "per_pixel" (scale / first scale)^2 over the scales worked at (the last
+    `count` of `config.scales`; a smaller photo works at sizes in the same ratios)."""
+    if config.alpha_scaling == "none":
+        return 1.0
+    scales = config.scales[-count:]
+    return (scales[index] / scales[0]) ** 2
+
+
 def solve_level(
     known, hole, guide, vgg, config: OptimizeConfig, iterations: int, *, use_window=True,
-    size=None, report=None,
+    size=None, report=None, alpha_factor=1.0,
 ) -> LevelResult:  # fmt: skip
     """Minimise Eq. 1 at one (padded) scale, in chunks of `config.chunk_iterations`.
+
+    With nn_update="per_chunk" the matches are searched again on the iterate after every
+    chunk (but the last), and L-BFGS starts afresh from it with the new matches.
 
     Args:
       known, guide: [h, w, 3]; hole: [h, w, 1], 1 = hole (h, w multiples of 8).
       size: the level's (height, width) before padding, for messages.
       report: called after each chunk as report(iteration, iterations, loss, evaluations,
         image); an exception it raises stops the solve.
+      alpha_factor: alpha is `config.alpha * alpha_factor` at this scale (`alpha_factor`).
 
     Returns:
-      a `LevelResult`: the result, the loss after each iteration (losses[0] at the start),
-      the layers used and the loss evaluations.
+      a `LevelResult`: the result, the loss after each iteration (losses[0] at the start;
+      with "per_chunk", each under the matches in force during that iteration), the layers
+      used and the loss evaluations.
     """
     height, width = size or known.shape[:2]
     layers = losses.usable_layers(hole, config.layers, config.patch_size)
@@ -76,48 +93,62 @@ def solve_level(
         )
     graphdef, state = nnx.split(vgg)
     known_b, hole_b, guide_b = (jnp.asarray(a[None]) for a in (known, hole, guide))
-    nn = None
-    if config.nn_update == "per_scale" and layers:
-        start = known_b * (1 - hole_b) + hole_b * guide_b
-        nn = losses.nearest_neighbours_for(
-            start, hole_b, vgg=vgg, layers=layers, patch_size=config.patch_size,
-            chunk_size=config.chunk_size,
+    fixed_nn = config.nn_update in ("per_scale", "per_chunk") and bool(layers)
+
+    def matches(z):  # the nearest neighbours of Eq. 3 on the image with hole pixels z
+        return losses.nearest_neighbours_for(
+            known_b * (1 - hole_b) + hole_b * z, hole_b, vgg=vgg, layers=layers,
+            patch_size=config.patch_size, chunk_size=config.chunk_size,
         )  # fmt: skip
+
+    nn = matches(guide_b) if fixed_nn else None
     # VGG-19 sees only the window around the hole that the texture term depends on (exact).
     window_args, window_size = _window_arguments(hole, layers) if use_window else (None, None)
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
-    alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)
+    alpha = jnp.float32(config.alpha * alpha_factor)
+    beta = jnp.float32(config.beta)
     # The guide (content reference, then the upsampled previous scale) is both E_c's
     # reference and the initial value.
     problem = (state, known_b, hole_b, guide_b, nn, alpha, beta, window_args)
     fixed, solve = begin(problem, guide_b)
-    values, limit = [float(solve.lbfgs.value)], jnp.int32(iterations)
+    values = [float(solve.lbfgs.value)]
+    # `before`: iterations and evaluations of the solves that "per_chunk" restarted.
+    before, evaluations_before = 0, 0
     while len(values) <= iterations and not bool(solve.stopped):
-        solve, chunk_values = advance(problem, fixed, solve, limit)
-        done = int(solve.lbfgs.iter_num)
+        solve, chunk_values = advance(problem, fixed, solve, jnp.int32(iterations - before))
+        done = before + int(solve.lbfgs.iter_num)
         values += [float(v) for v in np.asarray(chunk_values)[: done - len(values) + 1]]
+        evaluations = evaluations_before + int(solver.evaluations(solve))
         if report is not None:
             image = _compose(known, hole, solve.x[0])
-            report(done, iterations, values[-1], int(solver.evaluations(solve)), image)
+            report(done, iterations, values[-1], evaluations, image)
+        if config.nn_update == "per_chunk" and fixed_nn and done < iterations:
+            # New matches on the current iterate: a new loss, so a fresh L-BFGS from here.
+            x = solve.x
+            problem = (state, known_b, hole_b, guide_b, matches(x), alpha, beta, window_args)
+            fixed, solve = begin(problem, x)
+            before, evaluations_before = done, evaluations
     result = _compose(known, hole, solve.x[0])
-    return LevelResult(result, np.asarray(values, np.float32), layers,
-                       int(solver.evaluations(solve)))  # fmt: skip
+    evaluations = evaluations_before + int(solver.evaluations(solve))
+    return LevelResult(result, np.asarray(values, np.float32), layers, evaluations)
 
 
 def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations: int, *,
-                 size=None, report=None) -> list[LevelResult]:  # fmt: skip
+                 size=None, report=None, alpha_factor=1.0) -> list[LevelResult]:  # fmt: skip
     """`solve_level` for several photos of one size, each with its own L-BFGS (`jax.vmap`),
     the batch sharded over the local devices when it divides evenly among them.
 
     The texture window is that of the holes' union, which gives every photo its exact
-    features. Photos whose holes leave different texture layers usable are solved one by one.
+    features. Photos whose holes leave different texture layers usable, and every nn_update
+    but "per_scale", are solved one by one.
     `report` gets the batch's least advanced iteration and the first photo's loss and image.
     """
     layers = [losses.usable_layers(h, config.layers, config.patch_size) for h in holes]
     if len(set(layers)) > 1 or not layers[0] or config.nn_update != "per_scale":
-        return [solve_level(k, h, g, vgg, config, iterations, size=size, report=report)
+        return [solve_level(k, h, g, vgg, config, iterations, size=size, report=report,
+                            alpha_factor=alpha_factor)
                 for k, h, g in zip(knowns, holes, guides)]  # fmt: skip
     layers = layers[0]
     graphdef, state = nnx.split(vgg)
@@ -135,7 +166,7 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
-    alpha, beta = jnp.float32(config.alpha), jnp.float32(config.beta)
+    alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(config.beta)
     problem = (state, known, hole, guide, nn, alpha, beta, window_args)
     fixed, solve = begin(problem, guide)
     values = [[float(v)] for v in np.asarray(solve.lbfgs.value)]
