@@ -36,7 +36,13 @@ import sys
 from pathlib import Path
 
 from npsynth.config import OptimizeConfig, PyramidConfig, TranslateConfig
-from npsynth.config.inpaint import ALPHA_SCALINGS, CONTENT_REFERENCES, NN_UPDATES, PASTES
+from npsynth.config.inpaint import (
+    ALPHA_SCALINGS,
+    CONTENT_REFERENCES,
+    CONTENT_SCALES,
+    NN_UPDATES,
+    PASTES,
+)
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
@@ -149,6 +155,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--alpha-scaling", default=defaults.alpha_scaling, choices=ALPHA_SCALINGS,
         help="alpha the same at every scale (none) or times (scale / first scale)^2 (per_pixel)",
     )  # fmt: skip
+    parser.add_argument(
+        "--content-scales", default=defaults.content_scales, choices=CONTENT_SCALES,
+        help="E_c's reference: the first scale's only (first) or, with --content patchmatch, "
+        "a PatchMatch fill at every scale (every)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of generated holes")
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")
     parser.add_argument(
@@ -234,6 +245,7 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         nn_update=args.nn_update,
         chunk_iterations=args.chunk_iterations,
         alpha_scaling=args.alpha_scaling,
+        content_scales=args.content_scales,
         feature2image_checkpoint=args.feature2image,
         image2feature=args.image2feature_mode,
         image2feature_checkpoint=args.image2feature,

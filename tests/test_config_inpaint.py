@@ -24,6 +24,8 @@ from npsynth.config import (
         ({"content": "magic"}, "content"),
         ({"nn_update": "sometimes"}, "nn_update"),
         ({"alpha_scaling": "per_patch"}, "alpha_scaling"),
+        ({"content_scales": "last"}, "content_scales"),
+        ({"content_scales": "every"}, 'needs content="patchmatch"'),
     ],
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
@@ -39,7 +41,7 @@ def test_each_method_has_only_its_own_fields():
     assert optimize == {
         "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
         "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
-        "alpha_scaling",
+        "alpha_scaling", "content_scales",
     }  # fmt: skip
     assert translate == {
         "image2feature", "image2feature_checkpoint", "feature2image_checkpoint", "paste"
@@ -90,6 +92,8 @@ def test_options_for_irregular_holes_are_accepted_and_off_by_default():
     assert (default.nn_update, default.alpha_scaling, default.content) == (
         "per_scale", "none", "auto",
     )  # fmt: skip
+    assert default.content_scales == "first"
+    assert OptimizeConfig(content="patchmatch", content_scales="every").content_scales == "every"
     config = OptimizeConfig(nn_update="per_chunk", alpha_scaling="per_pixel", content="patchmatch")
     assert (config.nn_update, config.alpha_scaling, config.content) == (
         "per_chunk", "per_pixel", "patchmatch",

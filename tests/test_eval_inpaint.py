@@ -11,7 +11,7 @@ import pytest
 from conftest import load_photo
 from eval import inpaint as cli
 from npsynth import io, masks, metrics
-from npsynth.evaluation import runner
+from npsynth.evaluation import filling, runner
 
 FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 
@@ -808,7 +808,7 @@ def test_groups_take_consecutive_photos_of_one_size_and_region():
         item("g", 200, (12, 10, 8)),  # e's window, but not next to e
         item("h", 200, (14, 12, 8)),  # g's window, next to g: joins it
     ]
-    runs = runner.groups(items, 2, configs)
+    runs = filling.groups(items, 2, configs)
     assert [[name for name, *_ in run] for run in runs] == [
         ["a", "b"],
         ["c"],
@@ -817,8 +817,8 @@ def test_groups_take_consecutive_photos_of_one_size_and_region():
         ["f"],
         ["g", "h"],
     ]
-    assert [[n for n, *_ in r] for r in runner.groups(items[:3], 3, configs)] == [["a", "b", "c"]]
-    assert all(len(r) == 1 for r in runner.groups(items, 1, configs))
+    assert [[n for n, *_ in r] for r in filling.groups(items[:3], 3, configs)] == [["a", "b", "c"]]
+    assert all(len(r) == 1 for r in filling.groups(items, 1, configs))
 
 
 def test_batch_fills_photos_together_with_the_scores_of_one_at_a_time(

@@ -11,7 +11,7 @@ import pytest
 
 from npsynth import io, masks
 from npsynth.config import OptimizeConfig, TranslateConfig
-from npsynth.evaluation import baselines, runner
+from npsynth.evaluation import baselines, filling, runner
 from npsynth.pyramid import InpaintResult, ScaleResult
 
 
@@ -96,7 +96,7 @@ def test_run_one_blanks_the_hole_and_times_each_scale():
         ]
         return InpaintResult(blanked + 0.1, scales, blanked, (0, 16, 0, 16), 2.0)
 
-    results = runner.run_one(image, mask, {"plain": plain, "pyramid": pyramid})
+    results = filling.run_one(image, mask, {"plain": plain, "pyramid": pyramid})
     assert list(results) == ["plain", "pyramid"]
     assert (seen["plain"][4:8, 4:8] == 0).all() and (seen["plain"][:4] == 0.8).all()
     filled, seconds, scales = results["plain"]
@@ -126,7 +126,7 @@ def test_settings_hold_what_decides_the_scores(photos):
             "beta": 1.0, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
             "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
             "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
-            "chunk_iterations": 10,
+            "chunk_iterations": 10, "alpha_scaling": "none", "content_scales": "first",
         }},
     }  # fmt: skip
     assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back

@@ -15,6 +15,7 @@ from typing import ClassVar
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
 NN_UPDATES = ("per_scale", "per_chunk", "every_eval")  # OptimizeConfig.nn_update
 ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
+CONTENT_SCALES = ("first", "every")  # OptimizeConfig.content_scales
 PASTES = ("poisson", "direct")  # TranslateConfig.paste
 
 
@@ -90,6 +91,11 @@ class OptimizeConfig(PyramidConfig):
     # scale)^2, the hole's pixel count relative to the first scale, so alpha * E_t / E_c keeps
     # its first-scale balance.
     alpha_scaling: str = "none"
+    # Where E_c's reference (Eq. 2) comes from after the first scale: "first" (the paper: the
+    # content reference at the first scale, then each scale's start, the previous result
+    # upsampled) or "every" (with content="patchmatch": a PatchMatch fill of each scale's own
+    # known pixels at every scale, the start still the previous result upsampled).
+    content_scales: str = "first"
     # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
     layers: tuple[str, ...] = ("relu3_1", "relu4_1")
     # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
@@ -136,6 +142,15 @@ class OptimizeConfig(PyramidConfig):
             raise ValueError(
                 f"alpha_scaling must be one of {', '.join(ALPHA_SCALINGS)}, "
                 f"got {self.alpha_scaling!r}"
+            )
+        if self.content_scales not in CONTENT_SCALES:
+            raise ValueError(
+                f"content_scales must be one of {', '.join(CONTENT_SCALES)}, "
+                f"got {self.content_scales!r}"
+            )
+        if self.content_scales == "every" and self.content != "patchmatch":
+            raise ValueError(
+                f'content_scales="every" needs content="patchmatch", got {self.content!r}'
             )
         object.__setattr__(self, "layers", tuple(self.layers))
         self.solver_options()  # checks the solver's fields

@@ -40,7 +40,7 @@ from npsynth.config.inpaint import PyramidConfig
 from npsynth.evaluation import baselines as baseline_fns
 from npsynth.evaluation import checks, report
 from npsynth.evaluation.cli_errors import InputError, as_input_error
-from npsynth.evaluation.runner import run_one
+from npsynth.evaluation.filling import run_one
 
 DILATE = 3  # pixels the polygons grow by, unless a cases file or case says otherwise
 RING_WIDTH = metrics.RING_WIDTH  # pixels of known ring that the colour gap compares with

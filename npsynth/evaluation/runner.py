@@ -21,7 +21,6 @@ import dataclasses
 import functools
 import json
 import sys
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -32,13 +31,12 @@ from npsynth import masks, metrics, resize
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
 from npsynth.evaluation import baselines, checks, report
 from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
+from npsynth.evaluation.filling import Filler, groups, run_group
 from npsynth.evaluation.grids import comparison_grid
 
 DEFAULT_HOLE = "center:0.5"  # without masks or a hole kind: the paper's centred hole
 SETTINGS_FILE = "settings.json"  # the settings behind metrics.csv, checked on resume
 METHODS = tuple(CONFIGS)  # npsynth's methods: "optimize", "translate"
-
-Filler = Callable[[np.ndarray, np.ndarray], object]  # (blanked image, mask) -> filled
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -181,47 +179,6 @@ def fillers(evaluation: Evaluation) -> dict[str, Filler]:
     return chosen
 
 
-def run_one(
-    image: np.ndarray, mask: np.ndarray, fns: Mapping[str, Filler]
-) -> dict[str, tuple[np.ndarray, float, str]]:
-    """Every method on one photo; the hole's pixels are blanked before any method sees them.
-
-    Returns:
-      method -> (filled image, seconds, per-scale seconds as "64x64:1.20 128x128:3.40", or ""
-      for a method that returns a plain array rather than an `InpaintResult`).
-    """
-    return run_group([image], [mask], fns)[0]
-
-
-def run_group(
-    images, masks, fns: Mapping[str, Filler], batch_fns: Mapping[str, Callable] | None = None
-) -> list[dict[str, tuple[np.ndarray, float, str]]]:
-    """`run_one` for several photos: a method in `batch_fns` (fn(images, masks) -> results)
-    fills them all at once, and each photo is given the batch's time over its size; the
-    others fill them one by one."""
-    blanked = [np.where(m > 0, 0.0, im).astype(np.float32) for im, m in zip(images, masks)]
-    results: list[dict] = [{} for _ in images]
-    for name, fn in fns.items():
-        batch_fn = (batch_fns or {}).get(name)
-        if batch_fn is not None and len(images) > 1:
-            start = time.perf_counter()
-            outs = batch_fn(blanked, list(masks))
-            seconds = [(time.perf_counter() - start) / len(images)] * len(images)
-        else:
-            outs, seconds = [], []
-            for one, mask in zip(blanked, masks):
-                start = time.perf_counter()
-                outs.append(fn(one, mask))
-                seconds.append(time.perf_counter() - start)
-        for result, out, took in zip(results, outs, seconds):
-            scales = ""
-            if hasattr(out, "scales"):  # an InpaintResult
-                scales = " ".join(f"{s.size[0]}x{s.size[1]}:{s.seconds:.2f}" for s in out.scales)
-                out = out.image
-            result[name] = (np.asarray(out, np.float32), took, scales)
-    return results
-
-
 def batch_fillers(evaluation: Evaluation) -> dict[str, Callable]:
     """npsynth method -> fn(blanked images, masks) -> `InpaintResult`s (`inpaint_batch`)."""
     from npsynth.api import inpaint_batch
@@ -230,28 +187,6 @@ def batch_fillers(evaluation: Evaluation) -> dict[str, Callable]:
         method: functools.partial(inpaint_batch, config=config)
         for method, config in evaluation.configs.items()
     }
-
-
-def groups(items, size: int, configs: Mapping[str, PyramidConfig]) -> list[list]:
-    """`items` ((name, image, mask), in order) cut into runs of at most `size` consecutive
-    photos that one `inpaint_batch` call can take: one size, and one worked region
-    (`npsynth.pyramid.context_window`) for every method's config."""
-    from npsynth.pyramid import context_window
-
-    def key(item):
-        _, image, mask = item
-        windows = tuple(
-            context_window(mask[..., 0], c.scales[-1], c.context) for c in configs.values()
-        )
-        return image.shape, windows
-
-    runs: list[list] = []
-    for item in items:
-        if runs and len(runs[-1]) < size and key(runs[-1][0]) == key(item):
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
 
 
 def score_outputs(outputs: Mapping[str, np.ndarray], truth, mask) -> dict[str, dict[str, float]]:

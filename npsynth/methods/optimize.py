@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from npsynth import losses, solver, window
+from npsynth import losses, reference, solver, window
 from npsynth.config.inpaint import OptimizeConfig
 from npsynth.models.vgg import VGG19
 from npsynth.pyramid import Level, LevelResult, per_level
@@ -32,14 +32,19 @@ class OptimizeStep:
     use_window: bool = True
 
     def __call__(self, level: Level) -> LevelResult:
+        content = None  # E_c's reference: the guide, or this scale's PatchMatch fill
+        if self.config.content_scales == "every" and level.index > 0:
+            content = reference.patchmatch_fill(level.known, level.hole)
         return solve_level(
             level.known, level.hole, level.guide, self.vgg, self.config, self._iterations(level),
             use_window=self.use_window, size=level.size, report=level.report,
-            alpha_factor=alpha_factor(self.config, level.index, level.count),
+            alpha_factor=alpha_factor(self.config, level.index, level.count), content=content,
         )  # fmt: skip
 
     def batch(self, levels: list[Level]) -> list[LevelResult]:
         """The same level of several same-size photos at once (`solve_levels`)."""
+        if self.config.content_scales != "first":
+            return [self(level) for level in levels]
         first = levels[0]
         return solve_levels(
             [lv.known for lv in levels], [lv.hole for lv in levels], [lv.guide for lv in levels],
@@ -64,7 +69,7 @@ def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
 
 def solve_level(
     known, hole, guide, vgg, config: OptimizeConfig, iterations: int, *, use_window=True,
-    size=None, report=None, alpha_factor=1.0,
+    size=None, report=None, alpha_factor=1.0, content=None,
 ) -> LevelResult:  # fmt: skip
     """Minimise Eq. 1 at one (padded) scale, in chunks of `config.chunk_iterations`.
 
@@ -77,6 +82,7 @@ def solve_level(
       report: called after each chunk as report(iteration, iterations, loss, evaluations,
         image); an exception it raises stops the solve.
       alpha_factor: alpha is `config.alpha * alpha_factor` at this scale (`alpha_factor`).
+      content: [h, w, 3] E_c's reference, if not the guide (the guide stays the start).
 
     Returns:
       a `LevelResult`: the result, the loss after each iteration (losses[0] at the start;
@@ -109,9 +115,10 @@ def solve_level(
     begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
     alpha = jnp.float32(config.alpha * alpha_factor)
     beta = jnp.float32(config.beta)
-    # The guide (content reference, then the upsampled previous scale) is both E_c's
-    # reference and the initial value.
-    problem = (state, known_b, hole_b, guide_b, nn, alpha, beta, window_args)
+    # The guide (content reference, then the upsampled previous scale) is the initial value
+    # and, unless `content` is given, E_c's reference.
+    content_b = guide_b if content is None else jnp.asarray(content[None], guide_b.dtype)
+    problem = (state, known_b, hole_b, content_b, nn, alpha, beta, window_args)
     fixed, solve = begin(problem, guide_b)
     values = [float(solve.lbfgs.value)]
     # `before`: iterations and evaluations of the solves that "per_chunk" restarted.
@@ -127,7 +134,7 @@ def solve_level(
         if config.nn_update == "per_chunk" and fixed_nn and done < iterations:
             # New matches on the current iterate: a new loss, so a fresh L-BFGS from here.
             x = solve.x
-            problem = (state, known_b, hole_b, guide_b, matches(x), alpha, beta, window_args)
+            problem = (state, known_b, hole_b, content_b, matches(x), alpha, beta, window_args)
             fixed, solve = begin(problem, x)
             before, evaluations_before = done, evaluations
     result = _compose(known, hole, solve.x[0])
