@@ -4,6 +4,8 @@ computes, and small real cases from ../shared. Nothing here imports the code und
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
 from PIL import Image
 
 from conftest import load_photo
@@ -12,8 +14,6 @@ from conftest import load_photo
 
 PHOTO = "img_001.png"
 MASK = "hole10-20_01.png"
-
-
 
 
 def reference_downsample(mask: np.ndarray, factor: int) -> np.ndarray:
@@ -156,3 +156,36 @@ def feeds_batch_norm(path: str, *, decoder_layers: int) -> bool:
     if name == "decoder":
         return index < decoder_layers - 1
     return name in ("fc_in", "fc_out")
+
+
+# ---------------------------------------------------------------- hole fills
+
+
+def reference_harmonic(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Exact discrete harmonic fill (`npsynth.fill.harmonic_fill`) with scipy: for each hole pixel p, deg(p) u_p minus the sum
+    of its in-image 4-neighbours is 0; known neighbours move to the right-hand side."""
+    height, width = hole.shape
+    index = -np.ones((height, width), np.int64)
+    rows, cols = np.nonzero(hole)
+    index[rows, cols] = np.arange(len(rows))
+    entries_i, entries_j, entries_v = [], [], []
+    rhs = np.zeros((len(rows), image.shape[-1]))
+    for k, (y, x) in enumerate(zip(rows, cols)):
+        degree = 0
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            yy, xx = y + dy, x + dx
+            if 0 <= yy < height and 0 <= xx < width:
+                degree += 1
+                if hole[yy, xx]:
+                    entries_i.append(k)
+                    entries_j.append(index[yy, xx])
+                    entries_v.append(-1.0)
+                else:
+                    rhs[k] += image[yy, xx]
+        entries_i.append(k)
+        entries_j.append(k)
+        entries_v.append(float(degree))
+    matrix = scipy.sparse.csc_matrix((entries_v, (entries_i, entries_j)), shape=(len(rows),) * 2)
+    out = image.astype(np.float64).copy()
+    out[rows, cols] = scipy.sparse.linalg.spsolve(matrix, rhs)
+    return out
