@@ -16,7 +16,7 @@ from npsynth.config import Feature2ImageConfig, Image2FeatureConfig, TranslateCo
 from npsynth.methods import translate as translate_module
 from npsynth.methods.translate import TranslateStep, translate_level
 from npsynth.models.translation import FeatureToImage, ImageToFeature
-from references import reference_swap
+from references import reference_harmonic, reference_swap
 
 TINY_F2I = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=1)
 TINY_I2F = Image2FeatureConfig(image_size=32, widths=(8, 16), dilations=(1, 2))
@@ -56,34 +56,13 @@ def test_translate_level_is_swap_then_decode(random_vgg, tiny_f2i_path):
     # paste="poisson" (the default): decoded + the harmonic h with h = known - decoded on the
     # hole's border, clipped to [0, 1].
     poisson = translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i)
-    harmonic = _dense_harmonic(known - decoded, hole[..., 0] > 0)
+    harmonic = reference_harmonic(known - decoded, hole[..., 0] > 0)
     expected = np.where(hole > 0, np.clip(decoded + harmonic, 0, 1), known)
     np.testing.assert_allclose(poisson, expected, atol=1e-4)
     np.testing.assert_array_equal(poisson[hole[..., 0] == 0], known[hole[..., 0] == 0])
     assert np.abs(poisson - got).max() > 1e-2  # the paste does change the hole
     with pytest.raises(ValueError, match="paste must be poisson or direct"):
         translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i, paste="blend")
-
-
-def _dense_harmonic(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The discrete Laplace equation on the hole (in-image 4-neighbours, known pixels fixed),
-    written out densely and solved with np.linalg.solve; [H, W, C] with the hole solved."""
-    height, width = hole.shape
-    rows, cols = np.nonzero(hole)
-    index = {(y, x): k for k, (y, x) in enumerate(zip(rows, cols))}
-    matrix = np.zeros((len(rows), len(rows)))
-    rhs = np.zeros((len(rows), values.shape[-1]))
-    for k, (y, x) in enumerate(zip(rows, cols)):
-        for yy, xx in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
-            if 0 <= yy < height and 0 <= xx < width:
-                matrix[k, k] += 1.0
-                if hole[yy, xx]:
-                    matrix[k, index[yy, xx]] -= 1.0
-                else:
-                    rhs[k] += values[yy, xx]
-    out = values.astype(np.float64).copy()
-    out[rows, cols] = np.linalg.solve(matrix, rhs)
-    return out
 
 
 def test_the_paste_removes_the_decoders_colour_offset(random_vgg, tiny_f2i_path):
