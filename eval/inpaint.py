@@ -123,7 +123,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--beta", type=float, default=defaults.beta, help="TV weight (Eq. 1)")
     parser.add_argument(
         "--content", default=defaults.content, choices=CONTENT_REFERENCES,
-        help="content reference at the first scale (patchmatch: needs the compare extra)",
+        help="content reference at the first scale (auto: the content network where one fits the "
+        "hole, else patchmatch)",
     )  # fmt: skip
     parser.add_argument(
         "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
@@ -157,8 +158,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--content-scales", default=defaults.content_scales, choices=CONTENT_SCALES,
-        help="E_c's reference: the first scale's only (first) or, with --content patchmatch, "
-        "a PatchMatch fill at every scale (every)",
+        help="E_c's reference after the first scale: the previous result (first), a PatchMatch "
+        "fill of each scale (every), or every where the first reference is PatchMatch (auto)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of generated holes")
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")

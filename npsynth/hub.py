@@ -30,8 +30,9 @@ ENV_VARS = {
     "feature2image": "NPSYNTH_FEATURE2IMAGE",
     "image2feature": "NPSYNTH_IMAGE2FEATURE",
 }
-# Shipped assets per kind, tried in this order: content="auto" uses the first content
-# network that fills the hole (the paper-mode one fills only the centred square).
+# Shipped assets per kind, tried in this order: content="network" uses the first content
+# network that fills the hole (the paper-mode one fills only the centred square);
+# content="auto" only the paper-mode one (`npsynth.reference.content_source`).
 SHIPPED = {
     "vgg19": (),
     "content_net": (ASSETS / "content_net.npz", ASSETS / "content_net_freeform.npz"),
@@ -58,6 +59,12 @@ def candidates(kind: str, explicit=None) -> list[Path]:
     for chosen in (explicit, os.environ.get(ENV_VARS[kind])):
         if chosen:
             return [Path(chosen).expanduser()]
+    return shipped(kind)
+
+
+def shipped(kind: str) -> list[Path]:
+    """The shipped assets of `kind` that exist, in order."""
+    _check_kind(kind)
     return [path for path in SHIPPED[kind] if path.exists()]
 
 

@@ -44,6 +44,9 @@ class Level:
     # Called by long steps between chunks of work: report(iteration, iterations, loss,
     # evaluations, image), image the level's current result [h', w', 3] (or None).
     report: Callable[..., None] = lambda *args: None
+    # What made the first level's reference (`reference.content_source`): "network",
+    # "patchmatch", "harmonic" or "mean".
+    source: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +101,7 @@ class InpaintResult:
     reference: np.ndarray  # [h0, w0, 3] the content reference at the first scale
     region: tuple[int, int, int, int]  # (top, bottom, left, right) of the worked window
     seconds: float
+    source: str = ""  # what made the reference (`npsynth.reference.content_source`)
 
 
 def run(
@@ -146,6 +150,7 @@ def run_batch(
     sizes = level_sizes(crops[0][0].shape[:2], config.scales)
     count = len(images)
     results, references, previous = [[] for _ in images], [None] * count, [None] * count
+    sources = [""] * count  # what made each photo's first reference
     notify = progress if callable(progress) else _ProgressBar(bool(progress))
     for index, size in enumerate(sizes):
 
@@ -166,13 +171,14 @@ def run_batch(
             known = known_at(region_image, region_mask, size)
             hole = resize.resize_mask(region_mask, size)
             if previous[i] is None:
+                sources[i] = reference.content_source(hole, config)
                 references[i] = reference.content_reference(known, hole, config)
                 guide = references[i]
             else:
                 guide = np.where(hole > 0, resize.resize_image(previous[i], size), known)
             levels.append(Level(
                 index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
-                pad(guide, "symmetric"), report,
+                pad(guide, "symmetric"), report, sources[i],
             ))  # fmt: skip
         batch = getattr(step, "batch", None)
         outs = batch(levels) if batch is not None and count > 1 else [step(lv) for lv in levels]
@@ -190,8 +196,8 @@ def run_batch(
         notify.close()
     seconds = (time.perf_counter() - start) / count
     return [
-        InpaintResult(paste_hole(im, m, region, prev), res, ref, region, seconds)
-        for im, m, prev, res, ref in zip(images, masks, previous, results, references)
+        InpaintResult(paste_hole(im, m, region, prev), res, ref, region, seconds, src)
+        for im, m, prev, res, ref, src in zip(images, masks, previous, results, references, sources)
     ]
 
 

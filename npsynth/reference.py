@@ -1,5 +1,6 @@
 """The first scale's content reference (Yang et al. 2017, Sec. 3.1): the content network's
-prediction, a fill from the hole's border when no network fits the hole, or a PatchMatch fill."""
+prediction where a network fits the hole, else a PatchMatch fill (or, when asked for, a fill
+from the hole's border or the known pixels' mean colour)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,27 @@ from npsynth.config.inpaint import PyramidConfig
 from npsynth.models import content_net
 
 
+def content_source(hole: np.ndarray, config: PyramidConfig) -> str:
+    """What the first scale's reference of this hole is made by: "network", "patchmatch",
+    "harmonic" or "mean" (`config.content` with "auto" resolved).
+
+    "auto" is the content network where one fits the hole, else PatchMatch. Its networks
+    are the config's or $NPSYNTH_CONTENT_NET's when given, else the shipped paper-mode one
+    (the centred square only): on irregular holes PatchMatch, as E_c's reference at every
+    scale, beats the shipped free-form network (docs/results.md, "Optimize on irregular
+    holes"), so "auto" leaves that one to content="network".
+    """
+    if config.content not in ("auto", "network"):
+        return config.content
+    return "network" if _network_for(hole, config) is not None else "patchmatch"
+
+
 def content_reference(known: np.ndarray, hole: np.ndarray, config: PyramidConfig) -> np.ndarray:
     """The reference E_c pulls towards at the first scale (and the first initial value).
 
     The network works at its own size (128x128): the known pixels and the hole are resized to
-    it, and its prediction is resized back and used inside the hole. With content="auto" the
-    first content network found (`npsynth.hub`: the config's, $NPSYNTH_CONTENT_NET, else the
-    shipped paper-mode then free-form ones) that fills the hole is used (a paper-mode network
-    fills only the centred square); when none does, the harmonic fill.
+    it, and its prediction is resized back and used inside the hole. `content_source` says
+    which reference "auto" gives.
 
     Args:
       known: [h, w, 3] the known pixels at the first scale; hole: [h, w, 1], 1 = hole.
@@ -26,29 +40,47 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: PyramidConfig
     Returns:
       [h, w, 3] float32: the known pixels, and the reference inside the hole.
     """
-    if config.content in ("auto", "network"):
-        checkpoints = hub.candidates("content_net", config.content_checkpoint)
-        if config.content == "network" and not checkpoints:
-            raise ValueError(
-                "content='network' needs a trained content network: pass content_checkpoint=PATH "
-                "(from `python -m train.content --export`) or set $NPSYNTH_CONTENT_NET"
-            )
-        # Networks are loaded in order and only until one fits the hole.
-        models = (hub.load("content_net", path) for path in checkpoints)
-        model = next((m for m in models if content_net.fills(m, _hole_at(hole, m))), None)
-        if model is None and config.content == "network":
-            model = hub.load("content_net", checkpoints[0])  # `predict` says why it cannot.
-        if model is not None:
-            side = model.image_size
-            predicted = content_net.predict(
-                model, resize.resize_image(known, (side, side)), _hole_at(hole, model)
-            )
-            filled = resize.resize_image(predicted, known.shape[:2])
-            return np.where(hole > 0, filled, known).astype(np.float32)
-    if config.content == "patchmatch":
+    source = content_source(hole, config)
+    if source == "network":
+        model = _network_for(hole, config)
+        side = model.image_size
+        predicted = content_net.predict(
+            model, resize.resize_image(known, (side, side)), _hole_at(hole, model)
+        )
+        filled = resize.resize_image(predicted, known.shape[:2])
+        return np.where(hole > 0, filled, known).astype(np.float32)
+    if source == "patchmatch":
         return patchmatch_fill(known, hole)
-    fill_fn = fill.mean_fill if config.content == "mean" else fill.harmonic_fill
+    fill_fn = fill.mean_fill if source == "mean" else fill.harmonic_fill
     return np.asarray(fill_fn(known, hole), np.float32)
+
+
+def _network_for(hole: np.ndarray, config: PyramidConfig):
+    """The first content network (`npsynth.hub`) that fills the hole, or None (content="auto").
+
+    Raises:
+      ValueError: content="network" with no network at all, or none that fills the hole.
+    """
+    checkpoints = hub.candidates("content_net", config.content_checkpoint)
+    if config.content == "network" and not checkpoints:
+        raise ValueError(
+            "content='network' needs a trained content network: pass content_checkpoint=PATH "
+            "(from `python -m train.content --export`) or set $NPSYNTH_CONTENT_NET"
+        )
+    shipped = config.content == "auto" and checkpoints == hub.shipped("content_net")
+    # Networks are loaded in order and only until one fits the hole.
+    models = (hub.load("content_net", path) for path in checkpoints)
+    if shipped:
+        models = (m for m in models if m.mode == "paper")
+    model = next((m for m in models if content_net.fills(m, _hole_at(hole, m))), None)
+    if model is None and config.content == "network":
+        side = hub.load("content_net", checkpoints[0]).image_size
+        raise ValueError(
+            f"this content network was trained in paper mode: it only fills the centred "
+            f"{side // 2}x{side // 2} square of a {side}x{side} image. Use a freeform network "
+            "for other holes."
+        )
+    return model
 
 
 # PatchMatch's patch radius (patches of 7x7 pixels) and the seed of its randomised search.
@@ -70,7 +102,7 @@ def patchmatch_fill(known: np.ndarray, hole: np.ndarray) -> np.ndarray:
         from patchmatch import patch_match
     except ImportError as error:
         raise ImportError(
-            'content="patchmatch" needs the pypatchmatch package: pip install "npsynth[compare]"'
+            'content="patchmatch" needs the pypatchmatch package (a dependency of npsynth): pip install pypatchmatch'
         ) from error
     known = np.asarray(known, np.float32)
     inside = np.asarray(hole)[..., 0] > 0.5

@@ -3,7 +3,8 @@
 Recorded before the restructuring of issue 18 (`python tests/record_same_results.py`, with the
 API of then: `translate_scales=` instead of `scales=` for method="translate"); the test checks
 that today's code reproduces these outputs to float32 rounding (the translate cases pin
-`paste="direct"`, the only paste of then). Re-record only on purpose. The photos and masks
+`paste="direct"`, the only paste of then, and the cases of holes other than the centred
+square the shipped free-form content network, which content="auto" took then). Re-record only on purpose. The photos and masks
 come from ../shared (never stored here); only the outputs are kept, in
 tests/data/same_results.npz.
 """
@@ -19,6 +20,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import SHARED, load_photo
+from npsynth import hub
 
 OUT = Path(__file__).parent / "data" / "same_results.npz"
 
@@ -36,6 +38,9 @@ def centred_mask(height: int, width: int, top: int, left: int, side: int) -> np.
     return mask
 
 
+FREEFORM = {"content": "network", "content_checkpoint": str(hub.SHIPPED["content_net"][1])}
+
+
 def cases():
     """name -> (image, mask, inpaint keyword arguments)."""
     photo = load_photo(SHARED / "data" / "eval512" / "img_003.png", 64)
@@ -47,14 +52,19 @@ def cases():
     return {
         "optimize_centred_harmonic": (photo, centred, tiny | {"content": "harmonic"}),
         "optimize_centred_auto": (photo, centred, tiny | {"content": "auto"}),
-        "optimize_irregular_auto": (photo, irregular, tiny | {"content": "auto"}),
+        # Cases with FREEFORM were recorded with content="auto", which then took the shipped
+        # free-form network for holes other than the centred square; since issue 21 "auto"
+        # gives PatchMatch there, so these cases name that network.
+        "optimize_irregular_auto": (photo, irregular, tiny | FREEFORM),
         "optimize_large_photo": (big, small_hole, tiny | {"content": "harmonic"}),
         "translate_centred": (photo, centred, {"method": "translate", "scales": (32, 64), "paste": "direct"}),
         "translate_irregular": (
-            photo, irregular, {"method": "translate", "scales": (32, 64), "paste": "direct"}
+            photo, irregular,
+            {"method": "translate", "scales": (32, 64), "paste": "direct"} | FREEFORM,
         ),
         "translate_large_photo": (
-            big, small_hole, {"method": "translate", "scales": (32, 64), "paste": "direct"}
+            big, small_hole,
+            {"method": "translate", "scales": (32, 64), "paste": "direct"} | FREEFORM,
         ),
     }  # fmt: skip
 

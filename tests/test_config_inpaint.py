@@ -25,7 +25,6 @@ from npsynth.config import (
         ({"nn_update": "sometimes"}, "nn_update"),
         ({"alpha_scaling": "per_patch"}, "alpha_scaling"),
         ({"content_scales": "last"}, "content_scales"),
-        ({"content_scales": "every"}, 'needs content="patchmatch"'),
     ],
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
@@ -86,14 +85,18 @@ def test_bad_translate_settings_raise_clear_errors(overrides, message):
         TranslateConfig(**overrides)
 
 
-def test_options_for_irregular_holes_are_accepted_and_off_by_default():
+def test_options_for_irregular_holes_and_their_defaults():
     # docs/results.md, "Optimize on irregular holes: starts and matches".
     default = OptimizeConfig()
     assert (default.nn_update, default.alpha_scaling, default.content) == (
         "per_scale", "none", "auto",
     )  # fmt: skip
-    assert default.content_scales == "first"
-    assert OptimizeConfig(content="patchmatch", content_scales="every").content_scales == "every"
+    # E_c's reference at later scales: PatchMatch where the first one is, unless told.
+    assert default.content_scales == "auto"
+    assert default.reference_every_scale("patchmatch")
+    assert not any(default.reference_every_scale(s) for s in ("network", "harmonic", "mean"))
+    assert not OptimizeConfig(content_scales="first").reference_every_scale("patchmatch")
+    assert OptimizeConfig(content_scales="every").reference_every_scale("network")
     config = OptimizeConfig(nn_update="per_chunk", alpha_scaling="per_pixel", content="patchmatch")
     assert (config.nn_update, config.alpha_scaling, config.content) == (
         "per_chunk", "per_pixel", "patchmatch",

@@ -160,7 +160,11 @@ def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
     np.testing.assert_allclose(scaled.image, four.image, atol=1e-5)
 
 
-def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg):
+@pytest.mark.parametrize("content_scales, source", [("every", "harmonic"), ("auto", "patchmatch")])
+def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
+    photo, vgg, content_scales, source
+):
+    # "every" always; "auto" (the default) where the first reference was PatchMatch.
     # Reference from public pieces: L-BFGS from the guide on Eq. 1 with E_c pulling towards
     # PatchMatch's fill of the level (matches searched on the guide).
     import jax.numpy as jnp
@@ -172,7 +176,7 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
     config = InpaintConfig.tiny(
-        layers=("relu3_1",), iterations=3, content="patchmatch", content_scales="every"
+        layers=("relu3_1",), iterations=3, content="patchmatch", content_scales=content_scales
     )
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
@@ -193,10 +197,13 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg
         lambda z: loss(compose(z)), guide_b, max_iter=3, options=config.solver_options()
     )
     step = optimize.OptimizeStep(config, vgg, use_window=False)
-    second = step(Level(1, 2, (64, 64), known, hole, guide))
+    second = step(Level(1, 2, (64, 64), known, hole, guide, source=source))
     np.testing.assert_allclose(second.losses, np.asarray(info.values), rtol=1e-5)
     np.testing.assert_allclose(second.image, np.clip(np.asarray(compose(z)[0]), 0, 1), atol=1e-4)
     # At the first scale the guide is the content reference already: E_c pulls towards it.
-    first = step(Level(0, 2, (64, 64), known, hole, guide))
+    first = step(Level(0, 2, (64, 64), known, hole, guide, source=source))
     plain = optimize.solve_level(known, hole, guide, vgg, config, 3, use_window=False)
     np.testing.assert_allclose(first.image, plain.image, atol=1e-6)
+    if content_scales == "auto":  # after a network's first reference: the guide, as "first"
+        after_network = step(Level(1, 2, (64, 64), known, hole, guide, source="network"))
+        np.testing.assert_allclose(after_network.image, plain.image, atol=1e-6)

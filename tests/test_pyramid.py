@@ -50,6 +50,9 @@ def test_later_levels_are_guided_by_the_previous_result_not_the_first_reference(
     np.testing.assert_array_equal(result.image[hole[..., 0] == 0], photo[hole[..., 0] == 0])
     assert [s.size for s in result.scales] == [(32, 32), (64, 64)]
     assert [s.layers for s in result.scales] == [("relu3_1",)] * 2
+    # Every level knows what made the first reference, and so does the result.
+    assert [lv.source for lv in step.levels] == ["harmonic", "harmonic"]
+    assert result.source == "harmonic"
 
 
 def test_levels_are_padded_to_multiples_of_8_and_cropped_back():

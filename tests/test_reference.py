@@ -10,7 +10,7 @@ from npsynth import export, fill, hub, masks, pyramid, resize
 from npsynth.api import inpaint
 from npsynth.config import ContentNetConfig, InpaintConfig
 from npsynth.models import content_net
-from npsynth.reference import content_reference
+from npsynth.reference import content_reference, content_source, patchmatch_fill
 
 TINY = InpaintConfig.tiny()
 
@@ -29,11 +29,12 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     reference = content_reference(np.where(square > 0, 0.0, known), square, auto)
     predicted = content_net.predict(export.load_content_net(path), known, square)
     np.testing.assert_allclose(reference, predicted, atol=1e-5)
-    # Any other hole: exactly the harmonic fill, not an error.
+    assert content_source(square, auto) == "network"
+    # Any other hole: exactly PatchMatch's fill (its own call), not an error.
     blank = np.where(off_centre > 0, 0.0, known)
     reference = content_reference(blank, off_centre, auto)
-    harmonic = np.asarray(fill.harmonic_fill(blank, off_centre), np.float32)
-    np.testing.assert_array_equal(reference, harmonic)
+    np.testing.assert_array_equal(reference, patchmatch_fill(blank, off_centre))
+    assert content_source(off_centre, auto) == "patchmatch"
     # Asking for the network explicitly on such a hole says why it cannot.
     network = InpaintConfig.tiny(content="network", content_checkpoint=str(path))
     with pytest.raises(ValueError, match="paper mode"):
@@ -41,9 +42,12 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     assert content_net.fills(model, square[..., 0]) and not content_net.fills(model, off_centre)
 
 
-def test_auto_picks_the_shipped_network_that_fills_the_hole(photo, tmp_path, monkeypatch):
-    """Shipped: a paper-mode network (centred square) and a free-form one (any other hole);
-    without the free-form one, other holes get the harmonic fill."""
+def test_auto_uses_only_the_shipped_paper_network_and_network_the_free_form_one(
+    photo, tmp_path, monkeypatch
+):
+    """Shipped: a paper-mode network (centred square) and a free-form one. "auto" takes the
+    paper-mode one for the centred square and PatchMatch for any other hole; "network"
+    takes the free-form one there, and so does "auto" when that network is given."""
 
     def shipped(mode, seed):
         arch = ContentNetConfig(mode=mode, image_size=32, channels=(8, 16, 16), bottleneck=32)
@@ -58,18 +62,25 @@ def test_auto_picks_the_shipped_network_that_fills_the_hole(photo, tmp_path, mon
     square = np.zeros((32, 32, 1), np.float32)
     square[8:24, 8:24] = 1.0
     strokes = masks.make_mask("strokes", 32, 32, rng=np.random.default_rng(0))
-    auto = InpaintConfig.tiny(content="auto")
-    for hole, expected in ((square, paper), (strokes, freeform)):
+    auto, network = InpaintConfig.tiny(content="auto"), InpaintConfig.tiny(content="network")
+    given = InpaintConfig.tiny(content="auto", content_checkpoint=str(freeform))
+    cases = [
+        (square, auto, paper), (square, network, paper),
+        (strokes, network, freeform), (strokes, given, freeform),
+    ]  # fmt: skip
+    for hole, config, expected in cases:
         blank = np.where(hole > 0, 0.0, known)
-        reference = content_reference(blank, hole, auto)
+        reference = content_reference(blank, hole, config)
         predicted = content_net.predict(export.load_content_net(expected), blank, hole)
         np.testing.assert_allclose(reference, predicted, atol=1e-5)
+        assert content_source(hole, config) == "network"
     blank = np.where(strokes > 0, 0.0, known)
-    monkeypatch.setitem(hub.SHIPPED, "content_net", (paper, tmp_path / "not_shipped.npz"))
     np.testing.assert_array_equal(
-        content_reference(blank, strokes, auto),
-        np.asarray(fill.harmonic_fill(blank, strokes), np.float32),
+        content_reference(blank, strokes, auto), patchmatch_fill(blank, strokes)
     )
+    assert content_source(strokes, auto) == "patchmatch"
+    for name in ("harmonic", "mean", "patchmatch"):
+        assert content_source(strokes, InpaintConfig.tiny(content=name)) == name
 
 
 def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path, monkeypatch):
@@ -123,5 +134,5 @@ def test_patchmatch_reference_copies_the_texture_around_the_hole(monkeypatch):
     )
     # Without the package: an ImportError that says how to install it.
     monkeypatch.setitem(__import__("sys").modules, "patchmatch", None)
-    with pytest.raises(ImportError, match=r"npsynth\[compare\]"):
+    with pytest.raises(ImportError, match="pip install pypatchmatch"):
         content_reference(known, hole, config)

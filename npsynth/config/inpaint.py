@@ -15,7 +15,7 @@ from typing import ClassVar
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
 NN_UPDATES = ("per_scale", "per_chunk", "every_eval")  # OptimizeConfig.nn_update
 ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
-CONTENT_SCALES = ("first", "every")  # OptimizeConfig.content_scales
+CONTENT_SCALES = ("auto", "first", "every")  # OptimizeConfig.content_scales
 PASTES = ("poisson", "direct")  # TranslateConfig.paste
 
 
@@ -37,12 +37,13 @@ class PyramidConfig:
     scales: tuple[int, ...] = (128, 256, 512)
     # Context around the hole's bounding box kept for large photos, as a fraction of its size.
     context: float = 1.0
-    # Content reference at the first scale: "auto" (the content network when a checkpoint is
-    # available and fits the hole, else "harmonic"; a paper-mode network only fits the centred
-    # square), "network", "harmonic" (Laplace fill from the hole border), "mean" (mean
-    # colour of the known pixels) or "patchmatch" (PatchMatch, Barnes et al. 2009, from the
-    # `pypatchmatch` package of the `compare` extra: a sharp but seamy start; measured on
-    # irregular holes in docs/results.md, "Optimize on irregular holes").
+    # Content reference at the first scale: "auto" (the content network where one fits the
+    # hole, else "patchmatch"; of the shipped networks only the paper-mode one, which fits
+    # only the centred square: `npsynth.reference.content_source`), "network" (the first
+    # network that fits, the shipped free-form one included), "harmonic" (Laplace fill from
+    # the hole border), "mean" (mean colour of the known pixels) or "patchmatch"
+    # (PatchMatch, Barnes et al. 2009, from the `pypatchmatch` package: sharp but seamy;
+    # docs/results.md, "Optimize on irregular holes").
     content: str = "auto"
     # Exported content network (`python -m train.content --export`): a .npz or a training
     # workdir. None: $NPSYNTH_CONTENT_NET, else the networks shipped with npsynth.
@@ -93,9 +94,10 @@ class OptimizeConfig(PyramidConfig):
     alpha_scaling: str = "none"
     # Where E_c's reference (Eq. 2) comes from after the first scale: "first" (the paper: the
     # content reference at the first scale, then each scale's start, the previous result
-    # upsampled) or "every" (with content="patchmatch": a PatchMatch fill of each scale's own
-    # known pixels at every scale, the start still the previous result upsampled).
-    content_scales: str = "first"
+    # upsampled), "every" (a PatchMatch fill of each scale's own known pixels, the start
+    # still the previous result upsampled) or "auto" ("every" where the first scale's
+    # reference is PatchMatch, else "first"; docs/results.md, "Optimize on irregular holes").
+    content_scales: str = "auto"
     # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
     layers: tuple[str, ...] = ("relu3_1", "relu4_1")
     # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
@@ -148,14 +150,17 @@ class OptimizeConfig(PyramidConfig):
                 f"content_scales must be one of {', '.join(CONTENT_SCALES)}, "
                 f"got {self.content_scales!r}"
             )
-        if self.content_scales == "every" and self.content != "patchmatch":
-            raise ValueError(
-                f'content_scales="every" needs content="patchmatch", got {self.content!r}'
-            )
         object.__setattr__(self, "layers", tuple(self.layers))
         self.solver_options()  # checks the solver's fields
         if self.chunk_iterations < 1:
             raise ValueError(f"chunk_iterations must be >= 1, got {self.chunk_iterations}")
+
+    def reference_every_scale(self, source: str) -> bool:
+        """Whether E_c pulls towards a PatchMatch fill at every scale after the first, for a
+        photo whose first reference came from `source` (`reference.content_source`)."""
+        if self.content_scales == "auto":
+            return source == "patchmatch"
+        return self.content_scales == "every"
 
     def solver_options(self):
         """The L-BFGS settings as `npsynth.solver.SolverOptions`."""

@@ -5,8 +5,8 @@ Each baseline is `fn(image, mask) -> filled`: image float32 [H, W, 3] RGB in [0,
 whose known pixels are exactly the input's. OpenCV and PatchMatch work on 8-bit images, so
 their hole pixels are multiples of 1/255.
 
-The OpenCV and PatchMatch baselines need the optional packages of the `compare` extra:
-`pip install "npsynth[compare]"` (opencv-python-headless, pypatchmatch).
+The OpenCV baselines need the `compare` extra: `pip install "npsynth[compare]"`
+(opencv-python-headless); PatchMatch's package, pypatchmatch, is a core dependency.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ class OptimizeStep:
 
     def __call__(self, level: Level) -> LevelResult:
         content = None  # E_c's reference: the guide, or this scale's PatchMatch fill
-        if self.config.content_scales == "every" and level.index > 0:
+        if level.index > 0 and self.config.reference_every_scale(level.source):
             content = reference.patchmatch_fill(level.known, level.hole)
         return solve_level(
             level.known, level.hole, level.guide, self.vgg, self.config, self._iterations(level),
@@ -43,7 +43,7 @@ class OptimizeStep:
 
     def batch(self, levels: list[Level]) -> list[LevelResult]:
         """The same level of several same-size photos at once (`solve_levels`)."""
-        if self.config.content_scales != "first":
+        if any(self.config.reference_every_scale(lv.source) for lv in levels):
             return [self(level) for level in levels]
         first = levels[0]
         return solve_levels(
