@@ -171,8 +171,7 @@ def run_batch(
             known = known_at(region_image, region_mask, size)
             hole = resize.resize_mask(region_mask, size)
             if previous[i] is None:
-                sources[i] = reference.content_source(hole, config)
-                references[i] = reference.content_reference(known, hole, config)
+                references[i], sources[i] = reference.reference_and_source(known, hole, config)
                 guide = references[i]
             else:
                 guide = np.where(hole > 0, resize.resize_image(previous[i], size), known)

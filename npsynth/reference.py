@@ -21,9 +21,7 @@ def content_source(hole: np.ndarray, config: PyramidConfig) -> str:
     scale, beats the shipped free-form network (docs/results.md, "Optimize on irregular
     holes"), so "auto" leaves that one to content="network".
     """
-    if config.content not in ("auto", "network"):
-        return config.content
-    return "network" if _network_for(hole, config) is not None else "patchmatch"
+    return _resolve(hole, config)[0]
 
 
 def content_reference(known: np.ndarray, hole: np.ndarray, config: PyramidConfig) -> np.ndarray:
@@ -40,27 +38,37 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: PyramidConfig
     Returns:
       [h, w, 3] float32: the known pixels, and the reference inside the hole.
     """
-    source = content_source(hole, config)
+    return reference_and_source(known, hole, config)[0]
+
+
+def reference_and_source(
+    known: np.ndarray, hole: np.ndarray, config: PyramidConfig
+) -> tuple[np.ndarray, str]:
+    """`content_reference` and `content_source` at once (the networks looked up once)."""
+    source, model = _resolve(hole, config)
     if source == "network":
-        model = _network_for(hole, config)
         side = model.image_size
         predicted = content_net.predict(
             model, resize.resize_image(known, (side, side)), _hole_at(hole, model)
         )
         filled = resize.resize_image(predicted, known.shape[:2])
-        return np.where(hole > 0, filled, known).astype(np.float32)
+        return np.where(hole > 0, filled, known).astype(np.float32), source
     if source == "patchmatch":
-        return patchmatch_fill(known, hole)
+        return patchmatch_fill(known, hole), source
     fill_fn = fill.mean_fill if source == "mean" else fill.harmonic_fill
-    return np.asarray(fill_fn(known, hole), np.float32)
+    return np.asarray(fill_fn(known, hole), np.float32), source
 
 
-def _network_for(hole: np.ndarray, config: PyramidConfig):
-    """The first content network (`npsynth.hub`) that fills the hole, or None (content="auto").
+def _resolve(hole: np.ndarray, config: PyramidConfig) -> tuple[str, object]:
+    """(source, content network or None): `config.content` with "auto" resolved, and the
+    first network (`npsynth.hub`) that fills the hole. content="network" with none that
+    fills it gives the first network, whose `content_net.predict` says why it cannot.
 
     Raises:
-      ValueError: content="network" with no network at all, or none that fills the hole.
+      ValueError: content="network" with no network at all.
     """
+    if config.content not in ("auto", "network"):
+        return config.content, None
     checkpoints = hub.candidates("content_net", config.content_checkpoint)
     if config.content == "network" and not checkpoints:
         raise ValueError(
@@ -73,14 +81,11 @@ def _network_for(hole: np.ndarray, config: PyramidConfig):
     if shipped:
         models = (m for m in models if m.mode == "paper")
     model = next((m for m in models if content_net.fills(m, _hole_at(hole, m))), None)
-    if model is None and config.content == "network":
-        side = hub.load("content_net", checkpoints[0]).image_size
-        raise ValueError(
-            f"this content network was trained in paper mode: it only fills the centred "
-            f"{side // 2}x{side // 2} square of a {side}x{side} image. Use a freeform network "
-            "for other holes."
-        )
-    return model
+    if model is not None:
+        return "network", model
+    if config.content == "network":
+        return "network", hub.load("content_net", checkpoints[0])
+    return "patchmatch", None
 
 
 # PatchMatch's patch radius (patches of 7x7 pixels) and the seed of its randomised search.
