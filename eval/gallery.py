@@ -63,6 +63,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--scales", type=int_list, help="pyramid of every method (default: each method's own)"
     )
     parser.add_argument(
+        "--levels",
+        type=int,
+        help="work only at the first N levels of the pyramid (1 with optimize: the fast choice)",
+    )
+    parser.add_argument(
         "--paste", choices=PASTES, default=TranslateConfig().paste,
         help="how translate joins its decoded hole to the known pixels (TranslateConfig.paste)",
     )  # fmt: skip
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
                 raise ValueError(f"--cases-only: no case {', '.join(map(repr, unknown))}")
             cases = [case for case in cases if case.name in args.cases_only]
         scales = {} if args.scales is None else {"scales": args.scales}
-        configs = runner.configs_for(args.methods, paste=args.paste, **scales)
+        configs = runner.configs_for(args.methods, paste=args.paste, levels=args.levels, **scales)
     shared = shared_folder()
     header = [
         f"- command: `{command}`",

@@ -114,6 +114,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         f"{','.join(map(str, defaults.scales))}, translate {','.join(map(str, translate.scales))})",
     )  # fmt: skip
     parser.add_argument(
+        "--levels", type=positive_int,
+        help="work only at the first N levels of the pyramid, then paste the fill upsampled "
+        "(1 with optimize: the fast choice)",
+    )  # fmt: skip
+    parser.add_argument(
         "--iterations", type=int_list, default=str(defaults.iterations),
         help="L-BFGS iterations per scale, or one per scale: 100,50,20"
     )  # fmt: skip
@@ -238,6 +243,7 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
     return runner.configs_for(
         args.methods,
         **({} if scales is None else {"scales": scales}),
+        levels=args.levels,
         content=args.content,
         content_checkpoint=args.content_checkpoint,
         iterations=iterations[0] if len(iterations) == 1 else iterations,

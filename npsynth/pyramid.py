@@ -147,7 +147,7 @@ def run_batch(
     crops = [
         (im[top:bottom, left:right], m[top:bottom, left:right]) for im, m in zip(images, masks)
     ]
-    sizes = level_sizes(crops[0][0].shape[:2], config.scales)
+    sizes = level_sizes(crops[0][0].shape[:2], config.scales)[: config.levels]
     count = len(images)
     results, references, previous = [[] for _ in images], [None] * count, [None] * count
     sources = [""] * count  # what made each photo's first reference
@@ -223,12 +223,23 @@ def context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[i
 
 def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) -> np.ndarray:
     """A copy of `image` whose hole pixels inside `region` come from `filled`, the worked
-    region's result (resized to the region first if it was worked at a smaller size)."""
+    region's result.
+
+    A result worked at a smaller size is upsampled to the region and pasted in the gradient
+    domain (`fill.poisson_paste`, Perez et al. 2003): its detail is kept while the
+    difference between its upsampled known pixels and the photo's, at the hole's border,
+    is spread smoothly over the hole, so the fill meets the full-resolution border.
+    """
     top, bottom, left, right = region
-    if filled.shape[:2] != (bottom - top, right - left):
-        filled = resize.resize_image(filled, (bottom - top, right - left))
-    output = image.copy()
     hole_px = mask[top:bottom, left:right, 0] > 0
+    if filled.shape[:2] != (bottom - top, right - left):
+        from npsynth import fill  # jax: imported only when a fill is upsampled
+
+        filled = resize.resize_image(filled, (bottom - top, right - left))
+        known = image[top:bottom, left:right]
+        pasted = fill.poisson_paste(filled, known, hole_px[..., None].astype(np.float32))
+        filled = np.clip(np.asarray(pasted), 0.0, 1.0).astype(image.dtype)
+    output = image.copy()
     output[top:bottom, left:right][hole_px] = filled[hole_px]
     return output
 

@@ -36,7 +36,7 @@ def test_each_method_has_only_its_own_fields():
     shared = {f.name for f in dataclasses.fields(PyramidConfig)}
     optimize = {f.name for f in dataclasses.fields(OptimizeConfig)} - shared
     translate = {f.name for f in dataclasses.fields(TranslateConfig)} - shared
-    assert shared == {"scales", "context", "content", "content_checkpoint", "chunk_size"}
+    assert shared == {"scales", "context", "content", "content_checkpoint", "chunk_size", "levels"}
     assert optimize == {
         "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
         "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",

@@ -104,6 +104,42 @@ def test_paste_hole_replaces_only_hole_pixels_inside_the_region():
     assert not image.any()  # the input is not changed
 
 
+def test_paste_hole_meets_the_border_when_the_fill_was_worked_smaller():
+    # A flat 0.6 photo whose half-size fill is a flat 0.2 with a bump: pasted in the gradient
+    # domain, the fill's offset from the border (0.4) is removed and its bump is kept.
+    image = np.full((32, 32, 3), 0.6, np.float32)
+    mask = np.zeros((32, 32, 1), np.float32)
+    mask[8:24, 8:24] = 1
+    filled = np.full((16, 16, 3), 0.2, np.float32)
+    filled[7:9, 7:9] = 0.3  # the bump, well inside the hole (hole cells 4..11)
+    out = pyramid.paste_hole(image, mask, (0, 32, 0, 32), filled)
+    hole = mask[..., 0] > 0
+    np.testing.assert_array_equal(out[~hole], image[~hole])
+    upsampled = pyramid.resize.resize_image(filled, (32, 32))
+    # out = upsampled fill + a harmonic correction that is 0.4 at the border: far from the
+    # bump the fill is flat, so out is 0.6 there; the bump's rise over its surroundings stays.
+    np.testing.assert_allclose(out[8:10, 8:24], 0.6, atol=1e-3)
+    rise_out = out[15:17, 15:17].mean() - out[9, 9].mean()
+    rise_fill = upsampled[15:17, 15:17].mean() - upsampled[9, 9].mean()
+    np.testing.assert_allclose(rise_out, rise_fill, atol=2e-3)
+    assert rise_fill > 0.05
+
+
+def test_levels_stops_the_pyramid_early_and_upsamples_the_fill():
+    photo = _photo()
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[16:48, 16:48] = 1
+    step = Recorder([0.25, 0.75])
+    config = OptimizeConfig.tiny(levels=1)  # 32 and 64 px, but only the first level
+    result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step)
+    assert [lv.size for lv in step.levels] == [(32, 32)]
+    assert [s.size for s in result.scales] == [(32, 32)]
+    assert result.image.shape == (64, 64, 3)
+    np.testing.assert_array_equal(result.image[hole[..., 0] == 0], photo[hole[..., 0] == 0])
+    with pytest.raises(ValueError, match="levels"):
+        OptimizeConfig(levels=0)
+
+
 def test_context_window_and_level_sizes_by_hand():
     hole = np.zeros((1000, 3000), bool)
     hole[100:140, 2900:2960] = True  # 40x60 box near the right edge

@@ -50,6 +50,10 @@ class PyramidConfig:
     content_checkpoint: str | None = None
     # Candidates per chunk of the nearest-neighbour search (bounds its memory).
     chunk_size: int = 512
+    # Work only at the first N levels of the pyramid, then paste the last one's fill,
+    # upsampled, in the gradient domain (`pyramid.paste_hole`). None: every level. 1 with
+    # optimize is the fast choice (docs/results.md, "The fast choice").
+    levels: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "scales", _increasing_scales("scales", self.scales))
@@ -61,6 +65,8 @@ class PyramidConfig:
             raise ValueError(f"context must be >= 0, got {self.context}")
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        if self.levels is not None and self.levels < 1:
+            raise ValueError(f"levels must be >= 1 (or None for every level), got {self.levels}")
 
     @classmethod
     def tiny(cls, **overrides):

@@ -46,12 +46,13 @@ class Schedule:
 
 
 # The paper's schedule (100 L-BFGS iterations at every scale, zoom line search growing the
-# last step), and the ones the frontier explores around it.
+# last step), the default, the fast choice, and the ones the frontier explores around it.
 SCHEDULES = {
     s.name: s
     for s in (
         Schedule("paper", {"iterations": 100}, stops=(10, 20, 30, 50)),
         Schedule("default", {}, stops=(10,)),
+        Schedule("fast", {"levels": 1}),  # the fast choice: the first level only, upsampled
         Schedule("full-step", {"iterations": (100, 100, 50), "linesearch_init": "max"},
                  stops=(10, 20, 30)),
         Schedule("full-step-light", {"iterations": (50, 50, 50), "linesearch_init": "max"},
