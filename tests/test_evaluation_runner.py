@@ -122,7 +122,8 @@ def test_settings_hold_what_decides_the_scores(photos):
         "seed": 0, "methods": ["optimize"], "baselines": ["biharmonic"],
         "config": {"optimize": {
             "scales": [32, 64], "context": 1.0, "content": "harmonic",
-            "content_checkpoint": None, "chunk_size": 512, "iterations": 5, "alpha": 1e-7,
+            "content_checkpoint": None, "chunk_size": 512, "levels": None, "iterations": 5,
+            "alpha": 1e-7,
             "beta": 1.0, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
             "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
             "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
@@ -130,6 +131,12 @@ def test_settings_hold_what_decides_the_scores(photos):
         }},
     }  # fmt: skip
     assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back
+    # A run saved before `levels` existed resumes: the missing field is its default.
+    older = settings | {"config": {"optimize": {
+        k: v for k, v in settings["config"]["optimize"].items() if k != "levels"}}}  # fmt: skip
+    assert runner.with_new_fields(older) == settings
+    changed = older | {"config": {"optimize": older["config"]["optimize"] | {"alpha": 1.0}}}
+    assert runner.with_new_fields(changed) != settings
 
 
 def test_earlier_rows(tmp_path, photos, capsys):

@@ -218,6 +218,21 @@ def run_settings(evaluation: Evaluation) -> dict:
     }
 
 
+def with_new_fields(saved: dict) -> dict:
+    """Saved run settings with the config fields added to npsynth since, at their defaults
+    (which keep the behaviour from before them, e.g. `levels=None`), so older runs resume."""
+    configs = saved.get("config")
+    if not isinstance(configs, dict):
+        return saved
+    filled = {}
+    for method, fields in configs.items():
+        if method in CONFIGS and isinstance(fields, dict):
+            defaults = dataclasses.asdict(CONFIGS[method]())
+            fields = json.loads(json.dumps(defaults, default=str)) | fields
+        filled[method] = fields
+    return saved | {"config": filled}
+
+
 def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     """The rows of out/metrics.csv to keep: all of them when resuming a run with `settings`.
 
@@ -238,7 +253,7 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
             "settings cannot be checked; use a new --out or drop --resume"
         )
     with as_input_error(f"cannot --resume in {out}: {SETTINGS_FILE}"):
-        saved = json.loads(saved_path.read_text())
+        saved = with_new_fields(json.loads(saved_path.read_text()))
     changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
     if changed:
         raise InputError(
