@@ -26,7 +26,7 @@ from pathlib import Path
 from npsynth.config.inpaint import PASTES, TranslateConfig
 from npsynth.evaluation import gallery, runner
 from npsynth.evaluation.baselines import BASELINES
-from npsynth.evaluation.cli_errors import as_input_error, int_list, main_errors
+from npsynth.evaluation.cli_errors import as_input_error, int_list, main_errors, positive_int
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = REPO / "eval" / "gallery" / "cases.json"
@@ -64,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--levels",
-        type=int,
+        type=positive_int,
         help="work only at the first N levels of the pyramid (1 with optimize: the fast choice)",
     )
     parser.add_argument(

@@ -134,9 +134,9 @@ def test_settings_hold_what_decides_the_scores(photos):
     # A run saved before `levels` existed resumes: the missing field is its default.
     older = settings | {"config": {"optimize": {
         k: v for k, v in settings["config"]["optimize"].items() if k != "levels"}}}  # fmt: skip
-    assert runner.with_new_fields(older) == settings
+    assert runner.report.with_new_config_fields(older) == settings
     changed = older | {"config": {"optimize": older["config"]["optimize"] | {"alpha": 1.0}}}
-    assert runner.with_new_fields(changed) != settings
+    assert runner.report.with_new_config_fields(changed) != settings
 
 
 def test_earlier_rows(tmp_path, photos, capsys):

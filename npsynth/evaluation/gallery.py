@@ -185,13 +185,12 @@ def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> d
 def gallery_settings(cases, configs: Mapping[str, PyramidConfig], baselines) -> dict:
     """What decides the gallery's fills: a resumed run keeps the cases whose entry in
     "cases" is unchanged, and refuses one where anything else changed."""
-    as_json = functools.partial(json.dumps, default=str)
     return {
         "methods": list(configs),
         "baselines": list(baselines),
-        "config": {m: json.loads(as_json(dataclasses.asdict(c))) for m, c in configs.items()},
+        "config": {m: report.json_fields(c) for m, c in configs.items()},
         "ring": RING_WIDTH,
-        "cases": {c.name: json.loads(as_json(dataclasses.asdict(c))) for c in cases},
+        "cases": {c.name: report.json_fields(c) for c in cases},
     }
 
 
@@ -208,7 +207,7 @@ def kept_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     if not saved_path.exists():
         raise InputError(f"cannot --resume in {out}: it has {CSV_FILE} but no {SETTINGS_FILE}")
     with as_input_error(f"cannot --resume in {out}"):
-        saved = json.loads(saved_path.read_text())
+        saved = report.with_new_config_fields(json.loads(saved_path.read_text()))
         with open(csv_path, newline="") as f:
             rows = list(csv.DictReader(f))
         for row in rows:

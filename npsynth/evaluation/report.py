@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 import os
 import platform
@@ -94,6 +95,28 @@ def mean_cell(values: Sequence[float], form: str) -> str:
     """`form` of the mean of `values` without their NaNs (inf stays inf); "n/a" if all NaN."""
     kept = [v for v in values if not math.isnan(v)]
     return form.format(float(np.mean(kept))) if kept else "n/a"
+
+
+def json_fields(instance) -> dict:
+    """A dataclass's fields as JSON gives them back (tuples as lists, other values as str)."""
+    return json.loads(json.dumps(dataclasses.asdict(instance), default=str))
+
+
+def with_new_config_fields(saved: dict) -> dict:
+    """Saved run settings whose "config" (method -> fields) gets the config fields added to
+    npsynth since, at their defaults (which keep the behaviour from before them, e.g.
+    `levels=None`), so runs saved before a field existed still resume."""
+    from npsynth.config.inpaint import CONFIGS
+
+    configs = saved.get("config")
+    if not isinstance(configs, dict):
+        return saved
+    filled = {}
+    for method, fields in configs.items():
+        if method in CONFIGS and isinstance(fields, dict):
+            fields = json_fields(CONFIGS[method]()) | fields
+        filled[method] = fields
+    return saved | {"config": filled}
 
 
 def config_line(configs: Mapping[str, object]) -> str:

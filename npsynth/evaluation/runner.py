@@ -212,25 +212,9 @@ def run_settings(evaluation: Evaluation) -> dict:
         "methods": list(evaluation.configs),
         "baselines": list(evaluation.baselines),
         "config": {
-            method: json.loads(json.dumps(dataclasses.asdict(config), default=str))
-            for method, config in evaluation.configs.items()
+            method: report.json_fields(config) for method, config in evaluation.configs.items()
         },
     }
-
-
-def with_new_fields(saved: dict) -> dict:
-    """Saved run settings with the config fields added to npsynth since, at their defaults
-    (which keep the behaviour from before them, e.g. `levels=None`), so older runs resume."""
-    configs = saved.get("config")
-    if not isinstance(configs, dict):
-        return saved
-    filled = {}
-    for method, fields in configs.items():
-        if method in CONFIGS and isinstance(fields, dict):
-            defaults = dataclasses.asdict(CONFIGS[method]())
-            fields = json.loads(json.dumps(defaults, default=str)) | fields
-        filled[method] = fields
-    return saved | {"config": filled}
 
 
 def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
@@ -253,7 +237,7 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
             "settings cannot be checked; use a new --out or drop --resume"
         )
     with as_input_error(f"cannot --resume in {out}: {SETTINGS_FILE}"):
-        saved = with_new_fields(json.loads(saved_path.read_text()))
+        saved = report.with_new_config_fields(json.loads(saved_path.read_text()))
     changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
     if changed:
         raise InputError(
