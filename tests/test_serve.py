@@ -170,11 +170,15 @@ def test_page_and_every_asset_it_names_are_served_locally(serve_with):
             assert client.get(url).status_code == 200, url
 
 
-def test_info_gives_each_method_its_default_scales(serve_with):
+def test_info_gives_each_choice_its_method_and_defaults(serve_with):
     info = serve_with(invert_hole).get("/api/info").json()
-    assert info["methods"]["translate"]["scales"] == list(TranslateConfig().scales)
-    assert info["methods"]["optimize"]["scales"] == list(OptimizeConfig().scales)
-    assert info["methods"]["optimize"]["iterations"] == OptimizeConfig().iterations
+    choices = info["choices"]
+    best = {"method": "optimize", "scales": list(OptimizeConfig().scales), "levels": None,
+            "iterations": OptimizeConfig().iterations}  # fmt: skip
+    assert choices["best"] == best
+    assert choices["fast"] == best | {"levels": 1}  # optimize, first level only
+    translate = {"method": "translate", "scales": list(TranslateConfig().scales), "levels": None}
+    assert choices["translate"] == translate
     assert info["limits"]["max_bytes"] == Limits().max_bytes
 
 
@@ -257,6 +261,9 @@ def test_unusable_masks_are_refused_before_any_job(serve_with, mask, words):
         ({"method": "translate", "scales": [8192]}, 400, "at most"),
         ({"method": "translate", "iterations": 5}, 400, "iterations is a setting of method"),
         ({"method": "optimize", "iterations": 10**6}, 400, "iterations must be"),
+        ({"method": "optimize", "levels": 0}, 400, "levels must be >= 1"),
+        ({"method": "optimize", "levels": "1"}, 400, "levels must be a whole number"),
+        ({"method": "optimize", "levels": 99}, 400, "levels must be a whole number up to"),
         ({"method": "translate", "image": "nope"}, 404, "no photo with this id"),
     ],
 )
@@ -378,6 +385,10 @@ def test_work_is_megapixels_times_iterations_per_level():
     skipped = OptimizeConfig(scales=(16, 32, 64), iterations=(7, 10, 3))  # 16 px level skipped
     assert level_plan((48, 64), skipped.scales) == sizes
     assert work_units(skipped, sizes) == pytest.approx(work_units(optimize, sizes))
+    first = OptimizeConfig(scales=(32, 64), iterations=(10, 3), levels=1)  # the fast choice
+    assert work_units(first, sizes) == pytest.approx(24 * 32 * 10 / 1e6)
+    first_skipped = OptimizeConfig(scales=(16, 32, 64), iterations=(7, 10, 3), levels=1)
+    assert work_units(first_skipped, sizes) == pytest.approx(24 * 32 * 10 / 1e6)
 
 
 def test_estimate_uses_the_default_rate_then_the_last_job():
@@ -391,6 +402,14 @@ def test_estimate_uses_the_default_rate_then_the_last_job():
     small = model.estimate(config, (256, 256))["seconds"]  # levels 128 and 256 px
     assert small == pytest.approx(2.0 * (128**2 + 256**2) / (256**2 + 512**2))
     assert model.estimate(OptimizeConfig(), (512, 512))["basis"] == "default"
+    fast, best = OptimizeConfig(levels=1), OptimizeConfig()  # rates of their own
+    assert model.estimate(fast, (512, 512)) == {
+        "seconds": pytest.approx(DEFAULT_RATES["optimize levels=1"] * 128**2 * 15 / 1e6),
+        "basis": "default",
+    }
+    model.record(best, (512, 512), 100.0)
+    assert model.estimate(best, (512, 512)) == {"seconds": 100.0, "basis": "measured"}
+    assert model.estimate(fast, (512, 512))["basis"] == "default"
 
 
 def test_estimate_route_answers_for_an_uploaded_photo(serve_with):
@@ -431,6 +450,24 @@ def test_a_real_translate_job_fills_only_the_hole(serve_with, photo):
     progress = [d for _, n, d in stream if n == "progress"]
     levels = {(d["level"], d["levels"], tuple(d["size"])) for d in progress}
     assert levels == {(0, 2, (32, 32)), (1, 2, (64, 64))} and progress[-1]["done"]
+    result = client.get(f"/api/jobs/{job_id}/result.png")
+    filled = np.asarray(Image.open(io.BytesIO(result.content)))
+    hole = mask[..., 3] > 0
+    np.testing.assert_array_equal(filled[~hole], pixels[~hole])
+    assert np.abs(filled[hole].astype(int) - pixels[hole]).mean() > 2
+
+
+def test_a_real_fast_job_works_at_the_first_level_only(serve_with, photo):
+    pixels = np.round(photo * 255).astype(np.uint8)  # 64 x 64
+    mask = painted_mask(64, 64, box=(20, 40, 24, 44))
+    client = serve_with(api.inpaint)
+    image, hole_id = upload(client, pixels, mask)
+    body = {"image": image, "mask": hole_id, "method": "optimize", "levels": 1, "iterations": 3}
+    job_id = client.post("/api/jobs", json=body | TINY).json()["id"]
+    stream = events(client, job_id)
+    assert stream[-1][1] == "done", stream[-1]
+    progress = [d for _, n, d in stream if n == "progress"]
+    assert {(d["level"], d["levels"], tuple(d["size"])) for d in progress} == {(0, 1, (32, 32))}
     result = client.get(f"/api/jobs/{job_id}/result.png")
     filled = np.asarray(Image.open(io.BytesIO(result.content)))
     hole = mask[..., 3] > 0

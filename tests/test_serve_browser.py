@@ -1,6 +1,6 @@
 """The web page end to end in headless Chromium (Debian's chromium + chromium-driver, through
 selenium): `python -m eval.serve`, open a photo, paint a stroke with the mouse, run the fast
-method at small scales, download the result; it differs from the photo inside the stroke and
+choice at small scales, download the result; it differs from the photo inside the stroke and
 equals it outside.
 
 Skipped when Chromium, its driver or selenium is missing, unless NPSYNTH_REQUIRE_BROWSER=1
@@ -144,7 +144,7 @@ def test_paint_run_and_download_in_a_real_browser(browser, page_url, tmp_path):
     Image.fromarray(photo).save(photo_path)
     bad_path.write_bytes(b"this is a text file, not a photo")
     driver.get(page_url)
-    wait_until(lambda: by_id("scales").get_attribute("value") == "256,512", 30, "the page")
+    wait_until(lambda: by_id("scales").get_attribute("value") == "128,256,512", 30, "the page")
 
     by_id("file").send_keys(str(bad_path))  # a bad file: a clear message, nothing opened
     wait_until(lambda: "error" in message(driver)[1], 30, "the error message")

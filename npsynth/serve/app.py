@@ -4,11 +4,11 @@ Routes (JSON unless said otherwise; errors are `{"error": message}`):
 
   GET  /                         the page (npsynth/serve/static/index.html)
   GET  /static/...               its scripts and styles, all shipped in the package
-  GET  /api/info                 methods, their default scales, upload limits
+  GET  /api/info                 the page's choices (fast, best, translate), upload limits
   POST /api/images               body: a JPEG/PNG/WebP photo -> {"id", "width", "height"}
   POST /api/masks                body: a mask image (alpha or white = hole) -> {"id", ...}
-  GET  /api/estimate             ?image=ID&method=...&scales=128,256 -> {"seconds", "basis"}
-  POST /api/jobs                 {"image", "mask", "method", "scales", ...} -> {"id", ...}
+  GET  /api/estimate             ?image=ID&method=...&scales=128,256[&levels=1] -> {"seconds", ...}
+  POST /api/jobs                 {"image", "mask", "method", "scales", "levels", ...} -> {"id"}
   GET  /api/jobs/ID              the job's state
   GET  /api/jobs/ID/events       Server-Sent Events: queued, started, progress, done | failed
                                  | cancelled (resumes after the `Last-Event-ID` header)
@@ -44,7 +44,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from npsynth.config.inpaint import OptimizeConfig, TranslateConfig, config_for
+from npsynth.config.inpaint import config_for
 from npsynth.serve.jobs import JobQueue, JobRequest, QueueFull
 from npsynth.serve.uploads import (
     Limits,
@@ -58,8 +58,16 @@ from npsynth.serve.uploads import (
 
 STATIC = Path(__file__).parent / "static"
 # Fields of a job request besides image and mask, and the most a page may ask for.
-JOB_FIELDS = ("scales", "iterations", "content")
+JOB_FIELDS = ("scales", "iterations", "content", "levels")
 MAX_SCALES, MAX_SCALE, MAX_ITERATIONS = 6, 4096, 1000
+# The page's choices: the method each runs and the settings it adds to the method's defaults.
+# Fast is optimize at the first level only, pasted up in the gradient domain: it beats Telea
+# at a tenth of best's time or less (docs/results.md, "The fast choice").
+CHOICES = {
+    "fast": ("optimize", {"levels": 1}),
+    "best": ("optimize", {}),
+    "translate": ("translate", {}),
+}
 # Every response: assets only from this server (the page works offline, no CDN), no framing.
 CSP = (
     b"default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
@@ -127,7 +135,21 @@ def job_config(body: dict):
     iterations = fields.get("iterations", 1)
     if not isinstance(iterations, int) or iterations > MAX_ITERATIONS:
         raise ValueError(f"iterations must be a whole number up to {MAX_ITERATIONS}")
+    levels = fields.get("levels", 1)
+    if not isinstance(levels, int) or isinstance(levels, bool) or levels > MAX_SCALES:
+        raise ValueError(f"levels must be a whole number up to {MAX_SCALES}")
     return config_for(method, **fields)
+
+
+def choice_info() -> dict:
+    """Each of the page's choices: its method and that method's defaults with its settings."""
+    info = {}
+    for name, (method, settings) in CHOICES.items():
+        config = config_for(method, **settings)
+        info[name] = {"method": method, "scales": list(config.scales), "levels": config.levels}
+        if method == "optimize":
+            info[name]["iterations"] = config.iterations
+    return info
 
 
 def parse_scales(text: str) -> list[int]:
@@ -175,13 +197,8 @@ def create_app(
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def info(request: Request):
-        fast, best = TranslateConfig(), OptimizeConfig()
         return JSONResponse({
-            "methods": {
-                "translate": {"label": "fast", "scales": list(fast.scales)},
-                "optimize": {"label": "best", "scales": list(best.scales),
-                             "iterations": best.iterations},
-            },
+            "choices": choice_info(),
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels},
         })  # fmt: skip
 
@@ -205,6 +222,7 @@ def create_app(
             config = job_config({
                 "method": query.get("method"), "scales": parse_scales(query.get("scales", "")),
                 "iterations": int(query["iterations"]) if query.get("iterations") else None,
+                "levels": int(query["levels"]) if query.get("levels") else None,
             })  # fmt: skip
             return JSONResponse(jobs.time_model.estimate(config, image.shape[:2]))
         except ValueError as error:

@@ -1,12 +1,15 @@
 """How long a job will take: seconds per unit of work, measured from the last job.
 
-A job's work is the sum over its pyramid levels of the level's megapixels, times the
-L-BFGS iterations at that level for `optimize` (1 for `translate`). The estimate is that
-work times the method's rate. Before the first job of a method the rate is the default
-below, measured on this project's 2-core CPU machine (README: `optimize` at 128, 256, 512 px
-with 100 iterations took about 660 s per 512 px photo, `translate` at 256, 512 px 4.6 s);
-after each finished job it is that job's seconds over its work, so later estimates follow
-this machine (first-job compilation included, so the second estimate can run high).
+A job's work is the sum over the pyramid levels it works at (the first `levels` of them) of
+the level's megapixels, times the L-BFGS iterations at that level for `optimize` (1 for
+`translate`). The estimate is that work times a rate per kind of job (`rate_key`: the method,
+and for a job at its first levels only, how many). Before the first job of a kind the rate is
+the default below, measured on this project's 2-core CPU machine with eval.inpaint on the
+centred 512 px hole, photos 1-20 (docs/results.md, "Headline tables with today's defaults"
+and "The fast choice": `optimize` at 128, 256, 512 px with 15 iterations 150 s per photo,
+`--levels 1` 14.7 s; `translate` at 256, 512 px 4.6 s); after each finished job it is that
+job's seconds over its work, so later estimates follow this machine (first-job compilation
+included, so the second estimate can run high).
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ import threading
 from npsynth import pyramid
 from npsynth.config.inpaint import OptimizeConfig, PyramidConfig
 
-# Seconds per unit of work before any job of the method has run here.
-DEFAULT_RATES = {"optimize": 19.0, "translate": 14.0}
+# Seconds per unit of work before any job of the kind has run here: the first level alone
+# costs more per unit (the content reference, VGG set-up and the paste are a larger share).
+DEFAULT_RATES = {"optimize": 29.0, "optimize levels=1": 60.0, "translate": 14.0}
+
+
+def rate_key(config: PyramidConfig) -> str:
+    """The kind of job whose rate `config` takes: its method, and its levels when it has them."""
+    return config.method if config.levels is None else f"{config.method} levels={config.levels}"
 
 
 def level_plan(size: tuple[int, int], scales: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -32,17 +41,22 @@ def level_plan(size: tuple[int, int], scales: tuple[int, ...]) -> list[tuple[int
 
 
 def work_units(config: PyramidConfig, sizes: list[tuple[int, int]]) -> float:
-    """The work of running `config` at levels of `sizes` (megapixels x iterations)."""
+    """The work of running `config` at levels of `sizes` (megapixels x iterations).
+
+    `sizes` are all the pyramid's levels (`level_plan`); only the first `config.levels` are
+    worked at (the paste of the last one's fill is not counted).
+    """
     if isinstance(config, OptimizeConfig):
         iterations = pyramid.per_level(config.iterations, len(config.scales), "iterations")
         iterations = iterations[len(config.scales) - len(sizes) :]  # skipped coarse levels
     else:
         iterations = [1] * len(sizes)
-    return sum(h * w / 1e6 * n for (h, w), n in zip(sizes, iterations, strict=True))
+    worked = list(zip(sizes, iterations, strict=True))[: config.levels]
+    return sum(h * w / 1e6 * n for (h, w), n in worked)
 
 
 class TimeModel:
-    """The rate per method: the default until a job finishes, then the last job's."""
+    """The rate per kind of job: the default until one finishes, then the last one's."""
 
     def __init__(self, rates: dict[str, float] | None = None):
         self._rates = dict(DEFAULT_RATES if rates is None else rates)
@@ -52,14 +66,16 @@ class TimeModel:
     def estimate(self, config: PyramidConfig, size: tuple[int, int]) -> dict:
         """{"seconds": the estimate, "basis": "default" or "measured"} for a photo of `size`."""
         units = work_units(config, level_plan(size, config.scales))
+        key = rate_key(config)
         with self._lock:
-            rate, measured = self._rates[config.method], config.method in self._measured
+            rate = self._rates.get(key, self._rates.get(config.method))  # other levels: method's
+            measured = key in self._measured
         return {"seconds": rate * units, "basis": "measured" if measured else "default"}
 
     def record(self, config: PyramidConfig, size: tuple[int, int], seconds: float) -> None:
-        """Take the rate of `config.method` from a job on a photo of `size` that took `seconds`."""
+        """Take the rate of `config`'s kind from a job on a photo of `size` that took `seconds`."""
         units = work_units(config, level_plan(size, config.scales))
         if units > 0 and seconds > 0:
             with self._lock:
-                self._rates[config.method] = seconds / units
-                self._measured.add(config.method)
+                self._rates[rate_key(config)] = seconds / units
+                self._measured.add(rate_key(config))

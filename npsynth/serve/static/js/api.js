@@ -30,9 +30,10 @@ export const uploadPhoto = (blob) =>
 export const uploadMask = (blob) =>
   call("/api/masks", { method: "POST", body: blob, headers: { "content-type": "image/png" } });
 
-export function getEstimate({ image, method, scales, iterations }) {
+export function getEstimate({ image, method, scales, iterations, levels }) {
   const query = new URLSearchParams({ image, method, scales: scales.join(",") });
   if (iterations) query.set("iterations", iterations);
+  if (levels) query.set("levels", levels);
   return call(`/api/estimate?${query}`);
 }
 

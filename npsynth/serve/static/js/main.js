@@ -1,4 +1,4 @@
-// The page: open a photo, paint, pick the method, run, watch progress, get the result.
+// The page: open a photo, paint, pick fast or best, run, watch progress, get the result.
 
 import * as api from "./api.js";
 import { Editor } from "./editor.js";
@@ -91,8 +91,13 @@ const baseName = (name) => (name || "photo").replace(/\.[^.]*$/, "").replace(/_f
 
 // --- method, scales, estimate ---------------------------------------------------------------
 
-function method() {
-  return document.querySelector("input[name=method]:checked").value;
+function choice() {
+  return document.querySelector("input[name=choice]:checked").value;
+}
+
+// The method and settings of the checked choice, as /api/info gives them.
+function choiceDefaults() {
+  return state.info ? state.info.choices[choice()] : null;
 }
 
 function scales() {
@@ -102,7 +107,10 @@ function scales() {
 }
 
 function jobSettings() {
-  const settings = { method: method(), scales: scales() };
+  const defaults = choiceDefaults();
+  if (!defaults) throw new Error("the page is still loading its settings");
+  const settings = { method: defaults.method, scales: scales() };
+  if (defaults.levels) settings.levels = defaults.levels;
   if (settings.method === "optimize") {
     const iterations = Number($("iterations").value);
     if (!Number.isInteger(iterations) || iterations < 1) throw new Error("iterations: a whole number, at least 1");
@@ -111,10 +119,13 @@ function jobSettings() {
   return settings;
 }
 
-function methodChanged() {
-  const defaults = state.info && state.info.methods[method()];
-  if (defaults) $("scales").value = defaults.scales.join(",");
-  $("iterations-box").hidden = method() !== "optimize";
+function choiceChanged() {
+  const defaults = choiceDefaults();
+  if (defaults) {
+    $("scales").value = defaults.scales.join(",");
+    if (defaults.iterations) $("iterations").value = defaults.iterations;
+  }
+  $("iterations-box").hidden = !defaults || defaults.method !== "optimize";
   refreshEstimate();
 }
 
@@ -297,7 +308,7 @@ function wire() {
   $("zoom-in").addEventListener("click", () => editor.zoomBy(1.25));
   $("zoom-out").addEventListener("click", () => editor.zoomBy(0.8));
   $("zoom-fit").addEventListener("click", () => editor.fit());
-  for (const radio of document.querySelectorAll("input[name=method]")) radio.addEventListener("change", methodChanged);
+  for (const radio of document.querySelectorAll("input[name=choice]")) radio.addEventListener("change", choiceChanged);
   $("scales").addEventListener("input", refreshEstimate);
   $("iterations").addEventListener("input", refreshEstimate);
   $("run").addEventListener("click", run);
@@ -373,7 +384,7 @@ async function start() {
   updateControls();
   try {
     state.info = await api.getInfo();
-    methodChanged();
+    choiceChanged();
   } catch (error) {
     say(error.message, "error");
   }
