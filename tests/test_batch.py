@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,12 +21,18 @@ def _holes():
     return first, second
 
 
-def test_a_batch_fills_each_photo_as_one_alone_does(photo, vgg):
+@pytest.mark.parametrize(
+    "matches",
+    [{"nn_update": "per_scale"}, {"nn_update": "per_chunk", "chunk_iterations": 2}],
+    ids=["per_scale", "per_chunk"],  # per_chunk: searched again after 2 of the 4 iterations
+)
+def test_a_batch_fills_each_photo_as_one_alone_does(photo, vgg, matches):
+    config = dataclasses.replace(TINY, **matches)
     other = np.ascontiguousarray(photo[:, ::-1])
     holes = _holes()
     images = [np.where(h > 0, 0.0, p) for p, h in zip((photo, other), holes)]
-    batch = npsynth.inpaint_batch(images, holes, config=TINY, vgg=vgg)
-    alone = [npsynth.inpaint(i, h, config=TINY, vgg=vgg) for i, h in zip(images, holes)]
+    batch = npsynth.inpaint_batch(images, holes, config=config, vgg=vgg)
+    alone = [npsynth.inpaint(i, h, config=config, vgg=vgg) for i, h in zip(images, holes)]
     for together, single, image, hole in zip(batch, alone, images, holes):
         # The same maths as one program per photo; the batched program rounds differently,
         # which 4 L-BFGS iterations amplify to at most about one 8-bit level.
@@ -32,6 +40,7 @@ def test_a_batch_fills_each_photo_as_one_alone_does(photo, vgg):
         assert np.mean(np.abs(together.image - single.image)) < 1e-4
         for a, b in zip(together.scales, single.scales):
             np.testing.assert_allclose(a.losses, b.losses, rtol=1e-3)
+            assert a.evaluations == b.evaluations
         known = hole[..., 0] == 0
         np.testing.assert_array_equal(together.image[known], image[known])
     # The photos are solved apart: their fills differ.
@@ -62,7 +71,7 @@ def put(x, device=None, *args, **kwargs):
 jax.device_put = put
 
 data = np.load(sys.argv[1])
-config = InpaintConfig.tiny(scales=(32,), iterations=3)
+config = InpaintConfig.tiny(scales=(32,), iterations=3, chunk_iterations=2)
 batch = npsynth.inpaint_batch(list(data["images"]), list(data["holes"]), config=config)
 assert placed and set(placed) == {2}, placed  # every batched array split over 2 devices
 np.save(sys.argv[2], np.stack([result.image for result in batch]))
@@ -89,7 +98,7 @@ def test_a_batch_split_over_two_devices_fills_each_photo_as_one_alone_does(photo
         check=False, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    config = InpaintConfig.tiny(scales=(32,), iterations=3)
+    config = InpaintConfig.tiny(scales=(32,), iterations=3, chunk_iterations=2)
     for together, image, hole in zip(np.load(tmp_path / "out.npy"), images, holes):
         alone = npsynth.inpaint(image, hole, config=config, vgg=vgg).image
         np.testing.assert_allclose(together, alone, atol=5e-3)

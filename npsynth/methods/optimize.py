@@ -148,46 +148,70 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     the batch sharded over the local devices when it divides evenly among them.
 
     The texture window is that of the holes' union, which gives every photo its exact
-    features. Photos whose holes leave different texture layers usable, and every nn_update
-    but "per_scale", are solved one by one.
+    features. With "per_chunk" every photo's matches are searched again on its iterate after
+    every chunk, as `solve_level` does. Photos whose holes leave different texture layers
+    usable, and nn_update="every_eval", are solved one by one.
     `report` gets the batch's least advanced iteration and the first photo's loss and image.
     """
     layers = [losses.usable_layers(h, config.layers, config.patch_size) for h in holes]
-    if len(set(layers)) > 1 or not layers[0] or config.nn_update != "per_scale":
+    if len(set(layers)) > 1 or not layers[0] or config.nn_update == "every_eval":
         return [solve_level(k, h, g, vgg, config, iterations, size=size, report=report,
                             alpha_factor=alpha_factor)
                 for k, h, g in zip(knowns, holes, guides)]  # fmt: skip
     layers = layers[0]
     graphdef, state = nnx.split(vgg)
     known, hole, guide = (_on_devices(np.stack(a)[:, None]) for a in (knowns, holes, guides))
-    nn = [
-        losses.nearest_neighbours_for(
-            jnp.asarray(k[None] * (1 - h[None]) + h[None] * g[None]), jnp.asarray(h[None]),
-            vgg=vgg, layers=layers, patch_size=config.patch_size, chunk_size=config.chunk_size,
-        )
-        for k, h, g in zip(knowns, holes, guides)
-    ]  # fmt: skip
-    nn = {layer: _on_devices(np.stack([np.asarray(n[layer]) for n in nn])) for layer in layers}
+
+    def matches(images):  # each photo's nearest neighbours (Eq. 3) on its image
+        found = [
+            losses.nearest_neighbours_for(
+                jnp.asarray(k[None] * (1 - h[None]) + h[None] * np.asarray(x)[None]),
+                jnp.asarray(h[None]), vgg=vgg, layers=layers, patch_size=config.patch_size,
+                chunk_size=config.chunk_size,
+            )
+            for k, h, x in zip(knowns, holes, images)
+        ]  # fmt: skip
+        return {
+            layer: _on_devices(np.stack([np.asarray(n[layer]) for n in found])) for layer in layers
+        }
+
     union = np.max(np.stack(holes), axis=0)
     window_args, window_size = _window_arguments(union, layers)
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
     alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(config.beta)
-    problem = (state, known, hole, guide, nn, alpha, beta, window_args)
+    problem = (state, known, hole, guide, matches(guides), alpha, beta, window_args)
     fixed, solve = begin(problem, guide)
     values = [[float(v)] for v in np.asarray(solve.lbfgs.value)]
-    limit = jnp.int32(iterations)
-    while min(map(len, values)) <= iterations and not bool(np.all(solve.stopped)):
+    # Per photo: iterations and evaluations of the solves that "per_chunk" restarted, and the
+    # evaluations of a photo that finished before the batch's last restart.
+    before = np.zeros(len(knowns), np.int64)
+    evaluations_before = np.zeros(len(knowns), np.int64)
+    finished = np.full(len(knowns), -1, np.int64)
+    per_chunk = config.nn_update == "per_chunk"
+    while min(map(len, values)) <= iterations and (per_chunk or not bool(np.all(solve.stopped))):
+        limit = jnp.asarray(iterations - before, jnp.int32)
         solve, chunk_values = advance(problem, fixed, solve, limit)
-        done, chunk_values = np.asarray(solve.lbfgs.iter_num), np.asarray(chunk_values)
+        done = before + np.asarray(solve.lbfgs.iter_num)
+        chunk_values = np.asarray(chunk_values)
         for i, history in enumerate(values):
             history += [float(v) for v in chunk_values[i, : done[i] - len(history) + 1]]
+        counts = evaluations_before + np.asarray(solver.evaluations(solve))
         if report is not None:
             image = _compose(knowns[0], holes[0], solve.x[0, 0])
-            report(int(done.min()), iterations, values[0][-1],
-                   int(np.asarray(solver.evaluations(solve))[0]), image)  # fmt: skip
-    counts = np.asarray(solver.evaluations(solve))
+            report(int(done.min()), iterations, values[0][-1], int(counts[0]), image)
+        if per_chunk and bool(np.any(done < iterations)):
+            # New matches on each iterate: a new loss, so a fresh L-BFGS from there (a photo
+            # already done gets no iterations: its limit is 0).
+            finished = np.where((finished < 0) & (done >= iterations), counts, finished)
+            x = solve.x
+            problem = (state, known, hole, guide, matches(np.asarray(x)[:, 0]), alpha, beta,
+                       window_args)  # fmt: skip
+            fixed, solve = begin(problem, x)
+            before, evaluations_before = done, counts
+    counts = evaluations_before + np.asarray(solver.evaluations(solve))
+    counts = np.where(finished >= 0, finished, counts)
     return [
         LevelResult(
             _compose(k, h, solve.x[i, 0]), np.asarray(values[i], np.float32), layers, int(counts[i])
@@ -238,7 +262,7 @@ def _batch_solver(graphdef, layers, patch_size: int, options, chunk: int, window
     begin, advance = _solver_functions(graphdef, layers, patch_size, options, chunk, window_size)
     return (
         jax.jit(jax.vmap(begin, in_axes=(_PROBLEM_AXES, 0))),
-        jax.jit(jax.vmap(advance, in_axes=(_PROBLEM_AXES, 0, 0, None))),
+        jax.jit(jax.vmap(advance, in_axes=(_PROBLEM_AXES, 0, 0, 0))),
     )
 
 
