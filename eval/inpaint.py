@@ -16,7 +16,8 @@ truth), `metrics.csv` (one row per image and method) and `report.md` (means per 
 both rewritten after every photo, and `settings.json`. `--resume` keeps the photos already
 scored with the same settings and runs the rest, so a long run (20 photos at 512 px take
 hours on a CPU) can be stopped (Ctrl-C: exit 130, what was scored is kept) and continued,
-or grown with a larger `--limit`. Photos are named by their path below `--images`, suffix
+or grown with a larger `--limit`, or by methods or baselines (`--compare` on a finished run
+runs only the baselines). Photos are named by their path below `--images`, suffix
 kept (`a.png`, `a.jpg`, `sub/a.png`); `--out` may be the photos' folder (its `outputs/` and
 `grids/` are never read as photos). `--mask FILE` with `--images` is one hole for every photo.
 
@@ -170,7 +171,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")
     parser.add_argument(
         "--resume", action="store_true",
-        help="folder mode: keep the photos already scored in --out (same settings) and do the rest",
+        help="folder mode: keep what is already scored in --out (same settings; methods and "
+        "baselines may be added or dropped) and do the rest",
     )  # fmt: skip
     parser.add_argument(
         "--baselines", help=f"baselines for --compare (default {DEFAULT_BASELINES})"

@@ -222,6 +222,52 @@ def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
     assert "| 0.2400 | n/a | n/a | n/a |" not in line and "| n/a | n/a | n/a |" in line
 
 
+def test_a_resumed_run_runs_only_the_methods_it_lacks(tmp_path, photos, monkeypatch):
+    folder, _ = photos
+    calls = []
+
+    def flat(value):  # a stand-in fill: the hole set to `value`
+        def fill(blanked, hole):
+            calls.append(value)
+            return np.where(hole > 0, value, blanked)
+
+        return fill
+
+    fns = {"optimize": flat(0.5), "biharmonic": flat(0.25), "telea": flat(1.0)}
+    monkeypatch.setattr(
+        runner, "fillers", lambda e: {m: fns[m] for m in [*e.configs, *e.baselines]}
+    )
+
+    def run(baselines, **config):
+        configs = {"optimize": OptimizeConfig.tiny(**config)}
+        photos = runner.Photos(images=folder, hole="center:0.25")
+        return runner.Evaluation(photos=photos, configs=configs, baselines=baselines)
+
+    def scores():
+        with open(out / "metrics.csv") as f:
+            return {(r["image"], r["method"]): r["l1_hole"] for r in csv.DictReader(f)}
+
+    out = tmp_path / "run"
+    runner.evaluate(run(("biharmonic",)), out)
+    assert sorted(calls) == [0.25] * 3 + [0.5] * 3
+    before = scores()
+    calls.clear()
+    runner.evaluate(run(("biharmonic", "telea")), out, resume=True)  # a baseline added
+    assert calls == [1.0] * 3  # only it ran
+    after = scores()
+    assert sorted(after) == sorted((f"{n}.png", m) for n in "bcd" for m in fns)
+    assert {k: after[k] for k in before} == before  # the earlier scores are kept as they were
+    # Photo c is flat 0.25 (64 / 255 stored): telea's 1.0 in the hole is 1 - 64 / 255 off.
+    assert float(after[("c.png", "telea")]) == pytest.approx(1 - 64 / 255, abs=1e-6)
+    assert io.load_image(out / "grids" / "b.png").shape[1] > 5 * 48  # input|mask|3 fills|truth
+    assert json.loads((out / "settings.json").read_text())["baselines"] == ["biharmonic", "telea"]
+    with pytest.raises(ValueError, match=r"other settings \(config of optimize differ\)"):
+        runner.evaluate(run(("biharmonic",), alpha=1.0), out, resume=True)
+    calls.clear()
+    runner.evaluate(run(()), out, resume=True)  # baselines dropped: their rows go
+    assert calls == [] and sorted(scores()) == [(f"{n}.png", "optimize") for n in "bcd"]
+
+
 def test_inpaint_file_keeps_the_known_pixels(tmp_path, photos):
     folder, mask_dir = photos
     out = tmp_path / "filled.png"

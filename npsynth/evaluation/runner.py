@@ -218,11 +218,13 @@ def run_settings(evaluation: Evaluation) -> dict:
 
 
 def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
-    """The rows of out/metrics.csv to keep: all of them when resuming a run with `settings`.
+    """The rows of out/metrics.csv that may be kept when resuming a run with `settings` (a
+    resumed run may add or drop methods and baselines: `evaluate` keeps the rows of those
+    both have).
 
     Raises:
-      InputError: resuming where the saved settings differ, were never saved, or the saved
-        files cannot be read.
+      InputError: resuming where the saved settings differ (photos, holes, or the config of
+        a method both runs have), were never saved, or the saved files cannot be read.
     """
     saved_path, csv_path = out / SETTINGS_FILE, out / "metrics.csv"
     if not resume:
@@ -238,7 +240,19 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
         )
     with as_input_error(f"cannot --resume in {out}: {SETTINGS_FILE}"):
         saved = report.with_new_config_fields(json.loads(saved_path.read_text()))
-    changed = sorted(k for k in settings.keys() | saved.keys() if settings.get(k) != saved.get(k))
+    shared = set(settings["methods"] + settings["baselines"]) & set(
+        saved.get("methods", []) + saved.get("baselines", [])
+    )
+    changed = sorted(
+        k
+        for k in settings.keys() | saved.keys()
+        if k not in ("methods", "baselines", "config") and settings.get(k) != saved.get(k)
+    )
+    changed += [
+        f"config of {m}"
+        for m in sorted(shared & set(settings["config"]))
+        if settings["config"][m] != saved.get("config", {}).get(m)
+    ]
     if changed:
         raise InputError(
             f"cannot --resume in {out}: its results were made with other settings "
@@ -294,8 +308,9 @@ def planned_files(out: Path, names, methods) -> list[Path]:
 def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path:
     """Run every method and baseline on every photo; write the results under `out`.
 
-    With `resume`, the photos already scored in `out` by every method (with the same
-    `run_settings`) are kept and the others are run. Returns the report's path.
+    With `resume`, the scores and outputs already in `out` from the same `run_settings` are
+    kept and only the missing photos, methods and baselines are run (so a baseline can be
+    added to a finished run). Returns the report's path.
 
     Before the first photo is filled, every photo and mask is read and checked, and `out`
     is checked (writable, no output replacing an input); `out`'s own `outputs/` and
@@ -326,13 +341,21 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
     if not resume:  # Old rows must not outlive the settings they were made with.
         report.write_csv(out / "metrics.csv", rows)
     npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
-    done = {
-        name for name, *_ in items if set(fns) <= {r["method"] for r in rows if r["image"] == name}
-    }
-    rows = [r for r in rows if r["image"] in done]
-    if done:
+
+    def kept(name):  # the methods that scored `name` before and whose output is still there
+        file = checks.output_file(name)
+        scored = {r["method"] for r in rows if r["image"] == name}
+        return {m for m in scored & set(fns) if (out / "outputs" / m / file).is_file()}
+
+    missing = {name: set(fns) - kept(name) for name, *_ in items}
+    rows = [
+        r for r in rows
+        if r["image"] in missing and r["method"] in fns and r["method"] not in missing[r["image"]]
+    ]  # fmt: skip
+    done = [name for name in missing if not missing[name]]
+    if rows:
         print(f"resuming: {len(done)} of {len(items)} photos already scored in {out}")
-    todo = [item for item in items if item[0] not in done]
+    todo = [item for item in items if missing[item[0]]]
 
     def write_report():
         text = report.render_report(rows, header=report_header(evaluation, rows))
@@ -344,13 +367,16 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
             for group in groups(todo, evaluation.batch, evaluation.configs):
                 names = ", ".join(repr(name) for name, *_ in group)
                 names = f"photo{'s' if len(group) > 1 else ''} {names}"
+                needed = set().union(*(missing[name] for name, *_ in group))
+                group_fns = {m: fn for m, fn in fns.items() if m in needed}
                 try:
                     results = run_group(
-                        [g[1] for g in group], [g[2] for g in group], fns, batch_fns
+                        [g[1] for g in group], [g[2] for g in group], group_fns, batch_fns
                     )
                 except ValueError as error:  # npsynth's own "cannot fill this" messages
                     raise InputError(f"{names}: {error}") from error
                 for (name, image, mask), result in zip(group, results):
+                    rows = [r for r in rows if not (r["image"] == name and r["method"] in needed)]
                     outputs = {m: r[0] for m, r in result.items()}
                     scores = score_outputs(outputs, image, mask)
                     for method, (filled, seconds, scales) in result.items():
@@ -360,7 +386,12 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
                             {"image": name, "method": method, **scores[method],
                              "seconds": seconds, "scale_seconds": scales}
                         )  # fmt: skip
-                    grid = comparison_grid(image, mask, outputs)
+                    file = checks.output_file(name)
+                    every = {  # in the run's order, kept outputs read back
+                        m: outputs[m] if m in outputs else npio.load_image(out / "outputs" / m / file)
+                        for m in fns
+                    }  # fmt: skip
+                    grid = comparison_grid(image, mask, every)
                     npio.save_image(out / "grids" / checks.output_file(name), grid)
                 report.write_csv(out / "metrics.csv", rows)  # after every group: nothing lost
                 write_report()
@@ -371,7 +402,8 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
         raise Interrupted(
             f"interrupted; {kept} kept in {out}; rerun with --resume to continue"
         ) from stop
-    if not todo:  # Every photo was scored before: the report still names this command.
+    if not todo:  # Every photo was scored before: the report still names this command (and
+        report.write_csv(out / "metrics.csv", rows)  # the rows of dropped methods go)
         write_report()
     print(f"wrote {report_path}\n")
     print(report_path.read_text())
