@@ -276,7 +276,7 @@ def test_resume_keeps_scored_photos_and_refuses_other_settings(
 
     # Other settings: a clear refusal, and nothing already scored is touched.
     assert cli.main([*argv, "--limit", "2", "--resume", "--alpha", "0.5"]) == 1
-    assert "other settings (config differ)" in capsys.readouterr().err
+    assert "other settings (config of optimize differ)" in capsys.readouterr().err
     assert len((out / "metrics.csv").read_text().splitlines()) == 5
 
     # Results whose settings were not saved cannot be checked, so they are not resumed.
