@@ -89,9 +89,8 @@ def test_options_for_irregular_holes_and_their_defaults():
     # docs/results.md, "Optimize on irregular holes: starts and matches".
     default = OptimizeConfig()
     assert (default.nn_update, default.alpha_scaling, default.content) == (
-        "per_chunk", "none", "auto",
+        "per_scale", "none", "auto",
     )  # fmt: skip
-    assert default.chunk_iterations == 5  # the matches searched again every 5 iterations
     # E_c's reference at later scales: PatchMatch where the first one is, unless told.
     assert default.content_scales == "auto"
     assert default.reference_every_scale("patchmatch")
