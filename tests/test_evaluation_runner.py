@@ -222,7 +222,7 @@ def test_folder_run_and_resume(tmp_path, photos, monkeypatch, capsys):
     assert "| 0.2400 | n/a | n/a | n/a |" not in line and "| n/a | n/a | n/a |" in line
 
 
-def test_a_resumed_run_runs_only_the_methods_it_lacks(tmp_path, photos, monkeypatch):
+def test_a_resumed_run_runs_only_the_methods_it_lacks(tmp_path, photos, monkeypatch, capsys):
     folder, _ = photos
     calls = []
 
@@ -254,6 +254,8 @@ def test_a_resumed_run_runs_only_the_methods_it_lacks(tmp_path, photos, monkeypa
     calls.clear()
     runner.evaluate(run(("biharmonic", "telea")), out, resume=True)  # a baseline added
     assert calls == [1.0] * 3  # only it ran
+    said = capsys.readouterr().out
+    assert "0 of 3 photos already scored" in said and "; running telea where they are" in said
     after = scores()
     assert sorted(after) == sorted((f"{n}.png", m) for n in "bcd" for m in fns)
     assert {k: after[k] for k in before} == before  # the earlier scores are kept as they were

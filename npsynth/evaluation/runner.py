@@ -354,7 +354,9 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
     ]  # fmt: skip
     done = [name for name in missing if not missing[name]]
     if rows:
-        print(f"resuming: {len(done)} of {len(items)} photos already scored in {out}")
+        partial = sorted({m for n in missing if missing[n] != set(fns) for m in missing[n]})
+        more = f"; running {', '.join(partial)} where they are missing" if partial else ""
+        print(f"resuming: {len(done)} of {len(items)} photos already scored in {out}{more}")
     todo = [item for item in items if missing[item[0]]]
 
     def write_report():
