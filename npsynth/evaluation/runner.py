@@ -342,12 +342,12 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
         report.write_csv(out / "metrics.csv", rows)
     npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
 
-    def kept(name):  # the methods that scored `name` before and whose output is still there
+    def kept_methods(name):  # those that scored `name` before and whose output is still there
         file = checks.output_file(name)
         scored = {r["method"] for r in rows if r["image"] == name}
         return {m for m in scored & set(fns) if (out / "outputs" / m / file).is_file()}
 
-    missing = {name: set(fns) - kept(name) for name, *_ in items}
+    missing = {name: set(fns) - kept_methods(name) for name, *_ in items}
     rows = [
         r for r in rows
         if r["image"] in missing and r["method"] in fns and r["method"] not in missing[r["image"]]
@@ -393,8 +393,7 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
                         m: outputs[m] if m in outputs else npio.load_image(out / "outputs" / m / file)
                         for m in fns
                     }  # fmt: skip
-                    grid = comparison_grid(image, mask, every)
-                    npio.save_image(out / "grids" / checks.output_file(name), grid)
+                    npio.save_image(out / "grids" / file, comparison_grid(image, mask, every))
                 report.write_csv(out / "metrics.csv", rows)  # after every group: nothing lost
                 write_report()
                 progress.update(len(group))
