@@ -102,10 +102,7 @@ def solve_level(
     fixed_nn = config.nn_update in ("per_scale", "per_chunk") and bool(layers)
 
     def matches(z):  # the nearest neighbours of Eq. 3 on the image with hole pixels z
-        return losses.nearest_neighbours_for(
-            known_b * (1 - hole_b) + hole_b * z, hole_b, vgg=vgg, layers=layers,
-            patch_size=config.patch_size, chunk_size=config.chunk_size,
-        )  # fmt: skip
+        return _matches(known_b, hole_b, z, vgg, layers, config)
 
     nn = matches(guide_b) if fixed_nn else None
     # VGG-19 sees only the window around the hole that the texture term depends on (exact).
@@ -164,11 +161,8 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
 
     def matches(images):  # each photo's nearest neighbours (Eq. 3) on its image
         found = [
-            losses.nearest_neighbours_for(
-                jnp.asarray(k[None] * (1 - h[None]) + h[None] * np.asarray(x)[None]),
-                jnp.asarray(h[None]), vgg=vgg, layers=layers, patch_size=config.patch_size,
-                chunk_size=config.chunk_size,
-            )
+            _matches(jnp.asarray(k[None]), jnp.asarray(h[None]), jnp.asarray(np.asarray(x)[None]),
+                     vgg, layers, config)
             for k, h, x in zip(knowns, holes, images)
         ]  # fmt: skip
         return {
@@ -218,6 +212,14 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
         )
         for i, (k, h) in enumerate(zip(knowns, holes))
     ]
+
+
+def _matches(known, hole, z, vgg, layers, config: OptimizeConfig):
+    """The nearest neighbours of Eq. 3 on `known` with hole pixels `z` (batches of one)."""
+    return losses.nearest_neighbours_for(
+        known * (1 - hole) + hole * z, hole, vgg=vgg, layers=layers,
+        patch_size=config.patch_size, chunk_size=config.chunk_size,
+    )  # fmt: skip
 
 
 def _window_arguments(hole, layers):
