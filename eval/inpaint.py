@@ -152,7 +152,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--nn-update", default=defaults.nn_update, choices=NN_UPDATES,
         help="nearest neighbours fixed per scale (fast), searched again after every chunk of "
-        "--chunk-iterations (a fresh L-BFGS each), or recomputed at every evaluation (paper)",
+        "--chunk-iterations (a fresh L-BFGS each; per_chunk_last: at the last scale only), "
+        "or recomputed at every evaluation (paper)",
     )  # fmt: skip
     parser.add_argument(
         "--chunk-iterations", type=positive_int, default=defaults.chunk_iterations,

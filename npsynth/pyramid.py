@@ -47,6 +47,13 @@ class Level:
     # What made the first level's reference (`reference.content_source`): "network",
     # "patchmatch", "harmonic" or "mean".
     source: str = ""
+    # Levels of the whole pyramid: `count` unless `PyramidConfig.levels` stops earlier.
+    pyramid_count: int | None = None
+
+    @property
+    def is_last_scale(self) -> bool:
+        """Whether this is the pyramid's finest level (not just the last one worked at)."""
+        return self.index == (self.pyramid_count or self.count) - 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +154,8 @@ def run_batch(
     crops = [
         (im[top:bottom, left:right], m[top:bottom, left:right]) for im, m in zip(images, masks)
     ]
-    sizes = level_sizes(crops[0][0].shape[:2], config.scales)[: config.levels]
+    all_sizes = level_sizes(crops[0][0].shape[:2], config.scales)
+    sizes = all_sizes[: config.levels]
     count = len(images)
     results, references, previous = [[] for _ in images], [None] * count, [None] * count
     sources = [""] * count  # what made each photo's first reference
@@ -177,7 +185,7 @@ def run_batch(
                 guide = np.where(hole > 0, resize.resize_image(previous[i], size), known)
             levels.append(Level(
                 index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
-                pad(guide, "symmetric"), report, sources[i],
+                pad(guide, "symmetric"), report, sources[i], len(all_sizes),
             ))  # fmt: skip
         batch = getattr(step, "batch", None)
         outs = batch(levels) if batch is not None and count > 1 else [step(lv) for lv in levels]
@@ -229,6 +237,8 @@ def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) 
     domain (`fill.poisson_paste`, Perez et al. 2003): its detail is kept while the
     difference between its upsampled known pixels and the photo's, at the hole's border,
     is spread smoothly over the hole, so the fill meets the full-resolution border.
+    In a black-and-white photo (every known pixel grey) the fill is made grey too: the
+    texture term can leave faint colour speckles that exist nowhere in such a photo.
     """
     top, bottom, left, right = region
     hole_px = mask[top:bottom, left:right, 0] > 0
@@ -239,9 +249,20 @@ def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) 
         known = image[top:bottom, left:right]
         pasted = fill.poisson_paste(filled, known, hole_px[..., None].astype(np.float32))
         filled = np.clip(np.asarray(pasted), 0.0, 1.0).astype(image.dtype)
+    if is_grey(image[mask[..., 0] <= 0]):
+        filled = np.repeat(filled.mean(axis=-1, keepdims=True), filled.shape[-1], axis=-1)
     output = image.copy()
     output[top:bottom, left:right][hole_px] = filled[hole_px]
     return output
+
+
+def is_grey(pixels: np.ndarray, tolerance: float = 1.5 / 255) -> bool:
+    """Whether every pixel of `pixels` ([..., C] in [0, 1]) has equal channels, to within
+    `tolerance` (a black-and-white photo saved as RGB, JPEG rounding included)."""
+    if pixels.shape[-1] < 2 or not pixels.size:
+        return False
+    spread = pixels.max(axis=-1) - pixels.min(axis=-1)
+    return bool(spread.max() <= tolerance)
 
 
 def level_sizes(shape: tuple[int, int], scales: tuple[int, ...]) -> list[tuple[int, int]]:

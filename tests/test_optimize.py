@@ -134,6 +134,34 @@ def test_per_chunk_searches_the_matches_again_after_every_chunk(photo, hole, vgg
     assert np.abs(per_scale.image - result.image).max() > 1e-3
 
 
+def test_per_chunk_last_searches_again_only_at_the_pyramids_last_scale(photo, hole, vgg):
+    # The step at the last of two levels solves as "per_chunk" does, any earlier level (and
+    # the last level worked at when `levels` stops short of the pyramid's) as "per_scale".
+    from npsynth.pyramid import Level
+
+    config = InpaintConfig.tiny(
+        layers=("relu3_1",), alpha=1e-3, iterations=4, nn_update="per_chunk_last",
+        chunk_iterations=2,
+    )  # fmt: skip
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    solved = {
+        update: optimize.solve_level(
+            known, hole, guide, vgg, dataclasses.replace(config, nn_update=update), 4
+        ).image
+        for update in ("per_scale", "per_chunk")
+    }
+    assert np.abs(solved["per_scale"] - solved["per_chunk"]).max() > 1e-3
+    step = optimize.OptimizeStep(config, vgg)
+    cases = {  # (index, levels worked at, levels of the pyramid): expected
+        (1, 2, None): "per_chunk", (0, 2, None): "per_scale",
+        (0, 1, 2): "per_scale", (1, 2, 2): "per_chunk",
+    }  # fmt: skip
+    for (index, count, pyramid_count), update in cases.items():
+        level = Level(index, count, (64, 64), known, hole, guide, pyramid_count=pyramid_count)
+        np.testing.assert_allclose(step(level).image, solved[update], atol=1e-5)
+
+
 def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
     # alpha * (scale / first scale)^2: the count of hole pixels relative to the first scale.
     from npsynth import resize

@@ -104,6 +104,23 @@ def test_paste_hole_replaces_only_hole_pixels_inside_the_region():
     assert not image.any()  # the input is not changed
 
 
+def test_paste_hole_makes_the_fill_of_a_black_and_white_photo_grey():
+    # Known pixels grey (one channel 1/255 off, as JPEG rounding leaves): the fill's channels
+    # are averaged, (0.9 + 0.3 + 0.3) / 3 = 0.5. In a colour photo the fill is kept as it is.
+    image = np.full((8, 8, 3), 0.4, np.float32)
+    image[0, 0, 2] += 1 / 255
+    mask = np.zeros((8, 8, 1), np.float32)
+    mask[2:5, 2:5] = 1
+    filled = np.zeros((8, 8, 3), np.float32)
+    filled[..., 0], filled[..., 1:] = 0.9, 0.3  # pink speckle
+    out = pyramid.paste_hole(image, mask, (0, 8, 0, 8), filled)
+    np.testing.assert_allclose(out[3, 3], [0.5, 0.5, 0.5], atol=1e-6)
+    np.testing.assert_array_equal(out[0, 0], image[0, 0])
+    image[0, 0] = [0.8, 0.2, 0.2]  # one red known pixel: a colour photo
+    out = pyramid.paste_hole(image, mask, (0, 8, 0, 8), filled)
+    np.testing.assert_allclose(out[3, 3], [0.9, 0.3, 0.3], atol=1e-6)
+
+
 def test_paste_hole_meets_the_border_when_the_fill_was_worked_smaller():
     # A flat 0.6 photo whose half-size fill is a flat 0.2 with a bump: pasted in the gradient
     # domain, the fill's offset from the border (0.4) is removed and its bump is kept.

@@ -13,7 +13,7 @@ import itertools
 from typing import ClassVar
 
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
-NN_UPDATES = ("per_scale", "per_chunk", "every_eval")  # OptimizeConfig.nn_update
+NN_UPDATES = ("per_scale", "per_chunk", "per_chunk_last", "every_eval")  # OptimizeConfig.nn_update
 ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
 CONTENT_SCALES = ("auto", "first", "every")  # OptimizeConfig.content_scales
 PASTES = ("poisson", "direct")  # TranslateConfig.paste
@@ -114,7 +114,9 @@ class OptimizeConfig(PyramidConfig):
     # iterate (the loss changes with the matches, so its curvature history is dropped; with
     # chunks of 5 closer to the photo's texture in VGG-19 features, but it copies whole
     # objects into holes: docs/results.md, "Texture: matches searched again during a
-    # scale"); "every_eval": recomputed at every loss evaluation (the paper, Eq. 3).
+    # scale"); "per_chunk_last": "per_scale", then "per_chunk" at the pyramid's last scale
+    # only (not reached with `levels` short of it); "every_eval": recomputed at every loss
+    # evaluation (the paper, Eq. 3).
     nn_update: str = "per_scale"
     # L-BFGS stops early once the gradient norm falls below this.
     tol: float = 1e-6

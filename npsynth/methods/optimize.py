@@ -36,7 +36,8 @@ class OptimizeStep:
         if level.index > 0 and self.config.reference_every_scale(level.source):
             content = reference.patchmatch_fill(level.known, level.hole)
         return solve_level(
-            level.known, level.hole, level.guide, self.vgg, self.config, self._iterations(level),
+            level.known, level.hole, level.guide, self.vgg, level_config(self.config, level),
+            self._iterations(level),
             use_window=self.use_window, size=level.size, report=level.report,
             alpha_factor=alpha_factor(self.config, level.index, level.count), content=content,
         )  # fmt: skip
@@ -48,13 +49,23 @@ class OptimizeStep:
         first = levels[0]
         return solve_levels(
             [lv.known for lv in levels], [lv.hole for lv in levels], [lv.guide for lv in levels],
-            self.vgg, self.config, self._iterations(first), size=first.size, report=first.report,
+            self.vgg, level_config(self.config, first), self._iterations(first), size=first.size,
+            report=first.report,
             alpha_factor=alpha_factor(self.config, first.index, first.count),
         )  # fmt: skip
 
     def _iterations(self, level: Level) -> int:
         iterations = per_level(self.config.iterations, len(self.config.scales), "iterations")
         return iterations[-level.count :][level.index]
+
+
+def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
+    """`config` as one level solves it: nn_update="per_chunk_last" becomes "per_chunk" at
+    the pyramid's last scale and "per_scale" before it."""
+    if config.nn_update != "per_chunk_last":
+        return config
+    update = "per_chunk" if level.is_last_scale else "per_scale"
+    return dataclasses.replace(config, nn_update=update)
 
 
 def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
@@ -74,7 +85,8 @@ def solve_level(
     """Minimise Eq. 1 at one (padded) scale, in chunks of `config.chunk_iterations`.
 
     With nn_update="per_chunk" the matches are searched again on the iterate after every
-    chunk (but the last), and L-BFGS starts afresh from it with the new matches.
+    chunk (but the last), and L-BFGS starts afresh from it with the new matches
+    ("per_chunk_last" is resolved per level by `level_config`; here it is "per_scale").
 
     Args:
       known, guide: [h, w, 3]; hole: [h, w, 1], 1 = hole (h, w multiples of 8).
@@ -99,7 +111,7 @@ def solve_level(
         )
     graphdef, state = nnx.split(vgg)
     known_b, hole_b, guide_b = (jnp.asarray(a[None]) for a in (known, hole, guide))
-    fixed_nn = config.nn_update in ("per_scale", "per_chunk") and bool(layers)
+    fixed_nn = config.nn_update != "every_eval" and bool(layers)
 
     def matches(z):  # the nearest neighbours of Eq. 3 on the image with hole pixels z
         return _matches(known_b, hole_b, z, vgg, layers, config)
