@@ -68,6 +68,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="work only at the first N levels of the pyramid (1 with optimize: the fast choice)",
     )
     parser.add_argument(
+        "--patchmatch-base-sigma", type=float, default=TranslateConfig().patchmatch_base_sigma,
+        help="PatchMatch fills: their detail finer than a Gaussian of this many pixels on the "
+        "harmonic fill's colours (PyramidConfig.patchmatch_base_sigma; 0: as they are)",
+    )  # fmt: skip
+    parser.add_argument(
         "--paste", choices=PASTES, default=TranslateConfig().paste,
         help="how translate joins its decoded hole to the known pixels (TranslateConfig.paste)",
     )  # fmt: skip
@@ -103,7 +108,10 @@ def main(argv=None) -> int:
                 raise ValueError(f"--cases-only: no case {', '.join(map(repr, unknown))}")
             cases = [case for case in cases if case.name in args.cases_only]
         scales = {} if args.scales is None else {"scales": args.scales}
-        configs = runner.configs_for(args.methods, paste=args.paste, levels=args.levels, **scales)
+        configs = runner.configs_for(
+            args.methods, paste=args.paste, levels=args.levels,
+            patchmatch_base_sigma=args.patchmatch_base_sigma, **scales,
+        )  # fmt: skip
     shared = shared_folder()
     header = [
         f"- command: `{command}`",

@@ -48,6 +48,7 @@ from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
     as_input_error,
+    float_list,
     hole_kind,
     int_list,
     main_errors,
@@ -126,7 +127,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--alpha", type=float, default=defaults.alpha, help="texture weight (Eq. 1)"
     )
-    parser.add_argument("--beta", type=float, default=defaults.beta, help="TV weight (Eq. 1)")
+    parser.add_argument(
+        "--beta", type=float_list, default=str(defaults.beta),
+        help="TV weight (Eq. 1), or one per scale: 1,1,0.25",
+    )  # fmt: skip
     parser.add_argument(
         "--content", default=defaults.content, choices=CONTENT_REFERENCES,
         help="content reference at the first scale (auto: the content network where one fits the "
@@ -134,6 +138,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
+    )  # fmt: skip
+    parser.add_argument(
+        "--patchmatch-base-sigma", type=float, default=defaults.patchmatch_base_sigma,
+        help="PatchMatch fills: keep their detail finer than a Gaussian of this many pixels on "
+        "the harmonic fill's colours (0: PatchMatch's pixels as they are)",
     )  # fmt: skip
     parser.add_argument(
         "--feature2image", help="exported Feature2Image network (.npz or training workdir) for translate"
@@ -249,9 +258,10 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         levels=args.levels,
         content=args.content,
         content_checkpoint=args.content_checkpoint,
+        patchmatch_base_sigma=args.patchmatch_base_sigma,
         iterations=iterations[0] if len(iterations) == 1 else iterations,
         alpha=args.alpha,
-        beta=args.beta,
+        beta=args.beta[0] if len(args.beta) == 1 else args.beta,
         nn_update=args.nn_update,
         chunk_iterations=args.chunk_iterations,
         alpha_scaling=args.alpha_scaling,

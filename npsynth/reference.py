@@ -54,7 +54,7 @@ def reference_and_source(
         filled = resize.resize_image(predicted, known.shape[:2])
         return np.where(hole > 0, filled, known).astype(np.float32), source
     if source == "patchmatch":
-        return patchmatch_fill(known, hole), source
+        return patchmatch_fill(known, hole, base_sigma=config.patchmatch_base_sigma), source
     fill_fn = fill.mean_fill if source == "mean" else fill.harmonic_fill
     return np.asarray(fill_fn(known, hole), np.float32), source
 
@@ -93,11 +93,13 @@ PATCHMATCH_PATCH_RADIUS = 3
 PATCHMATCH_SEED = 0
 
 
-def patchmatch_fill(known: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def patchmatch_fill(known: np.ndarray, hole: np.ndarray, *, base_sigma: float = 0.0) -> np.ndarray:
     """The hole filled by PatchMatch (Barnes et al. 2009) from the `pypatchmatch` package.
 
     Args:
       known: [h, w, 3] in [0, 1]; hole: [h, w, 1], 1 = hole.
+      base_sigma: 0, or a Gaussian's standard deviation s in pixels: the fill is then
+        `detail_on_harmonic_base` of PatchMatch's (`PyramidConfig.patchmatch_base_sigma`).
 
     Returns:
       [h, w, 3] float32: `known` outside the hole, PatchMatch's pixels (multiples of 1/255)
@@ -121,7 +123,35 @@ def patchmatch_fill(known: np.ndarray, hole: np.ndarray) -> np.ndarray:
         pixels, inside.astype(np.uint8) * 255, patch_size=PATCHMATCH_PATCH_RADIUS
     )
     filled = np.asarray(filled, np.float32) / 255.0
-    return np.where(inside[..., None], filled, known).astype(np.float32)
+    filled = np.where(inside[..., None], filled, known).astype(np.float32)
+    if base_sigma > 0:
+        filled = detail_on_harmonic_base(filled, hole, base_sigma)
+    return filled
+
+
+def detail_on_harmonic_base(filled: np.ndarray, hole: np.ndarray, sigma: float) -> np.ndarray:
+    """A fill's detail on the harmonic fill's low frequencies: inside the hole,
+    G_s * harmonic + (filled - G_s * filled), clipped to [0, 1], for G_s a Gaussian blur of
+    standard deviation `sigma` pixels (edges reflected) and harmonic the Laplace fill of the
+    hole from its border (`fill.harmonic_fill`).
+
+    A copied patch keeps its texture but takes its mean colour from the hole's border, so a
+    patch from a brighter or darker place leaves no seam. Outside the hole: `filled`.
+
+    Args:
+      filled: [h, w, 3] in [0, 1], the known pixels outside the hole; hole: [h, w, 1].
+      sigma: > 0, in pixels.
+    """
+    from skimage.filters import gaussian
+
+    def blur(image):
+        return gaussian(image, sigma=sigma, mode="reflect", channel_axis=-1, preserve_range=True)
+
+    filled = np.asarray(filled, np.float32)
+    inside = np.asarray(hole)[..., :1] > 0.5
+    harmonic = np.asarray(fill.harmonic_fill(filled, inside.astype(np.float32)), np.float32)
+    based = np.clip(blur(harmonic) + filled - blur(filled), 0.0, 1.0)
+    return np.where(inside, based, filled).astype(np.float32)
 
 
 def _hole_at(hole: np.ndarray, model) -> np.ndarray:

@@ -25,6 +25,8 @@ from npsynth.config import (
         ({"nn_update": "sometimes"}, "nn_update"),
         ({"alpha_scaling": "per_patch"}, "alpha_scaling"),
         ({"content_scales": "last"}, "content_scales"),
+        ({"patchmatch_base_sigma": -1.0}, "patchmatch_base_sigma"),
+        ({"patchmatch_base_sigma": float("nan")}, "patchmatch_base_sigma"),
     ],
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
@@ -36,7 +38,15 @@ def test_each_method_has_only_its_own_fields():
     shared = {f.name for f in dataclasses.fields(PyramidConfig)}
     optimize = {f.name for f in dataclasses.fields(OptimizeConfig)} - shared
     translate = {f.name for f in dataclasses.fields(TranslateConfig)} - shared
-    assert shared == {"scales", "context", "content", "content_checkpoint", "chunk_size", "levels"}
+    assert shared == {
+        "scales",
+        "context",
+        "content",
+        "content_checkpoint",
+        "chunk_size",
+        "levels",
+        "patchmatch_base_sigma",
+    }
     assert optimize == {
         "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
         "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",

@@ -162,6 +162,54 @@ def test_per_chunk_last_searches_again_only_at_the_pyramids_last_scale(photo, ho
         np.testing.assert_allclose(step(level).image, solved[update], atol=1e-5)
 
 
+def _smoothed_in_numpy(known, hole, reference, beta):
+    """Brute force: the minimiser over the hole pixels of E_c + beta * TV (Eq. 1 without E_t),
+    a linear system per channel: (1 + beta deg_p) x_p - beta sum_{hole q ~ p} x_q =
+    r_p + beta sum_{known q ~ p} known_q over each pixel p's 4 neighbours q in the image."""
+    inside = hole[..., 0] > 0.5
+    height, width = inside.shape
+    index = -np.ones(inside.shape, int)
+    index[inside] = np.arange(inside.sum())
+    system = np.zeros((inside.sum(), inside.sum()))
+    rhs = reference[inside].astype(np.float64).copy()
+    for (i, j), p in zip(np.argwhere(inside), index[inside]):
+        for a, b in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
+            if 0 <= a < height and 0 <= b < width:
+                system[p, p] += beta
+                if inside[a, b]:
+                    system[p, index[a, b]] -= beta
+                else:
+                    rhs[p] += beta * known[a, b]
+    system += np.eye(len(system))
+    out = known.astype(np.float64).copy()
+    out[inside] = np.linalg.solve(system, rhs)
+    return out
+
+
+def test_a_per_scale_beta_is_each_levels_tv_weight(photo, vgg):
+    # With alpha = 0 each level minimises E_c + beta * TV towards its guide (here the photo),
+    # a quadratic whose minimiser NumPy solves exactly.
+    from npsynth.pyramid import Level
+
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[26:36, 22:34] = 1.0
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    config = InpaintConfig.tiny(layers=("relu3_1",), alpha=0.0, beta=(0.25, 4.0), iterations=60)
+    assert config.beta == (0.25, 4.0)
+    step = optimize.OptimizeStep(config, vgg)
+    results = {}
+    for index, count, beta in ((0, 2, 0.25), (1, 2, 4.0), (0, 1, 4.0)):  # (0, 1): a small
+        level = Level(index, count, (64, 64), known, hole, photo.astype(np.float32))  # photo
+        results[index, count] = step(level).image  # works at the last scale only
+        wanted = _smoothed_in_numpy(known, hole, photo, beta)
+        np.testing.assert_allclose(results[index, count], wanted, atol=2e-3)
+    assert np.abs(results[0, 2] - results[1, 2]).max() > 0.05  # the two weights differ
+    with pytest.raises(TypeError, match="one beta"):
+        optimize.solve_level(known, hole, photo, vgg, config, 2)
+    with pytest.raises(ValueError, match="one per scale"):
+        InpaintConfig.tiny(beta=(1.0, 1.0, 1.0))
+
+
 def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
     # alpha * (scale / first scale)^2: the count of hole pixels relative to the first scale.
     from npsynth import resize
@@ -189,9 +237,12 @@ def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
     np.testing.assert_allclose(scaled.image, four.image, atol=1e-5)
 
 
-@pytest.mark.parametrize("content_scales, source", [("every", "harmonic"), ("auto", "patchmatch")])
+@pytest.mark.parametrize(
+    "content_scales, source, base_sigma",
+    [("every", "harmonic", 0.0), ("auto", "patchmatch", 0.0), ("auto", "patchmatch", 4.0)],
+)
 def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
-    photo, vgg, content_scales, source
+    photo, vgg, content_scales, source, base_sigma
 ):
     # "every" always; "auto" (the default) where the first reference was PatchMatch.
     # Reference from public pieces: L-BFGS from the guide on Eq. 1 with E_c pulling towards
@@ -205,11 +256,15 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
     config = InpaintConfig.tiny(
-        layers=("relu3_1",), iterations=3, content="patchmatch", content_scales=content_scales
+        layers=("relu3_1",),
+        iterations=3,
+        content="patchmatch",
+        content_scales=content_scales,
+        patchmatch_base_sigma=base_sigma,
     )
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    patchmatch = patchmatch_fill(known, hole)
+    patchmatch = patchmatch_fill(known, hole, base_sigma=base_sigma)  # with its own test
     known_b, hole_b, guide_b, content_b = (
         jnp.asarray(a[None]) for a in (known, hole, guide, patchmatch)
     )

@@ -33,7 +33,9 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     # Any other hole: exactly PatchMatch's fill (its own call), not an error.
     blank = np.where(off_centre > 0, 0.0, known)
     reference = content_reference(blank, off_centre, auto)
-    np.testing.assert_array_equal(reference, patchmatch_fill(blank, off_centre))
+    np.testing.assert_array_equal(
+        reference, patchmatch_fill(blank, off_centre, base_sigma=auto.patchmatch_base_sigma)
+    )
     assert content_source(off_centre, auto) == "patchmatch"
     # Asking for the network explicitly on such a hole says why it cannot.
     network = InpaintConfig.tiny(content="network", content_checkpoint=str(path))
@@ -76,7 +78,8 @@ def test_auto_uses_only_the_shipped_paper_network_and_network_the_free_form_one(
         assert content_source(hole, config) == "network"
     blank = np.where(strokes > 0, 0.0, known)
     np.testing.assert_array_equal(
-        content_reference(blank, strokes, auto), patchmatch_fill(blank, strokes)
+        content_reference(blank, strokes, auto),
+        patchmatch_fill(blank, strokes, base_sigma=auto.patchmatch_base_sigma),
     )
     assert content_source(strokes, auto) == "patchmatch"
     for name in ("harmonic", "mean", "patchmatch"):
@@ -136,3 +139,53 @@ def test_patchmatch_reference_copies_the_texture_around_the_hole(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "patchmatch", None)
     with pytest.raises(ImportError, match="pip install pypatchmatch"):
         content_reference(known, hole, config)
+
+
+def test_detail_on_harmonic_base_keeps_texture_and_takes_the_borders_colour():
+    """A fill = harmonic + zero-mean checkerboard + a colour offset: the offset (a seam) goes,
+    the checkerboard (texture) stays, known pixels are untouched; a fill that is the harmonic
+    fill itself comes back as it is (the two blurs cancel)."""
+    from scipy import ndimage
+
+    from npsynth.reference import detail_on_harmonic_base
+
+    yy, xx = np.mgrid[0:96, 0:96] / 95.0
+    known = np.stack([0.3 + 0.2 * xx, 0.4 + 0.1 * yy, 0.5 + 0.0 * xx], -1).astype(np.float32)
+    hole = np.zeros((96, 96, 1), np.float32)
+    hole[16:80, 16:80] = 1.0
+    inside = hole[..., 0] > 0
+    # Independently of npsynth: the linear ramps are harmonic, so Laplace's fill is the ramp.
+    harmonic = known
+    checker = 0.05 * np.where((np.add.outer(np.arange(96), np.arange(96)) % 2) == 0, 1, -1)
+    offset = np.array([0.15, -0.1, 0.2], np.float32)
+    seamy = np.where(hole > 0, harmonic + checker[..., None] + offset, known).astype(np.float32)
+    based = detail_on_harmonic_base(seamy, hole, sigma=4.0)
+    np.testing.assert_array_equal(based[~inside], known[~inside])
+    centre = np.zeros_like(inside)
+    centre[32:64, 32:64] = True  # farther than 4 sigma from the border: the offset is gone
+    wanted = harmonic + checker[..., None]
+    np.testing.assert_allclose(based[centre], wanted[centre], atol=2e-3)
+    assert np.abs(seamy[centre] - wanted[centre]).max() > 0.19  # the input had the offset
+    # Near the border the offset is gone only partly, but the mean gap shrinks.
+    ring = inside & ~ndimage.binary_erosion(inside, iterations=4)
+    assert (
+        np.abs(based[ring] - wanted[ring]).mean() < 0.5 * np.abs(seamy[ring] - wanted[ring]).mean()
+    )
+    smooth = np.where(hole > 0, harmonic, known).astype(np.float32)
+    np.testing.assert_allclose(detail_on_harmonic_base(smooth, hole, sigma=4.0), smooth, atol=2e-3)
+
+
+def test_patchmatch_base_sigma_gives_the_detail_on_the_harmonic_base(photo):
+    from npsynth.reference import detail_on_harmonic_base
+
+    hole = np.zeros((32, 32, 1), np.float32)
+    hole[6:20, 10:26] = 1.0
+    blank = np.where(hole > 0, 0.0, photo[:32, :32]).astype(np.float32)
+    config = InpaintConfig.tiny(content="patchmatch", patchmatch_base_sigma=3.0)
+    np.testing.assert_array_equal(
+        content_reference(blank, hole, config),
+        detail_on_harmonic_base(patchmatch_fill(blank, hole), hole, sigma=3.0),
+    )
+    np.testing.assert_array_equal(
+        patchmatch_fill(blank, hole, base_sigma=3.0), content_reference(blank, hole, config)
+    )

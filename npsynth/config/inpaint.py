@@ -48,6 +48,14 @@ class PyramidConfig:
     # Exported content network (`python -m train.content --export`): a .npz or a training
     # workdir. None: $NPSYNTH_CONTENT_NET, else the networks shipped with npsynth.
     content_checkpoint: str | None = None
+    # PatchMatch fills (the "patchmatch" reference, and E_c's at every scale): 0 keeps
+    # PatchMatch's pixels; s > 0 keeps only their detail finer than a Gaussian of s pixels
+    # (PM - G_s * PM) and takes the coarser colours from the harmonic fill (G_s * harmonic),
+    # so a patch copied from a brighter or darker place leaves no colour seam
+    # (`npsynth.reference.patchmatch_fill`; 16 lowers the object-removal gallery's mean
+    # colour gap from 4.3 to 3.4, not yet the default: docs/results.md, "PatchMatch detail
+    # on a harmonic base").
+    patchmatch_base_sigma: float = 0.0
     # Candidates per chunk of the nearest-neighbour search (bounds its memory).
     chunk_size: int = 512
     # Work only at the first N levels of the pyramid, then paste the last one's fill,
@@ -60,6 +68,10 @@ class PyramidConfig:
         if self.content not in CONTENT_REFERENCES:
             raise ValueError(
                 f"content must be one of {', '.join(CONTENT_REFERENCES)}, got {self.content!r}"
+            )
+        if not self.patchmatch_base_sigma >= 0:
+            raise ValueError(
+                f"patchmatch_base_sigma must be >= 0, got {self.patchmatch_base_sigma}"
             )
         if self.context < 0:
             raise ValueError(f"context must be >= 0, got {self.context}")
@@ -90,8 +102,11 @@ class OptimizeConfig(PyramidConfig):
     iterations: int | tuple[int, ...] = 15
     # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
     alpha: float = 1e-7
-    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
-    beta: float = 1.0
+    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md),
+    # or one weight per scale (a lower one at the last scale keeps more of its detail: TV is
+    # squared, so beta smooths by about sqrt(beta) pixels; docs/results.md, "Texture: less
+    # smoothing at the last scale").
+    beta: float | tuple[float, ...] = 1.0
     # How alpha changes from scale to scale. E_c sums over the hole's pixels and E_t averages
     # over its patches, so at a fixed alpha E_t weighs 4x less at each doubled scale. "none":
     # the same alpha at every scale (the paper); "per_pixel": alpha times (scale / first
@@ -145,7 +160,10 @@ class OptimizeConfig(PyramidConfig):
                 f"got {self.iterations}"
             )
         object.__setattr__(self, "iterations", counts if per_scale else counts[0])
-        if self.alpha < 0 or self.beta < 0:
+        betas = _per_scale_floats("beta", self.beta, len(self.scales))
+        per_scale_beta = isinstance(self.beta, (tuple, list))
+        object.__setattr__(self, "beta", betas if per_scale_beta else betas[0])
+        if not (self.alpha >= 0 and min(betas) >= 0):
             raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
         if self.nn_update not in NN_UPDATES:
             raise ValueError(
@@ -245,3 +263,13 @@ def config_for(method: str, **fields) -> PyramidConfig:
             )
         )
     return cls(**fields)
+
+
+def _per_scale_floats(name: str, value, count: int) -> tuple[float, ...]:
+    """`value` (one number, or a sequence of one per scale) as a tuple of floats."""
+    if isinstance(value, (tuple, list)):
+        values = tuple(float(v) for v in value)
+        if len(values) != count:
+            raise ValueError(f"{name} must be one number or one per scale ({count}), got {value}")
+        return values
+    return (float(value),)

@@ -130,6 +130,14 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"takes comma-separated integers, got {text!r}") from None
 
 
+def float_list(text: str) -> tuple[float, ...]:
+    """argparse type: comma-separated numbers, e.g. 1,1,0.25."""
+    try:
+        return tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes comma-separated numbers, got {text!r}") from None
+
+
 def hole_kind(text: str) -> str:
     """argparse type: a generated hole kind of `npsynth.masks.make_mask` (center[:FRACTION],
     boxes, strokes), tried once on a small image."""

@@ -34,7 +34,9 @@ class OptimizeStep:
     def __call__(self, level: Level) -> LevelResult:
         content = None  # E_c's reference: the guide, or this scale's PatchMatch fill
         if level.index > 0 and self.config.reference_every_scale(level.source):
-            content = reference.patchmatch_fill(level.known, level.hole)
+            content = reference.patchmatch_fill(
+                level.known, level.hole, base_sigma=self.config.patchmatch_base_sigma
+            )
         return solve_level(
             level.known, level.hole, level.guide, self.vgg, level_config(self.config, level),
             self._iterations(level),
@@ -60,12 +62,25 @@ class OptimizeStep:
 
 
 def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
-    """`config` as one level solves it: nn_update="per_chunk_last" becomes "per_chunk" at
-    the pyramid's last scale and "per_scale" before it."""
-    if config.nn_update != "per_chunk_last":
-        return config
-    update = "per_chunk" if level.is_last_scale else "per_scale"
-    return dataclasses.replace(config, nn_update=update)
+    """`config` as one level solves it: a per-scale beta becomes this level's, and
+    nn_update="per_chunk_last" becomes "per_chunk" at the pyramid's last scale and
+    "per_scale" before it."""
+    changes = {}
+    if isinstance(config.beta, tuple):  # the last `count` scales are the ones worked at
+        changes["beta"] = config.beta[-level.count :][level.index]
+    if config.nn_update == "per_chunk_last":
+        changes["nn_update"] = "per_chunk" if level.is_last_scale else "per_scale"
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def _one_beta(config: OptimizeConfig) -> float:
+    """The level's TV weight; a per-scale beta is for the pyramid (`level_config`)."""
+    if isinstance(config.beta, tuple):
+        raise TypeError(
+            f"one level is solved with one beta, got {config.beta}: pass "
+            "level_config(config, level), or run the pyramid (npsynth.inpaint)"
+        )
+    return config.beta
 
 
 def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
@@ -123,7 +138,7 @@ def solve_level(
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
     alpha = jnp.float32(config.alpha * alpha_factor)
-    beta = jnp.float32(config.beta)
+    beta = jnp.float32(_one_beta(config))
     # The guide (content reference, then the upsampled previous scale) is the initial value
     # and, unless `content` is given, E_c's reference.
     content_b = guide_b if content is None else jnp.asarray(content[None], guide_b.dtype)
@@ -186,7 +201,7 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
-    alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(config.beta)
+    alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(_one_beta(config))
     problem = (state, known, hole, guide, matches(guides), alpha, beta, window_args)
     fixed, solve = begin(problem, guide)
     values = [[float(v)] for v in np.asarray(solve.lbfgs.value)]
