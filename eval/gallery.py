@@ -23,7 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from npsynth.config.inpaint import PASTES, TranslateConfig
+from npsynth.config.inpaint import PASTES, PyramidConfig, TranslateConfig
 from npsynth.evaluation import gallery, runner
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import as_input_error, int_list, main_errors, positive_int
@@ -68,7 +68,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="work only at the first N levels of the pyramid (1 with optimize: the fast choice)",
     )
     parser.add_argument(
-        "--patchmatch-base-sigma", type=float, default=TranslateConfig().patchmatch_base_sigma,
+        "--patchmatch-base-sigma", type=float, default=PyramidConfig().patchmatch_base_sigma,
         help="PatchMatch fills: their detail finer than a Gaussian of this many pixels on the "
         "harmonic fill's colours (PyramidConfig.patchmatch_base_sigma; 0: as they are)",
     )  # fmt: skip

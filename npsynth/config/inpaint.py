@@ -150,19 +150,9 @@ class OptimizeConfig(PyramidConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        per_scale = isinstance(self.iterations, (tuple, list))
-        counts = tuple(int(n) for n in self.iterations) if per_scale else (int(self.iterations),)
-        if min(counts) < 1:
+        if min(self._one_or_per_scale("iterations", int)) < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
-        if per_scale and len(counts) != len(self.scales):
-            raise ValueError(
-                f"iterations must be one number or one per scale ({len(self.scales)}), "
-                f"got {self.iterations}"
-            )
-        object.__setattr__(self, "iterations", counts if per_scale else counts[0])
-        betas = _per_scale_floats("beta", self.beta, len(self.scales))
-        per_scale_beta = isinstance(self.beta, (tuple, list))
-        object.__setattr__(self, "beta", betas if per_scale_beta else betas[0])
+        betas = self._one_or_per_scale("beta", float)
         if not (self.alpha >= 0 and min(betas) >= 0):
             raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
         if self.nn_update not in NN_UPDATES:
@@ -183,6 +173,19 @@ class OptimizeConfig(PyramidConfig):
         self.solver_options()  # checks the solver's fields
         if self.chunk_iterations < 1:
             raise ValueError(f"chunk_iterations must be >= 1, got {self.chunk_iterations}")
+
+    def _one_or_per_scale(self, name: str, convert) -> tuple:
+        """Field `name` (one number, or a sequence of one per scale) stored as one `convert`ed
+        number or a tuple of them; returns every value given."""
+        value = getattr(self, name)
+        per_scale = isinstance(value, (tuple, list))
+        values = tuple(convert(v) for v in value) if per_scale else (convert(value),)
+        if per_scale and len(values) != len(self.scales):
+            raise ValueError(
+                f"{name} must be one number or one per scale ({len(self.scales)}), got {value}"
+            )
+        object.__setattr__(self, name, values if per_scale else values[0])
+        return values
 
     def reference_every_scale(self, source: str) -> bool:
         """Whether E_c pulls towards a PatchMatch fill at every scale after the first, for a
@@ -263,13 +266,3 @@ def config_for(method: str, **fields) -> PyramidConfig:
             )
         )
     return cls(**fields)
-
-
-def _per_scale_floats(name: str, value, count: int) -> tuple[float, ...]:
-    """`value` (one number, or a sequence of one per scale) as a tuple of floats."""
-    if isinstance(value, (tuple, list)):
-        values = tuple(float(v) for v in value)
-        if len(values) != count:
-            raise ValueError(f"{name} must be one number or one per scale ({count}), got {value}")
-        return values
-    return (float(value),)

@@ -58,7 +58,7 @@ class OptimizeStep:
 
     def _iterations(self, level: Level) -> int:
         iterations = per_level(self.config.iterations, len(self.config.scales), "iterations")
-        return iterations[-level.count :][level.index]
+        return at_level(iterations, level)
 
 
 def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
@@ -66,11 +66,17 @@ def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
     nn_update="per_chunk_last" becomes "per_chunk" at the pyramid's last scale and
     "per_scale" before it."""
     changes = {}
-    if isinstance(config.beta, tuple):  # the last `count` scales are the ones worked at
-        changes["beta"] = config.beta[-level.count :][level.index]
+    if isinstance(config.beta, tuple):
+        changes["beta"] = at_level(config.beta, level)
     if config.nn_update == "per_chunk_last":
         changes["nn_update"] = "per_chunk" if level.is_last_scale else "per_scale"
     return dataclasses.replace(config, **changes) if changes else config
+
+
+def at_level(per_scale, level: Level):
+    """A per-scale setting's value at `level`: the last `level.count` scales are the ones
+    worked at (a smaller photo works at sizes in the same ratios)."""
+    return per_scale[-level.count :][level.index]
 
 
 def _one_beta(config: OptimizeConfig) -> float:
