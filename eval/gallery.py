@@ -68,6 +68,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="work only at the first N levels of the pyramid (1 with optimize: the fast choice)",
     )
     parser.add_argument(
+        "--paste-offset-span", type=float, default=PyramidConfig().paste_offset_span,
+        help="a fill worked below full size: its offset from the photo at the hole's border "
+        "averaged over a Gaussian of this many upsampling factors before it is spread "
+        "(PyramidConfig.paste_offset_span; 0: pixel by pixel)",
+    )  # fmt: skip
+    parser.add_argument(
         "--patchmatch-base-sigma", type=float, default=PyramidConfig().patchmatch_base_sigma,
         help="PatchMatch fills: their detail finer than a Gaussian of this many pixels on the "
         "harmonic fill's colours (PyramidConfig.patchmatch_base_sigma; 0: as they are)",
@@ -110,7 +116,8 @@ def main(argv=None) -> int:
         scales = {} if args.scales is None else {"scales": args.scales}
         configs = runner.configs_for(
             args.methods, paste=args.paste, levels=args.levels,
-            patchmatch_base_sigma=args.patchmatch_base_sigma, **scales,
+            patchmatch_base_sigma=args.patchmatch_base_sigma,
+            paste_offset_span=args.paste_offset_span, **scales,
         )  # fmt: skip
     shared = shared_folder()
     header = [

@@ -140,6 +140,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
     )  # fmt: skip
     parser.add_argument(
+        "--paste-offset-span", type=float, default=defaults.paste_offset_span,
+        help="a fill worked below full size: its offset from the photo at the hole's border "
+        "averaged over a Gaussian of this many upsampling factors before it is spread "
+        "(PyramidConfig.paste_offset_span; 0: pixel by pixel)",
+    )  # fmt: skip
+    parser.add_argument(
         "--patchmatch-base-sigma", type=float, default=defaults.patchmatch_base_sigma,
         help="PatchMatch fills: keep their detail finer than a Gaussian of this many pixels on "
         "the harmonic fill's colours (0: PatchMatch's pixels as they are)",
@@ -259,6 +265,7 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         content=args.content,
         content_checkpoint=args.content_checkpoint,
         patchmatch_base_sigma=args.patchmatch_base_sigma,
+        paste_offset_span=args.paste_offset_span,
         iterations=iterations[0] if len(iterations) == 1 else iterations,
         alpha=args.alpha,
         beta=args.beta[0] if len(args.beta) == 1 else args.beta,

@@ -12,6 +12,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import jax.scipy.signal
 from jax import lax
 
 # Grey used for an image whose every pixel is a hole (no known colour to start from).
@@ -254,7 +255,10 @@ def harmonic_fill(image, mask, *, iterations: int | None = None, tol: float = 1e
     return filled[0] if unbatched else filled
 
 
-def poisson_paste(source, target, mask, *, iterations: int | None = None, tol: float = 1e-5):
+def poisson_paste(
+    source, target, mask, *, offset_sigma: float = 0.0, iterations: int | None = None,
+    tol: float = 1e-5,
+):  # fmt: skip
     """Paste the hole of `source` into `target` in the gradient domain (Poisson image editing).
 
     Guided interpolation of Perez, Gangnet & Blake 2003 ("Poisson image editing", SIGGRAPH,
@@ -269,10 +273,18 @@ def poisson_paste(source, target, mask, *, iterations: int | None = None, tol: f
     pixels: `harmonic_fill(target - source, mask)`. So the source keeps its detail while any
     smooth colour offset from its surroundings is removed; the image border is zero-flux.
 
+    With `offset_sigma` s > 0 the offset f* - g is first averaged over the known pixels with
+    a Gaussian of s pixels (a normalised convolution, `local_mean`), so h removes only the
+    offset's smooth part: an upsampled fill differs from the photo's border pixel by pixel
+    in the photo's fine texture, and Perez's exact border would spread that texture's
+    border samples over the hole as a smooth offset (docs/results.md, "The fast choice:
+    a smooth offset").
+
     Args:
       source: float [N, H, W, C] or [H, W, C], the fill whose gradients are kept (g).
       target: same shape, the image whose known pixels give the border values (f*).
       mask: [N, H, W, 1] or [H, W, 1]; values > 0.5 are hole.
+      offset_sigma: 0 (Perez's paste), or the Gaussian's standard deviation in pixels.
       iterations, tol: of the Laplace solve (`harmonic_fill`).
 
     Returns:
@@ -290,9 +302,36 @@ def poisson_paste(source, target, mask, *, iterations: int | None = None, tol: f
         )
     hole = masks > 0.5
     difference = targets.astype(jnp.float32) - sources.astype(jnp.float32)
+    if offset_sigma > 0:
+        difference = local_mean(difference, jnp.logical_not(hole), offset_sigma)
     correction = harmonic_fill(difference, masks, iterations=iterations, tol=tol)
     has_known = jnp.any(jnp.logical_not(hole), axis=(1, 2, 3), keepdims=True)
     correction = jnp.where(has_known, correction, 0.0)
     pasted = sources.astype(jnp.float32) + correction
     out = jnp.where(hole, pasted.astype(targets.dtype), targets)
     return out[0] if unbatched else out
+
+
+def local_mean(values, weights, sigma: float) -> jax.Array:
+    """The Gaussian-weighted mean of `values` over the pixels where `weights` is set: at each
+    pixel sum_q G_s(p - q) w_q v_q / sum_q G_s(p - q) w_q (a normalised convolution; the
+    Gaussian's standard deviation `sigma` pixels, cut at 3 sigma; zero where no weighted
+    pixel is within reach).
+
+    Args:
+      values: [N, H, W, C]; weights: [N, H, W, 1] (bool or float); sigma: > 0, in pixels.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be > 0 pixels, got {sigma}")
+    radius = max(1, int(3 * sigma + 0.5))
+    taps = jnp.exp(-0.5 * (jnp.arange(-radius, radius + 1, dtype=jnp.float32) / sigma) ** 2)
+    taps = taps / taps.sum()
+
+    def blur(x):  # separable along H and W, zero outside the image
+        x = jax.scipy.signal.convolve(x, taps[None, :, None, None], mode="same")
+        return jax.scipy.signal.convolve(x, taps[None, None, :, None], mode="same")
+
+    weights = jnp.asarray(weights, jnp.float32)
+    total = blur(jnp.asarray(values, jnp.float32) * weights)
+    count = blur(weights)
+    return jnp.where(count > 1e-6, total / jnp.maximum(count, 1e-6), 0.0)

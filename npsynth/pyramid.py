@@ -202,8 +202,11 @@ def run_batch(
     if not callable(progress):
         notify.close()
     seconds = (time.perf_counter() - start) / count
+    span = config.paste_offset_span
     return [
-        InpaintResult(paste_hole(im, m, region, prev), res, ref, region, seconds, src)
+        InpaintResult(
+            paste_hole(im, m, region, prev, offset_span=span), res, ref, region, seconds, src
+        )
         for im, m, prev, res, ref, src in zip(images, masks, previous, results, references, sources)
     ]
 
@@ -229,14 +232,18 @@ def context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[i
     return tuple(int(v) for v in spans)
 
 
-def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) -> np.ndarray:
+def paste_hole(
+    image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray, *, offset_span: float = 0.0
+) -> np.ndarray:
     """A copy of `image` whose hole pixels inside `region` come from `filled`, the worked
     region's result.
 
     A result worked at a smaller size is upsampled to the region and pasted in the gradient
     domain (`fill.poisson_paste`, Perez et al. 2003): its detail is kept while the
     difference between its upsampled known pixels and the photo's, at the hole's border,
-    is spread smoothly over the hole, so the fill meets the full-resolution border.
+    is spread smoothly over the hole, so the fill meets the full-resolution border. With
+    `offset_span` k > 0 that difference is first averaged over a Gaussian of k times the
+    upsampling factor in pixels (`PyramidConfig.paste_offset_span`).
     In a black-and-white photo (every known pixel grey) the fill is made grey too: the
     texture term can leave faint colour speckles that exist nowhere in such a photo.
     """
@@ -245,9 +252,13 @@ def paste_hole(image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray) 
     if filled.shape[:2] != (bottom - top, right - left):
         from npsynth import fill  # jax: imported only when a fill is upsampled
 
+        factor = max((bottom - top) / filled.shape[0], (right - left) / filled.shape[1])
         filled = resize.resize_image(filled, (bottom - top, right - left))
         known = image[top:bottom, left:right]
-        pasted = fill.poisson_paste(filled, known, hole_px[..., None].astype(np.float32))
+        pasted = fill.poisson_paste(
+            filled, known, hole_px[..., None].astype(np.float32),
+            offset_sigma=offset_span * factor,
+        )  # fmt: skip
         filled = np.clip(np.asarray(pasted), 0.0, 1.0).astype(image.dtype)
     if is_grey(image[mask[..., 0] <= 0]):
         filled = np.repeat(filled.mean(axis=-1, keepdims=True), filled.shape[-1], axis=-1)

@@ -27,6 +27,7 @@ from npsynth.config import (
         ({"content_scales": "last"}, "content_scales"),
         ({"patchmatch_base_sigma": -1.0}, "patchmatch_base_sigma"),
         ({"patchmatch_base_sigma": float("nan")}, "patchmatch_base_sigma"),
+        ({"paste_offset_span": -0.5}, "paste_offset_span"),
     ],
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
@@ -46,6 +47,7 @@ def test_each_method_has_only_its_own_fields():
         "chunk_size",
         "levels",
         "patchmatch_base_sigma",
+        "paste_offset_span",
     }
     assert optimize == {
         "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",

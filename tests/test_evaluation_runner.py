@@ -123,7 +123,7 @@ def test_settings_hold_what_decides_the_scores(photos):
         "config": {"optimize": {
             "scales": [32, 64], "context": 1.0, "content": "harmonic",
             "content_checkpoint": None, "patchmatch_base_sigma": 0.0, "chunk_size": 512,
-            "levels": None, "iterations": 5,
+            "levels": None, "paste_offset_span": 0.0, "iterations": 5,
             "alpha": 1e-7,
             "beta": 1.0, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
             "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from npsynth.fill import harmonic_fill, mean_fill, poisson_paste
+from npsynth.fill import harmonic_fill, local_mean, mean_fill, poisson_paste
 from references import reference_harmonic
 
 
@@ -194,3 +194,47 @@ def test_poisson_paste_rejects_mismatched_shapes():
         poisson_paste(jnp.zeros((8, 7, 3)), jnp.zeros((8, 8, 3)), jnp.zeros((8, 8, 1)))
     with pytest.raises(ValueError, match="mask shape"):
         poisson_paste(jnp.zeros((8, 8, 3)), jnp.zeros((8, 8, 3)), jnp.zeros((8, 7, 1)))
+
+
+# ----------------------------------------------------------------------------------------------
+# local_mean and poisson_paste's offset_sigma: only the offset's smooth part is spread.
+
+
+def test_local_mean_is_a_normalised_gaussian_convolution():
+    # Reference: scipy's Gaussian filter (zero outside the image, cut at 3 sigma) of
+    # weights * values over that of the weights, image by image and channel by channel.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(3)
+    values = rng.random((2, 20, 17, 3), dtype=np.float32)
+    weights = rng.random((2, 20, 17, 1)) > 0.4
+    got = np.asarray(local_mean(values, weights, 2.0))
+    for n in range(2):
+        count = ndimage.gaussian_filter(
+            weights[n, ..., 0] * 1.0, 2.0, mode="constant", truncate=3.0
+        )
+        for c in range(3):
+            total = ndimage.gaussian_filter(
+                values[n, ..., c] * weights[n, ..., 0], 2.0, mode="constant", truncate=3.0
+            )
+            np.testing.assert_allclose(got[n, ..., c], total / count, atol=1e-5)
+    with pytest.raises(ValueError, match="sigma"):
+        local_mean(values, weights, 0.0)
+
+
+def test_poisson_paste_with_offset_sigma_spreads_only_the_smooth_offset():
+    # The photo: 0.5 plus a +-0.2 checkerboard of 1-pixel cells; the fill: a flat 0.3. The
+    # exact paste takes each border pixel's offset (0.0 or 0.4), so the fill near the
+    # border swings with the checker; averaged over 3 px the offset is 0.2 everywhere and
+    # the hole is a flat 0.5, the photo's mean.
+    y, x = np.mgrid[:24, :24]
+    target = (0.5 + 0.2 * (-1.0) ** (y + x))[..., None].astype(np.float32)
+    source = np.full_like(target, 0.3)
+    mask = np.zeros((24, 24, 1), np.float32)
+    mask[8:16, 8:16] = 1
+    hole = mask[..., 0] > 0
+    exact = np.asarray(poisson_paste(source, target, mask))
+    smooth = np.asarray(poisson_paste(source, target, mask, offset_sigma=3.0))
+    assert np.abs(exact[hole] - 0.5).max() > 0.05
+    np.testing.assert_allclose(smooth[hole], 0.5, atol=0.01)
+    np.testing.assert_array_equal(smooth[~hole], target[~hole])  # known pixels bit for bit

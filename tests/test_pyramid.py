@@ -180,3 +180,21 @@ def test_per_level_by_hand():
     assert pyramid.per_level((100, 50, 20), 3, "iterations") == [100, 50, 20]
     with pytest.raises(ValueError, match="one per scale"):
         pyramid.per_level((1, 2), 3, "iterations")
+
+
+def test_paste_hole_offset_span_is_in_upsampling_factors():
+    # A 0.5 +- 0.2 checkerboard photo and a flat 0.3 fill worked at a quarter of its size:
+    # with offset_span 1 the offset is averaged over 4 px (the factor), so the pasted hole
+    # is the photo's mean, 0.5, where the exact border leaves the checker's swing in it.
+    y, x = np.mgrid[:32, :32]
+    image = np.repeat((0.5 + 0.2 * (-1.0) ** (y + x))[..., None], 3, axis=-1).astype(np.float32)
+    image[..., 1] += 0.01  # not grey, so the fill is not made grey
+    mask = np.zeros((32, 32, 1), np.float32)
+    mask[10:22, 10:22] = 1
+    filled = np.full((8, 8, 3), 0.3, np.float32)
+    hole = mask[..., 0] > 0
+    exact = pyramid.paste_hole(image, mask, (0, 32, 0, 32), filled)
+    smooth = pyramid.paste_hole(image, mask, (0, 32, 0, 32), filled, offset_span=1.0)
+    assert np.abs(exact[hole][:, 0] - 0.5).max() > 0.05
+    np.testing.assert_allclose(smooth[hole][:, 0], 0.5, atol=0.01)
+    np.testing.assert_array_equal(smooth[~hole], image[~hole])

@@ -62,6 +62,13 @@ class PyramidConfig:
     # upsampled, in the gradient domain (`pyramid.paste_hole`). None: every level. 1 with
     # optimize is the fast choice (docs/results.md, "The fast choice").
     levels: int | None = None
+    # A fill worked below the region's size is upsampled and pasted in the gradient domain,
+    # its offset from the photo at the hole's border spread over the hole. 0: Perez's exact
+    # border (pixel by pixel); k > 0: the offset first averaged over the known pixels with a
+    # Gaussian of k times the upsampling factor in pixels, so the photo's fine texture at the
+    # border is not spread as an offset (`npsynth.fill.poisson_paste`, `offset_sigma`;
+    # docs/results.md, "The fast choice: a smooth offset").
+    paste_offset_span: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "scales", _increasing_scales("scales", self.scales))
@@ -73,6 +80,8 @@ class PyramidConfig:
             raise ValueError(
                 f"patchmatch_base_sigma must be >= 0, got {self.patchmatch_base_sigma}"
             )
+        if not self.paste_offset_span >= 0:
+            raise ValueError(f"paste_offset_span must be >= 0, got {self.paste_offset_span}")
         if self.context < 0:
             raise ValueError(f"context must be >= 0, got {self.context}")
         if self.chunk_size < 1:
