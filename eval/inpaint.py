@@ -48,7 +48,7 @@ from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
     as_input_error,
-    float_list,
+    float_or_none,
     hole_kind,
     int_list,
     main_errors,
@@ -127,9 +127,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--alpha", type=float, default=defaults.alpha, help="texture weight (Eq. 1)"
     )
+    parser.add_argument("--beta", type=float, default=defaults.beta, help="TV weight (Eq. 1)")
     parser.add_argument(
-        "--beta", type=float_list, default=str(defaults.beta),
-        help="TV weight (Eq. 1), or one per scale: 1,1,0.25",
+        "--beta-last", type=float_or_none, default=defaults.beta_last,
+        help=f"TV weight at the last scale, or 'none' for --beta's (default {defaults.beta_last})",
     )  # fmt: skip
     parser.add_argument(
         "--content", default=defaults.content, choices=CONTENT_REFERENCES,
@@ -268,7 +269,8 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         paste_offset_span=args.paste_offset_span,
         iterations=iterations[0] if len(iterations) == 1 else iterations,
         alpha=args.alpha,
-        beta=args.beta[0] if len(args.beta) == 1 else args.beta,
+        beta=args.beta,
+        beta_last=args.beta_last,
         nn_update=args.nn_update,
         chunk_iterations=args.chunk_iterations,
         alpha_scaling=args.alpha_scaling,

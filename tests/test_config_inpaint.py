@@ -50,8 +50,8 @@ def test_each_method_has_only_its_own_fields():
         "paste_offset_span",
     }
     assert optimize == {
-        "iterations", "alpha", "beta", "layers", "patch_size", "nn_update", "tol", "rel_tol",
-        "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
+        "iterations", "alpha", "beta", "beta_last", "layers", "patch_size", "nn_update", "tol",
+        "rel_tol", "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
         "alpha_scaling", "content_scales",
     }  # fmt: skip
     assert translate == {

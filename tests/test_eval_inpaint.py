@@ -390,7 +390,9 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
 
     image = io.load_image(folder / "img_003.png")
     mask = masks.center_mask(64, 64, fraction=0.5)
-    config = InpaintConfig(scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, content="harmonic")
+    config = InpaintConfig(
+        scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, beta_last=None, content="harmonic"
+    )  # the sweep: beta at every scale
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
     assert f"| 0 | 0.1 | {psnr:.2f}" in table
@@ -414,7 +416,9 @@ def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     image = io.load_image(folder / "img_003.png")
     mask = np.zeros((64, 64, 1), np.float32)
     mask[10:30, 35:55] = 1.0
-    config = InpaintConfig(scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, content="harmonic")
+    config = InpaintConfig(
+        scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, beta_last=None, content="harmonic"
+    )  # the sweep: beta at every scale
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
     assert f"| 0 | 0.1 | {psnr:.2f}" in table
@@ -847,3 +851,14 @@ def test_batch_fills_photos_together_with_the_scores_of_one_at_a_time(
     assert rows["one"].keys() == rows["two"].keys() == {"img_003.png", "img_007.png"}
     for name, psnr in rows["one"].items():
         assert abs(rows["two"][name] - psnr) < 0.2, (name, psnr, rows["two"][name])
+
+
+def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
+    argv = ["--images", str(folder), "--out", str(tmp_path)]
+    assert cli.configs_from(cli.parse_args(argv))["optimize"].beta_last == 0.25
+    config = cli.configs_from(cli.parse_args([*argv, "--beta", "2", "--beta-last", "none"]))
+    assert (config["optimize"].beta, config["optimize"].beta_last) == (2.0, None)
+    with pytest.raises(SystemExit) as exited:
+        cli.parse_args([*argv, "--beta-last", "1,1"])
+    assert exited.value.code == 2
+    assert "'none'" in capsys.readouterr().err

@@ -141,7 +141,7 @@ def test_per_chunk_last_searches_again_only_at_the_pyramids_last_scale(photo, ho
 
     config = InpaintConfig.tiny(
         layers=("relu3_1",), alpha=1e-3, iterations=4, nn_update="per_chunk_last",
-        chunk_iterations=2,
+        chunk_iterations=2, beta_last=None,  # one TV weight: only the matches differ
     )  # fmt: skip
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
@@ -186,7 +186,7 @@ def _smoothed_in_numpy(known, hole, reference, beta):
     return out
 
 
-def test_a_per_scale_beta_is_each_levels_tv_weight(photo, vgg):
+def test_beta_last_is_the_tv_weight_of_the_last_scale_only(photo, vgg):
     # With alpha = 0 each level minimises E_c + beta * TV towards its guide (here the photo),
     # a quadratic whose minimiser NumPy solves exactly.
     from npsynth.pyramid import Level
@@ -194,8 +194,8 @@ def test_a_per_scale_beta_is_each_levels_tv_weight(photo, vgg):
     hole = np.zeros((64, 64, 1), np.float32)
     hole[26:36, 22:34] = 1.0
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    config = InpaintConfig.tiny(layers=("relu3_1",), alpha=0.0, beta=(0.25, 4.0), iterations=60)
-    assert config.beta == (0.25, 4.0)
+    config = InpaintConfig.tiny(layers=("relu3_1",), alpha=0.0, beta=0.25, beta_last=4.0,
+                                iterations=60)  # fmt: skip
     step = optimize.OptimizeStep(config, vgg)
     results = {}
     for index, count, beta in ((0, 2, 0.25), (1, 2, 4.0), (0, 1, 4.0)):  # (0, 1): a small
@@ -204,10 +204,13 @@ def test_a_per_scale_beta_is_each_levels_tv_weight(photo, vgg):
         wanted = _smoothed_in_numpy(known, hole, photo, beta)
         np.testing.assert_allclose(results[index, count], wanted, atol=2e-3)
     assert np.abs(results[0, 2] - results[1, 2]).max() > 0.05  # the two weights differ
-    with pytest.raises(TypeError, match="one beta"):
-        optimize.solve_level(known, hole, photo, vgg, config, 2)
-    with pytest.raises(ValueError, match="one per scale"):
-        InpaintConfig.tiny(beta=(1.0, 1.0, 1.0))
+    # None: beta at the last scale too; a level short of the pyramid's end keeps beta.
+    same = dataclasses.replace(config, beta_last=None)
+    assert optimize.level_config(same, Level(1, 2, (64, 64), known, hole, photo)).beta == 0.25
+    short = Level(0, 1, (64, 64), known, hole, photo, pyramid_count=2)
+    assert optimize.level_config(config, short).beta == 0.25
+    with pytest.raises(ValueError, match="beta_last"):
+        InpaintConfig.tiny(beta_last=-1.0)
 
 
 def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
@@ -227,7 +230,7 @@ def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
     # A step at the second of two levels solves with 4x alpha.
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
-    tiny = InpaintConfig.tiny(layers=("relu3_1",), alpha=1e-4, iterations=2)
+    tiny = InpaintConfig.tiny(layers=("relu3_1",), alpha=1e-4, iterations=2, beta_last=None)
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
     step = optimize.OptimizeStep(dataclasses.replace(tiny, alpha_scaling="per_pixel"), vgg)
@@ -261,6 +264,7 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
         content="patchmatch",
         content_scales=content_scales,
         patchmatch_base_sigma=base_sigma,
+        beta_last=None,  # one TV weight: only E_c's reference differs between the levels
     )
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)

@@ -111,11 +111,13 @@ class OptimizeConfig(PyramidConfig):
     iterations: int | tuple[int, ...] = 15
     # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
     alpha: float = 1e-7
-    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md),
-    # or one weight per scale (a lower one at the last scale keeps more of its detail: TV is
-    # squared, so beta smooths by about sqrt(beta) pixels; docs/results.md, "Texture: less
-    # smoothing at the last scale").
-    beta: float | tuple[float, ...] = 1.0
+    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
+    beta: float = 1.0
+    # ... at the pyramid's last scale (None: beta there too). TV is squared, so beta smooths
+    # by about sqrt(beta) pixels, and at the last scale that blurs the output's own detail:
+    # 0.25 keeps more of it (closer to the photo's texture in VGG-19 features; docs/results.md,
+    # "Texture: less smoothing at the last scale").
+    beta_last: float | None = 0.25
     # How alpha changes from scale to scale. E_c sums over the hole's pixels and E_t averages
     # over its patches, so at a fixed alpha E_t weighs 4x less at each doubled scale. "none":
     # the same alpha at every scale (the paper); "per_pixel": alpha times (scale / first
@@ -161,9 +163,12 @@ class OptimizeConfig(PyramidConfig):
         super().__post_init__()
         if min(self._one_or_per_scale("iterations", int)) < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
-        betas = self._one_or_per_scale("beta", float)
-        if not (self.alpha >= 0 and min(betas) >= 0):
-            raise ValueError(f"alpha and beta must be >= 0, got {self.alpha}, {self.beta}")
+        last = self.beta if self.beta_last is None else self.beta_last
+        if not (self.alpha >= 0 and self.beta >= 0 and last >= 0):
+            raise ValueError(
+                f"alpha, beta and beta_last must be >= 0, got {self.alpha}, {self.beta}, "
+                f"{self.beta_last}"
+            )
         if self.nn_update not in NN_UPDATES:
             raise ValueError(
                 f"nn_update must be one of {', '.join(NN_UPDATES)}, got {self.nn_update!r}"

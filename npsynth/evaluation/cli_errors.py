@@ -130,12 +130,14 @@ def int_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"takes comma-separated integers, got {text!r}") from None
 
 
-def float_list(text: str) -> tuple[float, ...]:
-    """argparse type: comma-separated numbers, e.g. 1,1,0.25."""
+def float_or_none(text: str) -> float | None:
+    """argparse type: a number, or 'none'."""
+    if text.strip().lower() == "none":
+        return None
     try:
-        return tuple(float(part) for part in text.split(","))
+        return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"takes comma-separated numbers, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"takes a number or 'none', got {text!r}") from None
 
 
 def hole_kind(text: str) -> str:

@@ -47,10 +47,10 @@ class Schedule:
 
 # The paper's schedule (100 L-BFGS iterations at every scale, zoom line search growing the
 # last step), the default, the fast choice, and the ones the frontier explores around it.
-# All but the default and the fast choice pin the matches of the scale's start and the chunk
-# they were measured with (docs/benchmarks.md, "Speed/quality frontier"), whatever the
-# default becomes.
-FIXED = {"nn_update": "per_scale", "chunk_iterations": 10}
+# All but the default and the fast choice pin the matches of the scale's start, the chunk
+# and the one TV weight at every scale they were measured with (docs/benchmarks.md,
+# "Speed/quality frontier"), whatever the default becomes.
+FIXED = {"nn_update": "per_scale", "chunk_iterations": 10, "beta_last": None}
 SCHEDULES = {
     s.name: s
     for s in (

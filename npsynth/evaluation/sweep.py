@@ -51,7 +51,8 @@ def sweep(
     grid = list(itertools.product(map(float, alphas), map(float, betas)))
     rows = []
     for alpha, beta in tqdm(grid, desc="settings", disable=not progress):
-        config = config_for("optimize", alpha=alpha, beta=beta, **fields)
+        # beta at every scale, the last one included, unless `fields` sets beta_last.
+        config = config_for("optimize", alpha=alpha, beta=beta, **({"beta_last": None} | fields))
         scores = []
         for name, image, mask in items:
             try:

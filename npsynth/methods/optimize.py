@@ -62,12 +62,11 @@ class OptimizeStep:
 
 
 def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
-    """`config` as one level solves it: a per-scale beta becomes this level's, and
-    nn_update="per_chunk_last" becomes "per_chunk" at the pyramid's last scale and
-    "per_scale" before it."""
+    """`config` as one level solves it: at the pyramid's last scale beta is `beta_last`
+    (where set), and nn_update="per_chunk_last" is "per_chunk" there and "per_scale" before."""
     changes = {}
-    if isinstance(config.beta, tuple):
-        changes["beta"] = at_level(config.beta, level)
+    if level.is_last_scale and config.beta_last is not None:
+        changes["beta"] = config.beta_last
     if config.nn_update == "per_chunk_last":
         changes["nn_update"] = "per_chunk" if level.is_last_scale else "per_scale"
     return dataclasses.replace(config, **changes) if changes else config
@@ -77,16 +76,6 @@ def at_level(per_scale, level: Level):
     """A per-scale setting's value at `level`: the last `level.count` scales are the ones
     worked at (a smaller photo works at sizes in the same ratios)."""
     return per_scale[-level.count :][level.index]
-
-
-def _one_beta(config: OptimizeConfig) -> float:
-    """The level's TV weight; a per-scale beta is for the pyramid (`level_config`)."""
-    if isinstance(config.beta, tuple):
-        raise TypeError(
-            f"one level is solved with one beta, got {config.beta}: pass "
-            "level_config(config, level), or run the pyramid (npsynth.inpaint)"
-        )
-    return config.beta
 
 
 def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
@@ -144,7 +133,7 @@ def solve_level(
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
     alpha = jnp.float32(config.alpha * alpha_factor)
-    beta = jnp.float32(_one_beta(config))
+    beta = jnp.float32(config.beta)
     # The guide (content reference, then the upsampled previous scale) is the initial value
     # and, unless `content` is given, E_c's reference.
     content_b = guide_b if content is None else jnp.asarray(content[None], guide_b.dtype)
@@ -207,7 +196,7 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
     begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
-    alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(_one_beta(config))
+    alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(config.beta)
     problem = (state, known, hole, guide, matches(guides), alpha, beta, window_args)
     fixed, solve = begin(problem, guide)
     values = [[float(v)] for v in np.asarray(solve.lbfgs.value)]
