@@ -122,7 +122,7 @@ def test_settings_hold_what_decides_the_scores(photos):
         "seed": 0, "methods": ["optimize"], "baselines": ["biharmonic"],
         "config": {"optimize": {
             "scales": [32, 64], "context": 1.0, "content": "harmonic",
-            "content_checkpoint": None, "patchmatch_base_sigma": 0.0, "chunk_size": 512,
+            "content_checkpoint": None, "patchmatch_base_sigma": 16.0, "chunk_size": 512,
             "levels": None, "paste_offset_span": 0.0, "iterations": 5,
             "alpha": 1e-7,
             "beta": 1.0, "beta_last": 0.25, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,

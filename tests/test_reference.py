@@ -123,7 +123,7 @@ def test_patchmatch_reference_copies_the_texture_around_the_hole(monkeypatch):
     hole = np.zeros((48, 48, 1), np.float32)
     hole[18:30, 16:30] = 1.0
     known = np.where(hole > 0, 0.0, truth).astype(np.float32)
-    config = InpaintConfig.tiny(content="patchmatch")
+    config = InpaintConfig.tiny(content="patchmatch", patchmatch_base_sigma=0.0)  # its pixels
     reference = content_reference(known, hole, config)
     inside = hole[..., 0] > 0
     assert reference.dtype == np.float32 and reference.shape == known.shape

@@ -53,9 +53,8 @@ class PyramidConfig:
     # (PM - G_s * PM) and takes the coarser colours from the harmonic fill (G_s * harmonic),
     # so a patch copied from a brighter or darker place leaves no colour seam
     # (`npsynth.reference.patchmatch_fill`; 16 lowers the object-removal gallery's mean
-    # colour gap from 4.3 to 3.4, not yet the default: docs/results.md, "PatchMatch detail
-    # on a harmonic base").
-    patchmatch_base_sigma: float = 0.0
+    # colour gap from 4.3 to 3.4: docs/results.md, "PatchMatch detail on a harmonic base").
+    patchmatch_base_sigma: float = 16.0
     # Candidates per chunk of the nearest-neighbour search (bounds its memory).
     chunk_size: int = 512
     # Work only at the first N levels of the pyramid, then paste the last one's fill,
