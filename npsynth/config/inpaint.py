@@ -114,9 +114,10 @@ class OptimizeConfig(PyramidConfig):
     beta: float = 1.0
     # ... at the pyramid's last scale (None: beta there too). TV is squared, so beta smooths
     # by about sqrt(beta) pixels, and at the last scale that blurs the output's own detail:
-    # 0.25 keeps more of it (closer to the photo's texture in VGG-19 features; docs/results.md,
-    # "Texture: less smoothing at the last scale").
-    beta_last: float | None = 0.25
+    # 0.25 keeps more of it, closer to the photo's texture in VGG-19 features but lower in
+    # SSIM on irregular holes at 512 px, so not the default yet (docs/results.md, "Texture:
+    # less smoothing at the last scale").
+    beta_last: float | None = None
     # How alpha changes from scale to scale. E_c sums over the hole's pixels and E_t averages
     # over its patches, so at a fixed alpha E_t weighs 4x less at each doubled scale. "none":
     # the same alpha at every scale (the paper); "per_pixel": alpha times (scale / first
