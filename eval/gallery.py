@@ -74,6 +74,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(PyramidConfig.paste_offset_span; 0: pixel by pixel)",
     )  # fmt: skip
     parser.add_argument(
+        "--paste-exact-reach", type=float, default=PyramidConfig().paste_exact_reach,
+        help="... except near the border: the exact offset's weight falls as exp(-depth / "
+        "this many upsampling factors) (PyramidConfig.paste_exact_reach; 0: averaged everywhere)",
+    )  # fmt: skip
+    parser.add_argument(
         "--patchmatch-base-sigma", type=float, default=PyramidConfig().patchmatch_base_sigma,
         help="PatchMatch fills: their detail finer than a Gaussian of this many pixels on the "
         "harmonic fill's colours (PyramidConfig.patchmatch_base_sigma; 0: as they are)",
@@ -117,7 +122,7 @@ def main(argv=None) -> int:
         configs = runner.configs_for(
             args.methods, paste=args.paste, levels=args.levels,
             patchmatch_base_sigma=args.patchmatch_base_sigma,
-            paste_offset_span=args.paste_offset_span, **scales,
+            paste_offset_span=args.paste_offset_span, paste_exact_reach=args.paste_exact_reach, **scales,
         )  # fmt: skip
     shared = shared_folder()
     header = [

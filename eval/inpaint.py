@@ -147,6 +147,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         "(PyramidConfig.paste_offset_span; 0: pixel by pixel)",
     )  # fmt: skip
     parser.add_argument(
+        "--paste-exact-reach", type=float, default=defaults.paste_exact_reach,
+        help="... except near the border: the exact offset's weight falls as exp(-depth / "
+        "this many upsampling factors) (PyramidConfig.paste_exact_reach; 0: averaged everywhere)",
+    )  # fmt: skip
+    parser.add_argument(
         "--patchmatch-base-sigma", type=float, default=defaults.patchmatch_base_sigma,
         help="PatchMatch fills: keep their detail finer than a Gaussian of this many pixels on "
         "the harmonic fill's colours (0: PatchMatch's pixels as they are)",
@@ -267,6 +272,7 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         content_checkpoint=args.content_checkpoint,
         patchmatch_base_sigma=args.patchmatch_base_sigma,
         paste_offset_span=args.paste_offset_span,
+        paste_exact_reach=args.paste_exact_reach,
         iterations=iterations[0] if len(iterations) == 1 else iterations,
         alpha=args.alpha,
         beta=args.beta,

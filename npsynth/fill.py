@@ -256,8 +256,8 @@ def harmonic_fill(image, mask, *, iterations: int | None = None, tol: float = 1e
 
 
 def poisson_paste(
-    source, target, mask, *, offset_sigma: float = 0.0, iterations: int | None = None,
-    tol: float = 1e-5,
+    source, target, mask, *, offset_sigma: float = 0.0, exact_weight=None,
+    iterations: int | None = None, tol: float = 1e-5,
 ):  # fmt: skip
     """Paste the hole of `source` into `target` in the gradient domain (Poisson image editing).
 
@@ -285,6 +285,9 @@ def poisson_paste(
       target: same shape, the image whose known pixels give the border values (f*).
       mask: [N, H, W, 1] or [H, W, 1]; values > 0.5 are hole.
       offset_sigma: 0 (Perez's paste), or the Gaussian's standard deviation in pixels.
+      exact_weight: None, or [N, H, W, 1] / [H, W, 1] in [0, 1]: with offset_sigma > 0, the
+        share w of the exact border offset's correction at each hole pixel,
+        h = w h_exact + (1 - w) h_averaged (both harmonic); None: w = 0.
       iterations, tol: of the Laplace solve (`harmonic_fill`).
 
     Returns:
@@ -302,9 +305,18 @@ def poisson_paste(
         )
     hole = masks > 0.5
     difference = targets.astype(jnp.float32) - sources.astype(jnp.float32)
+    correction = None
     if offset_sigma > 0:
-        difference = local_mean(difference, jnp.logical_not(hole), offset_sigma)
-    correction = harmonic_fill(difference, masks, iterations=iterations, tol=tol)
+        averaged = local_mean(difference, jnp.logical_not(hole), offset_sigma)
+        correction = harmonic_fill(averaged, masks, iterations=iterations, tol=tol)
+    if correction is None or exact_weight is not None:
+        exact = harmonic_fill(difference, masks, iterations=iterations, tol=tol)
+        if correction is None:
+            correction = exact
+        else:
+            weights = jnp.asarray(exact_weight, jnp.float32)
+            weights = weights[None] if weights.ndim == 3 else weights
+            correction = correction + weights * (exact - correction)
     has_known = jnp.any(jnp.logical_not(hole), axis=(1, 2, 3), keepdims=True)
     correction = jnp.where(has_known, correction, 0.0)
     pasted = sources.astype(jnp.float32) + correction

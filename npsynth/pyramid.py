@@ -202,11 +202,9 @@ def run_batch(
     if not callable(progress):
         notify.close()
     seconds = (time.perf_counter() - start) / count
-    span = config.paste_offset_span
+    paste = {"offset_span": config.paste_offset_span, "exact_reach": config.paste_exact_reach}
     return [
-        InpaintResult(
-            paste_hole(im, m, region, prev, offset_span=span), res, ref, region, seconds, src
-        )
+        InpaintResult(paste_hole(im, m, region, prev, **paste), res, ref, region, seconds, src)
         for im, m, prev, res, ref, src in zip(images, masks, previous, results, references, sources)
     ]
 
@@ -233,8 +231,9 @@ def context_window(hole: np.ndarray, last_scale: int, context: float) -> tuple[i
 
 
 def paste_hole(
-    image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray, *, offset_span: float = 0.0
-) -> np.ndarray:
+    image: np.ndarray, mask: np.ndarray, region, filled: np.ndarray, *,
+    offset_span: float = 0.0, exact_reach: float = 0.0,
+) -> np.ndarray:  # fmt: skip
     """A copy of `image` whose hole pixels inside `region` come from `filled`, the worked
     region's result.
 
@@ -243,7 +242,9 @@ def paste_hole(
     difference between its upsampled known pixels and the photo's, at the hole's border,
     is spread smoothly over the hole, so the fill meets the full-resolution border. With
     `offset_span` k > 0 that difference is first averaged over a Gaussian of k times the
-    upsampling factor in pixels (`PyramidConfig.paste_offset_span`).
+    upsampling factor in pixels (`PyramidConfig.paste_offset_span`), and with `exact_reach`
+    r > 0 the exact difference still holds near the border, with weight exp(-d / (r times the
+    factor)) at d pixels from the nearest known pixel (`PyramidConfig.paste_exact_reach`).
     In a black-and-white photo (every known pixel grey) the fill is made grey too: the
     texture term can leave faint colour speckles that exist nowhere in such a photo.
     """
@@ -255,9 +256,15 @@ def paste_hole(
         factor = max((bottom - top) / filled.shape[0], (right - left) / filled.shape[1])
         filled = resize.resize_image(filled, (bottom - top, right - left))
         known = image[top:bottom, left:right]
+        weight = None
+        if offset_span > 0 and exact_reach > 0:
+            from scipy import ndimage
+
+            depth = ndimage.distance_transform_edt(hole_px)[..., None]
+            weight = np.exp(-depth / (exact_reach * factor)).astype(np.float32)
         pasted = fill.poisson_paste(
             filled, known, hole_px[..., None].astype(np.float32),
-            offset_sigma=offset_span * factor,
+            offset_sigma=offset_span * factor, exact_weight=weight,
         )  # fmt: skip
         filled = np.clip(np.asarray(pasted), 0.0, 1.0).astype(image.dtype)
     if is_grey(image[mask[..., 0] <= 0]):

@@ -28,6 +28,7 @@ from npsynth.config import (
         ({"patchmatch_base_sigma": -1.0}, "patchmatch_base_sigma"),
         ({"patchmatch_base_sigma": float("nan")}, "patchmatch_base_sigma"),
         ({"paste_offset_span": -0.5}, "paste_offset_span"),
+        ({"paste_exact_reach": float("nan")}, "paste_exact_reach"),
     ],
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
@@ -48,6 +49,7 @@ def test_each_method_has_only_its_own_fields():
         "levels",
         "patchmatch_base_sigma",
         "paste_offset_span",
+        "paste_exact_reach",
     }
     assert optimize == {
         "iterations", "alpha", "beta", "beta_last", "layers", "patch_size", "nn_update", "tol",

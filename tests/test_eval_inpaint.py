@@ -855,7 +855,7 @@ def test_batch_fills_photos_together_with_the_scores_of_one_at_a_time(
 
 def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
     argv = ["--images", str(folder), "--out", str(tmp_path)]
-    assert cli.configs_from(cli.parse_args(argv))["optimize"].beta_last is None
+    assert cli.configs_from(cli.parse_args(argv))["optimize"].beta_last == 0.25
     config = cli.configs_from(cli.parse_args([*argv, "--beta", "2", "--beta-last", "0.25"]))
     assert (config["optimize"].beta, config["optimize"].beta_last) == (2.0, 0.25)
     config = cli.configs_from(cli.parse_args([*argv, "--beta-last", "none"]))

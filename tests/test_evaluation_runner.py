@@ -123,9 +123,9 @@ def test_settings_hold_what_decides_the_scores(photos):
         "config": {"optimize": {
             "scales": [32, 64], "context": 1.0, "content": "harmonic",
             "content_checkpoint": None, "patchmatch_base_sigma": 16.0, "chunk_size": 512,
-            "levels": None, "paste_offset_span": 0.0, "iterations": 5,
+            "levels": None, "paste_offset_span": 2.0, "paste_exact_reach": 4.0, "iterations": 5,
             "alpha": 1e-7,
-            "beta": 1.0, "beta_last": None, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
+            "beta": 1.0, "beta_last": 0.25, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
             "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
             "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
             "chunk_iterations": 10, "alpha_scaling": "none", "content_scales": "auto",

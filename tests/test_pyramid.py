@@ -198,3 +198,27 @@ def test_paste_hole_offset_span_is_in_upsampling_factors():
     assert np.abs(exact[hole][:, 0] - 0.5).max() > 0.05
     np.testing.assert_allclose(smooth[hole][:, 0], 0.5, atol=0.01)
     np.testing.assert_array_equal(smooth[~hole], image[~hole])
+
+
+def test_paste_hole_exact_reach_keeps_the_exact_offset_near_the_border():
+    # The checkerboard case above, factor 4, offset_span 1, exact_reach 1: the exact offset's
+    # weight is exp(-d / 4) at d px from the nearest known pixel. By hand, for the hole
+    # rows and columns 10..21: pixel (10, 16) is 1 px from row 9, pixel (16, 16) 6 px from
+    # row 22, so their weights are exp(-1/4) and exp(-6/4).
+    y, x = np.mgrid[:32, :32]
+    image = np.repeat((0.5 + 0.2 * (-1.0) ** (y + x))[..., None], 3, axis=-1).astype(np.float32)
+    image[..., 1] += 0.01  # not grey
+    mask = np.zeros((32, 32, 1), np.float32)
+    mask[10:22, 10:22] = 1
+    filled = np.full((8, 8, 3), 0.3, np.float32)
+    region = (0, 32, 0, 32)
+    exact = pyramid.paste_hole(image, mask, region, filled)
+    smooth = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0)
+    mixed = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0, exact_reach=1.0)
+    for (row, col), distance in (((10, 16), 1.0), ((16, 16), 6.0)):
+        weight = np.exp(-distance / 4.0)
+        expected = weight * exact[row, col] + (1 - weight) * smooth[row, col]
+        np.testing.assert_allclose(mixed[row, col], expected, atol=1e-4)
+    far = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0, exact_reach=1e6)
+    np.testing.assert_allclose(far, exact, atol=1e-4)
+    np.testing.assert_array_equal(mixed[mask[..., 0] == 0], image[mask[..., 0] == 0])

@@ -67,7 +67,12 @@ class PyramidConfig:
     # Gaussian of k times the upsampling factor in pixels, so the photo's fine texture at the
     # border is not spread as an offset (`npsynth.fill.poisson_paste`, `offset_sigma`;
     # docs/results.md, "The fast choice: a smooth offset").
-    paste_offset_span: float = 0.0
+    paste_offset_span: float = 2.0
+    # ... but only deep in the hole: the exact border offset keeps weight exp(-d / (r times
+    # the upsampling factor)) at d pixels from the known pixels, so thin strokes still meet
+    # their border pixel by pixel (0: the averaged offset everywhere; docs/results.md, "The
+    # fast choice: the averaged offset deep in the hole").
+    paste_exact_reach: float = 4.0
 
     def __post_init__(self):
         object.__setattr__(self, "scales", _increasing_scales("scales", self.scales))
@@ -81,6 +86,8 @@ class PyramidConfig:
             )
         if not self.paste_offset_span >= 0:
             raise ValueError(f"paste_offset_span must be >= 0, got {self.paste_offset_span}")
+        if not self.paste_exact_reach >= 0:
+            raise ValueError(f"paste_exact_reach must be >= 0, got {self.paste_exact_reach}")
         if self.context < 0:
             raise ValueError(f"context must be >= 0, got {self.context}")
         if self.chunk_size < 1:
@@ -114,10 +121,10 @@ class OptimizeConfig(PyramidConfig):
     beta: float = 1.0
     # ... at the pyramid's last scale (None: beta there too). TV is squared, so beta smooths
     # by about sqrt(beta) pixels, and at the last scale that blurs the output's own detail:
-    # 0.25 keeps more of it, closer to the photo's texture in VGG-19 features but lower in
-    # SSIM on irregular holes at 512 px, so not the default yet (docs/results.md, "Texture:
-    # less smoothing at the last scale").
-    beta_last: float | None = None
+    # 0.25 keeps more of it, closer to the photo's texture in VGG-19 features and still best
+    # in hole L1, PSNR and SSIM on 20 photos at every protocol (docs/results.md, "Headline
+    # tables, third round").
+    beta_last: float | None = 0.25
     # How alpha changes from scale to scale. E_c sums over the hole's pixels and E_t averages
     # over its patches, so at a fixed alpha E_t weighs 4x less at each doubled scale. "none":
     # the same alpha at every scale (the paper); "per_pixel": alpha times (scale / first
