@@ -74,9 +74,7 @@ def test_windowed_vgg_gives_the_whole_images_features_and_gradients(
 
         return jax.value_and_grad(linear)(x)  # eager: no compile for a one-off call
 
-    windowed = windowed_vgg(
-        random_vgg, fixed, window.top, window.left, window.size, window.valid
-    )
+    windowed = windowed_vgg(random_vgg, fixed, window.top, window.left, window.size, window.valid)
     whole_value, whole_grad = value_and_grad(random_vgg)
     value, grad = value_and_grad(windowed)
     np.testing.assert_allclose(value, whole_value, rtol=1e-5)
@@ -92,9 +90,7 @@ def test_windowed_vgg_gives_the_whole_images_features_and_gradients(
     careless = {
         layer: _window_cells(window, layer, valid.shape) for layer, valid in window.valid.items()
     }
-    careless_vgg = windowed_vgg(
-        random_vgg, fixed, window.top, window.left, window.size, careless
-    )
+    careless_vgg = windowed_vgg(random_vgg, fixed, window.top, window.left, window.size, careless)
     wrong = careless_vgg(x, LAYERS)["relu4_1"] - random_vgg(x, LAYERS)["relu4_1"]
     assert np.abs(wrong).max() > 1e-2 * np.abs(fixed["relu4_1"]).max()
 
