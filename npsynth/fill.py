@@ -305,18 +305,16 @@ def poisson_paste(
         )
     hole = masks > 0.5
     difference = targets.astype(jnp.float32) - sources.astype(jnp.float32)
-    correction = None
     if offset_sigma > 0:
         averaged = local_mean(difference, jnp.logical_not(hole), offset_sigma)
         correction = harmonic_fill(averaged, masks, iterations=iterations, tol=tol)
-    if correction is None or exact_weight is not None:
-        exact = harmonic_fill(difference, masks, iterations=iterations, tol=tol)
-        if correction is None:
-            correction = exact
-        else:
+        if exact_weight is not None:
+            exact = harmonic_fill(difference, masks, iterations=iterations, tol=tol)
             weights = jnp.asarray(exact_weight, jnp.float32)
             weights = weights[None] if weights.ndim == 3 else weights
             correction = correction + weights * (exact - correction)
+    else:
+        correction = harmonic_fill(difference, masks, iterations=iterations, tol=tol)
     has_known = jnp.any(jnp.logical_not(hole), axis=(1, 2, 3), keepdims=True)
     correction = jnp.where(has_known, correction, 0.0)
     pasted = sources.astype(jnp.float32) + correction

@@ -222,19 +222,24 @@ def test_local_mean_is_a_normalised_gaussian_convolution():
         local_mean(values, weights, 0.0)
 
 
-def test_poisson_paste_with_offset_sigma_spreads_only_the_smooth_offset():
-    # The photo: 0.5 plus a +-0.2 checkerboard of 1-pixel cells; the fill: a flat 0.3. The
-    # exact paste takes each border pixel's offset (0.0 or 0.4), so the fill near the
-    # border swings with the checker; averaged over 3 px the offset is 0.2 everywhere and
-    # the hole is a flat 0.5, the photo's mean.
+def _checkerboard_pastes():
+    """The photo: 0.5 plus a +-0.2 checkerboard of 1-pixel cells; the fill: a flat 0.3; an
+    8x8 hole. Returns source, target, mask, hole and the exact and 3 px averaged pastes."""
     y, x = np.mgrid[:24, :24]
     target = (0.5 + 0.2 * (-1.0) ** (y + x))[..., None].astype(np.float32)
     source = np.full_like(target, 0.3)
     mask = np.zeros((24, 24, 1), np.float32)
     mask[8:16, 8:16] = 1
-    hole = mask[..., 0] > 0
     exact = np.asarray(poisson_paste(source, target, mask))
     smooth = np.asarray(poisson_paste(source, target, mask, offset_sigma=3.0))
+    return source, target, mask, mask[..., 0] > 0, exact, smooth
+
+
+def test_poisson_paste_with_offset_sigma_spreads_only_the_smooth_offset():
+    # The exact paste takes each border pixel's offset (0.0 or 0.4), so the fill near the
+    # border swings with the checker; averaged over 3 px the offset is 0.2 everywhere and
+    # the hole is a flat 0.5, the photo's mean.
+    _, target, _, hole, exact, smooth = _checkerboard_pastes()
     assert np.abs(exact[hole] - 0.5).max() > 0.05
     np.testing.assert_allclose(smooth[hole], 0.5, atol=0.01)
     np.testing.assert_array_equal(smooth[~hole], target[~hole])  # known pixels bit for bit
@@ -244,20 +249,13 @@ def test_poisson_paste_exact_weight_blends_the_exact_and_the_averaged_offset():
     # The checkerboard case above: where exact_weight is 1 the paste is Perez's exact one,
     # where it is 0 the averaged one, and in between the two corrections mix linearly
     # (both pastes are source + a harmonic correction).
-    y, x = np.mgrid[:24, :24]
-    target = (0.5 + 0.2 * (-1.0) ** (y + x))[..., None].astype(np.float32)
-    source = np.full_like(target, 0.3)
-    mask = np.zeros((24, 24, 1), np.float32)
-    mask[8:16, 8:16] = 1
-    hole = mask[..., 0] > 0
-    exact = np.asarray(poisson_paste(source, target, mask))
-    smooth = np.asarray(poisson_paste(source, target, mask, offset_sigma=3.0))
+    source, target, mask, hole, exact, smooth = _checkerboard_pastes()
     ones, zeros = np.ones_like(mask), np.zeros_like(mask)
     got_one = poisson_paste(source, target, mask, offset_sigma=3.0, exact_weight=ones)
     got_zero = poisson_paste(source, target, mask, offset_sigma=3.0, exact_weight=zeros)
     np.testing.assert_allclose(np.asarray(got_one), exact, atol=1e-5)
     np.testing.assert_allclose(np.asarray(got_zero), smooth, atol=1e-5)
-    weight = (x / 23.0)[..., None].astype(np.float32)
+    weight = np.broadcast_to(np.arange(24.0) / 23.0, (24, 24))[..., None].astype(np.float32)
     mixed = np.asarray(poisson_paste(source, target, mask, offset_sigma=3.0, exact_weight=weight))
     np.testing.assert_allclose(
         mixed[hole], (weight * exact + (1 - weight) * smooth)[hole], atol=1e-5

@@ -182,19 +182,27 @@ def test_per_level_by_hand():
         pyramid.per_level((1, 2), 3, "iterations")
 
 
-def test_paste_hole_offset_span_is_in_upsampling_factors():
-    # A 0.5 +- 0.2 checkerboard photo and a flat 0.3 fill worked at a quarter of its size:
-    # with offset_span 1 the offset is averaged over 4 px (the factor), so the pasted hole
-    # is the photo's mean, 0.5, where the exact border leaves the checker's swing in it.
+def _checkerboard_pastes():
+    """A 0.5 +- 0.2 checkerboard photo (not quite grey), a 12x12 hole and a flat 0.3 fill
+    worked at a quarter of its size. Returns image, mask, region, filled and the pastes with
+    the exact border and with offset_span 1."""
     y, x = np.mgrid[:32, :32]
     image = np.repeat((0.5 + 0.2 * (-1.0) ** (y + x))[..., None], 3, axis=-1).astype(np.float32)
     image[..., 1] += 0.01  # not grey, so the fill is not made grey
     mask = np.zeros((32, 32, 1), np.float32)
     mask[10:22, 10:22] = 1
     filled = np.full((8, 8, 3), 0.3, np.float32)
+    region = (0, 32, 0, 32)
+    exact = pyramid.paste_hole(image, mask, region, filled)
+    smooth = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0)
+    return image, mask, region, filled, exact, smooth
+
+
+def test_paste_hole_offset_span_is_in_upsampling_factors():
+    # With offset_span 1 the offset is averaged over 4 px (the factor), so the pasted hole
+    # is the photo's mean, 0.5, where the exact border leaves the checker's swing in it.
+    image, mask, _, _, exact, smooth = _checkerboard_pastes()
     hole = mask[..., 0] > 0
-    exact = pyramid.paste_hole(image, mask, (0, 32, 0, 32), filled)
-    smooth = pyramid.paste_hole(image, mask, (0, 32, 0, 32), filled, offset_span=1.0)
     assert np.abs(exact[hole][:, 0] - 0.5).max() > 0.05
     np.testing.assert_allclose(smooth[hole][:, 0], 0.5, atol=0.01)
     np.testing.assert_array_equal(smooth[~hole], image[~hole])
@@ -205,15 +213,7 @@ def test_paste_hole_exact_reach_keeps_the_exact_offset_near_the_border():
     # weight is exp(-d / 4) at d px from the nearest known pixel. By hand, for the hole
     # rows and columns 10..21: pixel (10, 16) is 1 px from row 9, pixel (16, 16) 6 px from
     # row 22, so their weights are exp(-1/4) and exp(-6/4).
-    y, x = np.mgrid[:32, :32]
-    image = np.repeat((0.5 + 0.2 * (-1.0) ** (y + x))[..., None], 3, axis=-1).astype(np.float32)
-    image[..., 1] += 0.01  # not grey
-    mask = np.zeros((32, 32, 1), np.float32)
-    mask[10:22, 10:22] = 1
-    filled = np.full((8, 8, 3), 0.3, np.float32)
-    region = (0, 32, 0, 32)
-    exact = pyramid.paste_hole(image, mask, region, filled)
-    smooth = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0)
+    image, mask, region, filled, exact, smooth = _checkerboard_pastes()
     mixed = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0, exact_reach=1.0)
     for (row, col), distance in (((10, 16), 1.0), ((16, 16), 6.0)):
         weight = np.exp(-distance / 4.0)
