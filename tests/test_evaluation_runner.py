@@ -283,3 +283,35 @@ def test_inpaint_file_keeps_the_known_pixels(tmp_path, photos):
     io.save_image(tmp_path / "empty.png", np.zeros((24, 48, 1), np.float32))
     with pytest.raises(ValueError, match="no hole"):
         runner.inpaint_file(folder / "b.png", tmp_path / "empty.png", tmp_path / "x.png", config)
+
+
+def test_a_resumed_run_fills_again_a_scored_photo_whose_output_is_gone(
+    tmp_path, photos, monkeypatch, capsys
+):
+    """Guards --resume against keeping a scored row whose output image was deleted."""
+    folder, _ = photos
+    calls = []
+
+    def flat(blanked, hole):  # a stand-in fill: the hole set to 0.5
+        calls.append(blanked)
+        return np.where(hole > 0, 0.5, blanked)
+
+    monkeypatch.setattr(runner, "fillers", lambda e: {"optimize": flat})
+    run = runner.Evaluation(
+        photos=runner.Photos(images=folder, hole="center:0.25"),
+        configs={"optimize": OptimizeConfig.tiny()},
+    )
+    out = tmp_path / "run"
+    runner.evaluate(run, out)
+    assert len(calls) == 3
+    lost = out / "outputs" / "optimize" / "c.png"
+    lost.unlink()
+    calls.clear()
+    capsys.readouterr()
+    runner.evaluate(run, out, resume=True)
+    assert len(calls) == 1  # only photo c ran again
+    assert "resuming: 2 of 3 photos already scored" in capsys.readouterr().out
+    assert lost.is_file()
+    with open(out / "metrics.csv") as f:
+        rows = [(r["image"], r["method"]) for r in csv.DictReader(f)]
+    assert sorted(rows) == [(f"{name}.png", "optimize") for name in "bcd"]

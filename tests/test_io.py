@@ -183,6 +183,20 @@ def test_load_mask_alpha_rule(tmp_path):
     np.testing.assert_array_equal(mask[..., 0], [[0, 1, 0]])
 
 
+def test_load_mask_la_with_constant_alpha_reads_its_luminance_white_as_hole(tmp_path):
+    """Guards the LA mask path against reading its luminance inverted (black as hole)."""
+    for alpha in (255, 128):  # opaque, or half transparent everywhere: the luminance decides
+        la = np.zeros((2, 3, 2), np.uint8)
+        la[..., 1] = alpha
+        la[0, 1, 0], la[1, 2, 0] = 255, 200
+        path = _write(tmp_path / f"la{alpha}.png", la)
+        assert Image.open(path).mode == "LA"
+        mask = io.load_mask(path)
+        np.testing.assert_array_equal(mask[..., 0], [[0, 1, 0], [0, 0, 1]])
+        soft = io.load_mask(path, threshold=0.9)  # 200 / 255 is under 0.9
+        np.testing.assert_array_equal(soft[..., 0], [[0, 1, 0], [0, 0, 0]])
+
+
 def test_load_mask_resize_nearest(tmp_path):
     grey = np.zeros((4, 4), np.uint8)
     grey[:2, 2:] = 255
@@ -354,3 +368,22 @@ def test_atomic_write_failure_keeps_the_old_file_and_no_temporary(tmp_path, monk
         io.atomic_write(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_atomic_write_makes_its_temporary_file_in_the_destination_folder(tmp_path, monkeypatch):
+    """Guards atomic_write against a temporary file outside the destination's folder (a
+    rename across file systems fails)."""
+    target = tmp_path / "out" / "report.md"
+    renames = []
+    real_replace = io.os.replace
+
+    def spying_replace(src, dst):
+        renames.append((Path(src), Path(dst), Path(src).read_bytes()))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(io.os, "replace", spying_replace)
+    io.atomic_write(target, "new")
+    ((src, dst, data),) = renames
+    assert dst == target and src.parent == target.parent and src != target
+    assert data == b"new" and target.read_text() == "new"
+    assert [p.name for p in target.parent.iterdir()] == ["report.md"]

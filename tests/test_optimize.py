@@ -12,6 +12,7 @@ from npsynth import fill
 from npsynth.api import inpaint
 from npsynth.config import InpaintConfig, OptimizeConfig
 from npsynth.methods import optimize
+from npsynth.pyramid import Level
 from npsynth.window import texture_window
 
 TINY = InpaintConfig.tiny()
@@ -295,3 +296,19 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
     if content_scales == "auto":  # after a network's first reference: the guide, as "first"
         after_network = step(Level(1, 2, (64, 64), known, hole, guide, source="network"))
         np.testing.assert_allclose(after_network.image, plain.image, atol=1e-6)
+
+
+def test_a_per_scale_setting_applies_to_the_scales_worked_at_when_coarse_ones_are_skipped():
+    """Guards `at_level` against indexing the per-scale values by level alone."""
+    zeros = np.zeros((8, 8, 3), np.float32)
+
+    def level(index, count):
+        return Level(index, count, (8, 8), zeros, zeros[..., :1], zeros)
+
+    config = OptimizeConfig(scales=(128, 256, 512), iterations=(100, 50, 20))
+    step = optimize.OptimizeStep(config, vgg=None)
+    # A small photo works at the last two scales only (128 px is under MIN_LEVEL_SIZE there):
+    # its levels 0 and 1 are the scales 256 and 512, so they take 50 and 20 iterations.
+    assert [step._iterations(level(i, 2)) for i in range(2)] == [50, 20]
+    assert [step._iterations(level(i, 3)) for i in range(3)] == [100, 50, 20]
+    assert optimize.at_level((7, 8, 9), level(0, 1)) == 9

@@ -222,3 +222,85 @@ def test_paste_hole_exact_reach_keeps_the_exact_offset_near_the_border():
     far = pyramid.paste_hole(image, mask, region, filled, offset_span=1.0, exact_reach=1e6)
     np.testing.assert_allclose(far, exact, atol=1e-4)
     np.testing.assert_array_equal(mixed[mask[..., 0] == 0], image[mask[..., 0] == 0])
+
+
+def test_context_window_with_no_context_keeps_the_holes_last_row():
+    """Guards the hole's bounding box against losing its last row and column (max() + 1)."""
+    hole = np.zeros((100, 100), bool)
+    hole[10:90, 40:50] = True  # 80 rows: taller than the last scale, 64
+    # Rows: want max(80 * (1 + 0), 64) = 80 from (10 + 90 - 80) // 2 = 10: the box, 10..89.
+    # Columns: want 64 from (40 + 50 - 64) // 2 = 13.
+    assert pyramid.context_window(hole, 64, 0.0) == (10, 90, 13, 77)
+    # End to end, with a last scale of 80 (the hole's height: worked at full resolution, no
+    # paste in the gradient domain): every hole pixel is filled, the last row (89) included.
+    mask = hole[..., None].astype(np.float32)
+    config = TranslateConfig.tiny(scales=(32, 80), context=0.0, content="mean")
+    result = pyramid.run(np.where(mask > 0, 0.0, _photo(100, 100)), mask, config=config,
+                         step=Recorder([0.5, 0.75]))  # fmt: skip
+    assert result.region == (10, 90, 5, 85)
+    np.testing.assert_array_equal(result.image[hole], 0.75)
+
+
+def test_context_window_is_centred_on_the_hole_by_hand():
+    """Guards the context window's origin against a one-pixel shift."""
+    hole = np.zeros((1000, 2000), bool)
+    hole[301:340, 600:660] = True  # 39x60: grown to the last scale, 512, around its centre
+    # Rows: (301 + 340 - 512) // 2 = 64 (the sum odd); columns: (600 + 660 - 512) // 2 = 374.
+    assert pyramid.context_window(hole, 512, 1.0) == (64, 576, 374, 886)
+    big = np.zeros((2000, 2000), bool)
+    big[700:1300, 900:1001] = True  # 600x101, context 0.25: 900 rows, and 512 columns
+    # Rows: (700 + 1300 - 900) // 2 = 550; columns: (900 + 1001 - 512) // 2 = 694.
+    assert pyramid.context_window(big, 512, 0.25) == (550, 1450, 694, 1206)
+    edge = np.zeros((1000, 2000), bool)
+    edge[990:1000, 5:15] = True  # at the bottom and left edges: shifted to stay inside
+    assert pyramid.context_window(edge, 512, 1.0) == (488, 1000, 0, 512)
+
+
+class _PositionStep:
+    """A step that fills each hole pixel with its own position in the worked region:
+    channels (row / 64, column / 64, 0.5), exact in float32."""
+
+    def __init__(self):
+        self.levels = []
+
+    def __call__(self, level: Level) -> LevelResult:
+        self.levels.append(level)
+        rows, cols = np.mgrid[: level.hole.shape[0], : level.hole.shape[1]]
+        code = np.stack([rows / 64, cols / 64, np.full(rows.shape, 0.5)], axis=-1)
+        image = np.where(level.hole > 0, code, level.known).astype(np.float32)
+        return LevelResult(image, None, ())
+
+
+def test_the_fill_is_pasted_exactly_where_it_was_worked_in_a_large_photo():
+    """Guards the paste into a large photo against a one-pixel shift from the worked crop."""
+    photo = _photo(100, 120)
+    mask = np.zeros((100, 120, 1), np.float32)
+    mask[40:50, 70:80] = 1
+    mask[45, 81] = 1  # an irregular hole: a lone pixel beside the box
+    step = _PositionStep()
+    config = TranslateConfig.tiny(content="mean")
+    result = pyramid.run(np.where(mask > 0, 0.0, photo), mask, config=config, step=step)
+    # Rows: (40 + 50 - 64) // 2 = 13; columns: (70 + 82 - 64) // 2 = 44. Worked at 64x64.
+    top, bottom, left, right = result.region
+    assert result.region == (13, 77, 44, 108)
+    assert step.levels[-1].size == (64, 64)
+    crop_hole = mask[top:bottom, left:right]
+    np.testing.assert_array_equal(step.levels[-1].hole[:64, :64], crop_hole)
+    ys, xs = np.nonzero(mask[..., 0])
+    expected = np.stack([(ys - top) / 64, (xs - left) / 64, np.full(ys.shape, 0.5)], axis=-1)
+    np.testing.assert_array_equal(result.image[ys, xs], expected.astype(np.float32))
+    worked = result.scales[-1].image
+    pasted = result.image[top:bottom, left:right]
+    np.testing.assert_array_equal(pasted[crop_hole[..., 0] > 0], worked[crop_hole[..., 0] > 0])
+    known = mask[..., 0] == 0
+    np.testing.assert_array_equal(result.image[known], photo[known])
+
+
+def test_is_grey_needs_every_pixel_grey_not_the_average():
+    """Guards is_grey against testing the mean channel spread instead of the largest."""
+    pixels = np.full((1000, 3), 0.4, np.float32)
+    assert pyramid.is_grey(pixels)
+    pixels[:2] = [0.9, 0.3, 0.3]  # two strongly red pixels: mean spread 1.2 / 1000 < 1.5 / 255
+    assert not pyramid.is_grey(pixels)
+    pixels[:2] = [0.4, 0.4, 0.4 + 1 / 255]  # JPEG rounding: still grey
+    assert pyramid.is_grey(pixels)

@@ -3,6 +3,7 @@ cancel, bad uploads, limits, Host check), with a stand-in inpaint and one real t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import io
@@ -223,6 +224,36 @@ def test_uploads_over_the_byte_or_pixel_limit_are_refused(serve_with):
     wide = client.post("/api/images", content=encode(np.zeros((50, 61, 3), np.uint8)))
     assert wide.status_code == 413 and "megapixels" in wide.json()["error"]
     assert client.post("/api/images", content=encode(np.zeros((50, 60, 3), np.uint8))).is_success
+
+
+def test_a_body_without_length_is_refused_once_past_the_limit_not_read_whole():
+    """Guards the request body reader's per-chunk limit: a body sent without Content-Length
+    is refused as soon as it passes the limit, not read whole first."""
+    jobs = JobQueue(invert_hole)
+    app = create_app(jobs, hosts=HOSTS, limits=Limits(max_bytes=1000))
+    received, sent = [], []
+
+    async def receive():  # an endless upload in 100-byte chunks (up to 1000 of them)
+        received.append(100)
+        return {"type": "http.request", "body": b"\0" * 100, "more_body": len(received) < 1000}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/api/images", "raw_path": b"/api/images", "root_path": "",
+        "query_string": b"", "headers": [(b"host", f"127.0.0.1:{PORT}".encode())],
+        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", PORT),
+    }  # fmt: skip
+    try:
+        asyncio.run(app(scope, receive, send))
+    finally:
+        jobs.close()
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413 and "at most 1 KiB per file" in json.loads(body)["error"]
+    assert len(received) == 11  # 1100 bytes: the first chunk past the limit, and no more
 
 
 def test_masks_are_read_from_painted_alpha_or_white(serve_with):

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from npsynth import solver
 from npsynth.solver import SolverOptions, minimize
 
 
@@ -103,3 +104,20 @@ def test_options_are_checked():
         SolverOptions(linesearch_init="biggest")
     with pytest.raises(ValueError, match="linesearch must"):
         SolverOptions(linesearch="wolfe")
+
+
+def test_advance_skips_the_iterations_past_limit_in_a_longer_chunk():
+    """Guards `advance` against ignoring `limit` (a short last chunk running past it)."""
+
+    def rosenbrock(x):  # not solved in 3 iterations: every one of them moves x
+        return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+    x0 = jnp.asarray([-1.2, 1.0])
+    options = SolverOptions(tol=1e-12)
+    begun = solver.start(rosenbrock, x0, options)
+    solve, values = solver.advance(rosenbrock, begun, 5, options, limit=jnp.asarray(3))
+    assert int(solve.lbfgs.iter_num) == 3
+    values = np.asarray(values)
+    assert values.shape == (5,) and values[2] < float(rosenbrock(x0))
+    np.testing.assert_array_equal(values[3:], values[2])  # the last two steps did nothing
+    assert np.all(np.diff(values[:3]) < 0)  # the first three did
