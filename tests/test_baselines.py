@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import load_photo
+from conftest import sample_photo
 from npsynth.evaluation import baselines
 
 # The package each baseline needs, for pytest.importorskip.
@@ -18,8 +18,9 @@ NEEDS = {
 
 
 @pytest.fixture(scope="module")
-def photo_and_hole(shared):
-    image = load_photo(shared / "data" / "eval512" / "img_001.png", size=64)
+def photo_and_hole():
+    """The cat photo with a square hole in its fur (not a face: no baseline can guess one)."""
+    image = sample_photo("chelsea", size=64)
     mask = np.zeros((64, 64, 1), np.float32)
     mask[20:44, 16:40] = 1
     return image, mask

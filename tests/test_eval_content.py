@@ -19,13 +19,13 @@ from npsynth.models.translation import FeatureToImage, ImageToFeature
 from references import reference_harmonic
 
 
-def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
+def test_scores_networks_and_harmonic_fill(tmp_path, eval_photos, capsys):
     config = ContentNetConfig(
         channels=(8, 8, 8, 8, 8), bottleneck=8, disc_width=8, disc_max_width=8
     )
     net = make_content_net(config, rngs=nnx.Rngs(0))
     save_content_net(net, tmp_path / "net.npz", config=config, dtype="float32")
-    images = shared / "data" / "eval512"
+    images = eval_photos
     argv = ["--images", str(images), "--limit", "2", "--net", f"tiny={tmp_path / 'net.npz'}",
             "--out", str(tmp_path / "out")]  # fmt: skip
     assert cli.main(argv) == 0
@@ -70,14 +70,14 @@ def test_scores_networks_and_harmonic_fill(tmp_path, shared, capsys):
     assert cli.main(missing) == 2
 
 
-def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, shared, vgg):
+def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, eval_photos, vgg):
     f2i_config = Feature2ImageConfig(image_size=32, widths=(8, 8, 8), blocks=1)
     f2i = FeatureToImage(f2i_config, rngs=nnx.Rngs(0))
     save_feature2image(f2i, tmp_path / "f2i.npz", config=f2i_config, dtype="float32")
     i2f_config = Image2FeatureConfig(image_size=32, widths=(8, 8), dilations=(1,))
     i2f = ImageToFeature(i2f_config, rngs=nnx.Rngs(1))
     save_image2feature(i2f, tmp_path / "i2f.npz", config=i2f_config, dtype="float32")
-    images = shared / "data" / "eval512"
+    images = eval_photos
     argv = ["--images", str(images), "--limit", "1", "--fast-path", "--feature2image",
             str(tmp_path / "f2i.npz"), "--image2feature", str(tmp_path / "i2f.npz"),
             "--out", str(tmp_path / "out")]  # fmt: skip
@@ -105,7 +105,7 @@ def test_fast_path_rows_and_the_decoder_upper_bound(tmp_path, shared, vgg):
         cli.main(["--images", str(images), "--image2feature", "x", "--out", str(tmp_path)])
 
 
-def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
+def test_masks_pair_with_photos_in_sorted_order(tmp_path, eval_photos, capsys):
     """--masks: photo i (after --skip, counted from the first photo) gets mask i, resized to
     128 px; the harmonic row must equal a fill computed here on that exact hole."""
     from npsynth import fill, metrics
@@ -118,7 +118,7 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
     second[150:250, 10:60] = 255  # a tall block elsewhere
     io.save_image(masks / "a.png", first[..., None].repeat(3, -1) / 255.0)
     io.save_image(masks / "b.png", second[..., None].repeat(3, -1) / 255.0)
-    images = shared / "data" / "eval512"
+    images = eval_photos
     argv = ["--images", str(images), "--skip", "1", "--limit", "1", "--masks", str(masks),
             "--out", str(tmp_path / "out")]  # fmt: skip
     assert cli.main(argv) == 0
@@ -143,13 +143,13 @@ def test_masks_pair_with_photos_in_sorted_order(tmp_path, shared, capsys):
     assert not (tmp_path / "empty").exists()
 
 
-def test_a_paper_mode_network_on_an_irregular_hole_is_a_clear_error(tmp_path, shared, capsys):
+def test_a_paper_mode_network_on_an_irregular_hole_is_a_clear_error(tmp_path, eval_photos, capsys):
     config = ContentNetConfig(
         mode="paper", channels=(8, 8, 8, 8, 8), bottleneck=8, disc_width=8, disc_max_width=8
     )
     net = make_content_net(config, rngs=nnx.Rngs(0))
     save_content_net(net, tmp_path / "net.npz", config=config, dtype="float32")
-    argv = ["--images", str(shared / "data" / "eval512"), "--limit", "1", "--hole", "boxes",
+    argv = ["--images", str(eval_photos), "--limit", "1", "--hole", "boxes",
             "--net", f"paper={tmp_path / 'net.npz'}", "--out", str(tmp_path / "out")]  # fmt: skip
     assert cli.main(argv) == 2
     assert "paper mode" in capsys.readouterr().err

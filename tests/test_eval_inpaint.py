@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import load_photo
+from conftest import sample_photo
 from eval import inpaint as cli
 from npsynth import io, masks, metrics
 from npsynth.evaluation import filling, runner
@@ -17,12 +17,11 @@ FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 
 
 @pytest.fixture(scope="module")
-def folder(shared, tmp_path_factory):
+def folder(tmp_path_factory):
+    """Two real 64x64 photos, named as two eval512 photos were (the tests name them)."""
     root = tmp_path_factory.mktemp("photos")
-    for name in ("img_003", "img_007"):
-        io.save_image(
-            root / f"{name}.png", load_photo(shared / "data" / "eval512" / f"{name}.png", size=64)
-        )
+    for name, sample in (("img_003", "coffee"), ("img_007", "astronaut")):
+        io.save_image(root / f"{name}.png", sample_photo(sample, size=64))
     return root
 
 

@@ -22,7 +22,6 @@ VARIABLES = {
     "image2feature": "NPSYNTH_IMAGE2FEATURE",
 }
 ASSETS = Path(__file__).resolve().parents[1] / "npsynth" / "assets"
-SHARED_VGG19 = Path(os.environ["NPSYNTH_VGG19"])  # set by conftest, before the fixtures unset it
 
 
 @pytest.fixture
@@ -111,9 +110,9 @@ def test_load_of_the_shipped_feature2image_is_cached():
 
 
 @pytest.fixture(scope="module")
-def marked_vgg_files(tmp_path_factory):
+def marked_vgg_files(tmp_path_factory, vgg19_file):
     """Three npsynth cache files of the real weights, told apart by conv1_1's first bias."""
-    full = read_path(SHARED_VGG19)
+    full = read_path(vgg19_file)
     folder = tmp_path_factory.mktemp("vgg")
     files = {}
     for marker, name in enumerate(("explicit", "variable", "cache"), start=1001):
@@ -142,8 +141,8 @@ def test_load_vgg19_order(no_variables, tmp_path, marked_vgg_files):
     assert hub.load("vgg19", files["explicit"]) is hub.load("vgg19", files["explicit"])
 
 
-def test_load_vgg19_fetches_into_the_user_cache(no_variables, tmp_path):
-    shared = SHARED_VGG19
+def test_load_vgg19_fetches_into_the_user_cache(no_variables, tmp_path, keras_vgg19_file):
+    shared = keras_vgg19_file
     no_variables.setattr(keras_h5, "KERAS_URL", shared.as_uri())
     no_variables.setattr(keras_h5, "KERAS_MD5", hashlib.md5(shared.read_bytes()).hexdigest())
     model = hub.load_vgg19(pooling="avg")

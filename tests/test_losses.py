@@ -347,8 +347,8 @@ def test_invalid_inputs_raise_clear_errors(vgg):
 # ---------------------------------------------------------------- real photo, real VGG
 
 
-def test_real_photo_joint_loss_matches_reference(shared, vgg):
-    photo, mask = photo_and_mask(shared)
+def test_real_photo_joint_loss_matches_reference(vgg):
+    photo, mask = photo_and_mask()
     noise = np.random.default_rng(0).random(photo.shape).astype(np.float32)
     x = np.where(mask == 1, noise, photo).astype(np.float32)  # the hole filled with noise
     features = vgg(jnp.asarray(x), LAYERS)

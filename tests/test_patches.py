@@ -211,8 +211,8 @@ def test_bad_inputs_raise():
 # ---------------------------------------------------------------- real photo
 
 
-def test_real_photo_relu_features_match_brute_force(shared, vgg):
-    photo, mask = photo_and_mask(shared)
+def test_real_photo_relu_features_match_brute_force(vgg):
+    photo, mask = photo_and_mask()
     features = vgg(jnp.asarray(photo), ("relu3_1", "relu4_1"))
     for layer, factor in (("relu3_1", 4), ("relu4_1", 8)):
         feats = np.asarray(features[layer])

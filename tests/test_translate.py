@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import load_photo
+from conftest import SAMPLE_PHOTOS, sample_photo
 from npsynth import export, fill, hub, losses, masks, patches, pyramid, resize
 from npsynth.api import inpaint
 from npsynth.config import Feature2ImageConfig, Image2FeatureConfig, TranslateConfig
@@ -111,8 +111,8 @@ def test_a_hole_without_sources_is_decoded_unswapped_with_a_warning(random_vgg, 
     np.testing.assert_allclose(got, np.where(hole > 0, np.clip(decoded, 0, 1), known), atol=1e-5)
 
 
-def test_inpaint_translate_on_a_real_photo(shared, random_vgg, tiny_f2i_path):
-    photo = load_photo(shared / "data" / "eval512" / "img_005.png", 96)
+def test_inpaint_translate_on_a_real_photo(random_vgg, tiny_f2i_path):
+    photo = sample_photo("chelsea", 96)
     mask = np.zeros((96, 96, 1), np.float32)
     mask[30:60, 40:70] = 1.0
     config = TranslateConfig(
@@ -152,10 +152,10 @@ def test_inpaint_translate_bad_inputs(monkeypatch, tmp_path, random_vgg, tiny_f2
         TranslateConfig(image2feature="maybe")
 
 
-def test_the_multi_scale_loop_chains_the_levels(shared, random_vgg, tiny_f2i_path):
+def test_the_multi_scale_loop_chains_the_levels(random_vgg, tiny_f2i_path):
     """inpaint(method="translate") at 32 then 64 px equals the two levels run by hand: the
     first from the harmonic fill at 32 px, the second from its result upsampled."""
-    photo = load_photo(shared / "data" / "eval512" / "img_006.png", 64)
+    photo = sample_photo("rocket", 64)
     hole = np.zeros((64, 64, 1), np.float32)
     hole[20:44, 16:40] = 1.0
     blank = np.where(hole > 0, 0.0, photo).astype(np.float32)
@@ -205,15 +205,15 @@ def test_image2feature_predicts_the_first_levels_hole_features(random_vgg, tiny_
     assert np.abs(first - later).max() > 1e-3
 
 
-def test_the_shipped_feature2image_inverts_relu3_1_of_photos(shared, vgg):
+def test_the_shipped_feature2image_inverts_relu3_1_of_photos(vgg):
     """Decoding a photo's own relu3_1 (no swap) with the shipped network gives the photo back
     far better than its mean colour does. Measured at 64 px, photos 1-5 of eval512: 14.8 to
     18.7 dB against 12.0 to 16.2 dB (mean 16.7 dB)."""
     f2i = hub.load("feature2image", hub.SHIPPED["feature2image"][0])
     everywhere = np.ones((64, 64, 1), np.float32)
     psnrs = []
-    for index in range(1, 6):
-        photo = load_photo(shared / "data" / "eval512" / f"img_{index:03d}.png", 64)
+    for index, name in enumerate(SAMPLE_PHOTOS):
+        photo = sample_photo(name, 64)
         decoded = translate_level(photo, photo, everywhere, vgg=vgg, feature2image=f2i, swap=False)
         psnr = 10 * np.log10(1 / np.mean((decoded - photo) ** 2))
         flat = 10 * np.log10(1 / np.mean((photo.mean(axis=(0, 1)) - photo) ** 2))
@@ -222,8 +222,8 @@ def test_the_shipped_feature2image_inverts_relu3_1_of_photos(shared, vgg):
     assert np.mean(psnrs) > 16.0, psnrs
 
 
-def test_translate_with_the_shipped_networks_fills_a_real_hole(shared, vgg):
-    photo = load_photo(shared / "data" / "eval512" / "img_009.png", 64)
+def test_translate_with_the_shipped_networks_fills_a_real_hole(vgg):
+    photo = sample_photo("motorcycle", 64)
     hole = masks.center_mask(64, 64, fraction=0.25)
     result = inpaint(
         np.where(hole > 0, 0.0, photo), hole, method="translate", scales=(32, 64), vgg=vgg

@@ -3,7 +3,6 @@ shapes, input checks, receptive fields. The real weights come through npsynth.hu
 
 from __future__ import annotations
 
-import os
 
 import h5py
 import jax
@@ -12,7 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from conftest import load_photo
+from conftest import sample_photo
 from npsynth.models.vgg import CONVS, LAYERS, STRIDES, VGG19, receptive_field, vgg19_from_weights
 
 # The network written out by hand for the reference: (kind, Keras group or None).
@@ -51,10 +50,10 @@ def reference_features(image: np.ndarray, h5_path: str) -> dict[str, np.ndarray]
     return out
 
 
-def test_features_match_numpy_reference_on_real_photo(vgg, shared):
-    photo = load_photo(sorted((shared / "data" / "eval512").glob("*.png"))[3])
+def test_features_match_numpy_reference_on_real_photo(vgg, keras_vgg19_file):
+    photo = sample_photo("astronaut")
     image = photo[200:264, 180:252]  # a 64x72 crop of a real 512x512 photo
-    expected = reference_features(image, os.environ["NPSYNTH_VGG19"])
+    expected = reference_features(image, keras_vgg19_file)
     got = vgg(jnp.asarray(image[None]), layers=("relu3_1", "relu4_1"))
     for name in ("relu3_1", "relu4_1"):
         assert got[name].shape == (1, *expected[name].shape)

