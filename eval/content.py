@@ -29,7 +29,13 @@ import sys
 from pathlib import Path
 
 from npsynth.evaluation import checks, content
-from npsynth.evaluation.cli_errors import InputError, as_input_error, hole_kind, main_errors
+from npsynth.evaluation.cli_errors import (
+    InputError,
+    as_input_error,
+    hole_kind,
+    main_errors,
+    seed_int,
+)
 from npsynth.evaluation.runner import DEFAULT_HOLE
 
 
@@ -64,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N photos")
     parser.add_argument("--limit", type=int, help="use only N photos (after --skip)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random holes")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of random holes")
     parser.add_argument("--grid-rows", type=int, default=6, help="photos shown in grid.png")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     args = parser.parse_args(argv)

@@ -53,6 +53,7 @@ from npsynth.evaluation.cli_errors import (
     int_list,
     main_errors,
     positive_int,
+    seed_int,
 )
 from npsynth.evaluation.runner import DEFAULT_HOLE, METHODS
 
@@ -189,7 +190,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="E_c's reference after the first scale: the previous result (first), a PatchMatch "
         "fill of each scale (every), or every where the first reference is PatchMatch (auto)",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0, help="seed of generated holes")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of generated holes")
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")
     parser.add_argument(
         "--resume", action="store_true",

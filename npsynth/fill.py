@@ -331,17 +331,26 @@ def local_mean(values, weights, sigma: float) -> jax.Array:
     Args:
       values: [N, H, W, C]; weights: [N, H, W, 1] (bool or float); sigma: > 0, in pixels.
     """
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0 pixels, got {sigma}")
-    radius = max(1, int(3 * sigma + 0.5))
+    if not 0 < sigma < float("inf"):
+        raise ValueError(f"sigma must be a finite number > 0 pixels, got {sigma}")
+    values = jnp.asarray(values, jnp.float32)
+    # Taps farther than the image reaches meet no pixel: cut there too (the same result), so
+    # any sigma and any aspect ratio work, a kernel never larger than the image.
+    reach = max(values.shape[1], values.shape[2]) - 1
+    radius = max(1, min(int(3 * sigma + 0.5), reach))
     taps = jnp.exp(-0.5 * (jnp.arange(-radius, radius + 1, dtype=jnp.float32) / sigma) ** 2)
     taps = taps / taps.sum()
 
     def blur(x):  # separable along H and W, zero outside the image
-        x = jax.scipy.signal.convolve(x, taps[None, :, None, None], mode="same")
-        return jax.scipy.signal.convolve(x, taps[None, None, :, None], mode="same")
+        for axis in (1, 2):
+            cut = min(radius, x.shape[axis] - 1)
+            shape, widths = [1, 1, 1, 1], [(0, 0)] * 4
+            shape[axis], widths[axis] = 2 * cut + 1, (cut, cut)
+            kernel = taps[radius - cut : radius + cut + 1].reshape(shape)
+            x = jax.scipy.signal.convolve(jnp.pad(x, widths), kernel, mode="valid")
+        return x
 
     weights = jnp.asarray(weights, jnp.float32)
-    total = blur(jnp.asarray(values, jnp.float32) * weights)
+    total = blur(values * weights)
     count = blur(weights)
     return jnp.where(count > 1e-6, total / jnp.maximum(count, 1e-6), 0.0)

@@ -14,6 +14,7 @@ differs from its photo only by a rotation is an error, never a silent stretch.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import io
 import os
@@ -29,6 +30,12 @@ from npsynth.resize import check_size, resize_mask
 
 # File extensions that `list_images` picks up (compared in lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+# File extensions `save_image` writes, and their Pillow formats: those that take an RGB or
+# greyscale image of any size (not .ico, at most 256 px; nor .gif, 256 colours).
+WRITE_FORMATS = {
+    ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
+    ".tiff": "TIFF", ".webp": "WEBP",
+}  # fmt: skip
 
 
 # EXIF orientation tag -> the transpose that shows the stored pixels upright (the ones
@@ -145,6 +152,39 @@ def load_image(path) -> np.ndarray:
         message names it.
     """
     image, _ = _open_image(path)
+    return _rgb(image, path)
+
+
+def load_photo(path) -> tuple[np.ndarray, PhotoInfo]:
+    """`load_image(path)` and what the file carries besides its pixels (`photo_info`), from
+    one read of the file: `save_image(..., like=info)` keeps it on the way out."""
+    image, _ = _open_image(path)
+    return _rgb(image, path), photo_info(image)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoInfo:
+    """What a photo file carries besides its pixels, kept by `save_image(like=...)`."""
+
+    exif: bytes | None = None  # its EXIF, without the orientation tag (applied on reading)
+    icc_profile: bytes | None = None  # its colour profile
+    bits: int = 8  # bits per channel: 16 for a 16-bit greyscale file (PNG, TIFF)
+
+
+def photo_info(image: Image.Image) -> PhotoInfo:
+    """The `PhotoInfo` of an opened file (`_open_image`'s image, orientation applied)."""
+    exif = None
+    if image.info.get("exif"):
+        tags = Image.Exif()
+        tags.load(image.info["exif"])
+        tags.pop(_EXIF_ORIENTATION, None)  # applied to the pixels: never rotate them again
+        exif = tags.tobytes() if len(tags) else None
+    bits = 16 if image.mode.startswith("I;16") else 8
+    return PhotoInfo(exif=exif, icc_profile=image.info.get("icc_profile") or None, bits=bits)
+
+
+def _rgb(image: Image.Image, path) -> np.ndarray:
+    """`load_image`'s array of an opened file."""
     if image.mode.startswith("I") or image.mode == "F":
         grey = _to_unit_array(image)
         return np.repeat(grey[..., None], 3, axis=-1)
@@ -158,7 +198,7 @@ def load_image(path) -> np.ndarray:
     return np.asarray(rgb, np.float32) / 255.0
 
 
-def save_image(path, image, *, quality: int = 95) -> None:
+def save_image(path, image, *, quality: int = 95, like: PhotoInfo | None = None) -> None:
     """Write an image (or a mask) to a PNG/JPEG/... file chosen by the extension, atomically.
 
     The pixels go to a temporary file in the same folder that then replaces `path`
@@ -166,9 +206,13 @@ def save_image(path, image, *, quality: int = 95) -> None:
     Parent folders are created. Values are clipped to [0, 1] and rounded to 8 bits.
 
     Args:
-      path: destination; the extension (.png, .jpg, .jpeg, .bmp, .webp, ...) picks the format.
+      path: destination; its extension (one of `WRITE_FORMATS`: .png, .jpg, .jpeg, .bmp,
+        .tif, .tiff, .webp) picks the format.
       image: float [H, W, 3] RGB, or [H, W, 1] / [H, W] greyscale (e.g. a mask), in [0, 1].
       quality: JPEG/WebP quality (1-100); ignored by lossless formats.
+      like: the `PhotoInfo` of the photo this image came from (`load_photo`): its EXIF
+        (without orientation) and colour profile are written where the format takes them
+        (all but BMP), and a 16-bit greyscale photo gives a 16-bit greyscale PNG or TIFF.
     """
     path = Path(path)
     pixels = np.asarray(image)
@@ -184,19 +228,30 @@ def save_image(path, image, *, quality: int = 95) -> None:
             f"image for {str(path)!r} contains NaN or infinite values; fix the computation "
             "that produced it (or np.nan_to_num it) before saving."
         )
-    format_name = Image.registered_extensions().get(path.suffix.lower())
+    format_name = WRITE_FORMATS.get(path.suffix.lower())
     if format_name is None:
-        raise ValueError(
-            f"cannot tell the image format of {str(path)!r} from its extension; "
-            "use .png (lossless) or .jpg."
-        )
-    as_uint8 = np.round(np.clip(pixels.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
-    picture = Image.fromarray(as_uint8, mode="L" if as_uint8.ndim == 2 else "RGB")
+        raise ValueError(f"cannot write {str(path)!r}: {write_formats_hint(path.suffix)}")
+    values = np.clip(pixels.astype(np.float32), 0.0, 1.0)
+    like = like or PhotoInfo()
     options = {"quality": int(quality)} if format_name in ("JPEG", "WEBP") else {}
+    if format_name != "BMP":
+        options |= {"exif": like.exif, "icc_profile": like.icc_profile}
+        options = {key: value for key, value in options.items() if value is not None}
+    if like.bits == 16 and format_name in ("PNG", "TIFF"):  # a greyscale photo's own depth
+        grey = values.mean(axis=-1) if values.ndim == 3 else values
+        picture = Image.fromarray(np.round(grey * 65535.0).astype(np.uint16))  # mode I;16
+    else:
+        picture = Image.fromarray(np.round(values * 255.0).astype(np.uint8))  # L or RGB
 
     buffer = io.BytesIO()
     picture.save(buffer, format=format_name, **options)
     atomic_write(path, buffer.getvalue())
+
+
+def write_formats_hint(suffix: str) -> str:
+    """What to write instead of a file with `suffix`, e.g. ".ico", in one clause."""
+    named = f"{suffix!r} files" if suffix else "files without an extension"
+    return f"npsynth does not write {named}; use one of {', '.join(WRITE_FORMATS)}"
 
 
 def _check_threshold(threshold: float) -> None:
@@ -433,7 +488,7 @@ def atomic_write(path, content: bytes | str) -> Path:
     `os.replace` stays on one file system), opened with "x" so it gets the usual permissions
     and never clobbers another file; it then replaces `path`. On any failure, Ctrl-C
     included, the temporary file is removed and `path` is left as it was. Parent folders
-    are created.
+    are created. An OSError that names no file (a full disk) is raised naming `path`.
     """
     path = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
@@ -443,7 +498,9 @@ def atomic_write(path, content: bytes | str) -> Path:
         with open(temporary, "xb") as stream:
             stream.write(data)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # e.g. a full disk
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         raise
     return path

@@ -20,11 +20,10 @@ from collections.abc import Callable
 import numpy as np
 
 from npsynth import reference, resize
-from npsynth.config.inpaint import PyramidConfig
+from npsynth.config.inpaint import MIN_LEVEL_SIZE, PyramidConfig
 
-# Levels whose longest side falls below this are skipped: VGG-19 relu4_1 would have too
-# few cells for any 3x3 patch.
-MIN_LEVEL_SIZE = 32
+# Levels whose longest side falls below MIN_LEVEL_SIZE (32, `npsynth.config.inpaint`) are
+# skipped: VGG-19 relu4_1 would have too few cells for any 3x3 patch.
 # Working sizes are padded (by reflection, as known pixels) to a multiple of this, the
 # downsampling factor of relu4_1, so every pixel is seen by every texture layer.
 PAD_MULTIPLE = 8

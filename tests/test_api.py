@@ -154,3 +154,16 @@ def test_overrides_replace_fields_of_the_given_config(photo, hole, vgg):
     blank = np.where(hole > 0, 0.0, photo)
     out = inpaint(blank, hole, config=OptimizeConfig.tiny(), iterations=(2, 1), vgg=vgg)
     assert [len(s.losses) for s in out.scales] == [3, 2]  # losses[0] is the start
+
+
+def test_an_infinite_alpha_is_refused_before_any_computing(photo, hole, monkeypatch):
+    from npsynth import hub
+
+    def no_vgg():
+        raise AssertionError("the VGG-19 was loaded: inpaint started computing")
+
+    monkeypatch.setattr(hub, "default_vgg", no_vgg)
+    with pytest.raises(ValueError, match="alpha must be a number from 0 to 1, got inf"):
+        inpaint(photo, hole, alpha=float("inf"))
+    with pytest.raises(ValueError, match="alpha must be a number from 0 to 1, got 1e\\+30"):
+        inpaint(photo, hole, config=TINY, alpha=1e30)

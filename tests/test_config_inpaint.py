@@ -118,3 +118,48 @@ def test_options_for_irregular_holes_and_their_defaults():
     assert TranslateConfig(content="patchmatch").content == "patchmatch"  # a shared reference
     with pytest.raises(ValueError, match="every_eval"):  # the message lists the choices
         OptimizeConfig(nn_update="per_iteration")
+
+
+@pytest.mark.parametrize(
+    "cls, overrides, message",
+    [
+        (OptimizeConfig, {"alpha": float("inf")}, "alpha must be a number from 0 to 1, got inf"),
+        (OptimizeConfig, {"alpha": 1e30}, "alpha must be a number from 0 to 1, got 1e+30"),
+        (OptimizeConfig, {"beta": float("inf")}, "beta must be a number from 0 to 1e+06, got inf"),
+        (OptimizeConfig, {"beta_last": float("inf")}, "beta_last must be a number from 0 to 1e+06"),
+        (OptimizeConfig, {"beta": 1e300}, "beta must be a number from 0 to 1e+06, got 1e+300"),
+        (
+            TranslateConfig,
+            {"patchmatch_base_sigma": float("inf")},
+            "patchmatch_base_sigma must be a number from 0 to 1000, got inf",
+        ),
+        (
+            TranslateConfig,
+            {"paste_offset_span": float("inf")},
+            "paste_offset_span must be a finite number >= 0, got inf",
+        ),
+        (OptimizeConfig, {"paste_exact_reach": float("-inf")}, "paste_exact_reach must be a finite"),
+        (OptimizeConfig, {"context": float("inf")}, "context must be a finite number >= 0, got inf"),
+        (OptimizeConfig, {"context": float("nan")}, "context must be a finite number >= 0, got nan"),
+    ],
+)
+def test_non_finite_or_huge_numbers_are_refused_naming_the_setting_and_range(
+    cls, overrides, message
+):
+    import re
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cls(**overrides)
+
+
+def test_the_largest_allowed_numbers_and_a_huge_paste_span_are_accepted():
+    config = OptimizeConfig(alpha=1.0, beta=1e6, beta_last=1e6, patchmatch_base_sigma=1e3)
+    assert (config.alpha, config.beta, config.patchmatch_base_sigma) == (1.0, 1e6, 1e3)
+    # The paste's Gaussian is cut where the image ends (`fill.local_mean`): any finite span.
+    assert TranslateConfig(paste_offset_span=1e300).paste_offset_span == 1e300
+
+
+def test_the_last_scale_must_reach_the_smallest_level_the_methods_work_at():
+    with pytest.raises(ValueError, match=r"the last scale must be at least 32 px.*got \(16,\)"):
+        OptimizeConfig(scales=(16,))
+    assert OptimizeConfig(scales=(16, 32)).scales == (16, 32)  # the 16 px level is skipped

@@ -863,3 +863,137 @@ def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
         cli.parse_args([*argv, "--beta-last", "1,1"])
     assert exited.value.code == 2
     assert "'none'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--alpha", "inf"], "alpha must be a number from 0 to 1, got inf"),
+        (["--alpha", "1e30"], "alpha must be a number from 0 to 1, got 1e+30"),
+        (["--beta", "inf"], "beta must be a number from 0 to 1e+06, got inf"),
+        (["--beta-last", "inf"], "beta_last must be a number from 0 to 1e+06, got inf"),
+        (["--patchmatch-base-sigma", "inf"], "patchmatch_base_sigma must be a number from 0"),
+        (["--paste-offset-span", "inf"], "paste_offset_span must be a finite number >= 0"),
+        (["--scales", "16"], "scales: the last scale must be at least 32 px"),
+    ],
+)
+def test_bad_numbers_are_flag_errors_before_any_photo(
+    flags, message, fake_inpaint, folder, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    assert cli.main(["--images", str(folder), "--out", str(out), *flags]) == 2
+    assert message in one_line_error(capsys)
+    assert fake_inpaint == [] and not out.exists()
+
+
+def test_a_negative_seed_is_a_flag_error(folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--images", str(folder), "--out", str(tmp_path), "--hole", "boxes",
+                  "--seed", "-1"])  # fmt: skip
+    assert exited.value.code == 2
+    assert "argument --seed: must be 0 or more, got '-1'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".ico", ".blp", ".h5", ".xbm", ".gif", ""])
+def test_an_output_format_npsynth_cannot_write_is_refused_before_the_fill(
+    suffix, fake_inpaint, folder, hole_file, tmp_path, capsys
+):
+    out = tmp_path / f"o{suffix}"
+    argv = ["--image", str(folder / "img_003.png"), "--mask", str(hole_file), "--out", str(out)]
+    assert cli.main(argv) == 1
+    err = one_line_error(capsys)
+    named = f"{suffix!r} files" if suffix else "files without an extension"
+    assert f"npsynth does not write {named}; use one of .png, .jpg, .jpeg, .bmp, .tif" in err
+    assert fake_inpaint == [] and not out.exists()
+
+
+def test_a_full_disk_names_the_file_being_written(fake_inpaint, folder, hole_file, tmp_path,
+                                                  monkeypatch, capsys):  # fmt: skip
+    import builtins
+
+    def full_disk(file, mode="r", *args, **kwargs):  # every write: "No space left on device"
+        return builtins.open("/dev/full", "wb") if "x" in mode else builtins.open(file, mode)
+
+    out = tmp_path / "filled.png"
+    monkeypatch.setattr(io, "open", full_disk, raising=False)  # npsynth.io's atomic_write
+    argv = ["--image", str(folder / "img_003.png"), "--mask", str(hole_file), "--out", str(out)]
+    assert cli.main(argv) == 1
+    assert f"error: No space left on device: '{out}'" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == [hole_file]
+
+
+def _photo_file(path, pixels, **save):
+    from PIL import Image
+
+    Image.fromarray(pixels).save(path, **save)
+    return path
+
+
+def test_the_output_keeps_the_photos_exif_without_its_orientation(
+    fake_inpaint, hole_file, tmp_path
+):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "npsynth camera"  # Make
+    exif[0x0112] = 6  # orientation: turn a quarter clockwise to show
+    stored = np.zeros((64, 48, 3), np.uint8)
+    stored[:8, :8] = (255, 0, 0)  # the stored top-left corner, shown at the top right
+    for suffix in ("jpg", "png"):
+        photo = _photo_file(tmp_path / f"turned.{suffix}", stored, exif=exif.tobytes(),
+                            quality=100)  # fmt: skip
+        mask = tmp_path / "wide.png"
+        io.save_image(mask, masks.center_mask(48, 64, fraction=0.25))
+        out = tmp_path / f"out.{suffix}"
+        assert cli.main(["--image", str(photo), "--mask", str(mask), "--out", str(out)]) == 0
+        with Image.open(out) as written:
+            assert written.size == (64, 48)  # shown (turned) size, turned once on reading
+            tags = written.getexif()
+            assert tags.get(0x010F) == "npsynth camera" and 0x0112 not in tags
+            assert written.convert("RGB").getpixel((60, 3))[0] > 200  # red at the top right
+
+
+def test_the_output_keeps_the_photos_icc_profile(fake_inpaint, folder, hole_file, tmp_path):
+    from PIL import Image, ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    pixels = np.round(io.load_image(folder / "img_003.png") * 255).astype(np.uint8)
+    for suffix in ("png", "jpg", "webp", "tif"):
+        photo = _photo_file(tmp_path / f"p.{suffix}", pixels, icc_profile=profile)
+        out = tmp_path / f"out.{suffix}"
+        assert cli.main(["--image", str(photo), "--mask", str(hole_file), "--out", str(out)]) == 0
+        with Image.open(out) as written:
+            assert written.info.get("icc_profile") == profile, suffix
+
+
+def test_a_16_bit_png_photo_gives_a_16_bit_png(fake_inpaint, hole_file, tmp_path):
+    from PIL import Image
+
+    ramp = (np.arange(64 * 64, dtype=np.uint16) * 16 + 3).reshape(64, 64)  # 16-bit levels
+    photo = _photo_file(tmp_path / "deep.png", ramp)
+    assert Image.open(photo).mode == "I;16"
+    out = tmp_path / "out.png"
+    assert cli.main(["--image", str(photo), "--mask", str(hole_file), "--out", str(out)]) == 0
+    with Image.open(out) as written:
+        assert written.mode == "I;16"
+        values = np.asarray(written)
+    known = masks.center_mask(64, 64, fraction=0.25)[..., 0] == 0
+    np.testing.assert_array_equal(values[known], ramp[known])  # every 16-bit level kept
+    assert np.all(values[~known] == 32768)  # the fake fill, 0.5, at 16 bits: round(0.5 * 65535)
+
+
+def test_a_photo_name_that_is_not_utf8_is_refused_before_any_photo(
+    fake_inpaint, folder, tmp_path, capsys
+):
+    import os
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(folder / "img_003.png", photos / "a.png")
+    shutil.copy(folder / "img_007.png", os.fsencode(photos) + b"/caf\xe9.png")  # Latin-1 name
+    out = tmp_path / "run"
+    assert cli.main(["--images", str(photos), "--out", str(out)]) == 1
+    err = one_line_error(capsys)
+    assert "the photo name b'caf\\xe9.png' is not UTF-8 text" in err and "rename" in err
+    assert fake_inpaint == [] and not out.exists()

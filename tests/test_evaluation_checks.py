@@ -88,7 +88,7 @@ def test_output_file_checks_and_symlinks(tmp_path):
     cases = {
         tmp_path: "is a folder; give a file name, e.g. filled.png",
         blocker / "x.png": f"'{blocker}' is a file, not a folder",
-        tmp_path / "x.txt": "cannot tell the image format from its extension '.txt'",
+        tmp_path / "x.txt": "npsynth does not write '.txt' files; use one of .png, .jpg",
     }
     for out, message in cases.items():
         with pytest.raises(InputError, match=message):

@@ -135,3 +135,10 @@ def test_mean_cell():
     assert report.mean_cell([1.0, math.nan, 2.0], "{:.2f}") == "1.50"
     assert report.mean_cell([math.inf, 3.0], "{:.2f}") == "inf"
     assert report.mean_cell([math.nan], "{:.2f}") == "n/a"
+
+
+def test_photo_names_with_a_pipe_or_a_line_break_keep_their_table_row():
+    rows = [row("a|b.png", "telea", 0.5, 0.5), row("two\nlines.png", "telea", 0.1, 0.5)]
+    table = report.per_photo_table(rows, ["telea"])
+    assert table[-2:] == ["| a\\|b.png | 0.52 |", "| two\\nlines.png | 0.12 |"]
+    assert report.table_cell("x\r|y") == "x\\r\\|y"

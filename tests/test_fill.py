@@ -222,6 +222,27 @@ def test_local_mean_is_a_normalised_gaussian_convolution():
         local_mean(values, weights, 0.0)
 
 
+def test_local_mean_takes_a_gaussian_wider_than_the_image():
+    # A 3x40 strip (a panorama's worked region): the Gaussian reaches past its ends. Cut
+    # where the image ends, it gives what scipy's uncut filter (zero outside) gives, and a
+    # Gaussian of 1e300 px weighs every pixel alike: the weighted mean of the whole strip.
+    from scipy import ndimage
+
+    rng = np.random.default_rng(4)
+    values = rng.random((1, 3, 40, 1), dtype=np.float32)
+    weights = rng.random((1, 3, 40, 1)) > 0.3
+    got = np.asarray(local_mean(values, weights, 50.0))
+    count = ndimage.gaussian_filter(weights[0, ..., 0] * 1.0, 50.0, mode="constant", truncate=3.0)
+    total = ndimage.gaussian_filter(
+        values[0, ..., 0] * weights[0, ..., 0], 50.0, mode="constant", truncate=3.0
+    )
+    np.testing.assert_allclose(got[0, ..., 0], total / count, atol=1e-5)
+    mean = (values * weights).sum() / weights.sum()
+    np.testing.assert_allclose(np.asarray(local_mean(values, weights, 1e300)), mean, atol=1e-5)
+    with pytest.raises(ValueError, match="finite"):
+        local_mean(values, weights, float("inf"))
+
+
 def _checkerboard_pastes():
     """The photo: 0.5 plus a +-0.2 checkerboard of 1-pixel cells; the fill: a flat 0.3; an
     8x8 hole. Returns source, target, mask, hole and the exact and 3 px averaged pastes."""

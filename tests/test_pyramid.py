@@ -304,3 +304,23 @@ def test_is_grey_needs_every_pixel_grey_not_the_average():
     assert not pyramid.is_grey(pixels)
     pixels[:2] = [0.4, 0.4, 0.4 + 1 / 255]  # JPEG rounding: still grey
     assert pyramid.is_grey(pixels)
+
+
+@pytest.mark.parametrize("shape", [(8, 1000), (3, 1000), (40, 480)])
+def test_a_photo_of_an_extreme_aspect_ratio_is_filled_and_pasted(shape):
+    # Worked at far below its size (3x1000 at 32 px: a 1 px high level), the fill is pasted
+    # with its offset averaged over a Gaussian of 2 upsampling factors (62 px), far wider
+    # than the photo is high: the paste's blur once failed there with JAX's "One input must
+    # be smaller than the other" (as a 3x3000 photo did in the page, at 128 px).
+    height, width = shape
+    photo = np.full((height, width, 3), 0.6, np.float32)
+    hole = np.zeros((height, width, 1), np.float32)
+    hole[height // 4 : height - height // 4 or 1, width // 4 : width - width // 4] = 1
+    config = OptimizeConfig.tiny(levels=1)  # worked at 32 px only, then pasted
+    result = pyramid.run(photo, hole, config=config, step=Recorder([0.2]))
+    # A flat photo and a flat fill: the offset (0.6 - 0.2) is spread over the hole by a
+    # Laplace solve, so (maximum principle) every hole pixel lies between 0.2 and 0.6, and
+    # the known pixels stay exactly as given.
+    inside = hole[..., 0] > 0
+    np.testing.assert_array_equal(result.image[~inside], np.float32(0.6))
+    assert 0.2 - 1e-5 <= result.image[inside].min() and result.image.max() <= 0.6 + 1e-5

@@ -504,3 +504,29 @@ def test_a_real_fast_job_works_at_the_first_level_only(serve_with, photo):
     hole = mask[..., 3] > 0
     np.testing.assert_array_equal(filled[~hole], pixels[~hole])
     assert np.abs(filled[hole].astype(int) - pixels[hole]).mean() > 2
+
+
+def test_a_deeply_nested_job_request_is_a_400(serve_with):
+    client = serve_with(invert_hole)
+    nested = b"[" * 100_000 + b"]" * 100_000  # json's parser recurses once per level
+    answer = client.post("/api/jobs", content=nested)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == (
+        "the job request is nested too deeply: send a flat JSON object"
+    )
+
+
+@pytest.mark.parametrize(
+    "host, words",
+    [
+        ("999.1.1.1", "'999.1.1.1' is not a valid IP address or host name; pick another --host"),
+        ("192.0.2.1", "'192.0.2.1' is not an address of this machine; pick another --host"),
+    ],
+)
+def test_an_invalid_host_is_named_as_the_host(host, words, capsys):
+    with pytest.raises(OSError, match="pick another --host") as caught:
+        bind(host, 0)
+    assert str(caught.value) == f"cannot listen on {host}:0: {words}"
+    with pytest.raises(SystemExit) as exited:
+        serve_cli.main(["--host", host])
+    assert str(exited.value) == f"python -m eval.serve: cannot listen on {host}:0: {words}"

@@ -70,6 +70,7 @@ def test_folder_errors_are_clear(tmp_path, photos):
         )
 
 
+@pytest.mark.filterwarnings("ignore:training photo .* smaller than")
 def test_tfds_source_with_mock_data():
     import tensorflow_datasets as tfds
 
@@ -114,3 +115,32 @@ def test_mixed_masks_draw_each_kind():
     centred[8:24, 8:24] = 1.0  # the centred square (half the side)
     assert any(np.array_equal(h, centred) for h in holes)
     assert any(not np.array_equal(h, centred) for h in holes)
+
+
+def test_a_photo_smaller_than_the_crop_is_named_in_a_warning_once(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "dot.png")
+    Image.new("RGB", (40, 36), (10, 200, 10)).save(folder / "fine.png")
+    batches = TrainBatches(open_source(images=folder), batch_size=2, image_size=32,
+                           mask_kind="center", seed=0)  # fmt: skip
+    with pytest.warns(UserWarning) as caught:
+        batch = batches.batch(0)
+        batches.batch(1)  # the same photos again: no second warning
+    messages = [str(w.message) for w in caught]
+    assert messages == [
+        f"training photo {folder / 'dot.png'} is 1x1 px, smaller than the 32 px training crop: "
+        "it is enlarged, so its crops hold little detail; remove it or use a smaller --image-size"
+    ]
+    assert batch["image"].shape == (2, 32, 32, 3)
+
+
+def test_only_the_first_five_small_photos_are_named(tmp_path):
+    for i in range(7):
+        Image.new("RGB", (2, 2), (i, 0, 0)).save(tmp_path / f"dot{i}.png")
+    batches = TrainBatches(open_source(images=tmp_path), batch_size=7, image_size=8,
+                           mask_kind="center", seed=0)  # fmt: skip
+    with pytest.warns(UserWarning) as caught:
+        batches.batch(0)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 5 and messages[-1].endswith("; further small photos are not named")

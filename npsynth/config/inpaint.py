@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from typing import ClassVar
 
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
@@ -17,6 +18,19 @@ NN_UPDATES = ("per_scale", "per_chunk", "per_chunk_last", "every_eval")  # Optim
 ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
 CONTENT_SCALES = ("auto", "first", "every")  # OptimizeConfig.content_scales
 PASTES = ("poisson", "direct")  # TranslateConfig.paste
+# The smallest level the methods work at (pixels, longest side): below it VGG-19's relu4_1
+# has too few cells for a 3x3 patch. Earlier scales below it are skipped
+# (`npsynth.pyramid.level_sizes`); the last scale must reach it.
+MIN_LEVEL_SIZE = 32
+# The largest weights of the joint loss (Eq. 1). With the pretrained VGG-19, alpha = 1
+# already makes alpha * E_t some 1e7 times E_c (5e9 against 7e2 on a 128 px photo), so a
+# larger alpha leaves E_c no say; the float32 loss overflows past about 1e27 (1e30: NaN).
+# beta smooths by about sqrt(beta) pixels, so 1e6 (1000 px) flattens any scale.
+MAX_ALPHA = 1.0
+MAX_BETA = 1e6
+# The largest Gaussian of the PatchMatch base (pixels at the first scale): wider than any
+# first scale, it is the plain mean of the fill (larger ones only cost time; inf fails).
+MAX_BASE_SIGMA = 1e3
 
 
 def _increasing_scales(name: str, values) -> tuple[int, ...]:
@@ -25,7 +39,23 @@ def _increasing_scales(name: str, values) -> tuple[int, ...]:
         raise ValueError(f"{name} must be at least 16 px each, got {tuple(values)}")
     if any(b <= a for a, b in itertools.pairwise(scales)):
         raise ValueError(f"{name} must be strictly increasing, got {tuple(values)}")
+    if scales[-1] < MIN_LEVEL_SIZE:
+        raise ValueError(
+            f"{name}: the last scale must be at least {MIN_LEVEL_SIZE} px, the smallest the "
+            f"methods work at (VGG-19's relu4_1 needs it), got {tuple(values)}"
+        )
     return scales
+
+
+def check_number(name: str, value, *, high: float = math.inf) -> None:
+    """A ValueError naming setting `name` unless `value` is a finite number in [0, high]."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not (math.isfinite(number) and 0 <= number <= high):
+        allowed = "a finite number >= 0" if high == math.inf else f"a number from 0 to {high:g}"
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -54,6 +84,7 @@ class PyramidConfig:
     # so a patch copied from a brighter or darker place leaves no colour seam
     # (`npsynth.reference.patchmatch_fill`; 16 lowers the object-removal gallery's mean
     # colour gap from 4.3 to 3.4: docs/results.md, "PatchMatch detail on a harmonic base").
+    # At most MAX_BASE_SIGMA (1000).
     patchmatch_base_sigma: float = 16.0
     # Candidates per chunk of the nearest-neighbour search (bounds its memory).
     chunk_size: int = 512
@@ -80,16 +111,10 @@ class PyramidConfig:
             raise ValueError(
                 f"content must be one of {', '.join(CONTENT_REFERENCES)}, got {self.content!r}"
             )
-        if not self.patchmatch_base_sigma >= 0:
-            raise ValueError(
-                f"patchmatch_base_sigma must be >= 0, got {self.patchmatch_base_sigma}"
-            )
-        if not self.paste_offset_span >= 0:
-            raise ValueError(f"paste_offset_span must be >= 0, got {self.paste_offset_span}")
-        if not self.paste_exact_reach >= 0:
-            raise ValueError(f"paste_exact_reach must be >= 0, got {self.paste_exact_reach}")
-        if self.context < 0:
-            raise ValueError(f"context must be >= 0, got {self.context}")
+        check_number("patchmatch_base_sigma", self.patchmatch_base_sigma, high=MAX_BASE_SIGMA)
+        check_number("paste_offset_span", self.paste_offset_span)
+        check_number("paste_exact_reach", self.paste_exact_reach)
+        check_number("context", self.context)
         if self.chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
         if self.levels is not None and self.levels < 1:
@@ -115,9 +140,11 @@ class OptimizeConfig(PyramidConfig):
     # joint loss stops falling within about 10-25 of them (docs/benchmarks.md, frontier), so
     # the default is 15: `iterations=100` is the paper schedule.
     iterations: int | tuple[int, ...] = 15
-    # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
+    # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of
+    # docs/results.md); from 0 to MAX_ALPHA (1: E_t then outweighs E_c some 1e7 times).
     alpha: float = 1e-7
-    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of docs/results.md).
+    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of
+    # docs/results.md); from 0 to MAX_BETA (1e6), as beta_last.
     beta: float = 1.0
     # ... at the pyramid's last scale (None: beta there too). TV is squared, so beta smooths
     # by about sqrt(beta) pixels, and at the last scale that blurs the output's own detail:
@@ -170,12 +197,10 @@ class OptimizeConfig(PyramidConfig):
         super().__post_init__()
         if min(self._one_or_per_scale("iterations", int)) < 1:
             raise ValueError(f"iterations must be >= 1, got {self.iterations}")
-        last = self.beta if self.beta_last is None else self.beta_last
-        if not (self.alpha >= 0 and self.beta >= 0 and last >= 0):
-            raise ValueError(
-                f"alpha, beta and beta_last must be >= 0, got {self.alpha}, {self.beta}, "
-                f"{self.beta_last}"
-            )
+        check_number("alpha", self.alpha, high=MAX_ALPHA)
+        check_number("beta", self.beta, high=MAX_BETA)
+        if self.beta_last is not None:
+            check_number("beta_last", self.beta_last, high=MAX_BETA)
         if self.nn_update not in NN_UPDATES:
             raise ValueError(
                 f"nn_update must be one of {', '.join(NN_UPDATES)}, got {self.nn_update!r}"

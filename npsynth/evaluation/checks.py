@@ -76,8 +76,9 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
       flag: the flag that gave `images`, for messages.
 
     Raises:
-      InputError: no such folder, no photos, `images` inside a skipped folder, or two
-        photos whose outputs would be the same file.
+      InputError: no such folder, no photos, `images` inside a skipped folder, a photo
+        name that is not UTF-8 (`check_text_name`), or two photos whose outputs would be
+        the same file.
     """
     skip = _resolved(skip)
     root = glob_root(images) if npio.is_glob_pattern(images) else Path(images)
@@ -96,6 +97,8 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
             f"({', '.join(map(str, skip))})"
         )
     names = photo_names(paths, root)
+    for name in names:
+        check_text_name(name, flag=flag, given=images)
     by_output: dict[str, str] = {}
     for name in names:
         other = by_output.setdefault(output_file(name), name)
@@ -105,6 +108,24 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
                 f"written as {output_file(name)!r}; rename one"
             )
     return list(zip(names, paths))
+
+
+def check_text_name(name: str, *, flag: str = "--images", given="") -> None:
+    """Refuse a photo name that is not text (bytes of a file name that are not UTF-8, read
+    as surrogates by `os.fsdecode`): metrics.csv, report.md and settings.json name photos
+    in UTF-8, so such a name could be neither written nor read back.
+
+    Raises:
+      InputError: naming the file by its bytes.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+        raise InputError(
+            f"{flag} {str(given)!r}: the photo name {raw!r} is not UTF-8 text, so the "
+            "report and metrics.csv cannot name it; rename the file"
+        ) from None
 
 
 def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Path]:
@@ -205,11 +226,12 @@ def check_output_file(path, *, flag: str = "--out", image: bool = True) -> Path:
 
     Args:
       path: the output file the user gave.
-      image: the file is an image, so its extension must name a format Pillow writes.
+      image: the file is an image, so its extension must be one `npsynth.io.save_image`
+        writes at any size (`npsynth.io.WRITE_FORMATS`).
 
     Raises:
       InputError: `path` is a folder, sits under a file, cannot be created (permissions, a
-        read-only file system), or has no image extension Pillow writes.
+        read-only file system), or has no image extension npsynth writes.
     """
     given = Path(path)
     target = Path(os.path.realpath(given))
@@ -218,15 +240,8 @@ def check_output_file(path, *, flag: str = "--out", image: bool = True) -> Path:
             f"{flag} {str(path)!r} is a folder; give a file name"
             + (", e.g. filled.png" if image else "")
         )
-    if image:
-        from PIL import Image
-
-        format_name = Image.registered_extensions().get(target.suffix.lower())
-        if format_name is None or format_name not in Image.SAVE:
-            raise InputError(
-                f"{flag} {str(path)!r}: cannot tell the image format from its extension "
-                f"{target.suffix!r}; use .png (lossless) or .jpg"
-            )
+    if image and target.suffix.lower() not in npio.WRITE_FORMATS:
+        raise InputError(f"{flag} {str(path)!r}: {npio.write_formats_hint(target.suffix)}")
     _check_can_create_in(target.parent, flag=flag, given=path)
     return target
 

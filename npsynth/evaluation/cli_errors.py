@@ -15,8 +15,8 @@ Any other exception, a plain `ValueError` included, propagates with its tracebac
 are checked before the work starts, so a ValueError that escapes the checks is not one the
 user can fix from the message alone.
 
-Flags are checked by the parser, so the message names the flag (`positive_int`, `int_list`,
-`hole_kind`: argparse types, "argument --limit: must be at least 1, got '-1'", exit 2).
+Flags are checked by the parser, so the message names the flag (`positive_int`, `seed_int`,
+`int_list`, `hole_kind`: argparse types, "argument --limit: must be at least 1, got '-1'", exit 2).
 """
 
 from __future__ import annotations
@@ -119,6 +119,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a seed, a whole number >= 0 (what NumPy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
     return value
 
 

@@ -166,7 +166,7 @@ def render_report(rows: Sequence[Mapping], *, header: Sequence[str]) -> str:
             mean_cell([r[k] for r in chosen], form)
             for k, form in zip((*METRIC_NAMES, "seconds"), MEAN_FORMATS)
         )
-        lines.append(f"| {method} | {cells} |")
+        lines.append(f"| {table_cell(method)} | {cells} |")
     for method in method_names:
         per_scale = scale_seconds(rows, method)
         if per_scale:
@@ -182,6 +182,12 @@ def render_report(rows: Sequence[Mapping], *, header: Sequence[str]) -> str:
                 "| s/photo | " + " | ".join(f"{np.mean(v):.2f}" for v in per_scale.values()) + " |",
             ]
     return "\n".join(lines + per_photo_table(rows, method_names)) + "\n"
+
+
+def table_cell(text) -> str:
+    """`text` as one Markdown table cell: "|" escaped, line breaks written as \\n and \\r
+    (a photo named "a|b.png" or with a newline keeps its row)."""
+    return str(text).replace("|", "\\|").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def scale_seconds(rows: Sequence[Mapping], method: str) -> dict[str, list[float]]:
@@ -205,7 +211,9 @@ def per_photo_table(rows: Sequence[Mapping], method_names: Sequence[str]) -> lis
         "",
         "Per photo: hole PSNR (dB) of every method, and npsynth's seconds at each scale:",
         "",
-        "| photo | " + " | ".join([*method_names, *(f"{m} s per scale" for m in timed)]) + " |",
+        "| photo | "
+        + " | ".join(table_cell(m) for m in [*method_names, *(f"{m} s per scale" for m in timed)])
+        + " |",
         "|---|" + "---:|" * (len(method_names) + len(timed)),
     ]
     for image in sorted({r["image"] for r in rows}):
@@ -216,5 +224,5 @@ def per_photo_table(rows: Sequence[Mapping], method_names: Sequence[str]) -> lis
         for method in timed:
             items = by_key.get((image, method), {}).get("scale_seconds", "").split()
             cells.append(" / ".join(item.partition(":")[2] for item in items))
-        lines.append(f"| {image} | " + " | ".join(cells) + " |")
+        lines.append(f"| {table_cell(image)} | " + " | ".join(cells) + " |")
     return lines

@@ -417,7 +417,9 @@ def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
     Everything is checked before the fill: the photo and the mask are read (the mask lined
     up with the photo by `npsynth.io.load_mask_for`), the mask has a hole and known pixels,
     `out` can be written and is neither input (by path, through symlinks, or by inode). A
-    symlink `out` is written through, to its target.
+    symlink `out` is written through, to its target. The output keeps the photo's EXIF
+    (its orientation applied to the pixels, the tag dropped), colour profile and 16-bit
+    greyscale depth where its format allows (`npsynth.io.save_image(like=...)`).
 
     Returns:
       the `InpaintResult`.
@@ -432,12 +434,12 @@ def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
     inputs = {Path(image_path): "the photo (--image)", Path(mask_path): "the mask (--mask)"}
     checks.check_not_inputs([target], inputs, given=out)
     with as_input_error():  # npsynth.io's messages name the files
-        image = npio.load_image(image_path)
+        image, info = npio.load_photo(image_path)  # info: EXIF, ICC profile, bit depth
         # The mask drawn for this photo: EXIF orientation rules, resized, checked.
         mask = npio.load_mask_for(mask_path, image_path)
     try:
         result = inpaint(image, mask, config=config, progress=True)
     except ValueError as error:  # npsynth's own "cannot fill this" messages
         raise InputError(f"{str(image_path)!r}: {error}") from error
-    npio.save_image(target, result.image)
+    npio.save_image(target, result.image, like=info)  # as the photo: EXIF, profile, depth
     return result

@@ -233,6 +233,8 @@ def create_app(
             body = json.loads(await read_body(request))
         except ValueError:
             raise HTTPException(400, "the job request must be a JSON object")
+        except RecursionError:  # json's parser recurses once per level of nesting
+            raise HTTPException(400, "the job request is nested too deeply: send a flat JSON object")
         if not isinstance(body, dict):
             raise HTTPException(400, "the job request must be a JSON object")
         image = uploads.get("photo", str(body.get("image")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import sys
 import threading
@@ -25,9 +26,19 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {error.strerror}; pick another --port")
+        raise OSError(f"cannot listen on {host}:{port}: {bind_advice(host, error)}") from None
     sock.listen(64)
     return sock
+
+
+def bind_advice(host: str, error: OSError) -> str:
+    """Why `bind` failed and which flag to change: the port only when it is taken or
+    reserved; an address that is no address (999.1.1.1) or not this machine's is the host's."""
+    if isinstance(error, socket.gaierror):
+        return f"{host!r} is not a valid IP address or host name; pick another --host"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return f"{host!r} is not an address of this machine; pick another --host"
+    return f"{error.strerror}; pick another --port"
 
 
 def page_url(host: str, port: int) -> str:

@@ -12,7 +12,8 @@ batches an uninterrupted run would have seen:
 With several processes (hosts), each one loads its own slice of the global batch.
 
 A photo that cannot be read (corrupt, truncated, not an image) is skipped with a warning and
-replaced by the next readable photo of the dataset, which keeps batches deterministic.
+replaced by the next readable photo of the dataset, which keeps batches deterministic. A
+photo smaller than the crop is enlarged, with a warning that names it (once per photo).
 
 Batches are NumPy dicts `{"image": float32 [B, S, S, 3] in [0, 1], "mask": float32
 [B, S, S, 1], 1 = hole}` (the conventions of `npsynth.masks`). No JAX here.
@@ -39,6 +40,8 @@ TFDS_ALIASES = {"imagenet": "imagenet2012"}
 IMAGENET_TARS = ("ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar")
 # How often a training photo is "center", "boxes" and "strokes" under mask kind "mixed".
 MIXED_KINDS = ("center", "boxes", "strokes")
+# Photos smaller than the crop named in a warning, at most (`TrainBatches`).
+SMALL_WARNINGS = 5
 
 
 class DatasetError(ValueError):
@@ -339,6 +342,7 @@ class TrainBatches:
         self.workers = workers
         self.prefetch = prefetch
         self._bad: set[int] = set()
+        self._small: set[int] = set()  # photos smaller than the crop, warned about once
         self._lock = threading.Lock()
         self._orders: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         training_mask(mask_kind, image_size, np.random.default_rng(0))  # Fail early on bad kinds.
@@ -366,7 +370,7 @@ class TrainBatches:
             if candidate in self._bad:
                 continue
             try:
-                return self.source[candidate]
+                image = self.source[candidate]
             except Exception as error:  # noqa: BLE001  (a broken file is skipped, never a crash)
                 with self._lock:
                     self._bad.add(candidate)
@@ -375,7 +379,32 @@ class TrainBatches:
                     f"{type(error).__name__}: {error}",
                     stacklevel=2,
                 )
+                continue
+            self._warn_if_small(candidate, image)
+            return image
         raise DatasetError(f"no photo of {getattr(self.source, 'name', 'the dataset')} is readable")
+
+    def _warn_if_small(self, index: int, image: Image.Image) -> None:
+        """Warn once about photo `index` when its shorter side is below the crop's: it is
+        enlarged (`random_crop`), so its crops hold little detail (a 1x1 photo: one colour).
+        Only the first `SMALL_WARNINGS` such photos are named (a dataset of small images
+        would give one warning per photo)."""
+        width, height = image.size
+        with self._lock:
+            if min(width, height) >= self.image_size or index in self._small:
+                return
+            self._small.add(index)
+            count = len(self._small)
+        if count > SMALL_WARNINGS:
+            return
+        describe = getattr(self.source, "describe", lambda i: f"number {i}")
+        more = "; further small photos are not named" if count == SMALL_WARNINGS else ""
+        warnings.warn(
+            f"training photo {describe(index)} is {width}x{height} px, smaller than the "
+            f"{self.image_size} px training crop: it is enlarged, so its crops hold little "
+            f"detail; remove it or use a smaller --image-size{more}",
+            stacklevel=3,
+        )
 
     def example(self, step: int, k: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(image, mask) of the k-th example of the global batch of `step`."""
