@@ -491,7 +491,10 @@ def atomic_write(path, content: bytes | str) -> Path:
     are created. An OSError that names no file (a full disk) is raised naming `path`.
     """
     path = Path(path)
-    data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+    # surrogateescape: a file name that is not UTF-8 (read by `os.fsdecode`), e.g. in the
+    # command line of a report, is written back as the bytes it was.
+    data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
+    data = bytes(data)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:

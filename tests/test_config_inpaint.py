@@ -138,9 +138,21 @@ def test_options_for_irregular_holes_and_their_defaults():
             {"paste_offset_span": float("inf")},
             "paste_offset_span must be a finite number >= 0, got inf",
         ),
-        (OptimizeConfig, {"paste_exact_reach": float("-inf")}, "paste_exact_reach must be a finite"),
-        (OptimizeConfig, {"context": float("inf")}, "context must be a finite number >= 0, got inf"),
-        (OptimizeConfig, {"context": float("nan")}, "context must be a finite number >= 0, got nan"),
+        (
+            OptimizeConfig,
+            {"paste_exact_reach": float("-inf")},
+            "paste_exact_reach must be a finite",
+        ),
+        (
+            OptimizeConfig,
+            {"context": float("inf")},
+            "context must be a finite number >= 0, got inf",
+        ),
+        (
+            OptimizeConfig,
+            {"context": float("nan")},
+            "context must be a finite number >= 0, got nan",
+        ),
     ],
 )
 def test_non_finite_or_huge_numbers_are_refused_naming_the_setting_and_range(

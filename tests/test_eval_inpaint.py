@@ -997,3 +997,16 @@ def test_a_photo_name_that_is_not_utf8_is_refused_before_any_photo(
     err = one_line_error(capsys)
     assert "the photo name b'caf\\xe9.png' is not UTF-8 text" in err and "rename" in err
     assert fake_inpaint == [] and not out.exists()
+
+
+def test_a_photo_folder_named_in_other_bytes_than_utf8_is_reported(fake_inpaint, tmp_path):
+    import os
+
+    photos = os.fsdecode(os.fsencode(tmp_path) + b"/ph\xe9")  # a Latin-1 folder name
+    io.save_image(os.path.join(photos, "a.png"), np.full((32, 48, 3), 0.2, np.float32))
+    out = tmp_path / "run"
+    assert cli.main(["--images", photos, "--out", str(out), *FAST]) == 0
+    assert b"from `" + os.fsencode(photos) + b"`" in (out / "report.md").read_bytes()
+    assert json.loads((out / "settings.json").read_text())["images"] == photos
+    assert cli.main(["--images", photos, "--out", str(out), *FAST, "--resume"]) == 0
+    assert len(fake_inpaint) == 1  # resumed: the settings read back are the same

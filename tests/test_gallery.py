@@ -119,3 +119,22 @@ def test_bad_flags_are_one_line(tmp_path, capsys):
     (tmp_path / "bad.json").write_text('{"cases": [{"name": "x"}]}')
     assert cli.main(["--out", str(tmp_path / "o"), "--cases", str(tmp_path / "bad.json")]) == 2
     assert "case 'x': a missing or malformed field" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--patchmatch-base-sigma", "inf"],
+            "patchmatch_base_sigma must be a number from 0 to 1000",
+        ),
+        (["--paste-offset-span", "inf"], "paste_offset_span must be a finite number >= 0, got inf"),
+        (["--scales", "16"], "scales: the last scale must be at least 32 px"),
+    ],
+)
+def test_bad_numbers_are_one_line_flag_errors(flags, message, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert cli.main(["--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -124,13 +126,17 @@ def test_a_photo_smaller_than_the_crop_is_named_in_a_warning_once(tmp_path):
     Image.new("RGB", (40, 36), (10, 200, 10)).save(folder / "fine.png")
     batches = TrainBatches(open_source(images=folder), batch_size=2, image_size=32,
                            mask_kind="center", seed=0)  # fmt: skip
-    with pytest.warns(UserWarning) as caught:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         batch = batches.batch(0)
         batches.batch(1)  # the same photos again: no second warning
     messages = [str(w.message) for w in caught]
     assert messages == [
-        f"training photo {folder / 'dot.png'} is 1x1 px, smaller than the 32 px training crop: "
-        "it is enlarged, so its crops hold little detail; remove it or use a smaller --image-size"
+        (
+            f"training photo {folder / 'dot.png'} is 1x1 px, smaller than the 32 px training "
+            "crop: it is enlarged, so its crops hold little detail; remove it or use a smaller "
+            "--image-size"
+        )
     ]
     assert batch["image"].shape == (2, 32, 32, 3)
 

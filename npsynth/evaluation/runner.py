@@ -407,7 +407,7 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
         report.write_csv(out / "metrics.csv", rows)  # the rows of dropped methods go)
         write_report()
     print(f"wrote {report_path}\n")
-    print(report_path.read_text())
+    print(report_path.read_text(errors="replace"))  # a folder name not in UTF-8: U+FFFD
     return report_path
 
 

@@ -234,7 +234,9 @@ def create_app(
         except ValueError:
             raise HTTPException(400, "the job request must be a JSON object")
         except RecursionError:  # json's parser recurses once per level of nesting
-            raise HTTPException(400, "the job request is nested too deeply: send a flat JSON object")
+            raise HTTPException(
+                400, "the job request is nested too deeply: send a flat JSON object"
+            )
         if not isinstance(body, dict):
             raise HTTPException(400, "the job request must be a JSON object")
         image = uploads.get("photo", str(body.get("image")))
