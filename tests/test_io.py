@@ -387,3 +387,25 @@ def test_atomic_write_makes_its_temporary_file_in_the_destination_folder(tmp_pat
     assert dst == target and src.parent == target.parent and src != target
     assert data == b"new" and target.read_text() == "new"
     assert [p.name for p in target.parent.iterdir()] == ["report.md"]
+
+
+def test_atomic_write_on_a_full_disk_names_the_file(tmp_path, monkeypatch):
+    import builtins
+
+    def full_disk(file, mode="r", *args, **kwargs):  # what a full disk does to every write
+        return builtins.open("/dev/full", "wb")
+
+    monkeypatch.setattr(io, "open", full_disk, raising=False)
+    with pytest.raises(OSError) as caught:
+        io.atomic_write(tmp_path / "report.md", "text")
+    assert (caught.value.errno, caught.value.filename) == (28, str(tmp_path / "report.md"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_image_writes_only_formats_that_take_any_size(tmp_path):
+    for suffix in (".ico", ".gif", ".h5"):
+        with pytest.raises(ValueError, match=f"npsynth does not write '{suffix}' files; use"):
+            io.save_image(tmp_path / f"x{suffix}", np.zeros((300, 300, 3), np.float32))
+    for suffix in io.WRITE_FORMATS:
+        io.save_image(tmp_path / f"x{suffix}", np.zeros((300, 300, 3), np.float32))
+        assert Image.open(tmp_path / f"x{suffix}").size == (300, 300)
