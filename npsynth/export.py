@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,6 +94,45 @@ def _decode(flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+class ExportPathError(ValueError):
+    """A path an exported network cannot be written to (`check_export_path`)."""
+
+
+def _is_export_header(path: Path) -> bool:
+    """Whether `path` is the .json side-car of an npsynth export (its header)."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(meta, dict)
+        and str(meta.get("format", "")).startswith("npsynth.")
+        and "config" in meta
+    )
+
+
+def check_export_path(path) -> Path:
+    """`path` as a Path once an export may be written there: a .npz file (not a folder), and
+    the side-car `.json` beside it, which the user did not name, missing or the header of an
+    earlier npsynth export (so a user's own file of that name is never replaced).
+
+    Raises:
+      ExportPathError: naming the path, or the side-car it would replace.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ExportPathError(f"export path must end in .npz, got {str(path)!r}")
+    if path.is_dir():
+        raise ExportPathError(f"export path {str(path)!r} is a folder; give a .npz file")
+    sidecar = path.with_suffix(".json")
+    if os.path.lexists(sidecar) and not _is_export_header(sidecar):
+        raise ExportPathError(
+            f"exporting to {str(path)!r} would replace {str(sidecar)!r} (written beside it), "
+            "which is not an npsynth export's header; choose another path or move that file"
+        )
+    return path
+
+
 def save_network(
     model: nnx.Module, path, *, format: str, config, step: int | None = None, dtype="float16"
 ) -> Path:
@@ -100,7 +140,7 @@ def save_network(
 
     Args:
       model: the network (parameters and batch-norm statistics are saved).
-      path: the .npz to write (parent folders are created).
+      path: the .npz to write (parent folders are created; `check_export_path`).
       format: the format tag `load_network` will expect (e.g. "npsynth.content_net/1").
       config: the architecture, a dataclass rebuilt by the loader.
       step: training step, recorded in the header.
@@ -110,9 +150,7 @@ def save_network(
     Returns:
       the .npz path.
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"export path must end in .npz, got {str(path)!r}")
+    path = check_export_path(path)
     if dtype not in ("float16", "float32", "int8"):
         raise ValueError(f"dtype must be float16, float32 or int8, got {dtype!r}")
     flat = _encode(_flatten(nnx.to_pure_dict(nnx.state(model))), dtype)
