@@ -26,7 +26,12 @@ Several hosts split a folder with `--shard K/N` (or `--shard auto` under jax.dis
 each with its own `--out`; `--merge OUT_1 OUT_2 ... --out OUT` makes the one report.
 
 Every photo and mask is read and checked, and the destination checked, before the first
-photo is filled; a bad input or flag ends with one line naming it.
+photo is filled; a bad input or flag ends with one line naming it. A folder `--out` gets
+npsynth's marker file `.npsynth`: a folder without it that already holds a report.md,
+metrics.csv, settings.json, outputs/ or grids/ is refused (they are the user's); one run at
+a time writes there (a second is refused while the first runs); a rerun without `--resume`
+replaces the earlier results, images included. `--merge` refuses an `--out` that is, lies
+in or holds one of the merged runs.
 """
 
 from __future__ import annotations

@@ -13,6 +13,14 @@ Photos are named by their path below the folder, suffix kept (`a.png`, `a.jpg`,
 and `--resume`, and, as a PNG file (`checks.output_file`), of the outputs and grids. Every
 photo and mask is read and checked, and the output folder checked, before the first photo
 is filled; the run's own `outputs/` and `grids/` are never read as photos.
+
+The output folder is npsynth's run folder once it holds npsynth's marker (`npsynth.folders`,
+written by the first run there); a folder without it that already holds one of the files or
+folders a run writes is refused, so a user's own files are never replaced
+(`checks.check_run_folder`). A run holds the folder's lock while it writes: a second run
+into the same folder is refused, not merged. A fresh run (no `resume`) replaces the
+earlier run's results: its rows and its images in `outputs/` and `grids/` go first, so none
+is left that the new report does not list.
 """
 
 from __future__ import annotations
