@@ -25,14 +25,8 @@ from npsynth.evaluation.cli_errors import InputError, as_input_error
 
 
 def glob_root(pattern) -> Path:
-    """The fixed folder a glob pattern starts in: "data/*/img_*.png" -> "data"; "*.png" -> "."."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts:
-        if npio.is_glob_pattern(part):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+    """The fixed folder a glob pattern starts in (`npsynth.io.glob_root`)."""
+    return npio.glob_root(pattern)
 
 
 def photo_names(paths: Sequence[Path], root) -> list[str]:
