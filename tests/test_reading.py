@@ -376,3 +376,86 @@ def test_an_existing_folder_with_glob_characters_is_a_folder(tmp_path):
     assert io.list_images(folder) == [folder / "a.png"]
     assert checks.list_photos(folder) == [("a.png", folder / "a.png")]
     assert io.is_glob_pattern(tmp_path / "ph [1]" / "*.png")
+
+
+# ---------------------------------------------------------------------------------------
+# Network and weights files
+
+
+def _network_files(tmp_path: Path) -> dict[str, Path]:
+    """A truncated .npz, a text file and a FIFO with no writer, each posing as a network."""
+    whole = bytes_io.BytesIO()
+    np.savez(whole, __config__=np.asarray("{}"), w=np.zeros((64, 64), np.float32))
+    files = {"truncated": tmp_path / "cut.npz", "text": tmp_path / "notes.npz"}
+    files["truncated"].write_bytes(whole.getvalue()[: len(whole.getvalue()) // 2])
+    files["text"].write_text("these are my notes, not a network\n")
+    files["fifo"] = tmp_path / "pipe.npz"
+    os.mkfifo(files["fifo"])
+    return files
+
+
+NETWORK_ERRORS = {
+    "truncated": r"'.*cut.npz' is not a complete exported .* \(truncated or damaged",
+    "text": r"'.*notes.npz' is not an exported .*: not an npsynth network file",
+    "fifo": r"'.*pipe.npz': it is not a regular file \(a pipe with no writer",
+}
+
+
+@pytest.mark.parametrize("kind", list(NETWORK_ERRORS))
+def test_every_network_loader_names_a_bad_file_in_one_line(tmp_path, kind):
+    from npsynth import export, hub
+
+    path = _network_files(tmp_path)[kind]
+    loaders = [
+        export.load_content_net,
+        export.load_feature2image,
+        export.load_image2feature,
+        export.read_header,
+        lambda p: hub.load("content_net", p),
+    ]
+    for load in loaders:
+        with pytest.raises(ValueError, match=NETWORK_ERRORS[kind]) as error:
+            within(lambda load=load: load(path), unblock=release(path))
+        assert "allow_pickle" not in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_fifo_as_vgg19_weights_is_refused_at_once(tmp_path, monkeypatch, capsys):
+    from npsynth import weights
+    from npsynth.weights import cli as weights_cli
+
+    fifo = tmp_path / "vgg19.h5"
+    os.mkfifo(fifo)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv(weights.ENV_VAR, str(fifo))
+    with pytest.raises(weights.WeightsError, match=r"vgg19.h5.*not a regular file"):
+        within(lambda: weights.load(cache=tmp_path / "cache"), unblock=release(fifo))
+    monkeypatch.delenv(weights.ENV_VAR)
+    assert within(lambda: weights_cli.main(["--source", str(fifo)]), unblock=release(fifo)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "vgg19.h5" in err[0] and "not a regular file" in err[0]
+
+
+@pytest.mark.parametrize("kind", list(NETWORK_ERRORS))
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_cli_names_a_bad_content_network_not_the_photo_before_any_fill(
+    tmp_path, monkeypatch, capsys, kind, how
+):
+    from eval import inpaint as cli
+
+    calls = _fake_inpaint(monkeypatch)
+    path = _network_files(tmp_path)[kind]
+    Image.fromarray(PIXELS).save(tmp_path / "photo.png")
+    hole = np.zeros((4, 6, 1), np.float32)
+    hole[1:3, 2:4] = 1
+    io.save_image(tmp_path / "m.png", hole)
+    argv = ["--image", str(tmp_path / "photo.png"), "--mask", str(tmp_path / "m.png")]
+    argv += ["--out", str(tmp_path / "o.png"), "--content", "network"]
+    if how == "flag":
+        argv += ["--content-checkpoint", str(path)]
+    else:
+        monkeypatch.setenv("NPSYNTH_CONTENT_NET", str(path))
+    assert within(lambda: cli.main(argv), unblock=release(path)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "photo.png" not in err[0], err
+    assert err[0].startswith("error: ") and path.name in err[0]
+    assert not calls and not (tmp_path / "o.png").exists()
