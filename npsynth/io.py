@@ -10,6 +10,16 @@ arrays look the way photo viewers show the files. A mask drawn on a rotated phot
 pixels (by a tool that ignores the tag) has the stored size instead; `load_mask_for` reads a
 mask for one photo file and lines the two up (its docstring gives the rule), and a mask that
 differs from its photo only by a rotation is an error, never a silent stretch.
+
+Reading a file the user named: every reader opens it once (`open_input`), so a pipe
+(`--image <(cat p.png)`) is read once into memory, and what is not a regular file (a FIFO
+with no writer, a device, a socket) is refused before anything is read, never waited on.
+An image is checked from its header before its pixels are decoded (`check_header`): at
+most `MAX_PIXELS` (the one limit of the command lines and the page) and one frame (an
+animated GIF or a multi-page TIFF is ambiguous). Float images must hold values in [0, 1]
+(and 32-bit integer ones in [0, 65535]): they are refused, never clipped. Folders and
+`**` globs follow symlinked sub-folders but enter each real folder once (`walk`); an
+existing path is never read as a glob.
 """
 
 from __future__ import annotations
@@ -266,6 +276,13 @@ def _open_file(path, what: str, *, decode: bool) -> tuple[Image.Image | None, tu
             raise _read_error(Path(path), what, error) from error
     _check_range(image, name)
     return image, (height, width), orientation
+
+
+def open_image(path, what: str = "image") -> Image.Image:
+    """The decoded Pillow image of the file `path`, EXIF orientation applied, after the
+    checks of `load_image` (opened once, a regular file or a pipe, at most `MAX_PIXELS`,
+    one frame, float values in [0, 1])."""
+    return _open_image(path, what)[0]
 
 
 def _open_image(path, what: str = "image") -> tuple[Image.Image, int]:

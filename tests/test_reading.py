@@ -459,3 +459,14 @@ def test_cli_names_a_bad_content_network_not_the_photo_before_any_fill(
     assert len(err) == 1 and "photo.png" not in err[0], err
     assert err[0].startswith("error: ") and path.name in err[0]
     assert not calls and not (tmp_path / "o.png").exists()
+
+
+def test_a_training_folder_reads_its_photos_with_the_same_checks(tmp_path):
+    from npsynth.training.data import FolderSource
+
+    Image.fromarray(PIXELS).save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(png_header(30000, 30000))
+    source = FolderSource(tmp_path)
+    np.testing.assert_array_equal(np.asarray(source[0]), PIXELS)
+    with pytest.raises(io.TooManyPixels, match=r"'.*b.png' is 900.0 megapixels"):
+        source[1]
