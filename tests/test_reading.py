@@ -470,3 +470,16 @@ def test_a_training_folder_reads_its_photos_with_the_same_checks(tmp_path):
     np.testing.assert_array_equal(np.asarray(source[0]), PIXELS)
     with pytest.raises(io.TooManyPixels, match=r"'.*b.png' is 900.0 megapixels"):
         source[1]
+
+
+def test_one_mask_for_a_folder_given_as_a_fifo_is_named_as_one(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(PIXELS).save(photos / "a.png")
+    fifo = tmp_path / "hole.png"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"'.*hole.png': it is not a regular file \(a pipe"):
+        within(
+            lambda: runner.load_pairs(runner.Photos(images=photos, masks=fifo)),
+            unblock=release(fifo),
+        )

@@ -109,7 +109,10 @@ def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Pat
         (`skip`: they are rewritten as it goes).
     """
     with as_input_error():
-        paths = [Path(masks)] if Path(masks).is_file() else npio.list_images(masks)
+        # A path that exists and is no folder is one mask file (read and checked as one,
+        # so a pipe or a FIFO is named as such), else a folder or a glob pattern.
+        one = os.path.exists(masks) and not os.path.isdir(masks)
+        paths = [Path(masks)] if one else npio.list_images(masks)
     skip = _resolved(skip)
     for path in paths:
         inside = _under(path, skip)
