@@ -15,15 +15,17 @@ import dataclasses
 import io
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from zlib import error as zlib_error
 
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
-from npsynth.io import atomic_write
+from npsynth.io import atomic_write, open_input
 from npsynth.models.content_net import ContentNet, make_content_net
 from npsynth.models.layers import count_params, eval_mode
 from npsynth.models.translation import FeatureToImage, ImageToFeature
@@ -170,8 +172,54 @@ def save_network(
 
 def read_header(path) -> dict:
     """The JSON header of an exported network (format, config, step, dtype, params)."""
-    with np.load(Path(path), allow_pickle=False) as archive:
-        return json.loads(str(archive["__config__"]))
+    return _read_npz(Path(path), "network")[0]
+
+
+# The first bytes of a zip file (an .npz): a local file header, or the end of an empty one.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _read_npz(path: Path, what: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, stored arrays) of the exported network file `path`, opened once
+    (`npsynth.io.open_input`: a FIFO with no writer is refused, never waited on).
+
+    Raises:
+      FileNotFoundError: no such file. ValueError: not a regular file, not an npsynth
+        network file (no .npz, or no header), or a truncated or damaged one; the message
+        names the file.
+    """
+    with open_input(path, f"{what} weights") as stream:
+        if stream.read(4) not in _ZIP_MAGIC:
+            raise ValueError(
+                f"{str(path)!r} is not an exported {what}: not an npsynth network file (an "
+                ".npz written by npsynth.export, which is a zip file)"
+            )
+        stream.seek(0)
+        try:
+            with np.load(stream, allow_pickle=False) as archive:
+                flat = {name: archive[name] for name in archive.files}
+        except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as error:
+            raise ValueError(
+                f"{str(path)!r} is not a complete exported {what} (truncated or damaged: "
+                f"{error}); export or copy it again"
+            ) from error
+        except ValueError as error:  # numpy's word on pickled object arrays is no advice here
+            raise ValueError(
+                f"{str(path)!r} is not an exported {what}: it holds Python objects, which "
+                "npsynth never writes"
+            ) from error
+    if "__config__" not in flat:
+        raise ValueError(
+            f"{str(path)!r} is not an exported {what}: an .npz without npsynth's header "
+            "(__config__)"
+        )
+    try:
+        meta = json.loads(str(flat.pop("__config__")))
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r}: its npsynth header is not readable ({error})") from error
+    if not isinstance(meta, dict):
+        raise ValueError(f"{str(path)!r}: its npsynth header is not a JSON object")  # noqa: TRY004
+    return meta, flat
 
 
 def load_network(
@@ -201,12 +249,10 @@ def load_network(
         path = path / default_name
     if not path.exists():
         raise FileNotFoundError(f"{what} weights {str(path)!r} not found; {how_to_make}")
+    meta, flat = _read_npz(path, what)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            flat = {name: archive[name] for name in archive.files}
-        meta = json.loads(str(flat.pop("__config__")))
         flat = _decode(flat)
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (ValueError, TypeError) as error:
         raise ValueError(f"{str(path)!r} is not an exported {what}: {error}") from error
     if meta.get("format") != format:
         raise ValueError(f"{str(path)!r} has format {meta.get('format')!r}, expected {format!r}")

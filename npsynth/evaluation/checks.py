@@ -35,14 +35,8 @@ SETTINGS_KEYS = ("images", "masks", "hole", "seed", "methods", "baselines", "con
 
 
 def glob_root(pattern) -> Path:
-    """The fixed folder a glob pattern starts in: "data/*/img_*.png" -> "data"; "*.png" -> "."."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts:
-        if npio.is_glob_pattern(part):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+    """The fixed folder a glob pattern starts in (`npsynth.io.glob_root`)."""
+    return npio.glob_root(pattern)
 
 
 def photo_names(paths: Sequence[Path], root) -> list[str]:
@@ -125,7 +119,10 @@ def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Pat
         (`skip`: they are rewritten as it goes).
     """
     with as_input_error():
-        paths = [Path(masks)] if Path(masks).is_file() else npio.list_images(masks)
+        # A path that exists and is no folder is one mask file (read and checked as one,
+        # so a pipe or a FIFO is named as such), else a folder or a glob pattern.
+        one = os.path.exists(masks) and not os.path.isdir(masks)
+        paths = [Path(masks)] if one else npio.list_images(masks)
     skip = _resolved(skip)
     for path in paths:
         inside = _under(path, skip)

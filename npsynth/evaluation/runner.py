@@ -99,7 +99,7 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
     """
     listed, mask_paths = files if files is not None else input_files(photos, skip=skip)
     rng = np.random.default_rng(photos.seed)
-    out = []
+    out, read = [], {}
     for index, (name, path) in enumerate(listed):
         mine = photos.shard is None or index % photos.shard[1] == photos.shard[0] - 1
         if not mine:  # another shard's photo: only its generated hole, to keep rng in step
@@ -115,8 +115,10 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
             image = resize.resize_image(image, size)
         if mask_paths:
             mask_path = mask_paths[index % len(mask_paths)]
-            with as_input_error():
-                mask = npio.load_mask(mask_path, size=image.shape[:2])
+            with as_input_error():  # each mask file read once, fitted to each photo
+                if mask_path not in read:
+                    read[mask_path] = npio.load_mask(mask_path)
+                mask = npio.fit_mask(read[mask_path], image.shape[:2], path=mask_path)
             hole = f"the mask {str(mask_path)!r}"
         else:
             hole = f"the generated hole {photos.hole or DEFAULT_HOLE!r}"
@@ -484,9 +486,9 @@ def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
     inputs = {Path(image_path): "the photo (--image)", Path(mask_path): "the mask (--mask)"}
     checks.check_not_inputs([target], inputs, given=out)
     with as_input_error():  # npsynth.io's messages name the files
-        image = npio.load_image(image_path)
-        # The mask drawn for this photo: EXIF orientation rules, resized, checked.
-        mask = npio.load_mask_for(mask_path, image_path)
+        # The photo, and the mask drawn for it (EXIF orientation rules, resized, checked),
+        # each file opened once (a photo may be a pipe: --image <(cat p.png)).
+        image, mask = npio.load_image_and_mask(image_path, mask_path)
     try:
         result = inpaint(image, mask, config=config, progress=True)
     except ValueError as error:  # npsynth's own "cannot fill this" messages
