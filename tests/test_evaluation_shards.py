@@ -71,6 +71,7 @@ def test_merged_shards_report_what_one_run_reports(folder, tmp_path):
             shards.merge_runs([tmp_path / "part2", tmp_path / "telea"], tmp_path / "bad")
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 def test_cli_shard_and_merge(folder, tmp_path, capsys):
     for k in (1, 2):
         code = main(["--images", str(folder), "--hole", "boxes", "--method", "optimize",

@@ -140,6 +140,7 @@ def test_training_on_tfds_with_mock_data(tmp_path):
     assert "TFDS imagenet2012[train] (8 photos)" in (tmp_path / LOG_FILE).read_text()
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_feature2image_training_resumes_exactly_and_exports(tmp_path, photos, batch_steps):
     cfg = Feature2ImageTrainingConfig.tiny(data={"images": str(photos)}, loss={"known": 0.5})
@@ -177,6 +178,7 @@ def test_feature2image_training_resumes_exactly_and_exports(tmp_path, photos, ba
     assert (tmp_path / "resumed" / "samples" / "step_0000002.png").exists()
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_image2feature_training_steps_and_export(tmp_path, photos):
     cfg = Image2FeatureTrainingConfig.tiny(data={"images": str(photos)})

@@ -51,6 +51,7 @@ def _train_in_subprocess(workdir: Path, photos: Path, devices: int, *extra: str)
     )
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_two_devices_train_like_one(tmp_path, photos):
     """The command line on two fake CPU devices (batch split over them, parameters
