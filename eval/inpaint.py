@@ -26,7 +26,12 @@ Several hosts split a folder with `--shard K/N` (or `--shard auto` under jax.dis
 each with its own `--out`; `--merge OUT_1 OUT_2 ... --out OUT` makes the one report.
 
 Every photo and mask is read and checked, and the destination checked, before the first
-photo is filled; a bad input or flag ends with one line naming it.
+photo is filled; a bad input or flag ends with one line naming it. A folder `--out` gets
+npsynth's marker file `.npsynth`: a folder without it that already holds a report.md,
+metrics.csv, settings.json, outputs/ or grids/ is refused (they are the user's); one run at
+a time writes there (a second is refused while the first runs); a rerun without `--resume`
+replaces the earlier results, images included. `--merge` refuses an `--out` that is, lies
+in or holds one of the merged runs.
 """
 
 from __future__ import annotations
@@ -302,6 +307,25 @@ def check_feature2image(config: TranslateConfig) -> None:
     hub.load("feature2image", path)  # a missing or foreign file raises here, with its own message
 
 
+def check_networks(config: PyramidConfig) -> None:
+    """Load the networks `config` names by path or environment variable before any photo is
+    filled, so that a missing, foreign or damaged file is named as itself (not after the
+    first photo): the content networks where `content` may use one, and translate's."""
+    from npsynth import hub
+
+    if config.content in ("auto", "network"):
+        shipped = hub.shipped("content_net")
+        for path in hub.candidates("content_net", config.content_checkpoint):
+            if path not in shipped:
+                hub.load("content_net", path)
+    if isinstance(config, TranslateConfig):
+        check_feature2image(config)
+        if config.image2feature != "content":
+            path = hub.resolve("image2feature", config.image2feature_checkpoint)
+            if path is not None:
+                hub.load("image2feature", path)
+
+
 def evaluation_from(args: argparse.Namespace, configs, command: str) -> runner.Evaluation:
     """Folder mode's photos, methods and baselines."""
     photos = runner.Photos(
@@ -336,8 +360,8 @@ def main(argv=None) -> int:
     with as_input_error(code=2):
         configs = configs_from(args)
         used = args.methods if args.images is not None else args.methods[:1]
-        if "translate" in used:
-            check_feature2image(configs["translate"])
+        for method in used:
+            check_networks(configs[method])
     first = configs[args.methods[0]]
     if args.image is not None:
         result = runner.inpaint_file(args.image, args.mask, args.out, first)

@@ -14,15 +14,18 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from zlib import error as zlib_error
 
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
-from npsynth.io import atomic_write
+from npsynth.io import atomic_write, open_input
 from npsynth.models.content_net import ContentNet, make_content_net
 from npsynth.models.layers import count_params, eval_mode
 from npsynth.models.translation import FeatureToImage, ImageToFeature
@@ -93,6 +96,45 @@ def _decode(flat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+class ExportPathError(ValueError):
+    """A path an exported network cannot be written to (`check_export_path`)."""
+
+
+def _is_export_header(path: Path) -> bool:
+    """Whether `path` is the .json side-car of an npsynth export (its header)."""
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(meta, dict)
+        and str(meta.get("format", "")).startswith("npsynth.")
+        and "config" in meta
+    )
+
+
+def check_export_path(path) -> Path:
+    """`path` as a Path once an export may be written there: a .npz file (not a folder), and
+    the side-car `.json` beside it, which the user did not name, missing or the header of an
+    earlier npsynth export (so a user's own file of that name is never replaced).
+
+    Raises:
+      ExportPathError: naming the path, or the side-car it would replace.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        raise ExportPathError(f"export path must end in .npz, got {str(path)!r}")
+    if path.is_dir():
+        raise ExportPathError(f"export path {str(path)!r} is a folder; give a .npz file")
+    sidecar = path.with_suffix(".json")
+    if os.path.lexists(sidecar) and not _is_export_header(sidecar):
+        raise ExportPathError(
+            f"exporting to {str(path)!r} would replace {str(sidecar)!r} (written beside it), "
+            "which is not an npsynth export's header; choose another path or move that file"
+        )
+    return path
+
+
 def save_network(
     model: nnx.Module, path, *, format: str, config, step: int | None = None, dtype="float16"
 ) -> Path:
@@ -100,7 +142,7 @@ def save_network(
 
     Args:
       model: the network (parameters and batch-norm statistics are saved).
-      path: the .npz to write (parent folders are created).
+      path: the .npz to write (parent folders are created; `check_export_path`).
       format: the format tag `load_network` will expect (e.g. "npsynth.content_net/1").
       config: the architecture, a dataclass rebuilt by the loader.
       step: training step, recorded in the header.
@@ -110,9 +152,7 @@ def save_network(
     Returns:
       the .npz path.
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"export path must end in .npz, got {str(path)!r}")
+    path = check_export_path(path)
     if dtype not in ("float16", "float32", "int8"):
         raise ValueError(f"dtype must be float16, float32 or int8, got {dtype!r}")
     flat = _encode(_flatten(nnx.to_pure_dict(nnx.state(model))), dtype)
@@ -132,8 +172,54 @@ def save_network(
 
 def read_header(path) -> dict:
     """The JSON header of an exported network (format, config, step, dtype, params)."""
-    with np.load(Path(path), allow_pickle=False) as archive:
-        return json.loads(str(archive["__config__"]))
+    return _read_npz(Path(path), "network")[0]
+
+
+# The first bytes of a zip file (an .npz): a local file header, or the end of an empty one.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _read_npz(path: Path, what: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(header, stored arrays) of the exported network file `path`, opened once
+    (`npsynth.io.open_input`: a FIFO with no writer is refused, never waited on).
+
+    Raises:
+      FileNotFoundError: no such file. ValueError: not a regular file, not an npsynth
+        network file (no .npz, or no header), or a truncated or damaged one; the message
+        names the file.
+    """
+    with open_input(path, f"{what} weights") as stream:
+        if stream.read(4) not in _ZIP_MAGIC:
+            raise ValueError(
+                f"{str(path)!r} is not an exported {what}: not an npsynth network file (an "
+                ".npz written by npsynth.export, which is a zip file)"
+            )
+        stream.seek(0)
+        try:
+            with np.load(stream, allow_pickle=False) as archive:
+                flat = {name: archive[name] for name in archive.files}
+        except (zipfile.BadZipFile, EOFError, OSError, zlib_error) as error:
+            raise ValueError(
+                f"{str(path)!r} is not a complete exported {what} (truncated or damaged: "
+                f"{error}); export or copy it again"
+            ) from error
+        except ValueError as error:  # numpy's word on pickled object arrays is no advice here
+            raise ValueError(
+                f"{str(path)!r} is not an exported {what}: it holds Python objects, which "
+                "npsynth never writes"
+            ) from error
+    if "__config__" not in flat:
+        raise ValueError(
+            f"{str(path)!r} is not an exported {what}: an .npz without npsynth's header "
+            "(__config__)"
+        )
+    try:
+        meta = json.loads(str(flat.pop("__config__")))
+    except ValueError as error:
+        raise ValueError(f"{str(path)!r}: its npsynth header is not readable ({error})") from error
+    if not isinstance(meta, dict):
+        raise ValueError(f"{str(path)!r}: its npsynth header is not a JSON object")  # noqa: TRY004
+    return meta, flat
 
 
 def load_network(
@@ -163,12 +249,10 @@ def load_network(
         path = path / default_name
     if not path.exists():
         raise FileNotFoundError(f"{what} weights {str(path)!r} not found; {how_to_make}")
+    meta, flat = _read_npz(path, what)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            flat = {name: archive[name] for name in archive.files}
-        meta = json.loads(str(flat.pop("__config__")))
         flat = _decode(flat)
-    except (OSError, ValueError, KeyError, EOFError) as error:
+    except (ValueError, TypeError) as error:
         raise ValueError(f"{str(path)!r} is not an exported {what}: {error}") from error
     if meta.get("format") != format:
         raise ValueError(f"{str(path)!r} has format {meta.get('format')!r}, expected {format!r}")

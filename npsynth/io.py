@@ -10,23 +10,38 @@ arrays look the way photo viewers show the files. A mask drawn on a rotated phot
 pixels (by a tool that ignores the tag) has the stored size instead; `load_mask_for` reads a
 mask for one photo file and lines the two up (its docstring gives the rule), and a mask that
 differs from its photo only by a rotation is an error, never a silent stretch.
+
+Reading a file the user named: every reader opens it once (`open_input`), so a pipe
+(`--image <(cat p.png)`) is read once into memory, and what is not a regular file (a FIFO
+with no writer, a device, a socket) is refused before anything is read, never waited on.
+An image is checked from its header before its pixels are decoded (`check_header`): at
+most `MAX_PIXELS` (the one limit of the command lines and the page) and one frame (an
+animated GIF or a multi-page TIFF is ambiguous). Float images must hold values in [0, 1]
+(and 32-bit integer ones in [0, 65535]): they are refused, never clipped. Folders and
+`**` globs follow symlinked sub-folders but enter each real folder once (`walk`); an
+existing path is never read as a glob.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import glob
+import fnmatch
 import io
 import os
+import re
+import stat
 import uuid
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from npsynth.masks import check_mask
-from npsynth.resize import check_size, resize_mask
+from npsynth.resize import resize_mask
 
 # File extensions that `list_images` picks up (compared in lower case).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -55,19 +70,156 @@ _SWAPS_AXES = (5, 6, 7, 8)
 _READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 
 
-def _check_file(path, what: str) -> Path:
-    """`path` as a Path, or FileNotFoundError / ValueError naming it (missing, a folder)."""
+# The most pixels (width * height) of an image npsynth reads, from a file (photos, masks,
+# the photos of a folder) or uploaded to the page (`npsynth.serve.uploads.Limits`): checked
+# from the file's header, before any pixel is decoded. 40 megapixels is a 7700 x 5200 photo.
+MAX_PIXELS = 40_000_000
+# A pipe given as a file (`--image <(cat p.png)`) is read into memory once, up to this size.
+MAX_PIPE_BYTES = 1 << 30
+# Pillow's own limit says only the pixel count when it refuses an image outright.
+_PILLOW_PIXELS = re.compile(r"Image size \((\d+) pixels\)")
+
+
+def _kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((word for test, word in kinds if test(mode)), "not a file")
+
+
+def _not_regular(path, what: str, kind: str) -> ValueError:
+    return ValueError(
+        f"cannot read {what} {str(path)!r}: it is not a regular file ({kind}); pass the file itself"
+    )
+
+
+def open_input(path, what: str = "file") -> BinaryIO:
+    """Open a file the user named for reading, once, refusing what is not a regular file
+    before reading it; the caller closes the stream.
+
+    - A regular file is opened as it is.
+    - A pipe with a writer (`--image <(cat p.png)`, a FIFO a program writes to) is read to
+      its end into memory (at most `MAX_PIPE_BYTES`), so the caller reads it once, seekable.
+    - A FIFO with no writer (nothing would ever come: reading it would wait for ever), a
+      folder, a device or a socket is refused at once: a FIFO is opened without waiting
+      (`O_NONBLOCK`) and one read tells a writer that has not written yet (EAGAIN) from
+      none (end of file); the others are never opened.
+
+    Args:
+      path: the file.
+      what: what it is, for messages ("image", "mask", "VGG-19 weights", ...).
+
+    Raises:
+      FileNotFoundError: no such file (the message names it).
+      ValueError: not a regular file, or a pipe with nothing in it or too much.
+      OSError: the file cannot be opened (permissions), as the system says.
+    """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{what} file {str(path)!r} does not exist; check the path")
-    if path.is_dir():
-        raise ValueError(f"cannot read {what} {str(path)!r}: it is a folder; pass an image file")
-    return path
+    try:
+        before = os.stat(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{what} file {str(path)!r} does not exist; check the path"
+        ) from None
+    if stat.S_ISDIR(before.st_mode):
+        raise ValueError(f"cannot read {what} {str(path)!r}: it is a folder; pass a file")
+    pipe = stat.S_ISFIFO(before.st_mode)
+    if not (pipe or stat.S_ISREG(before.st_mode)):
+        raise _not_regular(path, what, _kind(before.st_mode))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino, stat.S_IFMT(opened.st_mode)) != (
+            before.st_dev,
+            before.st_ino,
+            stat.S_IFMT(before.st_mode),
+        ):
+            raise ValueError(f"cannot read {what} {str(path)!r}: it changed while being opened")
+        if not pipe:
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb")
+        return io.BytesIO(_read_pipe(fd, path, what))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+
+
+def _read_pipe(fd: int, path: Path, what: str) -> bytes:
+    """Everything a pipe opened with O_NONBLOCK holds until its writer closes it (`open_input`)."""
+    try:
+        first = os.read(fd, 1 << 16)
+    except BlockingIOError:  # a writer that has not written yet
+        first = None
+    if first == b"":  # end of file at once: no writer (or one that wrote nothing)
+        raise _not_regular(path, what, "a pipe with no writer, or nothing in it")
+    os.set_blocking(fd, True)
+    chunks, size = [first or b""], len(first or b"")
+    while chunk := os.read(fd, 1 << 20):
+        size += len(chunk)
+        if size > MAX_PIPE_BYTES:
+            raise ValueError(
+                f"cannot read {what} {str(path)!r}: the pipe holds more than "
+                f"{MAX_PIPE_BYTES >> 20} MiB; pass a regular file"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_pixels(width: int, height: int, name: str, limit: int = MAX_PIXELS) -> None:
+    """Raise `TooManyPixels` naming `name` when a `width` x `height` image is over `limit`."""
+    if width * height > limit:
+        raise TooManyPixels(name, width * height, limit, f"{width}x{height} = ")
+
+
+class RefusedImage(ValueError):
+    """An image file npsynth refuses from its header (`check_header`); the message names it."""
+
+
+class TooManyPixels(RefusedImage):
+    """An image over the pixel limit (`MAX_PIXELS`); the message names it and the limit."""
+
+    def __init__(self, name: str, pixels: int, limit: int, size: str = ""):
+        super().__init__(
+            f"{name} is {size}{pixels / 1e6:.1f} megapixels; npsynth reads images of at most "
+            f"{limit / 1e6:g} megapixels: downsize it first"
+        )
+        self.pixels, self.limit = pixels, limit
+
+
+def pillow_bomb(error: Exception, name: str, limit: int = MAX_PIXELS) -> TooManyPixels:
+    """Pillow's own refusal of a huge image (`DecompressionBombError`, raised before npsynth
+    sees the size) as npsynth's `TooManyPixels`."""
+    found = _PILLOW_PIXELS.search(str(error))
+    pixels = int(found.group(1)) if found else 2 * (Image.MAX_IMAGE_PIXELS or limit) + 1
+    return TooManyPixels(name, max(pixels, limit + 1), limit)
+
+
+def frames_error(count: int, name: str) -> RefusedImage:
+    return RefusedImage(
+        f"{name} has {count} frames (an animation or a multi-page file), so which picture to "
+        "use is unclear; save the one frame you mean as a PNG"
+    )
+
+
+def check_header(opened: Image.Image, name: str, limit: int = MAX_PIXELS) -> None:
+    """The checks on an opened image file before it is decoded: at most `limit` pixels and
+    one frame (a JPEG's MPO preview frames do not count: its first frame is the photo)."""
+    check_pixels(*opened.size, name, limit)
+    frames = getattr(opened, "n_frames", 1)
+    if frames > 1 and opened.format != "MPO":
+        raise frames_error(frames, name)
 
 
 def _read_error(path: Path, what: str, error: Exception) -> ValueError:
+    reason = "not an image Pillow can open" if isinstance(error, UnidentifiedImageError) else error
     return ValueError(
-        f"cannot read {what} {str(path)!r}: {error}. "
+        f"cannot read {what} {str(path)!r}: {reason}. "
         "Pass a complete image file that Pillow can open (PNG, JPEG, BMP, WebP, ...)."
     )
 
@@ -83,31 +235,74 @@ def _shown_size(stored: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (stored[1], stored[0]) if orientation in _SWAPS_AXES else stored
 
 
+# The value range of the pixels of Pillow modes that are not 8-bit: taken to mean [0, 1].
+_RANGES = {"F": 1.0, "I": 65535.0}
+
+
+def _check_range(image: Image.Image, name: str) -> None:
+    """Refuse a float image outside [0, 1] or a 32-bit integer one outside [0, 65535]: npsynth
+    reads these as [0, 1], and clipping would change the picture without a word."""
+    top = _RANGES.get(image.mode)
+    if top is None:
+        return
+    values = np.asarray(image)
+    if values.size and not (
+        np.isfinite(values).all() and values.min() >= 0 and values.max() <= top
+    ):
+        low, high = np.nanmin(values), np.nanmax(values)
+        raise ValueError(
+            f"{name} holds values from {low:g} to {high:g} (mode {image.mode}), outside "
+            f"[0, {top:g}], the range npsynth reads as black to white; scale the file to "
+            f"[0, {top:g}] first"
+        )
+
+
+def _open_file(path, what: str, *, decode: bool) -> tuple[Image.Image | None, tuple, int]:
+    """Open `path` once (`open_input`), check its header (`check_header`) and, with
+    `decode`, decode it with its EXIF orientation applied. Returns (the decoded image or
+    None, (height, width) as stored, orientation tag); errors name the file as `what`."""
+    name = f"{what} {str(path)!r}"
+    with open_input(path, what) as stream:
+        try:
+            with warnings.catch_warnings():  # npsynth's own limit, checked from the header
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(stream) as opened:
+                    check_header(opened, name)
+                    width, height = opened.size
+                    orientation = _orientation(opened)
+                    if not decode:
+                        return None, (height, width), orientation
+                    opened.load()  # Decode now, so truncated files fail here and not later.
+                    image = ImageOps.exif_transpose(opened)
+                    image.load()
+        except Image.DecompressionBombError as error:
+            raise pillow_bomb(error, name) from None
+        except RefusedImage:
+            raise
+        except _READ_ERRORS as error:
+            raise _read_error(Path(path), what, error) from error
+    _check_range(image, name)
+    return image, (height, width), orientation
+
+
+def open_image(path, what: str = "image") -> Image.Image:
+    """The decoded Pillow image of the file `path`, EXIF orientation applied, after the
+    checks of `load_image` (opened once, a regular file or a pipe, at most `MAX_PIXELS`,
+    one frame, float values in [0, 1])."""
+    return _open_image(path, what)[0]
+
+
 def _open_image(path, what: str = "image") -> tuple[Image.Image, int]:
     """Open and fully decode `path` with Pillow, EXIF orientation applied; also return the
     orientation tag it had (1 when none). Errors name the file as the `what` it is."""
-    path = _check_file(path, what)
-    try:
-        with Image.open(path) as opened:
-            opened.load()  # Decode now, so truncated files fail here and not later.
-            orientation = _orientation(opened)
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except _READ_ERRORS as error:
-        raise _read_error(path, what, error) from error
+    image, _, orientation = _open_file(path, what, decode=True)
     return image, orientation
 
 
 def _stored_size(path, what: str) -> tuple[tuple[int, int], int]:
     """((height, width) of the stored pixels, EXIF orientation) from the file's header."""
-    path = _check_file(path, what)
-    try:
-        with Image.open(path) as opened:
-            width, height = opened.size
-            orientation = _orientation(opened)
-    except _READ_ERRORS as error:
-        raise _read_error(path, what, error) from error
-    return (height, width), orientation
+    _, stored, orientation = _open_file(path, what, decode=False)
+    return stored, orientation
 
 
 def image_size(path) -> tuple[int, int]:
@@ -148,18 +343,20 @@ def load_image(path) -> np.ndarray:
 
     Raises:
       FileNotFoundError: the file does not exist.
-      ValueError: the file is not a readable image (corrupt, truncated, not an image); the
-        message names it.
+      ValueError: the file is not a readable image (corrupt, truncated, not an image), not a
+        regular file (`open_input`), over `MAX_PIXELS` (`TooManyPixels`, from the header),
+        has several frames (an animated GIF, a multi-page TIFF), or holds float values
+        outside [0, 1]; the message names it.
     """
     image, _ = _open_image(path)
-    return _rgb(image, path)
+    return _as_rgb(image, path)
 
 
 def load_photo(path) -> tuple[np.ndarray, PhotoInfo]:
     """`load_image(path)` and what the file carries besides its pixels (`photo_info`), from
     one read of the file: `save_image(..., like=info)` keeps it on the way out."""
     image, _ = _open_image(path)
-    return _rgb(image, path), photo_info(image)
+    return _as_rgb(image, path), photo_info(image)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,8 +380,8 @@ def photo_info(image: Image.Image) -> PhotoInfo:
     return PhotoInfo(exif=exif, icc_profile=image.info.get("icc_profile") or None, bits=bits)
 
 
-def _rgb(image: Image.Image, path) -> np.ndarray:
-    """`load_image`'s array of an opened file."""
+def _as_rgb(image: Image.Image, path) -> np.ndarray:
+    """A decoded photo as float32 [H, W, 3] RGB in [0, 1] (`load_image`)."""
     if image.mode.startswith("I") or image.mode == "F":
         grey = _to_unit_array(image)
         return np.repeat(grey[..., None], 3, axis=-1)
@@ -259,33 +456,70 @@ def _check_threshold(threshold: float) -> None:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}; 0 means any non-zero")
 
 
-def _read_hole(path, threshold: float) -> tuple[np.ndarray, int]:
-    """(bool [H, W] hole of a mask file, its own EXIF orientation tag), the tag applied."""
-    image, orientation = _open_image(path, "mask")
+def layer_or_colours(colour_hole: np.ndarray, painted: np.ndarray) -> np.ndarray:
+    """The hole of a mask whose alpha channel is not the same everywhere (bool [H, W]).
+
+    `colour_hole` is where the colours say hole (brightest channel above the threshold),
+    `painted` where the alpha does. The alpha is a layer painted over the photo, and the hole
+    is `painted`, when the colours say nothing among the painted pixels (all hole or all
+    known: one brush colour, black included). When the painted pixels hold both hole and
+    known colours, the colours carry the hole (a white-on-black mask with some transparent
+    pixels) and the alpha is ignored.
+    """
+    under = colour_hole[painted]
+    return painted if under.all() or not under.any() else colour_hole
+
+
+def _hole_of(image: Image.Image, path, threshold: float) -> np.ndarray:
+    """bool [H, W] hole of a decoded mask file (the rule of `load_mask`)."""
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         image.mode in ("P", "L", "RGB") and "transparency" in image.info
     )
     try:
-        if has_alpha:
-            alpha = _to_unit_array(image.convert("RGBA").getchannel("A"))
-            if alpha.min() != alpha.max():
-                return alpha > threshold, orientation
         if image.mode in ("1", "L", "F") or image.mode.startswith("I"):
             values = _to_unit_array(image)
         elif image.mode in ("LA", "La"):
             values = _to_unit_array(image.getchannel("L"))
         else:
             values = _to_unit_array(image.convert("RGB")).max(axis=-1)
+        colour_hole = values > threshold
+        if not has_alpha:
+            return colour_hole
+        alpha = _to_unit_array(image.convert("RGBA").getchannel("A"))
     except (OSError, ValueError) as error:
         raise ValueError(
             f"cannot read mask {str(path)!r}: cannot convert mode {image.mode} ({error}). "
             "Save the mask as a greyscale PNG (white = hole) first."
         ) from error
-    return values > threshold, orientation
+    if alpha.min() == alpha.max():
+        return colour_hole
+    return layer_or_colours(colour_hole, alpha > threshold)
+
+
+def _read_hole(path, threshold: float) -> tuple[np.ndarray, int]:
+    """(bool [H, W] hole of a mask file, its own EXIF orientation tag), the tag applied."""
+    image, orientation = _open_image(path, "mask")
+    return _hole_of(image, path, threshold), orientation
 
 
 def _hw(size) -> str:
     return f"{size[0]}x{size[1]}"
+
+
+def _check_mask_size(size) -> tuple[int, int]:
+    """`size` as (height, width): a pair of positive whole numbers, else TypeError or ValueError
+    (a string such as "64" is not read as the pair ("6", "4"))."""
+    whole = (int, np.integer)
+    if (
+        isinstance(size, (str, bytes))
+        or not isinstance(size, (Sequence, np.ndarray))
+        or len(size) != 2
+        or not all(isinstance(n, whole) and not isinstance(n, bool) for n in size)
+    ):
+        raise TypeError(f"size must be (height, width), two whole numbers; got {size!r}")
+    if min(size) < 1:
+        raise ValueError(f"size must be (height, width) of at least 1 each; got {size!r}")
+    return int(size[0]), int(size[1])
 
 
 def load_mask(path, *, size: tuple[int, int] | None = None, threshold: float = 0.0) -> np.ndarray:
@@ -293,12 +527,15 @@ def load_mask(path, *, size: tuple[int, int] | None = None, threshold: float = 0
 
     Which pixels are holes:
 
-    - If the file has an alpha channel (RGBA, LA, or a palette with transparency) and the
-      alpha is not the same everywhere, the hole is where alpha > `threshold`: the mask is a
-      layer painted over the photo in an image editor.
-    - Otherwise a pixel is a hole where its brightest colour channel is > `threshold`, i.e.
-      with the default `threshold=0` white or any non-zero value is a hole and only pure
-      black is known. For JPEG masks or anti-aliased brush edges pass e.g. `threshold=0.5`.
+    - A pixel is a hole where its brightest colour channel is > `threshold`, i.e. with the
+      default `threshold=0` white or any non-zero value is a hole and only pure black is
+      known. For JPEG masks or anti-aliased brush edges pass e.g. `threshold=0.5`.
+    - Except for a layer painted over the photo in an image editor: if the file has an alpha
+      channel (RGBA, LA, or a palette with transparency) that is not the same everywhere,
+      and the colours of the pixels with alpha > `threshold` are all hole or all known (one
+      brush colour, black included), the hole is where alpha > `threshold`. Painted pixels
+      of both kinds mean the colours carry the hole (a white-on-black mask with a few
+      transparent pixels): the alpha is then ignored (`layer_or_colours`).
 
     Values are compared on a [0, 1] scale (8-bit values / 255, 16-bit values / 65535). The
     mask file's own EXIF orientation tag is applied, as in `load_image`. To read the mask of
@@ -319,20 +556,30 @@ def load_mask(path, *, size: tuple[int, int] | None = None, threshold: float = 0
 
     Raises:
       FileNotFoundError: the file does not exist.
+      TypeError: `size` is not a pair of whole numbers.
       ValueError: an unreadable file, or a mask that differs from `size` by a rotation; the
         message names the file.
     """
     _check_threshold(threshold)
+    if size is not None:
+        _check_mask_size(size)
     hole, _ = _read_hole(path, threshold)
     mask = hole.astype(np.float32)[..., None]
-    if size is None:
-        return mask
-    height, width = check_size(size)
-    if hole.shape == (height, width):
-        return mask
-    if hole.shape == (width, height):
+    return mask if size is None else fit_mask(mask, size, path=path)
+
+
+def fit_mask(mask, size, *, path) -> np.ndarray:
+    """A mask [h, w, 1] read from the file `path`, brought to `size` (height, width) as
+    `load_mask(path, size=size)` does: resized by `resize_mask`, or refused (ValueError
+    naming the file) where it is the size turned a quarter. For one mask file used at
+    several sizes: read it once, fit it to each."""
+    height, width = _check_mask_size(size)
+    shape = tuple(np.shape(mask)[:2])
+    if shape == (height, width):
+        return np.asarray(mask, np.float32)
+    if shape == (width, height):
         raise ValueError(
-            f"mask {str(path)!r} is {_hw(hole.shape)} (HxW) but the size asked for is "
+            f"mask {str(path)!r} is {_hw(shape)} (HxW) but the size asked for is "
             f"{height}x{width}: they differ only by a rotation, and stretching the mask would "
             "fill the wrong region. If the photo has an EXIF orientation, the mask was drawn "
             "on its unrotated pixels: load it with npsynth.io.load_mask_for(mask_path, "
@@ -392,8 +639,36 @@ def load_mask_for(mask_path, image_path, *, threshold: float = 0.0) -> np.ndarra
     """
     _check_threshold(threshold)
     stored, orientation = _stored_size(image_path, "image")
-    shown = _shown_size(stored, orientation)
     hole, own = _read_hole(mask_path, threshold)
+    return _line_up(hole, own, stored, orientation, mask_path, image_path)
+
+
+def load_image_and_mask(image_path, mask_path, *, threshold: float = 0.0):
+    """`(load_image(image_path), load_mask_for(mask_path, image_path))`, each file opened
+    once (so a photo given as a pipe, `--image <(cat p.png)`, can be read).
+
+    Raises:
+      what `load_image` and `load_mask_for` raise.
+    """
+    image, mask, _ = load_photo_and_mask(image_path, mask_path, threshold=threshold)
+    return image, mask
+
+
+def load_photo_and_mask(image_path, mask_path, *, threshold: float = 0.0):
+    """`load_image_and_mask` and the photo's `PhotoInfo` (as `load_photo`), each file opened
+    once: (image, mask, info)."""
+    _check_threshold(threshold)
+    photo, stored, orientation = _open_file(image_path, "image", decode=True)
+    image = _as_rgb(photo, image_path)
+    hole, own = _read_hole(mask_path, threshold)
+    mask = _line_up(hole, own, stored, orientation, mask_path, image_path)
+    return image, mask, photo_info(photo)
+
+
+def _line_up(hole, own: int, stored, orientation: int, mask_path, image_path) -> np.ndarray:
+    """The mask of `load_mask_for` from a mask file's hole and own orientation `own`, and its
+    photo's stored (height, width) and orientation."""
+    shown = _shown_size(stored, orientation)
     # Rule 2 (for orientations 5 to 8 the stored size is the shown one turned a quarter).
     if own == 1 and orientation in _SWAPS_AXES and _turned(hole.shape, shown):
         hole = np.asarray(Image.fromarray(hole).transpose(_TRANSPOSES[orientation]), bool)
@@ -424,10 +699,13 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
 
     Files with the extensions in `IMAGE_EXTENSIONS` (any letter case) count; hidden files
     and folders (names starting with ".", e.g. macOS "._x.jpg" files) are skipped.
+    Sub-folders that are symlinks are followed, but each real folder is searched once
+    (`walk`), so a symlink loop neither hangs nor lists a photo twice.
 
     Args:
       folder: the folder to search, or a glob pattern such as "masks/hole20-30_*.png"
-        (any path holding `*`, `?` or `[`; `**` matches sub-folders).
+        (a path that does not exist and holds `*`, `?` or `[`; `**` matches any number of
+        sub-folders). A path that exists is taken as it is, so a folder "ph [1]" is a folder.
       recursive: also search sub-folders (folders only).
 
     Returns:
@@ -435,11 +713,7 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
     """
     if is_glob_pattern(folder):
         pattern = str(folder)
-        found = [
-            path
-            for path in map(Path, glob.glob(pattern, recursive=True))
-            if _is_image_file(path, hidden_parts=(path.name,))
-        ]
+        found = _glob(pattern)
         if not found:
             raise ValueError(
                 f"no images ({', '.join(IMAGE_EXTENSIONS)}) match the pattern {pattern!r}; "
@@ -451,7 +725,7 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
         raise FileNotFoundError(f"image folder {str(folder)!r} does not exist; check the path")
     if not folder.is_dir():
         raise ValueError(f"{str(folder)!r} is a file, not a folder; pass the folder holding images")
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    candidates = walk(folder, depth=None if recursive else 1)
     found = [
         path
         for path in candidates
@@ -466,9 +740,88 @@ def list_images(folder, *, recursive: bool = True) -> list[Path]:
     return sorted(found, key=lambda path: path.as_posix())
 
 
+def walk(root, *, depth: int | None = None) -> Iterator[Path]:
+    """Every path below the folder `root` (files and folders), each folder's entries in name
+    order, down to `depth` levels (None: all).
+
+    Symlinked folders are followed, but a real folder (device and inode) is entered once
+    only, at the first path that reaches it (a loop back to a folder above ends there);
+    folders that cannot be read are passed over.
+    """
+    seen: set[tuple[int, int]] = set()
+    stack = [(Path(root), 0)]
+    while stack:
+        folder, level = stack.pop()
+        try:
+            info = os.stat(folder)
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        below = []
+        for entry in entries:
+            path = folder / entry.name
+            yield path
+            with contextlib.suppress(OSError):
+                if (depth is None or level + 1 < depth) and entry.is_dir():
+                    below.append((path, level + 1))
+        stack.extend(reversed(below))
+
+
+def glob_root(pattern) -> Path:
+    """The fixed folder a glob pattern starts in: "data/*/img_*.png" -> "data"; "*.png" -> "."."""
+    fixed = []
+    for part in Path(pattern).parts:
+        if has_glob_chars(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The image files matching `pattern` (`list_images`), found by `walk`ing its fixed folder,
+    so symlinked folders are followed once each; `*`, `?` and `[...]` match within a name
+    (not a leading "."), `**` any number of folders."""
+    root = glob_root(pattern)
+    parts = Path(pattern).parts[len(root.parts) if str(root) != "." else 0 :]
+    depth = None if "**" in parts else len(parts)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in walk(root, depth=depth):
+        below = path.relative_to(root).parts
+        if _matches(below, tuple(parts)) and _is_image_file(path, hidden_parts=(path.name,)):
+            found.append(path)
+    return found
+
+
+def _matches(names: tuple[str, ...], parts: tuple[str, ...]) -> bool:
+    """Whether the path `names` (below a pattern's root) matches the pattern's `parts`."""
+    if not parts:
+        return not names
+    if parts[0] == "**":
+        return any(
+            _matches(names[skip:], parts[1:])
+            for skip in range(len(names) + 1)
+            if not any(name.startswith(".") for name in names[:skip])
+        )
+    if not names or (names[0].startswith(".") and not parts[0].startswith(".")):
+        return False
+    return fnmatch.fnmatchcase(names[0], parts[0]) and _matches(names[1:], parts[1:])
+
+
+def has_glob_chars(text) -> bool:
+    """Whether `text` holds a glob character: `*`, `?` or `[`."""
+    return any(char in str(text) for char in "*?[")
+
+
 def is_glob_pattern(path) -> bool:
-    """Whether a path given on the command line is a glob pattern rather than a folder."""
-    return any(char in str(path) for char in "*?[")
+    """Whether a path given on the command line is a glob pattern rather than a folder or
+    file: it holds `*`, `?` or `[` and does not exist (an existing "ph [1]" is a folder)."""
+    return has_glob_chars(path) and not os.path.lexists(path)
 
 
 def _is_image_file(path: Path, *, hidden_parts: Sequence[str]) -> bool:

@@ -78,6 +78,7 @@ np.save(sys.argv[2], np.stack([result.image for result in batch]))
 """
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 def test_a_batch_split_over_two_devices_fills_each_photo_as_one_alone_does(photo, vgg, tmp_path):
     """Two forced host devices: the sharded path (`jax.sharding`) of a batch of two."""
     import os

@@ -108,7 +108,7 @@ def test_machine_names_the_device():
 def test_read_csv_needs_the_numeric_columns(tmp_path, missing):
     columns = [c for c in report.CSV_COLUMNS if c != missing]
     report.write_csv(tmp_path / "m.csv", [{c: "1" for c in columns}], columns=columns)
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError, match=f"m.csv lacks the column {missing}$"):
         report.read_csv(tmp_path / "m.csv")
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from npsynth import io, masks
+from eval import inpaint as inpaint_cli
+from npsynth import folders, io, masks
 from npsynth.config import OptimizeConfig, TranslateConfig
-from npsynth.evaluation import baselines, filling, runner
+from npsynth.evaluation import baselines, checks, filling, report, runner
+from npsynth.evaluation.cli_errors import InputError
 from npsynth.pyramid import InpaintResult, ScaleResult
 
 
@@ -148,7 +152,6 @@ def test_earlier_rows(tmp_path, photos, capsys):
            "seconds": 2, "scale_seconds": "32x32:2.00"}  # fmt: skip
     runner.report.write_csv(tmp_path / "metrics.csv", [row])
     assert runner.earlier_rows(tmp_path, settings, resume=False) == []
-    assert "replacing the results" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no settings.json"):
         runner.earlier_rows(tmp_path, settings, resume=True)
     (tmp_path / "settings.json").write_text(json.dumps(settings | {"seed": 1, "hole": "boxes"}))
@@ -315,3 +318,146 @@ def test_a_resumed_run_fills_again_a_scored_photo_whose_output_is_gone(
     with open(out / "metrics.csv") as f:
         rows = [(r["image"], r["method"]) for r in csv.DictReader(f)]
     assert sorted(rows) == [(f"{name}.png", "optimize") for name in "bcd"]
+
+
+# --- The run folder: npsynth's own (marker), one run at a time (lock), nothing stale ---
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """Folder runs without L-BFGS or VGG: every method fills the hole with 0.5 and scores
+    1.0 on every measure (the files a run writes are what these tests look at)."""
+
+    def flat(blanked, hole):
+        return np.where(hole > 0, 0.5, blanked)
+
+    monkeypatch.setattr(runner, "fillers", lambda e: dict.fromkeys([*e.configs], flat))
+    monkeypatch.setattr(
+        runner,
+        "score_outputs",
+        lambda outputs, truth, mask: {m: dict.fromkeys(report.METRIC_NAMES, 1.0) for m in outputs},
+    )
+
+
+def _plain(folder, limit=None):
+    photos = runner.Photos(images=folder, hole="center:0.25", limit=limit)
+    return runner.Evaluation(photos=photos, configs={"optimize": OptimizeConfig.tiny()})
+
+
+def _tree(folder) -> dict:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_a_folder_with_the_users_own_results_is_refused_untouched(tmp_path, photos, quick):
+    folder, _ = photos
+    out = tmp_path / "uo"
+    out.mkdir()
+    (out / "report.md").write_text("# my notes\n")
+    (out / "metrics.csv").write_text("when,weight\nmonday,71\n")
+    (out / "settings.json").write_text('{"theme": "dark"}\n')
+    before = _tree(out)
+    with pytest.raises(
+        InputError, match=r"already holds settings.json, metrics.csv, report.md, not written by"
+    ):
+        runner.evaluate(_plain(folder), out)
+    assert _tree(out) == before and sorted(p.name for p in out.iterdir()) == [
+        "metrics.csv", "report.md", "settings.json"
+    ]  # fmt: skip
+    # The photos' own folder holds none of a run's files: the run writes beside them, marks it.
+    photos_before = _tree(folder)
+    runner.evaluate(_plain(folder), folder)
+    assert folders.marker_kind(folder) == checks.RUN_FOLDER
+    assert {k: v for k, v in _tree(folder).items() if k in photos_before} == photos_before
+    # A run folder written before the marker existed is recognised by its settings.json.
+    (folder / folders.MARKER).unlink()
+    runner.evaluate(_plain(folder), folder, resume=True)
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, photos, quick, capsys):
+    folder, _ = photos
+    out = tmp_path / "run"
+    runner.evaluate(_plain(folder), out)
+    before = _tree(out)
+    # Another process holds the run's lock, as a run still filling photos does.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(out / folders.MARKER)], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        with pytest.raises(folders.FolderInUseError, match="is in use by another npsynth run"):
+            runner.evaluate(_plain(folder, limit=2), out)
+        assert _tree(out) == before  # its rows, report and images all kept
+        argv = ["--images", str(folder), "--hole", "boxes", "--out", str(out)]
+        capsys.readouterr()
+        assert inpaint_cli.main(argv) == 1
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith(f"error: --out '{out}' is in use by another npsynth run")
+    finally:
+        holder.kill()  # a run that dies leaves its lock behind as an ordinary file ...
+        holder.wait()
+    runner.evaluate(_plain(folder, limit=2), out)  # ... that no longer blocks anyone
+    assert sorted(r["image"] for r in report.read_csv(out / "metrics.csv")) == ["b.png", "c.png"]
+
+
+# Holds an exclusive flock on the file argv[1] until killed (another run's lock).
+HOLD_LOCK = (
+    "import fcntl, os, sys, time\n"
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+    "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+    "print('held', flush=True)\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_fresh_run_leaves_no_images_of_the_photos_it_no_longer_has(
+    tmp_path, photos, quick, capsys
+):
+    folder, _ = photos
+    out = tmp_path / "run"
+    runner.evaluate(_plain(folder), out)
+    assert (out / "outputs" / "optimize" / "d.png").is_file() and (
+        out / "grids" / "d.png"
+    ).is_file()
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    runner.evaluate(_plain(folder, limit=2), out)  # no --resume: d.png is no longer a photo
+    assert f"note: replacing the results in {out}" in capsys.readouterr().err
+    assert sorted(p.name for p in (out / "outputs" / "optimize").iterdir()) == ["b.png", "c.png"]
+    assert sorted(p.name for p in (out / "grids").iterdir()) == ["b.png", "c.png"]
+    assert (out / "notes.txt").read_text() == "mine"  # not npsynth's: left alone
+
+
+def _damage(out, how):
+    path = out / ("settings.json" if how == "list" else "metrics.csv")
+    text = path.read_text()
+    if how == "list":
+        path.write_text("[1, 2]\n")
+    elif how == "cut":  # the last row half-written
+        path.write_text(text[: text.rstrip("\n").rindex(",") - 3])
+    else:  # a row with two fields more
+        lines = text.splitlines()
+        lines[2] += ",7,8"
+        path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("list", r"settings.json is not the settings.json of an npsynth run"),
+        ("cut", r"metrics.csv, line 4: 14 fields where the header has 15"),
+        ("extra", r"metrics.csv, line 3: 17 fields where the header has 15"),
+    ],
+)
+def test_resuming_a_damaged_run_folder_is_one_clear_error(tmp_path, photos, quick, how, message):
+    folder, _ = photos
+    out = tmp_path / "run"
+    runner.evaluate(_plain(folder), out)
+    _damage(out, how)
+    before = _tree(out)
+    with pytest.raises(InputError, match=rf"^cannot --resume in {out}: .*{message}"):
+        runner.evaluate(_plain(folder), out, resume=True)
+    assert _tree(out) == before

@@ -71,6 +71,7 @@ def test_merged_shards_report_what_one_run_reports(folder, tmp_path):
             shards.merge_runs([tmp_path / "part2", tmp_path / "telea"], tmp_path / "bad")
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 def test_cli_shard_and_merge(folder, tmp_path, capsys):
     for k in (1, 2):
         code = main(["--images", str(folder), "--hole", "boxes", "--method", "optimize",
@@ -95,3 +96,55 @@ def _has_cv2() -> bool:
     except ImportError:
         return False
     return True
+
+
+@pytest.fixture
+def two_runs(folder, tmp_path, monkeypatch):
+    """Shards 1/2 and 2/2 of `folder` in tmp_path/a and tmp_path/b (scores stubbed: 1.0)."""
+    monkeypatch.setattr(
+        runner,
+        "score_outputs",
+        lambda outputs, truth, mask: {m: dict.fromkeys(report.METRIC_NAMES, 1.0) for m in outputs},
+    )
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for k, out in enumerate(runs, start=1):
+        runner.evaluate(_evaluation(folder, (k, 2)), out)
+    return runs
+
+
+def _files(root):
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("out", "where"), [("a/outputs/optimize", "lies inside"), ("a", "is"), (".", "holds")]
+)
+def test_merge_refuses_an_out_inside_a_merged_run_or_holding_one(two_runs, tmp_path, out, where):
+    before = _files(tmp_path)
+    with pytest.raises(InputError, match=f"^--out '{tmp_path / out}' {where} the merged run"):
+        shards.merge_runs(two_runs, tmp_path / out)
+    assert _files(tmp_path) == before  # nothing copied, nothing created
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("list", "settings.json is not the settings.json of an npsynth run"),
+        ("cut", "metrics.csv, line 3: 2 fields where the header has 15"),
+        ("extra", "metrics.csv, line 2: 16 fields where the header has 15"),
+    ],
+)
+def test_merge_of_a_damaged_run_is_one_clear_error(two_runs, tmp_path, capsys, how, message):
+    damaged = two_runs[1]
+    if how == "list":
+        (damaged / "settings.json").write_text("[]\n")
+    else:
+        lines = (damaged / "metrics.csv").read_text().splitlines()
+        lines[-1] = "p3.png,bihar" if how == "cut" else lines[-1]
+        lines[1] += ",9" if how == "extra" else ""
+        (damaged / "metrics.csv").write_text("\n".join(lines) + "\n")
+    argv = ["--merge", *map(str, two_runs), "--out", str(tmp_path / "all")]
+    assert main(argv) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: cannot merge {damaged}: ") and message in line
+    assert not (tmp_path / "all").exists()

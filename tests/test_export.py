@@ -14,6 +14,8 @@ from flax import nnx
 from npsynth.config import ContentNetConfig, ContentTrainingConfig, Feature2ImageConfig
 from npsynth.export import (
     F2I_FORMAT,
+    ExportPathError,
+    check_export_path,
     load_content_net,
     load_content_net_and_header,
     load_feature2image,
@@ -189,3 +191,26 @@ def test_translation_network_round_trip_and_clear_load_errors(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not an exported Feature2Image network"):
         load_feature2image(tmp_path / "junk.npz")
+
+
+def test_an_export_never_replaces_a_side_car_the_user_did_not_name(tmp_path, tiny_net):
+    side = tmp_path / "side"
+    side.mkdir()
+    (side / "model.json").write_text('{"my": "notes"}\n')
+    with pytest.raises(ExportPathError, match=r"would replace '.*model.json' \(written beside"):
+        save_content_net(tiny_net, side / "model.npz", config=TINY)
+    assert (side / "model.json").read_text() == '{"my": "notes"}\n'
+    assert not (side / "model.npz").exists()
+    # An earlier export's own header is replaced with the new one.
+    first = save_content_net(tiny_net, tmp_path / "net.npz", config=TINY, step=1)
+    save_content_net(tiny_net, first, config=TINY, step=2)
+    assert json.loads(first.with_suffix(".json").read_text())["step"] == 2
+    with pytest.raises(ExportPathError, match=r"must end in .npz, got '.*x.png'"):
+        check_export_path(tmp_path / "x.png")
+    with pytest.raises(ExportPathError, match="is a folder"):
+        check_export_path(_folder(side / "dir.npz"))
+
+
+def _folder(path):
+    path.mkdir()
+    return path

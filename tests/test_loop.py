@@ -16,10 +16,17 @@ from npsynth.config import (
 )
 from npsynth.export import load_content_net, load_feature2image, load_image2feature
 from npsynth.models.content_net import predict
-from npsynth.training import loop, trainers
+from npsynth.training import devices, loop, steps, trainers
+from npsynth.training.checkpoints import Checkpoints
 from npsynth.training.data import TrainBatches
 from npsynth.training.report import read_metrics
-from npsynth.training.workdir import CONFIG_FILE, LOG_FILE, METRICS_FILE, ConfigMismatchError
+from npsynth.training.workdir import (
+    CONFIG_FILE,
+    LOG_FILE,
+    METRICS_FILE,
+    ConfigMismatchError,
+    write_config,
+)
 
 SKIP_WARNING = "ignore:skipping unreadable training photo"
 CONTENT_LOSSES = ("d_loss", "d_real", "d_fake", "g_loss", "l2", "adv")
@@ -133,6 +140,7 @@ def test_training_on_tfds_with_mock_data(tmp_path):
     assert "TFDS imagenet2012[train] (8 photos)" in (tmp_path / LOG_FILE).read_text()
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_feature2image_training_resumes_exactly_and_exports(tmp_path, photos, batch_steps):
     cfg = Feature2ImageTrainingConfig.tiny(data={"images": str(photos)}, loss={"known": 0.5})
@@ -170,6 +178,7 @@ def test_feature2image_training_resumes_exactly_and_exports(tmp_path, photos, ba
     assert (tmp_path / "resumed" / "samples" / "step_0000002.png").exists()
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_image2feature_training_steps_and_export(tmp_path, photos):
     cfg = Image2FeatureTrainingConfig.tiny(data={"images": str(photos)})
@@ -186,3 +195,52 @@ def test_image2feature_training_steps_and_export(tmp_path, photos):
     )
     with pytest.raises(FileNotFoundError, match="training workdir"):
         loop.export(trainers.IMAGE2FEATURE, tmp_path / "none")
+
+
+def _saved_steps(workdir, cfg, saved):
+    """A workdir (older layout: no marker) with `cfg` and the initial state saved as each
+    step of `saved`, without a training step."""
+    task = trainers.CONTENT.make_task(cfg)
+    replicated, _ = devices.shardings(devices.setup_devices())
+    init = steps.make_init(task, **loop.adam_settings(cfg), seed=0, sharding=replicated)
+    with Checkpoints(workdir, keep=5) as checkpoints:
+        for step in saved:
+            checkpoints.save(step, init())
+    write_config(workdir, cfg)
+
+
+@pytest.mark.filterwarnings(SKIP_WARNING)
+def test_a_damaged_checkpoint_is_passed_over_for_the_newest_readable_one(tmp_path, photos, capsys):
+    workdir = tmp_path / "run"
+    cfg = _tiny(photos, steps=1)
+    _saved_steps(workdir, cfg, (1, 2))
+    (workdir / "checkpoints" / "2" / "default" / "_METADATA").write_text("{garbage")
+    _, step, _ = loop.restore_state(trainers.CONTENT, workdir)  # the export's reading
+    assert step == 1
+    assert "note: checkpoint 2 cannot be restored (Expecting property name" in (
+        capsys.readouterr().err
+    )
+    result = loop.run(trainers.CONTENT, cfg, workdir, resume=True, progress=False)
+    assert result["step"] == 1 and result["export"] is not None
+    log = (workdir / LOG_FILE).read_text()
+    assert f"moved to {workdir / 'unreadable-checkpoints' / '2'}, resuming from step 1" in log
+    assert sorted(p.name for p in (workdir / "checkpoints").iterdir()) == ["1"]
+    moved = workdir / "unreadable-checkpoints" / "2" / "default" / "_METADATA"
+    assert moved.read_text() == "{garbage"  # kept as it was, for a look
+
+
+def test_no_readable_checkpoint_is_one_error_and_nothing_is_written(tmp_path, photos):
+    workdir = tmp_path / "run"
+    cfg = _tiny(photos, steps=3)
+    _saved_steps(workdir, cfg, (1, 2))
+    for step in (1, 2):
+        (workdir / "checkpoints" / str(step) / "default" / "_METADATA").write_text("[")
+    before = sorted(p.relative_to(workdir) for p in workdir.rglob("*"))
+    config = (workdir / CONFIG_FILE).read_text()
+    with pytest.raises(
+        ConfigMismatchError, match=r"no checkpoint in .* can be restored \(step 2: "
+    ):
+        loop.run(trainers.CONTENT, _tiny(photos, steps=3, lr=1.0), workdir, resume=True,
+                 progress=False)  # fmt: skip
+    assert sorted(p.relative_to(workdir) for p in workdir.rglob("*")) == before
+    assert (workdir / CONFIG_FILE).read_text() == config  # not rewritten with lr = 1.0

@@ -12,10 +12,17 @@ import jax
 import numpy as np
 import pytest
 
+from npsynth import folders
 from npsynth.config import ContentTrainingConfig
 from npsynth.training import loop, trainers
 from npsynth.training.report import read_metrics
-from npsynth.training.workdir import LOG_FILE, METRICS_FILE, config_to_dict, read_config
+from npsynth.training.workdir import (
+    LOG_FILE,
+    METRICS_FILE,
+    WORKDIR_KIND,
+    config_to_dict,
+    read_config,
+)
 from references import feeds_batch_norm
 from train import content
 
@@ -44,6 +51,7 @@ def _train_in_subprocess(workdir: Path, photos: Path, devices: int, *extra: str)
     )
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 @pytest.mark.filterwarnings(SKIP_WARNING)
 def test_two_devices_train_like_one(tmp_path, photos):
     """The command line on two fake CPU devices (batch split over them, parameters
@@ -106,3 +114,53 @@ def test_missing_dataset_exits_with_a_message(tmp_path, capsys):
     code = content.main(["--workdir", str(tmp_path / "w"), "--tiny", "--images", str(tmp_path)])
     assert code == 2
     assert "no images" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()  # a refused run writes nothing
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_folder_of_the_users_own_files_is_refused_untouched(tmp_path, photos, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("config.json", "content_net.npz", "content_net.json", "metrics.jsonl"):
+        (mine / name).write_text(f"my {name}")
+    (mine / "loss.png").write_bytes(b"my plot")
+    before = _files(mine)
+    argv = ["--tiny", "--batch-size", "1", "--images", str(photos), "--workdir", str(mine)]
+    assert content.main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"error: --workdir '{mine}' holds files npsynth did not write (config.json, "
+        "content_net.json, content_net.npz, loss.png, metrics.jsonl; no .npsynth marker); "
+        "train into a new or empty folder, or move them"
+    )
+    assert _files(mine) == before
+    assert content.main([*argv[:-1], str(mine), "--export"]) == 2  # nor exported into
+    assert _files(mine) == before
+
+
+def test_export_paths_are_checked_before_the_checkpoint_is_read(tmp_path, capsys):
+    side = tmp_path / "side"
+    side.mkdir()
+    (side / "model.json").write_text("my settings")
+    workdir = ["--workdir", str(tmp_path / "run"), "--export"]
+    assert content.main([*workdir, "--export-to", str(side / "model.npz")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: exporting to '{side / 'model.npz'}' would replace '")
+    assert (side / "model.json").read_text() == "my settings"
+    assert content.main([*workdir, "--export-to", str(tmp_path / "x.png")]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: export path must end in .npz, got '{tmp_path / 'x.png'}'"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["side"]
+
+
+def test_a_second_run_into_a_workdir_in_training_is_refused(tmp_path, photos, capsys):
+    workdir = tmp_path / "run"
+    argv = ["--tiny", "--images", str(photos), "--workdir", str(workdir), "--no-progress"]
+    with folders.claimed(workdir, WORKDIR_KIND, flag="--workdir"):  # as a run in progress
+        assert content.main(argv) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: --workdir '{workdir}' is in use by another npsynth run")
+    assert sorted(p.name for p in workdir.iterdir()) == [".npsynth"]  # nothing written

@@ -288,3 +288,36 @@ def test_python_dash_m_npsynth_weights_runs():
     )
     assert done.returncode == 0, done.stderr
     assert f"content sha256: {REFERENCE_SHA256}" in done.stdout
+
+
+def test_a_second_process_reads_the_cache_the_first_one_fetched(isolated, monkeypatch, tmp_path):
+    """Two loads into one empty cache at once (the page and a CLI, or test workers): one
+    fetches under the cache's lock, the other waits and reads its cache file."""
+    import threading
+    import time
+
+    shared, cache = isolated
+    full = W.read_path(shared)
+    calls = []
+
+    def slow_fetch(workdir):
+        calls.append(workdir)
+        time.sleep(0.5)  # long enough for the second load to arrive while this one fetches
+        return full
+
+    monkeypatch.setattr(keras_h5, "KERAS_URL", (tmp_path / "absent.h5").as_uri())
+    monkeypatch.setattr(pypi, "fetch_pypi_arrays", slow_fetch)
+    results = [None, None]
+
+    def load(slot):
+        results[slot] = W.load(cache=cache)
+
+    threads = [threading.Thread(target=load, args=(slot,)) for slot in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(calls) == 1
+    origins = sorted(result.origin for result in results)
+    assert origins[0] == f"cache {cache / 'vgg19.npz'}" and origins[1].startswith("rebuilt")
+    assert results[0].sha256 == results[1].sha256 == REFERENCE_SHA256

@@ -49,7 +49,7 @@ def test_texture_window_is_none_when_it_saves_nothing(mask):
 @pytest.mark.parametrize(
     "height, width, boxes",
     [
-        (192, 192, [(88, 90, 8, 6)]),  # inside the image: the window meets no image edge
+        pytest.param(192, 192, [(88, 90, 8, 6)], marks=pytest.mark.slow),  # inside the image: no edge
         (128, 160, [(0, 150, 6, 10), (10, 140, 4, 4)]),  # two holes in a corner
     ],
 )

@@ -6,9 +6,13 @@ import json
 
 import pytest
 
+from npsynth import folders
 from npsynth.config import ContentTrainingConfig, Feature2ImageTrainingConfig
 from npsynth.training.workdir import (
+    WORKDIR_KIND,
     ConfigMismatchError,
+    ForeignWorkdirError,
+    check_workdir_owned,
     compare_configs,
     config_from_dict,
     config_to_dict,
@@ -54,3 +58,32 @@ def test_start_step(tmp_path, capsys):
     assert capsys.readouterr().err == ""  # more steps: an expected change
     assert start_step(ContentTrainingConfig.tiny(train={"lr": 1.0}), tmp_path, 6, resume=True) == 6
     assert "train.lr: 0.0002 -> 1.0" in capsys.readouterr().err
+
+
+def test_a_workdir_is_npsynths_only_with_its_marker_or_an_older_runs_layout(tmp_path):
+    check_workdir_owned(tmp_path / "new")  # missing: created by the run
+    check_workdir_owned(tmp_path)  # empty
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("config.json", "content_net.npz", "content_net.json", "metrics.jsonl"):
+        (mine / name).write_text("{}")
+    with pytest.raises(
+        ForeignWorkdirError,
+        match=r"holds files npsynth did not write \(config.json, content_net.json, "
+        r"content_net.npz, metrics.jsonl; no .npsynth marker\)",
+    ):
+        check_workdir_owned(mine)
+    (mine / "checkpoints").mkdir()  # checkpoints/ beside a config.json that is not npsynth's
+    with pytest.raises(ForeignWorkdirError):
+        check_workdir_owned(mine)
+    write_config(mine, ContentTrainingConfig.tiny())  # ... and beside npsynth's: an older run
+    check_workdir_owned(mine)
+    marked = tmp_path / "marked"
+    with folders.claimed(marked, WORKDIR_KIND, flag="--workdir"):
+        (marked / "anything").write_text("x")
+    check_workdir_owned(marked)
+    run = tmp_path / "run"
+    with folders.claimed(run, "evaluation run folder", flag="--out"):
+        pass
+    with pytest.raises(ForeignWorkdirError, match="is an npsynth evaluation run folder"):
+        check_workdir_owned(run)

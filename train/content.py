@@ -15,6 +15,9 @@ ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar in ~/tensorflow_datasets/dow
 The workdir gets: config.json, checkpoints/<step>/ (the newest --keep), metrics.jsonl,
 log.txt, samples/step_*.png (input | prediction | truth), loss.png, and at the end
 content_net.npz + content_net.json (the generator in float16, for `npsynth.load_content_net`).
+It must be a new or empty folder, or an npsynth workdir (its `.npsynth` marker, or an older
+run's checkpoints/ beside its config.json): any other folder is refused, nothing written.
+`--export-to` never replaces a .json beside the .npz that is not an earlier export's.
 Ctrl-C (or SIGTERM) saves a checkpoint at the end of the current step and exits; `--resume`
 then continues with the same batches and the same losses as an uninterrupted run.
 

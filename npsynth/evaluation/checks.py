@@ -9,30 +9,34 @@
 - The destination can be written (`check_output_file`, `check_output_folder`): the nearest
   folder that exists is a folder and takes a test file (created and removed at once);
   nothing is created, so a refused run leaves nothing behind.
+- A run folder is npsynth's only when it holds npsynth's marker (`npsynth.folders`), or
+  the settings.json of a run from before the marker existed (`check_run_folder`); in any
+  other folder a run writes only where nothing is yet, so a user's own files stay as they
+  are (`--out` may be the photos' folder).
 
 Messages name the path the user gave, never a temporary file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from npsynth import folders
 from npsynth import io as npio
 from npsynth.evaluation.cli_errors import InputError, as_input_error
 
+RUN_FOLDER = "evaluation run folder"  # the kind in a run folder's marker
+# Keys of every settings.json a folder run writes (`npsynth.evaluation.runner.run_settings`).
+SETTINGS_KEYS = ("images", "masks", "hole", "seed", "methods", "baselines", "config")
+
 
 def glob_root(pattern) -> Path:
-    """The fixed folder a glob pattern starts in: "data/*/img_*.png" -> "data"; "*.png" -> "."."""
-    parts = Path(pattern).parts
-    fixed = []
-    for part in parts:
-        if npio.is_glob_pattern(part):
-            break
-        fixed.append(part)
-    return Path(*fixed) if fixed else Path(".")
+    """The fixed folder a glob pattern starts in (`npsynth.io.glob_root`)."""
+    return npio.glob_root(pattern)
 
 
 def photo_names(paths: Sequence[Path], root) -> list[str]:
@@ -136,7 +140,10 @@ def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Pat
         (`skip`: they are rewritten as it goes).
     """
     with as_input_error():
-        paths = [Path(masks)] if Path(masks).is_file() else npio.list_images(masks)
+        # A path that exists and is no folder is one mask file (read and checked as one,
+        # so a pipe or a FIFO is named as such), else a folder or a glob pattern.
+        one = os.path.exists(masks) and not os.path.isdir(masks)
+        paths = [Path(masks)] if one else npio.list_images(masks)
     skip = _resolved(skip)
     for path in paths:
         inside = _under(path, skip)
@@ -275,3 +282,47 @@ def check_output_folder(folder, files: Iterable = (), *, flag: str = "--out") ->
                 "run needs a folder"
             )
         _check_can_create_in(parent, flag=flag, given=folder)
+
+
+def is_settings(value) -> bool:
+    """Whether `value` (a settings.json's contents) is the settings of an npsynth folder run."""
+    return isinstance(value, dict) and all(key in value for key in SETTINGS_KEYS)
+
+
+def _older_run(folder: Path) -> bool:
+    """Whether `folder` holds a run written before the marker existed: its settings.json."""
+    try:
+        return is_settings(json.loads((folder / "settings.json").read_text()))
+    except (OSError, ValueError):
+        return False
+
+
+def check_run_folder(out, files: Iterable = (), *, flag: str = "--out") -> None:
+    """Refuse to write a run into `out` where it would replace files npsynth did not write.
+
+    `out` is npsynth's run folder when it holds the marker (or an older run's settings.json);
+    a run there may replace what an earlier run wrote. Any other folder keeps what it holds:
+    a run is refused when one of the entries it writes directly in `out` (`files`' first
+    parts below `out`: settings.json, metrics.csv, report.md, outputs, grids) is there.
+
+    Raises:
+      InputError: such a clash (the message names the entries), or `out` is another kind of
+        npsynth folder (a training workdir).
+    """
+    out = Path(out)
+    if not out.is_dir():
+        return
+    kind = folders.marker_kind(out)
+    if kind == RUN_FOLDER:
+        return
+    if kind is not None:
+        raise InputError(f"{flag} {str(out)!r} is an npsynth {kind}; choose another {flag}")
+    if _older_run(out):
+        return
+    entries = dict.fromkeys(Path(f).relative_to(out).parts[0] for f in files)
+    there = [name for name in entries if os.path.lexists(out / name)]
+    if there:
+        raise InputError(
+            f"{flag} {str(out)!r} already holds {', '.join(there)}, not written by npsynth "
+            f"(no {folders.MARKER} marker there); choose a new or empty {flag}, or move them"
+        )

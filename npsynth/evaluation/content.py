@@ -122,14 +122,16 @@ def load_pairs(
     """
     names = list(names) if names is not None else [Path(path).name for path in paths]
     rng = np.random.default_rng(seed)
-    pairs = []
+    pairs, read = [], {}
     for index, (name, path) in enumerate(zip(names, paths), start=first_index):
         with as_input_error():  # npsynth.io's messages name the file
             truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
         if mask_paths:
             mask_path = mask_paths[index % len(mask_paths)]
-            with as_input_error():
-                mask = npio.load_mask(mask_path, size=(SIZE, SIZE))
+            with as_input_error():  # each mask file read once, fitted to each photo
+                if mask_path not in read:
+                    read[mask_path] = npio.load_mask(mask_path)
+                mask = npio.fit_mask(read[mask_path], (SIZE, SIZE), path=mask_path)
             which = f"the mask {str(mask_path)!r}"
         else:
             which = f"the generated hole {hole or DEFAULT_HOLE!r}"

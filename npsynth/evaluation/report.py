@@ -78,17 +78,39 @@ def read_csv(path) -> list[dict]:
     """The rows of a metrics.csv written with `CSV_COLUMNS`, metrics and seconds as floats.
 
     A `TEXTURE_NAMES` column that is missing (a file from before it existed) or empty is
-    NaN; any other missing column is a KeyError.
+    NaN.
+
+    Raises:
+      ValueError: another column is missing, a row has fewer or more fields than the header
+        (cut short, or edited), or a measure is not a number; the message names the file
+        and the line.
     """
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    for row in rows:
+        reader = csv.DictReader(f)
+        numbered = [(reader.line_num, row) for row in reader]
+        header = reader.fieldnames or []
+    needed = [k for k in ("image", "method", *METRIC_NAMES, "seconds") if k not in TEXTURE_NAMES]
+    lacking = [k for k in needed if k not in header]
+    if lacking:
+        raise ValueError(f"{path} lacks the column{'s' * (len(lacking) > 1)} {', '.join(lacking)}")
+    for line, row in numbered:
+        if None in row or None in row.values():
+            fields = len(header) + len(row.get(None, ())) - list(row.values()).count(None)
+            raise ValueError(
+                f"{path}, line {line}: {fields} fields where the header has {len(header)} "
+                "(a row cut short or edited)"
+            )
         for key in (*METRIC_NAMES, "seconds"):
             if key in TEXTURE_NAMES and not row.get(key):
                 row[key] = math.nan
-            else:
+                continue
+            try:
                 row[key] = float(row[key])
-    return rows
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {line}: {key} is {row[key]!r}, not a number"
+                ) from None
+    return [row for _, row in numbered]
 
 
 def mean_cell(values: Sequence[float], form: str) -> str:

@@ -13,6 +13,14 @@ Photos are named by their path below the folder, suffix kept (`a.png`, `a.jpg`,
 and `--resume`, and, as a PNG file (`checks.output_file`), of the outputs and grids. Every
 photo and mask is read and checked, and the output folder checked, before the first photo
 is filled; the run's own `outputs/` and `grids/` are never read as photos.
+
+The output folder is npsynth's run folder once it holds npsynth's marker (`npsynth.folders`,
+written by the first run there); a folder without it that already holds one of the files or
+folders a run writes is refused, so a user's own files are never replaced
+(`checks.check_run_folder`). A run holds the folder's lock while it writes: a second run
+into the same folder is refused, not merged. A fresh run (no `resume`) replaces the
+earlier run's results: its rows and its images in `outputs/` and `grids/` go first, so none
+is left that the new report does not list.
 """
 
 from __future__ import annotations
@@ -26,8 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
-from npsynth import masks, metrics, resize
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
 from npsynth.evaluation import baselines, checks, report
 from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
@@ -91,7 +99,7 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
     """
     listed, mask_paths = files if files is not None else input_files(photos, skip=skip)
     rng = np.random.default_rng(photos.seed)
-    out = []
+    out, read = [], {}
     for index, (name, path) in enumerate(listed):
         mine = photos.shard is None or index % photos.shard[1] == photos.shard[0] - 1
         if not mine:  # another shard's photo: only its generated hole, to keep rng in step
@@ -107,8 +115,10 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
             image = resize.resize_image(image, size)
         if mask_paths:
             mask_path = mask_paths[index % len(mask_paths)]
-            with as_input_error():
-                mask = npio.load_mask(mask_path, size=image.shape[:2])
+            with as_input_error():  # each mask file read once, fitted to each photo
+                if mask_path not in read:
+                    read[mask_path] = npio.load_mask(mask_path)
+                mask = npio.fit_mask(read[mask_path], image.shape[:2], path=mask_path)
             hole = f"the mask {str(mask_path)!r}"
         else:
             hole = f"the generated hole {photos.hole or DEFAULT_HOLE!r}"
@@ -217,6 +227,35 @@ def run_settings(evaluation: Evaluation) -> dict:
     }
 
 
+def read_settings(folder: Path, context: str) -> dict:
+    """The settings.json of the run in `folder`, checked to be a folder run's settings.
+
+    Raises:
+      InputError: it cannot be read, or holds something else (e.g. a list); the message
+        starts with `context` ("cannot --resume in OUT").
+    """
+    path = folder / SETTINGS_FILE
+    with as_input_error(f"{context}: {SETTINGS_FILE}"):
+        saved = json.loads(path.read_text())
+    if not checks.is_settings(saved):
+        raise InputError(
+            f"{context}: {path} is not the settings.json of an npsynth run (it lacks "
+            f"{', '.join(checks.SETTINGS_KEYS)} or is not a JSON object); was it edited?"
+        )
+    return report.with_new_config_fields(saved)
+
+
+def read_rows(folder: Path, context: str) -> list[dict]:
+    """The rows of the metrics.csv in `folder` (`report.read_csv`).
+
+    Raises:
+      InputError: it cannot be read or is damaged (a cut or extra field, a missing column);
+        the message starts with `context` and names the line.
+    """
+    with as_input_error(context):
+        return report.read_csv(folder / "metrics.csv")
+
+
 def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     """The rows of out/metrics.csv that may be kept when resuming a run with `settings` (a
     resumed run may add or drop methods and baselines: `evaluate` keeps the rows of those
@@ -227,19 +266,15 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
         a method both runs have), were never saved, or the saved files cannot be read.
     """
     saved_path, csv_path = out / SETTINGS_FILE, out / "metrics.csv"
-    if not resume:
-        if csv_path.exists():
-            print(f"note: replacing the results in {out} (--resume keeps them)", file=sys.stderr)
-        return []
-    if not csv_path.exists():
+    if not resume or not csv_path.exists():
         return []
     if not saved_path.exists():
         raise InputError(
             f"cannot --resume in {out}: it has {csv_path.name} but no {SETTINGS_FILE}, so its "
             "settings cannot be checked; use a new --out or drop --resume"
         )
-    with as_input_error(f"cannot --resume in {out}: {SETTINGS_FILE}"):
-        saved = report.with_new_config_fields(json.loads(saved_path.read_text()))
+    context = f"cannot --resume in {out}"
+    saved = read_settings(out, context)
     shared = set(settings["methods"] + settings["baselines"]) & set(
         saved.get("methods", []) + saved.get("baselines", [])
     )
@@ -255,16 +290,24 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     ]
     if changed:
         raise InputError(
-            f"cannot --resume in {out}: its results were made with other settings "
+            f"{context}: its results were made with other settings "
             f"({', '.join(changed)} differ); use a new --out or drop --resume"
         )
-    try:
-        return report.read_csv(csv_path)
-    except (KeyError, ValueError, OSError) as error:  # not a metrics.csv of this runner
-        raise InputError(
-            f"cannot --resume in {out}: {csv_path.name} cannot be read ({error!r}); use a new "
-            "--out or drop --resume"
-        ) from error
+    return read_rows(out, context)
+
+
+def clear_outputs(out: Path) -> None:
+    """Remove the images an earlier run wrote in `out`'s `outputs/` and `grids/` (PNG files;
+    folders left empty go too), so a fresh run leaves none that its report does not list."""
+    for folder in own_outputs(out):
+        if not folder.is_dir():
+            continue
+        for file in folder.rglob("*.png"):
+            if file.is_file() and not file.is_symlink():
+                file.unlink()
+        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+            if not any(sub.iterdir()):
+                sub.rmdir()
 
 
 def report_header(evaluation: Evaluation, rows: list[dict]) -> list[str]:
@@ -320,14 +363,14 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
       InputError: a bad photo, mask or output folder, settings that differ on resume, or a
         method that cannot fill a photo (the message names the photo).
       Interrupted: Ctrl-C; the photos scored so far are kept (its message says so).
+      FolderInUseError: another run is writing in `out` (`npsynth.folders`).
     """
-    from tqdm.auto import tqdm
-
     out = Path(out)
     files = input_files(evaluation.photos, skip=own_outputs(out))
     methods = [*evaluation.configs, *evaluation.baselines]
     writes = planned_files(out, [name for name, _ in files[0]], methods)
     checks.check_output_folder(out, writes)
+    checks.check_run_folder(out, writes)
     inputs = {path: f"the photo {name!r} of --images" for name, path in files[0]}
     inputs |= {path: "the mask" for path in files[1] or ()}
     checks.check_not_inputs(writes, inputs, given=out)
@@ -335,6 +378,17 @@ def evaluate(evaluation: Evaluation, out: Path, *, resume: bool = False) -> Path
     settings = run_settings(evaluation)
     rows = earlier_rows(out, settings, resume)
     fns = fillers(evaluation)
+    with folders.claimed(out, checks.RUN_FOLDER, flag="--out"):  # one run at a time
+        return _fill(evaluation, out, items, settings, rows, fns, resume=resume)
+
+
+def _fill(evaluation: Evaluation, out: Path, items, settings, rows, fns, *, resume) -> Path:
+    """`evaluate`'s work once everything is checked and `out` is held."""
+    from tqdm.auto import tqdm
+
+    if not resume and (out / "metrics.csv").exists():  # The earlier run's images go too.
+        print(f"note: replacing the results in {out} (--resume keeps them)", file=sys.stderr)
+        clear_outputs(out)
     (out / "outputs").mkdir(parents=True, exist_ok=True)
     (out / "grids").mkdir(exist_ok=True)
     report_path = out / "report.md"
@@ -434,9 +488,10 @@ def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
     inputs = {Path(image_path): "the photo (--image)", Path(mask_path): "the mask (--mask)"}
     checks.check_not_inputs([target], inputs, given=out)
     with as_input_error():  # npsynth.io's messages name the files
-        image, info = npio.load_photo(image_path)  # info: EXIF, ICC profile, bit depth
-        # The mask drawn for this photo: EXIF orientation rules, resized, checked.
-        mask = npio.load_mask_for(mask_path, image_path)
+        # The photo (with its EXIF, ICC profile and bit depth), and the mask drawn for it
+        # (EXIF orientation rules, resized, checked), each file opened once (a photo may be a
+        # pipe: --image <(cat p.png)).
+        image, mask, info = npio.load_photo_and_mask(image_path, mask_path)
     try:
         result = inpaint(image, mask, config=config, progress=True)
     except ValueError as error:  # npsynth's own "cannot fill this" messages

@@ -10,14 +10,18 @@ the outputs and grids copied beside them.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from npsynth import folders as folders_module
 from npsynth import io as npio
-from npsynth.evaluation import report
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.evaluation import checks, report, runner
+from npsynth.evaluation.cli_errors import InputError
 from npsynth.evaluation.runner import SETTINGS_FILE
+
+PARTS = ("outputs", "grids")  # the image folders of a run, copied into the merged one
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -35,22 +39,50 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+def check_merge_paths(folders: Sequence[Path], out: Path) -> None:
+    """Refuse an `out` that is one of the merged `folders`, lies inside one, or holds one
+    (copying a run's outputs into itself never ends).
+
+    Raises:
+      InputError: naming the two folders.
+    """
+    target = Path(os.path.realpath(out))
+    for folder in folders:
+        source = Path(os.path.realpath(folder))
+        if target == source or target.is_relative_to(source) or source.is_relative_to(target):
+            where = (
+                "is" if target == source
+                else "lies inside" if target.is_relative_to(source) else "holds"
+            )  # fmt: skip
+            raise InputError(
+                f"--out {str(out)!r} {where} the merged run {str(folder)!r}; merge into a "
+                "folder beside the runs"
+            )
+
+
 def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path:
     """Merge the folder runs in `folders` (same settings, disjoint photos) into `out`.
+
+    Everything is read and checked before anything is written; `out` must not be, lie
+    inside or hold one of `folders`, and is written as a run folder (`checks.check_run_folder`,
+    its lock held while merging).
 
     Returns:
       the merged report's path.
 
     Raises:
-      InputError: a folder without a finished run's files, runs with other settings, or a
-        photo scored by two runs.
+      InputError: a folder without a finished run's files (or with damaged ones), runs with
+        other settings, a photo scored by two runs, or a bad `out`.
     """
     folders, out = [Path(f) for f in folders], Path(out)
+    check_merge_paths(folders, out)
     settings, rows, seen = None, [], {}
     for folder in folders:
-        with as_input_error(f"cannot merge {folder}"):
-            saved = json.loads((folder / SETTINGS_FILE).read_text())
-            found = report.read_csv(folder / "metrics.csv")
+        context = f"cannot merge {folder}"
+        if not folder.is_dir():
+            raise InputError(f"{context}: no such folder")
+        saved = runner.read_settings(folder, context)
+        found = runner.read_rows(folder, context)
         if settings is not None and saved != settings:
             changed = sorted(k for k in saved.keys() | settings.keys()
                              if saved.get(k) != settings.get(k))  # fmt: skip
@@ -68,25 +100,28 @@ def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path
                 )
             seen[key] = folder
         rows += found
-    for folder in folders:
-        if folder.resolve() != out.resolve():
-            for part in ("outputs", "grids"):
+    writes = [out / name for name in (SETTINGS_FILE, "metrics.csv", "report.md", *PARTS)]
+    checks.check_output_folder(out, writes)
+    checks.check_run_folder(out, writes)
+    with folders_module.claimed(out, checks.RUN_FOLDER, flag="--out"):
+        runner.clear_outputs(out)  # the merged runs' images replace those of an earlier run
+        for folder in folders:
+            for part in PARTS:
                 if (folder / part).is_dir():
                     shutil.copytree(folder / part, out / part, dirs_exist_ok=True)
-    rows.sort(key=lambda r: r["image"])
-    report.write_csv(out / "metrics.csv", rows)
-    npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
-    photos = len({r["image"] for r in rows})
-    header = [
-        f"- command: `{command}`" if command else "- merged runs",
-        f"- merged from: {', '.join(f'`{f}`' for f in folders)}",
-        (
-            f"- data: {photos} photo{'' if photos == 1 else 's'} from `{settings['images']}`, "
-            f"holes: {settings['masks'] or settings['hole']}"
-        ),
-        f"- methods: {', '.join(settings['methods'])}"
-        + (f"; baselines: {', '.join(settings['baselines'])}" if settings["baselines"] else ""),
-        f"- configs: `{json.dumps(settings['config'])}`",
-    ]
-    path = npio.atomic_write(out / "report.md", report.render_report(rows, header=header))
-    return path
+        rows.sort(key=lambda r: r["image"])
+        report.write_csv(out / "metrics.csv", rows)
+        npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+        photos = len({r["image"] for r in rows})
+        header = [
+            f"- command: `{command}`" if command else "- merged runs",
+            f"- merged from: {', '.join(f'`{f}`' for f in folders)}",
+            (
+                f"- data: {photos} photo{'' if photos == 1 else 's'} from "
+                f"`{settings['images']}`, holes: {settings['masks'] or settings['hole']}"
+            ),
+            f"- methods: {', '.join(settings['methods'])}"
+            + (f"; baselines: {', '.join(settings['baselines'])}" if settings["baselines"] else ""),
+            f"- configs: `{json.dumps(settings['config'])}`",
+        ]
+        return npio.atomic_write(out / "report.md", report.render_report(rows, header=header))

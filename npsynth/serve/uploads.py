@@ -17,6 +17,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from npsynth import io as npio
+
 # The only decoders Pillow may use on an upload: the formats the page accepts.
 FORMATS = ("JPEG", "PNG", "WEBP")
 # A mask pixel counts as hole above this brightness (0-255) when the mask has no painted
@@ -37,7 +39,7 @@ class Limits:
     """What one upload may be."""
 
     max_bytes: int = 50 * 1024 * 1024  # size of the file as sent
-    max_pixels: int = 40_000_000  # width * height after decoding (a 7700 x 5200 photo)
+    max_pixels: int = npio.MAX_PIXELS  # width * height, npsynth's one limit (CLI and page)
 
 
 def file_size(size: int) -> str:
@@ -61,21 +63,20 @@ def _open(data: bytes, what: str, limits: Limits) -> Image.Image:
     if not data:
         raise UploadError(f"the {what} file is empty")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():  # npsynth's own limit, checked from the header
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=FORMATS) as opened:
-                width, height = opened.size
-                if width * height > limits.max_pixels:
-                    raise UploadError(
-                        f"the {what} is {width}x{height} = {width * height / 1e6:.1f} megapixels; "
-                        f"this server takes at most {limits.max_pixels / 1e6:.0f} megapixels",
-                        status=413,
-                    )
+                npio.check_header(opened, f"the {what}", limits.max_pixels)
                 opened.load()  # decode now, so a truncated file fails here
                 image = ImageOps.exif_transpose(opened)
                 image.load()
-    except UploadError:
-        raise
+    except Image.DecompressionBombError as error:  # over Pillow's hard limit, before ours
+        too_many = npio.pillow_bomb(error, f"the {what}", limits.max_pixels)
+        raise UploadError(str(too_many), status=413) from None
+    except npio.TooManyPixels as error:
+        raise UploadError(str(error), status=413) from None
+    except npio.RefusedImage as error:
+        raise UploadError(str(error)) from None
     except UnidentifiedImageError as error:  # Pillow's message names an internal buffer
         raise UploadError(f"cannot read the {what}: it is not a JPEG, PNG or WebP image") from error
     except (OSError, SyntaxError, ValueError, Warning) as error:
@@ -99,16 +100,17 @@ def decode_image(data: bytes, limits: Limits) -> np.ndarray:
 def decode_mask(data: bytes, limits: Limits) -> np.ndarray:
     """The hole of the mask in `data` as bool [H, W], or an UploadError.
 
-    A mask with painted alpha (alpha not the same everywhere, as the page sends it) has its
-    hole where alpha > 0; otherwise the hole is where the brightest channel is above
-    `MASK_THRESHOLD` (white = hole).
+    The hole is where the brightest channel is above `MASK_THRESHOLD` (white = hole), except
+    in a painted layer (as the page sends it: alpha not the same everywhere, and the painted
+    pixels, alpha > 0, all of one kind), whose hole is where alpha > 0 (the rule of
+    `npsynth.io.load_mask`, `npsynth.io.layer_or_colours`).
     """
     image = _open(data, "mask", limits)
     rgba = np.asarray(image.convert("RGBA"), np.uint8)
-    alpha = rgba[..., 3]
+    alpha, colour_hole = rgba[..., 3], rgba[..., :3].max(axis=-1) > MASK_THRESHOLD
     if alpha.min() != alpha.max():
-        return alpha > 0
-    return rgba[..., :3].max(axis=-1) > MASK_THRESHOLD
+        return npio.layer_or_colours(colour_hole, alpha > 0)
+    return colour_hole
 
 
 def check_pair(image: np.ndarray, hole: np.ndarray) -> None:

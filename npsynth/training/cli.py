@@ -18,6 +18,7 @@ import tyro
 
 from npsynth import compile_cache
 from npsynth.config import flags
+from npsynth.export import ExportPathError, check_export_path
 from npsynth.training import loop
 from npsynth.training.data import DatasetError
 from npsynth.training.trainers import Trainer
@@ -102,12 +103,15 @@ def parse_args(trainer: Trainer, argv, *, prog: str, description: str) -> tuple[
 
 def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
     """Train or export as the command line says. Returns the exit code: 0 done, 2 a bad
-    dataset, workdir or checkpoint (the message on stderr), 130 stopped (Ctrl-C/SIGTERM)."""
+    dataset, workdir (not npsynth's, or in use), checkpoint or export path (the message on
+    stderr; a refused run writes nothing), 130 stopped (Ctrl-C/SIGTERM)."""
     argv = sys.argv[1:] if argv is None else argv
     compile_cache.enable()
     try:
         run, cfg = parse_args(trainer, argv, prog=prog, description=description)
         check_workdir(run.workdir)
+        if run.export_to is not None:
+            check_export_path(run.export_to)
         if run.export:
             path = loop.export(trainer, run.workdir, run.export_to, dtype=run.export_dtype)
             size = path.stat().st_size / 1e6
@@ -115,6 +119,7 @@ def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
             return 0
         result = loop.run(trainer, cfg, run.workdir, resume=run.resume, progress=run.progress)
     except (
+        ExportPathError,
         DatasetError,
         ConfigMismatchError,
         FileExistsError,

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from npsynth import io, masks
 
@@ -70,10 +70,7 @@ class FolderSource:
 
     def __getitem__(self, index: int) -> Image.Image:
         """The photo as an RGB Pillow image; raises on unreadable files."""
-        with Image.open(self.paths[index]) as opened:
-            opened.load()
-            image = ImageOps.exif_transpose(opened)
-            return image.convert("RGB")
+        return io.open_image(self.paths[index]).convert("RGB")  # npsynth's checks, one open
 
 
 class TfdsSource:

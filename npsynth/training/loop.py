@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
 
 import jax
 
-from npsynth import io, viz
+from npsynth import folders, io, viz
+from npsynth.export import check_export_path
 from npsynth.training import devices, steps
 from npsynth.training import workdir as files
 from npsynth.training.checkpoints import Checkpoints
@@ -94,8 +96,22 @@ def run(
     Returns:
       {"step": last step done, "metrics": the last logged metrics, "stopped": bool,
        "export": path of the exported network or None}.
+
+    A refused run writes nothing: the workdir, the photos, the checkpoints and the one to
+    resume from are all checked first. A resumed run whose newest checkpoints cannot be
+    restored (damaged) resumes from the newest that can, with a note, and moves the others
+    to WORKDIR/unreadable-checkpoints/ (kept, out of the way of its own saves).
+
+    Raises:
+      ForeignWorkdirError: `workdir` holds files npsynth did not write
+        (`workdir.check_workdir_owned`).
+      FolderInUseError: another run is training in `workdir` (`npsynth.folders`).
+      FileExistsError: there are checkpoints and `resume` is False.
+      ConfigMismatchError: another architecture, or no checkpoint can be restored.
+      DatasetError: no usable photos.
     """
     workdir = Path(workdir)
+    files.check_workdir_owned(workdir)
     mesh = devices.setup_devices(distributed=cfg.train.distributed)
     replicated, split = devices.shardings(mesh)
     if cfg.train.batch_size % jax.device_count():
@@ -104,64 +120,82 @@ def run(
             f"({jax.device_count()})"
         )
     main_process = devices.is_main_process()
-    workdir.mkdir(parents=True, exist_ok=True)
-    with Checkpoints(workdir, keep=cfg.train.keep) as checkpoints:
+    # Everything that can refuse the run comes before the first write: the photos, the
+    # checkpoints (and the config they were saved with), the one to resume from.
+    source = open_source(
+        tfds=cfg.data.tfds, images=cfg.data.images, split=cfg.data.split,
+        data_dir=cfg.data.data_dir,
+    )  # fmt: skip
+    task = trainer.make_task(cfg)
+    adam = adam_settings(cfg)
+    state, unreadable = None, []
+    with Checkpoints(workdir, keep=cfg.train.keep, create=False) as existing:
         start = files.start_step(
-            cfg, workdir, checkpoints.latest_step(), resume=resume, warn=main_process
+            cfg, workdir, existing.latest_step(), resume=resume, warn=main_process
         )
-        if main_process:
-            files.write_config(workdir, cfg)
-        source = open_source(
-            tfds=cfg.data.tfds, images=cfg.data.images, split=cfg.data.split,
-            data_dir=cfg.data.data_dir,
-        )  # fmt: skip
-        batches = TrainBatches(
-            source,
-            batch_size=cfg.train.batch_size,
-            image_size=cfg.model.image_size,
-            mask_kind=cfg.mask_kind,
-            seed=cfg.train.seed,
-            scale=(cfg.data.min_scale, cfg.data.max_scale),
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-            workers=cfg.data.workers,
-        )
-        task = trainer.make_task(cfg)
-        adam = adam_settings(cfg)
         if start:
             abstract = steps.abstract_state(task, **adam)
-            state = checkpoints.restore(start, devices.abstract_with_sharding(abstract, replicated))
-        else:
-            state = steps.make_init(task, **adam, seed=cfg.train.seed, sharding=replicated)()
-        loop = Loop(
-            trainer, cfg, workdir, checkpoints,
-            step_fns=steps.make_steps(
-                task, **adam, lam=cfg.train.lam, seed=cfg.train.seed,
-                state_sharding=replicated, batch_sharding=split,
-            ),
-            sample_fn=steps.make_sample_fn(
-                task, state_sharding=replicated, batch_sharding=split
-            ),
-            prepare=steps.make_prepare(task, batch_sharding=split),
-            graphs=steps.graphs_for(task),
-            split=split,
-        )  # fmt: skip
-        reporter = Reporter(
-            workdir, total=cfg.train.steps, initial=min(start, cfg.train.steps), progress=progress
-        )
-        try:
-            reporter.truncate_metrics(start)
-            reporter.note(
-                f"{'resuming at step ' + str(start) if start else 'starting'}: "
-                f"{jax.device_count()} device(s) {[str(d) for d in jax.devices()][:4]}, "
-                f"{jax.process_count()} process(es); data {source.name} ({len(source)} photos); "
-                f"holes {cfg.mask_kind}; config {files.config_to_dict(cfg)}"
+            start, state, unreadable = existing.restore_newest(
+                devices.abstract_with_sharding(abstract, replicated)
             )
-            stop = stop or StopFlag()
-            with stop.installed():
-                return loop.train(state, batches, start, reporter, stop)
-        finally:
-            reporter.close()
+    held = (
+        folders.claimed(workdir, files.WORKDIR_KIND, flag="--workdir")
+        if main_process
+        else contextlib.nullcontext()
+    )
+    with held:
+        set_aside = [files.set_aside(workdir, step) for step, _ in unreadable if main_process]
+        if main_process:
+            files.write_config(workdir, cfg)
+        with Checkpoints(workdir, keep=cfg.train.keep) as checkpoints:
+            if state is None:
+                state = steps.make_init(task, **adam, seed=cfg.train.seed, sharding=replicated)()
+            batches = TrainBatches(
+                source,
+                batch_size=cfg.train.batch_size,
+                image_size=cfg.model.image_size,
+                mask_kind=cfg.mask_kind,
+                seed=cfg.train.seed,
+                scale=(cfg.data.min_scale, cfg.data.max_scale),
+                process_index=jax.process_index(),
+                process_count=jax.process_count(),
+                workers=cfg.data.workers,
+            )
+            loop = Loop(
+                trainer, cfg, workdir, checkpoints,
+                step_fns=steps.make_steps(
+                    task, **adam, lam=cfg.train.lam, seed=cfg.train.seed,
+                    state_sharding=replicated, batch_sharding=split,
+                ),
+                sample_fn=steps.make_sample_fn(
+                    task, state_sharding=replicated, batch_sharding=split
+                ),
+                prepare=steps.make_prepare(task, batch_sharding=split),
+                graphs=steps.graphs_for(task),
+                split=split,
+            )  # fmt: skip
+            reporter = Reporter(
+                workdir, total=cfg.train.steps, initial=min(start, cfg.train.steps),
+                progress=progress,
+            )  # fmt: skip
+            try:
+                reporter.truncate_metrics(start)
+                for (step, reason), path in zip(unreadable, set_aside):
+                    reporter.note(
+                        f"note: checkpoint {step} cannot be restored ({reason}); moved to "
+                        f"{path}, resuming from step {start}, the newest readable one"
+                    )
+                reporter.note(
+                    f"{'resuming at step ' + str(start) if start else 'starting'}: "
+                    f"{jax.device_count()} device(s) {[str(d) for d in jax.devices()][:4]}, "
+                    f"{jax.process_count()} process(es); data {source.name} ({len(source)} "
+                    f"photos); holes {cfg.mask_kind}; config {files.config_to_dict(cfg)}"
+                )
+                stop = stop or StopFlag()
+                with stop.installed():
+                    return loop.train(state, batches, start, reporter, stop)
+            finally:
+                reporter.close()
 
 
 class Loop:
@@ -271,10 +305,16 @@ def restore_state(trainer: Trainer, workdir, step: int | None = None) -> tuple:
     """(config, step, training state) of the checkpoint at `step` (default: the newest) of a
     workdir, on this process's devices (replicated).
 
+    Without `step`, a newer checkpoint that cannot be restored (damaged) is passed over
+    with a note on stderr.
+
     Raises:
       FileNotFoundError: `workdir` has no config.json or no checkpoint.
+      ForeignWorkdirError: `workdir` is not npsynth's (`workdir.check_workdir_owned`).
+      ConfigMismatchError: no checkpoint can be restored.
     """
     workdir = Path(workdir)
+    files.check_workdir_owned(workdir)
     saved = files.read_config(workdir)
     if saved is None:
         raise FileNotFoundError(
@@ -282,13 +322,21 @@ def restore_state(trainer: Trainer, workdir, step: int | None = None) -> tuple:
         )
     cfg = files.config_from_dict(trainer.config_cls, saved)
     task = trainer.make_task(cfg)
-    with Checkpoints(workdir, keep=cfg.train.keep) as checkpoints:
-        step = checkpoints.latest_step() if step is None else step
-        if step is None:
+    with Checkpoints(workdir, keep=cfg.train.keep, create=False) as checkpoints:
+        if checkpoints.latest_step() is None:
             raise FileNotFoundError(f"no checkpoint in {checkpoints.directory}; train first")
         replicated, _ = devices.shardings(devices.setup_devices())
         abstract = steps.abstract_state(task, **adam_settings(cfg))
-        state = checkpoints.restore(step, devices.abstract_with_sharding(abstract, replicated))
+        abstract = devices.abstract_with_sharding(abstract, replicated)
+        if step is not None:
+            return cfg, step, checkpoints.restore(step, abstract)
+        step, state, unreadable = checkpoints.restore_newest(abstract)
+    for skipped, reason in unreadable:
+        print(
+            f"note: checkpoint {skipped} cannot be restored ({reason}); using step {step}, "
+            "the newest readable one",
+            file=sys.stderr,
+        )
     return cfg, step, state
 
 
@@ -304,7 +352,8 @@ def export(trainer: Trainer, workdir, out=None, *, dtype: str = "float16") -> Pa
     Returns:
       the .npz path.
     """
+    path = Path(out) if out is not None else Path(workdir) / trainer.export_name
+    check_export_path(path)  # before the checkpoint is read
     cfg, step, state = restore_state(trainer, workdir)
     graphs = steps.graphs_for(trainer.make_task(cfg))
-    path = Path(out) if out is not None else Path(workdir) / trainer.export_name
     return export_state(trainer, cfg, graphs, state, path, step, dtype)

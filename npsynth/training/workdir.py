@@ -5,6 +5,14 @@ WORKDIR/checkpoints/<step>/  Orbax checkpoints (`npsynth.training.checkpoints`)
 WORKDIR/metrics.jsonl        one JSON record per logged step (`npsynth.training.report`)
 WORKDIR/log.txt              notes, time-stamped
 WORKDIR/samples/, loss.png   sample grids and the loss curves
+WORKDIR/.npsynth             the marker: the folder is npsynth's (`npsynth.folders`); a run
+                             holds its lock, so a second run into the workdir is refused
+WORKDIR/unreadable-checkpoints/<step>/  checkpoints that could not be restored, set aside
+                             by a run that resumed from an older one
+
+A training run writes only in a workdir that is npsynth's (`check_workdir_owned`): a new or
+empty folder, one with the marker, or one laid out by a run from before the marker existed
+(checkpoints/ beside npsynth's config.json); a run there adds the marker.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from npsynth import folders
 from npsynth.io import atomic_write
 
 CONFIG_FILE = "config.json"
@@ -25,6 +34,8 @@ LOG_FILE = "log.txt"
 CHECKPOINT_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 LOSS_PLOT = "loss.png"
+UNREADABLE_DIR = "unreadable-checkpoints"
+WORKDIR_KIND = "training workdir"  # the kind in the workdir's marker
 
 # Differences from the saved config that a resume may carry without a warning.
 RESUMABLE_CHANGES = (
@@ -35,6 +46,10 @@ RESUMABLE_CHANGES = (
 
 class ConfigMismatchError(ValueError):
     """The saved config of a workdir does not fit the one asked for."""
+
+
+class ForeignWorkdirError(FileExistsError):
+    """A --workdir that holds files npsynth did not write."""
 
 
 def config_to_dict(config) -> dict:
@@ -139,6 +154,63 @@ def check_workdir(workdir) -> Path:
                 "created if missing)"
             )
     return workdir
+
+
+def _older_workdir(workdir: Path) -> bool:
+    """Whether `workdir` is laid out as a run from before the marker left it: checkpoints/
+    beside a config.json holding a training config (its model, data and train sections)."""
+    try:
+        saved = json.loads((workdir / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    sections = isinstance(saved, dict) and all(
+        isinstance(saved.get(k), dict) for k in ("model", "data", "train")
+    )
+    return sections and (workdir / CHECKPOINT_DIR).is_dir()
+
+
+def check_workdir_owned(workdir) -> None:
+    """Refuse a `workdir` that is not npsynth's: training there would replace a user's files.
+
+    npsynth's: missing, empty, holding the marker (`npsynth.folders`), or laid out by a run
+    from before the marker existed (`_older_workdir`). Nothing is read but its listing and
+    those two files, nothing written.
+
+    Raises:
+      ForeignWorkdirError: another non-empty folder; the message names a few of its files.
+    """
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        return
+    kind = folders.marker_kind(workdir)
+    if kind == WORKDIR_KIND or (kind is None and _older_workdir(workdir)):
+        return
+    if kind is not None:
+        raise ForeignWorkdirError(
+            f"--workdir {str(workdir)!r} is an npsynth {kind}, not a training workdir; "
+            "choose another --workdir"
+        )
+    entries = sorted(p.name for p in workdir.iterdir())
+    if entries:
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        raise ForeignWorkdirError(
+            f"--workdir {str(workdir)!r} holds files npsynth did not write ({shown}; no "
+            f"{folders.MARKER} marker); train into a new or empty folder, or move them"
+        )
+
+
+def set_aside(workdir, step: int) -> Path:
+    """Move the checkpoint of `step` to WORKDIR/unreadable-checkpoints/<step> (kept for a look,
+    out of the way of the run that saves that step again); returns where it went."""
+    source = Path(workdir) / CHECKPOINT_DIR / str(step)
+    target = Path(workdir) / UNREADABLE_DIR / str(step)
+    suffix = 1
+    while target.exists():
+        target = target.with_name(f"{step}.{suffix}")
+        suffix += 1
+    target.parent.mkdir(exist_ok=True)
+    source.rename(target)
+    return target
 
 
 def read_config(workdir) -> dict | None:

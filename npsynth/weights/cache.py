@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,17 +22,18 @@ from npsynth.weights.checks import Arrays, WeightsError, content_sha256
 CACHE_FILE = "vgg19.npz"  # its name inside the user cache folder
 
 
-def read_cache(path: str | os.PathLike) -> Arrays:
-    """Read an npsynth cache file (npz of `conv1_1/kernel`, ... plus their content sha256)."""
+def read_cache(path: str | os.PathLike, *, stream=None) -> Arrays:
+    """Read an npsynth cache file (npz of `conv1_1/kernel`, ... plus their content sha256);
+    `stream`: the file already opened (binary, seekable), read instead of opening `path`."""
     path = Path(path)
-    if not path.exists():
+    if stream is None and not path.exists():
         raise FileNotFoundError(f"VGG-19 cache file {path} does not exist")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(path if stream is None else stream, allow_pickle=False) as data:
             names = [n for n in CONV_NAMES if f"{n}/kernel" in data.files]
             arrays = {n: (data[f"{n}/kernel"], data[f"{n}/bias"]) for n in names}
             expected = str(data["sha256"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as err:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise WeightsError(f"{path} is not a readable npsynth cache file: {err}") from err
     if content_sha256(arrays) != expected:
         raise WeightsError(f"{path}: content sha256 does not match the one stored in it; corrupt")

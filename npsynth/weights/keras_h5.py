@@ -30,18 +30,21 @@ def keras_name(conv_name: str) -> str:
     return f"block{block}_conv{index}"
 
 
-def read_keras_h5(path: str | os.PathLike, names: tuple[str, ...] = CONV_NAMES) -> Arrays:
+def read_keras_h5(
+    path: str | os.PathLike, names: tuple[str, ...] = CONV_NAMES, *, stream=None
+) -> Arrays:
     """Read layers `names` from the Keras-applications layout (`blockB_convC/blockB_convC/kernel:0`).
 
     Checks only the layout; `npsynth.weights.read_path` checks that the arrays make a VGG-19.
+    `stream`: the file already opened (binary, seekable), read instead of opening `path`.
     """
     import h5py
 
     path = Path(path)
-    if not path.exists():
+    if stream is None and not path.exists():
         raise FileNotFoundError(f"VGG-19 weights file {path} does not exist")
     try:
-        with h5py.File(path, "r") as f:
+        with h5py.File(path if stream is None else stream, "r") as f:
             arrays = {}
             for name in names:
                 group = keras_name(name)
