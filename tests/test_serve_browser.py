@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, SHARED
+from conftest import REPO, sample_photo
 
 CHROMIUM = os.environ.get("NPSYNTH_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("NPSYNTH_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -39,8 +39,7 @@ FLAGS = (
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--window-size=1280,800",
 )  # fmt: skip
-PHOTO = SHARED / "data" / "eval512" / "img_009.png"  # stairs, a woman with a red umbrella
-# The stroke, in fractions of the photo's width and height: over the umbrella.
+# The stroke, in fractions of the photo's width and height: across the top of the cup.
 STROKE = [(0.27, 0.05), (0.56, 0.05), (0.56, 0.13), (0.27, 0.13), (0.27, 0.19), (0.56, 0.19)]
 SCALES = "64,128"
 SERVER_START_S, JOB_S = 180, 300
@@ -139,8 +138,8 @@ def test_paint_run_and_download_in_a_real_browser(browser, page_url, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
     driver, by_id = browser, lambda name: browser.find_element("id", name)
-    photo = np.asarray(Image.open(PHOTO).convert("RGB").resize((256, 256), Image.BICUBIC))
-    photo_path, bad_path = tmp_path / "stairs.png", tmp_path / "notes.png"
+    photo = np.round(sample_photo("coffee", 256) * 255).astype(np.uint8)  # scikit-image's
+    photo_path, bad_path = tmp_path / "coffee.png", tmp_path / "notes.png"
     Image.fromarray(photo).save(photo_path)
     bad_path.write_bytes(b"this is a text file, not a photo")
     driver.get(page_url)
@@ -203,7 +202,7 @@ def test_paint_run_and_download_in_a_real_browser(browser, page_url, tmp_path):
     by_id("toggle").click()  # before / after
     assert not by_id("result").is_displayed() and by_id("toggle").text == "Show after"
     by_id("download").click()
-    saved = driver.downloads / "stairs_filled.png"
+    saved = driver.downloads / "coffee_filled.png"
     wait_until(
         lambda: saved.exists() and not list(driver.downloads.glob("*.crdownload")), 30, "download"
     )
@@ -216,7 +215,7 @@ def test_paint_run_and_download_in_a_real_browser(browser, page_url, tmp_path):
     assert np.abs(filled[hole].astype(int) - photo[hole]).mean() > 5
 
     by_id("keep").click()  # keep editing: the result becomes the photo, the mask is cleared
-    wait_until(lambda: "stairs_filled.png" in message(driver)[0], 60, "keep editing")
+    wait_until(lambda: "coffee_filled.png" in message(driver)[0], 60, "keep editing")
     assert driver.execute_script("return npsynthEditor.holePixels()") == 0
     assert not by_id("result-box").is_displayed()
 
