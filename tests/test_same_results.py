@@ -19,7 +19,7 @@ NAMES = sorted(name for name in RECORDED.files if "/" not in name)
 
 @pytest.mark.parametrize("name", NAMES)
 def test_reproduces_the_recorded_output(name, vgg, shared):
-    """Opt-in (`--shared`): the recorded runs' photos and masks come from ../shared."""
+    """Opt-in (`--integration`): the recorded runs' photos and masks come from ../shared."""
     image, mask, kwargs = cases()[name]
     result = npsynth.inpaint(image, mask, vgg=vgg, **kwargs)
     np.testing.assert_allclose(result.reference, RECORDED[name + "/reference"], atol=1e-5)
