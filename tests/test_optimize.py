@@ -312,3 +312,15 @@ def test_a_per_scale_setting_applies_to_the_scales_worked_at_when_coarse_ones_ar
     assert [step._iterations(level(i, 2)) for i in range(2)] == [50, 20]
     assert [step._iterations(level(i, 3)) for i in range(3)] == [100, 50, 20]
     assert optimize.at_level((7, 8, 9), level(0, 1)) == 9
+
+
+def test_a_pyramid_stopped_early_takes_the_per_scale_values_of_the_scales_it_works_at():
+    """`levels=1` (the fast choice) works the first scale of a 3-level pyramid: it takes the
+    first scale's iterations and alpha factor, not the last's."""
+    zeros = np.zeros((8, 8, 3), np.float32)
+    first = Level(0, 1, (8, 8), zeros, zeros[..., :1], zeros, pyramid_count=3)
+    config = OptimizeConfig(scales=(128, 256, 512), iterations=(100, 50, 20),
+                            alpha_scaling="per_pixel")  # fmt: skip
+    assert optimize.OptimizeStep(config, vgg=None)._iterations(first) == 100
+    assert optimize.at_level((7, 8, 9), first) == 7
+    assert optimize.alpha_factor(config, 0, first.pyramid_count) == 1.0

@@ -41,7 +41,8 @@ class OptimizeStep:
             level.known, level.hole, level.guide, self.vgg, level_config(self.config, level),
             self._iterations(level),
             use_window=self.use_window, size=level.size, report=level.report,
-            alpha_factor=alpha_factor(self.config, level.index, level.count), content=content,
+            alpha_factor=alpha_factor(self.config, level.index, level.pyramid_count or level.count),
+            content=content,
         )  # fmt: skip
 
     def batch(self, levels: list[Level]) -> list[LevelResult]:
@@ -53,7 +54,7 @@ class OptimizeStep:
             [lv.known for lv in levels], [lv.hole for lv in levels], [lv.guide for lv in levels],
             self.vgg, level_config(self.config, first), self._iterations(first), size=first.size,
             report=first.report,
-            alpha_factor=alpha_factor(self.config, first.index, first.count),
+            alpha_factor=alpha_factor(self.config, first.index, first.pyramid_count or first.count),
         )  # fmt: skip
 
     def _iterations(self, level: Level) -> int:
@@ -73,9 +74,10 @@ def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
 
 
 def at_level(per_scale, level: Level):
-    """A per-scale setting's value at `level`: the last `level.count` scales are the ones
-    worked at (a smaller photo works at sizes in the same ratios)."""
-    return per_scale[-level.count :][level.index]
+    """A per-scale setting's value at `level`: the pyramid's levels are the last
+    `pyramid_count` scales (a smaller photo works at sizes in the same ratios), of which
+    `PyramidConfig.levels` may work the first ones only."""
+    return per_scale[-(level.pyramid_count or level.count) :][level.index]
 
 
 def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
