@@ -23,7 +23,10 @@ def _holes():
 
 @pytest.mark.parametrize(
     "matches",
-    [{"nn_update": "per_scale"}, {"nn_update": "per_chunk", "chunk_iterations": 2}],
+    [
+        {"nn_update": "per_scale"},
+        pytest.param({"nn_update": "per_chunk", "chunk_iterations": 2}, marks=pytest.mark.slow),
+    ],
     ids=["per_scale", "per_chunk"],  # per_chunk: searched again after 2 of the 4 iterations
 )
 def test_a_batch_fills_each_photo_as_one_alone_does(photo, vgg, matches):

@@ -178,6 +178,7 @@ def test_harmonic_fill_network_starts_at_the_harmonic_fill(mode, skips):
     np.testing.assert_allclose(out, expected, atol=1e-4)
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 def test_harmonic_fill_network_learns_a_correction():
     # A few L2 steps on one batch move the prediction off the harmonic fill, towards the truth.
     config = ContentNetConfig(image_size=16, channels=(8, 8), bottleneck=8, fill="harmonic")

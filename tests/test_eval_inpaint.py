@@ -375,6 +375,7 @@ def test_bad_flags(folder, tmp_path, capsys):
     assert "'fast'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 def test_sweep_tabulates_each_setting(folder, tmp_path):
     from eval import sweep
 
@@ -824,6 +825,7 @@ def test_groups_take_consecutive_photos_of_one_size_and_region():
     assert all(len(r) == 1 for r in filling.groups(items, 1, configs))
 
 
+@pytest.mark.slow  # opt-in (--integration): a whole run, in CI's second pass
 def test_batch_fills_photos_together_with_the_scores_of_one_at_a_time(
     folder, tmp_path, monkeypatch
 ):

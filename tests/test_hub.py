@@ -4,7 +4,6 @@ kind; the one cache folder; the one in-process cache of loaded networks."""
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np

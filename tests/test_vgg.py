@@ -3,7 +3,6 @@ shapes, input checks, receptive fields. The real weights come through npsynth.hu
 
 from __future__ import annotations
 
-
 import h5py
 import jax
 import jax.numpy as jnp
