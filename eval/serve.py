@@ -2,6 +2,7 @@
 
   python -m eval.serve                # prints http://127.0.0.1:PORT/ (a free port)
   python -m eval.serve --port 8765 --open
+  python -m eval.serve --study STUDY      # judge a blind study (eval.study make; docs/study.md)
 
 Needs the `serve` extra (`pip install -e ".[serve]"`). The page and everything it loads ship
 inside npsynth, so it works offline. docs/serve.md says what the page does and how.
@@ -10,6 +11,7 @@ inside npsynth, so it works offline. docs/serve.md says what the page does and h
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from npsynth.evaluation.cli_errors import positive_int
 
@@ -23,6 +25,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--host", default="127.0.0.1", help="address to listen on (default: loopback only)"
     )
     parser.add_argument("--open", action="store_true", help="open the page in the browser")
+    parser.add_argument(
+        "--study", type=Path, help="serve this blind study's page (a folder from eval.study make)"
+    )
     parser.add_argument(
         "--max-mb", type=positive_int, default=50, help="largest upload, MiB (default 50)"
     )
@@ -48,8 +53,11 @@ def main(argv=None) -> None:
         ) from error
     limits = Limits(max_bytes=args.max_mb * 2**20, max_pixels=args.max_megapixels * 10**6)
     try:
-        serve(host=args.host, port=args.port, open_browser=args.open, limits=limits)
-    except OSError as error:
+        serve(
+            host=args.host, port=args.port, open_browser=args.open, limits=limits,
+            study=args.study,
+        )  # fmt: skip
+    except (OSError, ValueError) as error:
         raise SystemExit(f"python -m eval.serve: {error}") from error
     except KeyboardInterrupt:
         pass

@@ -172,3 +172,50 @@ def test_bad_answers_refused(tmp_path, capsys, body, message):
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1
     assert not (tmp_path / "score.md").exists()
+
+
+def test_page_serves_pairs_and_stores_answers(folders):
+    pytest.importorskip("starlette", reason="the serve extra is not installed")
+    from starlette.testclient import TestClient
+
+    from npsynth.serve.app import allowed_hosts
+    from npsynth.serve.study import create_study_app
+
+    assert make(folders) == 0
+    out = folders / "study"
+    app = create_study_app(out, hosts=allowed_hosts("127.0.0.1", 8765))
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        page = client.get("/")
+        assert page.status_code == 200 and "/static/js/study.js" in page.text
+        assert client.get("/static/js/study.js").status_code == 200
+        pairs = client.get("/api/study").json()["pairs"]
+        assert pairs == [f"pair_00{i}" for i in range(1, 6)]
+        sheet = client.get("/api/study/sheets/pair_003.png")
+        assert sheet.content == (out / "sheets" / "pair_003.png").read_bytes()
+        assert client.get("/api/study/sheets/key.png").status_code == 404
+        assert client.post("/api/study/judges", json={"name": "../x"}).status_code == 400
+        started = client.post("/api/study/judges", json={"name": "ann"}).json()
+        assert started == {"judge": "ann", "answers": {}}
+        for pair, letter in [("pair_002", "r"), ("pair_001", "T"), ("pair_002", "L")]:
+            saved = client.post(
+                "/api/study/answers", json={"judge": "ann", "pair": pair, "answer": letter}
+            )
+            assert saved.status_code == 200
+        assert saved.json() == {"answered": 2, "count": 5}
+        bad = client.post(
+            "/api/study/answers", json={"judge": "ann", "pair": "pair_003", "answer": "A"}
+        )
+        assert bad.status_code == 400 and "L, R or T" in bad.json()["error"]
+        assert client.post("/api/study/judges", json={"name": "ann"}).json()["answers"] == {
+            "pair_001": "T", "pair_002": "L",
+        }  # fmt: skip
+        auto = client.post("/api/study/judges", json={"name": ""}).json()["judge"]
+        assert auto.startswith("judge-")
+        # Nothing the browser gets names a method, a photo or a side.
+        seen = page.text + client.get("/static/js/study.js").text + json.dumps(pairs)
+        for secret in ("key.json", str(folders / "a"), *NAMES):
+            assert secret not in seen
+    csv = (out / "answers" / "ann.csv").read_text()
+    assert csv == "pair,answer\npair_001,T\npair_002,L\n"
+    assert study_cli.main(["score", str(out)]) == 0  # STUDY/answers/*.csv by default
+    assert "| ann |" in (out / "score.md").read_text()

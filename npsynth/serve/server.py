@@ -7,11 +7,13 @@ import socket
 import sys
 import threading
 import webbrowser
+from pathlib import Path
 
 import uvicorn
 
 from npsynth.serve.app import allowed_hosts, create_app
 from npsynth.serve.jobs import JobQueue, load_networks
+from npsynth.serve.study import create_study_app
 from npsynth.serve.uploads import Limits
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -53,15 +55,20 @@ def serve(
     open_browser: bool = False,
     limits: Limits | None = None,
     jobs: JobQueue | None = None,
+    study: Path | None = None,
 ) -> None:
-    """Serve the page at `host`:`port` until interrupted; print its address once ready."""
+    """Serve the page at `host`:`port` until interrupted; print its address once ready.
+    With `study` (a study folder, `eval.study make`), serve that study's page instead."""
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    if jobs is None:
-        print("npsynth serve: loading the networks ...", flush=True)
-        load_networks()
-        jobs = JobQueue()
-    app = create_app(jobs, hosts=allowed_hosts(host, port), limits=limits)
+    if study is not None:
+        app = create_study_app(study, hosts=allowed_hosts(host, port))
+    else:
+        if jobs is None:
+            print("npsynth serve: loading the networks ...", flush=True)
+            load_networks()
+            jobs = JobQueue()
+        app = create_app(jobs, hosts=allowed_hosts(host, port), limits=limits)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2)
     url = page_url(host, port)
     if host not in LOOPBACK:

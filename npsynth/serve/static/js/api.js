@@ -12,7 +12,7 @@ async function answer(response) {
   return body;
 }
 
-async function call(path, options = {}) {
+export async function call(path, options = {}) {
   let response;
   try {
     response = await fetch(path, options);
