@@ -146,6 +146,8 @@ def test_score_by_hand(tmp_path):
     assert (score["A"]["low"], score["A"]["high"]) == pytest.approx((low, high))
     assert (low, high) == pytest.approx((0.3589, 0.9178), abs=1e-4)
     assert study.wilson(0, 0) == (0.0, 1.0)
+    bom = "\ufeffpair,answer\npair_001,l\npair_002, \n"  # a spreadsheet's file; 002 not judged
+    assert study.parse_answers(bom, list(key["pairs"])) == {"pair_001": "L"}
 
     files = [str(tmp_path / "ann.csv"), str(tmp_path / "bob.csv")]
     assert study_cli.main(["score", str(tmp_path), *files]) == 0

@@ -139,6 +139,7 @@ def parse_answers(text: str, ids: Sequence[str], *, name: str = "answers") -> di
     """The answers of one judge from CSV text `pair,answer` (a header line first).
 
     Answers are L, R or T (any case, spaces ignored); an empty answer is a pair not judged.
+    A leading byte-order mark (spreadsheets write one) is ignored.
 
     Returns:
       pair id -> "L" | "R" | "T", in the file's order.
@@ -147,7 +148,7 @@ def parse_answers(text: str, ids: Sequence[str], *, name: str = "answers") -> di
       ValueError: no `pair,answer` header, an unknown pair, a letter other than L/R/T, or
         a pair given twice; the message names `name` and the line.
     """
-    rows = list(csv.reader(io.StringIO(text)))
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))  # a spreadsheet's BOM
     header = [cell.strip().lower() for cell in rows[0]] if rows else []
     if header[:2] != ["pair", "answer"]:
         raise ValueError(f"{name}: the first line must be 'pair,answer', got {header!r}")
