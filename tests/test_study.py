@@ -99,7 +99,7 @@ def test_make_reveals_no_side_and_key_decodes(folders):
     assert make(folders) == 2  # a study is never overwritten
 
 
-def test_make_seed_changes_order_and_limit(folders):
+def test_make_limit_keeps_first_photos(folders):
     assert make(folders, "--seed", "1", "--limit", "4") == 0
     first = json.loads((folders / "study" / "key.json").read_text())["pairs"]
     assert len(first) == 4
