@@ -118,11 +118,11 @@ def test_per_chunk_searches_the_matches_again_after_every_chunk(photo, hole, vgg
         loss = losses.make_joint_loss(
             guide_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta,
             layers=config.layers, nn=nn,
-        )
+        )  # fmt: skip
         z, _ = solver.minimize(
             lambda z, loss=loss: loss(compose(z)), z, max_iter=2,
             options=config.solver_options(),
-        )
+        )  # fmt: skip
     assert not np.array_equal(searched[0], searched[1])  # the matches did change
     expected = np.clip(np.asarray(compose(z)[0]), 0.0, 1.0)
     result = optimize.solve_level(known, hole, guide, vgg, config, 4, use_window=False)
