@@ -56,6 +56,7 @@ from npsynth.evaluation.cli_errors import (
     float_or_none,
     hole_kind,
     int_list,
+    layer_or_none,
     main_errors,
     positive_int,
     seed_int,
@@ -137,6 +138,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--beta-last", type=float_or_none, default=defaults.beta_last,
         help=f"TV weight at the last scale, or 'none' for --beta's (default {defaults.beta_last})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--content-layer", type=layer_or_none, default=defaults.content_layer, metavar="LAYER",
+        help="E_c (Eq. 2) in VGG-19 feature space: the mean squared error of this layer's "
+        "features to the reference's, e.g. relu4_2 (the authors' code); 'none' (default): "
+        "on the hole's pixels",
     )  # fmt: skip
     parser.add_argument(
         "--content", default=defaults.content, choices=CONTENT_REFERENCES,
@@ -287,6 +294,7 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         chunk_iterations=args.chunk_iterations,
         alpha_scaling=args.alpha_scaling,
         content_scales=args.content_scales,
+        content_layer=args.content_layer,
         feature2image_checkpoint=args.feature2image,
         image2feature=args.image2feature_mode,
         image2feature_checkpoint=args.image2feature,

@@ -32,6 +32,7 @@ from npsynth.export import (
 from npsynth.hub import load_vgg19
 from npsynth.losses import (
     content_loss,
+    feature_content_loss,
     joint_loss,
     joint_loss_terms,
     make_joint_loss,
@@ -66,6 +67,7 @@ __all__ = [
     "WeightsError",
     "content_loss",
     "downsample_mask",
+    "feature_content_loss",
     "inpaint",
     "inpaint_batch",
     "joint_loss",

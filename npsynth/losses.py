@@ -1,7 +1,9 @@
 """The joint loss of multi-scale neural patch synthesis (Yang et al. 2017, Eqs. 1-3).
 
 `L(x) = E_c + alpha * E_t + beta * TV` for an image `x` whose hole (mask 1) is being filled:
-- `E_c` (Eq. 2): squared distance to the content reference inside the hole.
+- `E_c` (Eq. 2): squared distance to the content reference inside the hole; or, with
+  `content_layer` set, the mean squared distance of the VGG-19 features of `x` to those of
+  the reference at that layer, over the whole image (the authors' released code: relu4_2).
 - `E_t` (Eq. 3): for each VGG-19 layer, the mean squared distance of every query patch (a
   window of the feature map touching the hole) to its most similar source patch (a window
   outside the hole), matched by normalised cross-correlation with no gradient through the match.
@@ -24,7 +26,7 @@ from jax import lax
 
 from npsynth import patches
 from npsynth.masks import check_mask
-from npsynth.models.vgg import STRIDES, check_images
+from npsynth.models.vgg import LAYERS, STRIDES, check_images
 
 DEFAULT_LAYERS = ("relu3_1", "relu4_1")
 
@@ -57,6 +59,47 @@ def content_loss(x: jax.Array, reference: jax.Array, mask: jax.Array) -> jax.Arr
     mask = jnp.asarray(mask, x.dtype)
     per_image = jnp.sum(mask * (x - reference) ** 2, axis=(1, 2, 3))
     return jnp.mean(per_image)
+
+
+def feature_content_loss(features: jax.Array, reference_features: jax.Array) -> jax.Array:
+    """Content term E_c in feature space: Eq. 2 of Yang et al. 2017 with the pixels replaced
+    by the features of one VGG-19 layer, as in the authors' released code.
+
+    The released code (Faster-High-Res-Neural-Inpainting, `mylib/content.lua`, built on
+    CNNMRF) puts a `ContentLoss` after relu4_2: Torch's `nn.MSECriterion` (the mean over every
+    element of the feature map, whole image, no mask) between the features of x and those of
+    the content image at the same scale, times its weight (2e1 there). The mean over the
+    whole map is kept here (not a mean over the hole's cells): with the known pixels fixed,
+    the cells that do not see the hole match the reference's and add nothing, so only the
+    normalisation differs, and it stays that of the released code.
+
+    Args:
+      features: `[N, h, w, C]` features of the image being optimised at the content layer.
+      reference_features: `[N, h, w, C]` features of the content reference at that layer
+        (a constant: no gradient flows into it).
+
+    Returns:
+      Scalar: per image the mean over its `h * w * C` elements of
+      `(features - reference_features)^2`, averaged over the batch.
+    """
+    if features.ndim != 4 or tuple(reference_features.shape) != tuple(features.shape):
+        raise ValueError(
+            "features and reference_features must be [N, h, w, C] of one shape; got "
+            f"{tuple(features.shape)} and {tuple(reference_features.shape)}"
+        )
+    difference = features - lax.stop_gradient(reference_features)
+    return jnp.mean(jnp.mean(difference**2, axis=(1, 2, 3)))
+
+
+def check_content_layer(content_layer: str | None) -> str | None:
+    """`content_layer` if it is None (E_c in pixel space, Eq. 2) or a layer VGG-19 returns
+    (`npsynth.models.vgg.LAYERS`: conv1_1 ... relu5_4, pool1 ... pool4); else a ValueError."""
+    if content_layer is not None and content_layer not in LAYERS:
+        raise ValueError(
+            f"content_layer must be None (E_c on the pixels) or a VGG-19 layer such as "
+            f"'relu4_2' (the authors' code), one of {', '.join(LAYERS)}; got {content_layer!r}"
+        )
+    return content_layer
 
 
 def tv_loss(x: jax.Array) -> jax.Array:
@@ -197,10 +240,22 @@ def _check_nn(nn, layers) -> None:
         raise ValueError(f"nn lacks layers {missing}; compute it with nearest_neighbours_for")
 
 
+def reference_features(reference: jax.Array, *, vgg, content_layer: str) -> jax.Array:
+    """The content reference's features at `content_layer`, the target of
+    `feature_content_loss`: `[N, h, w, C]`, computed once per scale and passed to `joint_loss`
+    as `content_features` (no gradient flows into them)."""
+    check_content_layer(content_layer)
+    return lax.stop_gradient(vgg(lax.stop_gradient(reference), (content_layer,))[content_layer])
+
+
 def _terms(
-    x, reference, mask, holes, *, vgg, alpha, beta, layers, patch_size, nn, chunk_size, stride
-):
-    features = vgg(x, layers)
+    x, reference, mask, holes, *, vgg, alpha, beta, layers, patch_size, nn, chunk_size, stride,
+    content_layer=None, content_features=None,
+):  # fmt: skip
+    if content_layer is None:
+        features = vgg(x, layers)
+    else:  # one forward gives the texture layers and the content layer
+        features = vgg(x, tuple(dict.fromkeys((*layers, content_layer))))
     texture = jnp.zeros((), x.dtype)
     for layer in layers:
         texture = texture + texture_loss(
@@ -211,7 +266,12 @@ def _terms(
             chunk_size=chunk_size,
             stride=stride,
         )
-    content = content_loss(x, reference, mask)
+    if content_layer is None:
+        content = content_loss(x, reference, mask)
+    else:
+        if content_features is None:
+            content_features = reference_features(reference, vgg=vgg, content_layer=content_layer)
+        content = feature_content_loss(features[content_layer], content_features)
     tv = tv_loss(x)
     total = content + alpha * texture + beta * tv
     return {"content": content, "texture": texture, "tv": tv, "total": total}
@@ -244,16 +304,20 @@ def joint_loss_terms(
     nn: Mapping[str, jax.Array] | None = None,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     stride: int = 1,
+    content_layer: str | None = None,
+    content_features: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Every term of the joint loss (Yang et al. 2017, Eq. 1), for logging.
 
     Args: as `joint_loss`.
 
     Returns:
-      dict of scalars: `content` (E_c, Eq. 2), `texture` (E_t summed over `layers`, Eq. 3,
-      unweighted), `tv` (TV, unweighted) and `total` (`content + alpha*texture + beta*tv`).
+      dict of scalars: `content` (E_c, Eq. 2, on the pixels or at `content_layer`),
+      `texture` (E_t summed over `layers`, Eq. 3, unweighted), `tv` (TV, unweighted) and
+      `total` (`content + alpha*texture + beta*tv`).
     """
     layers = check_layers(layers)
+    check_content_layer(content_layer)
     _check_nn(nn, layers)
     holes = _check_inputs(x, reference, mask, layers, patch_size)
     return _terms(
@@ -269,6 +333,8 @@ def joint_loss_terms(
         nn=nn,
         chunk_size=chunk_size,
         stride=stride,
+        content_layer=content_layer,
+        content_features=content_features,
     )
 
 
@@ -285,6 +351,8 @@ def joint_loss(
     nn: Mapping[str, jax.Array] | None = None,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     stride: int = 1,
+    content_layer: str | None = None,
+    content_features: jax.Array | None = None,
 ) -> jax.Array:
     """Joint loss `L = E_c + alpha * E_t + beta * TV` (Yang et al. 2017, Eq. 1).
 
@@ -304,9 +372,16 @@ def joint_loss(
       nn: optional dict layer -> int `[N, h-s+1, w-s+1]` fixed matches
         (`nearest_neighbours_for`); None (the paper) searches the current features of `x`.
       chunk_size, stride: options of `npsynth.patches.nearest_neighbours`.
+      content_layer: None (the paper, Eq. 2): E_c on the hole's pixels (`content_loss`); a
+        VGG-19 layer (e.g. "relu4_2", the authors' released code): E_c is
+        `feature_content_loss` of that layer's features of `x` and of `reference`, the layer
+        computed by the same VGG-19 call as the texture layers.
+      content_features: with `content_layer`, the reference's features there
+        (`reference_features`), to compute them once rather than at every evaluation.
 
     Returns:
-      Scalar L; each term summed per image, then averaged over the batch.
+      Scalar L; each term summed per image (the feature E_c: a mean per image), then
+      averaged over the batch.
 
     Raises:
       ValueError: on shapes, dtypes or (concrete) values it cannot use, including a mask that
@@ -324,6 +399,8 @@ def joint_loss(
         nn=nn,
         chunk_size=chunk_size,
         stride=stride,
+        content_layer=content_layer,
+        content_features=content_features,
     )["total"]
 
 
@@ -339,16 +416,19 @@ def make_joint_loss(
     nn: Mapping[str, jax.Array] | None = None,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     stride: int = 1,
+    content_layer: str | None = None,
     terms: bool = False,
 ):
     """A pure `f(x) -> L` (Yang et al. 2017, Eq. 1) closing over the targets, for a solver.
 
-    Checks `reference` and `mask` once, here. Because the mask is closed over (concrete), a
-    jitted `f` searches only near the hole. Jit `f` once per scale.
+    Checks `reference` and `mask` once, here, and with `content_layer` computes the
+    reference's features there once. Because the mask is closed over (concrete), a jitted
+    `f` searches only near the hole. Jit `f` once per scale.
 
     Args:
-      reference, mask, vgg, alpha, beta, layers, patch_size, nn, chunk_size, stride: as
-        `joint_loss`; `nn` fixed for every evaluation, or None to search at each one.
+      reference, mask, vgg, alpha, beta, layers, patch_size, nn, chunk_size, stride,
+        content_layer: as `joint_loss`; `nn` fixed for every evaluation, or None to search
+        at each one.
       terms: return the dict of `joint_loss_terms` instead of the scalar.
 
     Returns:
@@ -357,6 +437,9 @@ def make_joint_loss(
     layers = check_layers(layers)
     _check_nn(nn, layers)
     holes = _check_inputs(None, reference, mask, layers, patch_size)
+    content_features = None
+    if check_content_layer(content_layer) is not None:
+        content_features = reference_features(reference, vgg=vgg, content_layer=content_layer)
 
     def loss(x):
         check_images(x, "x")
@@ -374,6 +457,8 @@ def make_joint_loss(
             nn=nn,
             chunk_size=chunk_size,
             stride=stride,
+            content_layer=content_layer,
+            content_features=content_features,
         )
         return out if terms else out["total"]
 

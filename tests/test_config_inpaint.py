@@ -25,6 +25,8 @@ from npsynth.config import (
         ({"nn_update": "sometimes"}, "nn_update"),
         ({"alpha_scaling": "per_patch"}, "alpha_scaling"),
         ({"content_scales": "last"}, "content_scales"),
+        ({"content_layer": "relu4_5"}, "content_layer must be None .* got 'relu4_5'"),
+        ({"content_layer": "pixels"}, "content_layer must be None"),
         ({"patchmatch_base_sigma": -1.0}, "patchmatch_base_sigma"),
         ({"patchmatch_base_sigma": float("nan")}, "patchmatch_base_sigma"),
         ({"paste_offset_span": -0.5}, "paste_offset_span"),
@@ -54,7 +56,7 @@ def test_each_method_has_only_its_own_fields():
     assert optimize == {
         "iterations", "alpha", "beta", "beta_last", "layers", "patch_size", "nn_update", "tol",
         "rel_tol", "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
-        "alpha_scaling", "content_scales",
+        "alpha_scaling", "content_scales", "content_layer",
     }  # fmt: skip
     assert translate == {
         "image2feature", "image2feature_checkpoint", "feature2image_checkpoint", "paste"
@@ -68,6 +70,16 @@ def test_each_method_has_only_its_own_fields():
         "zoom", "increase", 30, 0.0,
     )  # the paper schedule's line search: jaxopt's defaults, no early stop  # fmt: skip
     assert TranslateConfig().scales == (256, 512)
+
+
+def test_content_layer_is_off_by_default_and_takes_any_vgg_layer():
+    from npsynth.models.vgg import LAYERS
+
+    assert OptimizeConfig().content_layer is None  # E_c on the pixels, as before
+    assert OptimizeConfig(content_layer="relu4_2").content_layer == "relu4_2"  # authors' code
+    assert all(OptimizeConfig(content_layer=layer).content_layer == layer for layer in LAYERS)
+    with pytest.raises(ValueError, match="content_layer is a setting of method 'optimize'"):
+        config_for("translate", content_layer="relu4_2")
 
 
 def test_config_for_builds_the_methods_config_and_names_stray_fields():

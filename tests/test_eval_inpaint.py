@@ -867,6 +867,19 @@ def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
     assert "'none'" in capsys.readouterr().err
 
 
+def test_content_layer_flag_takes_a_vgg_layer_or_none(folder, tmp_path, capsys):
+    argv = ["--images", str(folder), "--out", str(tmp_path)]
+    assert cli.configs_from(cli.parse_args(argv))["optimize"].content_layer is None
+    config = cli.configs_from(cli.parse_args([*argv, "--content-layer", "relu4_2"]))
+    assert config["optimize"].content_layer == "relu4_2"
+    config = cli.configs_from(cli.parse_args([*argv, "--content-layer", "none"]))
+    assert config["optimize"].content_layer is None
+    with pytest.raises(SystemExit) as exited:
+        cli.parse_args([*argv, "--content-layer", "relu4_9"])
+    assert exited.value.code == 2
+    assert "takes a VGG-19 layer (e.g. relu4_2" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [

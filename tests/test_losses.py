@@ -38,6 +38,22 @@ def reference_content(x, reference, mask) -> float:
     return per_image.mean()
 
 
+def reference_feature_content(features, reference_features) -> float:
+    """Feature-space E_c: per image the mean of the squared differences over every cell and
+    channel, then the mean over the batch."""
+    features = np.asarray(features, np.float64)
+    reference_features = np.asarray(reference_features, np.float64)
+    n, h, w, c = features.shape
+    per_image = np.zeros(n)
+    for b in range(n):
+        total = 0.0
+        for i in range(h):
+            for j in range(w):
+                total += np.sum((features[b, i, j] - reference_features[b, i, j]) ** 2)
+        per_image[b] = total / (h * w * c)
+    return per_image.mean()
+
+
 def reference_tv(x) -> float:
     x = np.asarray(x, np.float64)
     n, height, width, _ = x.shape
@@ -163,6 +179,119 @@ def test_tv_gradient_matches_finite_differences():
     with jax.enable_x64(True):
         x = jnp.asarray(np.random.default_rng(0).random((2, 6, 5, 3)))
         finite_difference_check(losses.tv_loss, x)
+
+
+# ---------------------------------------------------------------- content in feature space
+# E_c at a VGG-19 layer (`content_layer`, the authors' released code: relu4_2), on 32 px
+# images and the random-weight VGG-19, the features computed once per session.
+
+CONTENT_LAYER = "relu4_2"
+
+
+@functools.cache
+def _content_case(vgg_id, vgg):
+    """x, reference, a corner hole (32 px, relu3_1 keeps source windows) and their relu3_1 and
+    relu4_2 features."""
+    x, reference, _ = random_images(size=32, seed=5)
+    mask = np.zeros((2, 32, 32, 1), np.float32)
+    mask[0, 20:30, 22:32] = 1
+    mask[1, 0:6, 0:12] = 1
+    layers = ("relu3_1", CONTENT_LAYER)
+    features = {k: np.asarray(v) for k, v in vgg(jnp.asarray(x), layers).items()}
+    reference_features = {k: np.asarray(v) for k, v in vgg(jnp.asarray(reference), layers).items()}
+    return x, reference, mask, features, reference_features
+
+
+def content_case(vgg):
+    return _content_case(id(vgg), vgg)
+
+
+def test_feature_content_loss_matches_reference(random_vgg):
+    _, _, _, features, reference_features = content_case(random_vgg)
+    f, g = features[CONTENT_LAYER], reference_features[CONTENT_LAYER]
+    assert f.shape == (2, 4, 4, 512) and np.abs(f - g).max() > 0
+    expected = reference_feature_content(f, g)
+    got = losses.feature_content_loss(f, g)
+    np.testing.assert_allclose(float(got), expected, rtol=1e-5)
+    # Per image, then the batch: a batch of one is that image's own mean.
+    np.testing.assert_allclose(
+        float(losses.feature_content_loss(f[1:], g[1:])),
+        reference_feature_content(f[1:], g[1:]),
+        rtol=1e-5,
+    )
+    assert float(losses.feature_content_loss(g, g)) == 0.0
+    with pytest.raises(ValueError, match="of one shape"):
+        losses.feature_content_loss(f, g[:, :2])
+
+
+def test_feature_content_gradient_matches_finite_differences():
+    rng = np.random.default_rng(6)
+    features, target = rng.random((2, 3, 4, 5)), rng.random((2, 3, 4, 5))
+    with jax.enable_x64(True):
+        target = jnp.asarray(target)
+        f = functools.partial(losses.feature_content_loss, reference_features=target)
+        finite_difference_check(f, jnp.asarray(features))
+        # The reference's features are a target: no gradient flows into them.
+        into_target = jax.grad(losses.feature_content_loss, argnums=1)(
+            jnp.asarray(features), target
+        )
+        assert np.all(np.asarray(into_target) == 0)
+
+
+def test_joint_loss_with_content_layer_is_the_sum_of_its_parts(random_vgg):
+    x, reference, mask, features, reference_features = content_case(random_vgg)
+    options = {"vgg": random_vgg, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
+    terms = losses.joint_loss_terms(x, reference, mask, content_layer=CONTENT_LAYER, **options)
+    # Each part on its own: E_c from the features above, E_t from relu3_1 alone, TV.
+    content = reference_feature_content(features[CONTENT_LAYER], reference_features[CONTENT_LAYER])
+    texture = losses.texture_loss(features["relu3_1"], reference_downsample(mask, 4))
+    expected = {"content": content, "texture": float(texture), "tv": reference_tv(x)}
+    expected["total"] = content + ALPHA * expected["texture"] + BETA * expected["tv"]
+    assert content > 0 and expected["texture"] > 0
+    assert_terms_close(terms, expected)
+    total = losses.joint_loss(x, reference, mask, content_layer=CONTENT_LAYER, **options)
+    np.testing.assert_allclose(float(total), expected["total"], rtol=1e-4)
+    # make_joint_loss computes the reference's features once and gives the same value; the
+    # reference's pixels in the hole no longer enter E_c, only its features do.
+    loss = losses.make_joint_loss(reference, mask, content_layer=CONTENT_LAYER, **options)
+    np.testing.assert_allclose(float(jax.jit(loss)(jnp.asarray(x))), expected["total"], rtol=1e-4)
+    # With the reference's features given, one VGG-19 call per evaluation gives both layers.
+    calls = []
+
+    def counting_vgg(images, layers):
+        calls.append(tuple(layers))
+        return random_vgg(images, layers)
+
+    given = losses.reference_features(reference, vgg=random_vgg, content_layer=CONTENT_LAYER)
+    again = losses.joint_loss(
+        x, reference, mask, content_layer=CONTENT_LAYER, content_features=given,
+        **(options | {"vgg": counting_vgg}),
+    )  # fmt: skip
+    np.testing.assert_allclose(float(again), expected["total"], rtol=1e-5)
+    assert calls == [("relu3_1", CONTENT_LAYER)]
+
+
+def test_content_layer_none_is_todays_pixel_loss(random_vgg):
+    x, reference, mask, _, _ = content_case(random_vgg)
+    options = {"vgg": random_vgg, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
+    today = losses.joint_loss_terms(x, reference, mask, **options)
+    none = losses.joint_loss_terms(x, reference, mask, content_layer=None, **options)
+    assert {k: float(v) for k, v in none.items()} == {k: float(v) for k, v in today.items()}
+    assert float(none["content"]) == float(losses.content_loss(x, reference, mask))
+    np.testing.assert_allclose(
+        float(none["content"]), reference_content(x, reference, mask), rtol=1e-5
+    )
+
+
+def test_an_unknown_content_layer_is_a_clear_error(random_vgg):
+    x, reference, mask, _, _ = content_case(random_vgg)
+    options = {"vgg": random_vgg, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
+    for call in (
+        lambda: losses.joint_loss(x, reference, mask, content_layer="relu4_5", **options),
+        lambda: losses.make_joint_loss(reference, mask, content_layer="relu4_5", **options),
+    ):
+        with pytest.raises(ValueError, match="content_layer must be None .* got 'relu4_5'"):
+            call()
 
 
 # ---------------------------------------------------------------- texture

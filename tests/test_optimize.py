@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -30,7 +31,7 @@ def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
         for scale in result.scales
         # at 32 and 64 px the texture window is the whole image
         for function in optimize._scale_solver(
-            graphdef, scale.layers, TINY.patch_size, TINY.solver_options(), 5, None
+            graphdef, scale.layers, TINY.patch_size, TINY.solver_options(), 5, None, None
         )
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -55,6 +56,62 @@ def test_texture_window_solves_as_the_whole_image_does(photo, vgg, nn_update):
     np.testing.assert_allclose(windowed.losses, whole.losses, rtol=1e-4)
     np.testing.assert_allclose(windowed.image, whole.image, atol=1e-3)
     assert windowed.losses[-1] < windowed.losses[0]
+
+
+def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
+    # A 96 px photo, a hole in its corner, texture on relu3_1 and E_c on relu3_2: the window
+    # must also cover relu3_2's wider receptive field (64 px, where relu3_1 alone needs 32).
+    from conftest import sample_photo
+    from npsynth import losses
+
+    photo = sample_photo("coffee", size=96)
+    hole = np.zeros((96, 96, 1), np.float32)
+    hole[0:6, 90:96] = 1.0
+    config = InpaintConfig.tiny(layers=("relu3_1",), content_layer="relu3_2", alpha=1e-4)
+    assert texture_window(hole, config.layers).size == (32, 32)
+    assert texture_window(hole, ("relu3_1", "relu3_2")).size == (64, 64)
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    windowed = optimize.solve_level(known, hole, guide, vgg, config, 3)
+    whole = optimize.solve_level(known, hole, guide, vgg, config, 3, use_window=False)
+    np.testing.assert_allclose(windowed.losses, whole.losses, rtol=1e-4)
+    np.testing.assert_allclose(windowed.image, whole.image, atol=1e-3)
+    assert windowed.losses[-1] < windowed.losses[0]
+    # The start is the guide itself, E_c's reference: E_c = 0 there, the rest as joint_loss.
+    start = jnp.asarray(guide[None])
+    nn = losses.nearest_neighbours_for(start, hole[None], vgg=vgg, layers=config.layers)
+    terms = losses.make_joint_loss(
+        start, hole[None], vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.layers,
+        nn=nn, content_layer="relu3_2", terms=True,
+    )(start)  # fmt: skip
+    assert float(terms["content"]) == 0.0
+    np.testing.assert_allclose(windowed.losses[0], float(terms["total"]), rtol=1e-5)
+
+
+def test_feature_content_term_alone_where_no_texture_layer_is_usable(photo, vgg):
+    # relu4_1 keeps no source window around this hole: E_c (at relu4_2) + beta * TV remain.
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[:48, :48] = 1
+    config = InpaintConfig.tiny(layers=("relu4_1",), content_layer="relu4_2")
+    noise = np.random.default_rng(0).random(photo.shape)  # (a harmonic fill minimises TV)
+    guide = np.where(hole > 0, noise, photo).astype(np.float32)
+    with pytest.warns(UserWarning, match="the texture term is off there"):
+        result = optimize.solve_level(photo, hole, guide, vgg, config, 2)
+    assert result.layers == ()
+    from npsynth import losses
+
+    start = guide[None]  # E_c = 0 at the start: its reference is the guide
+    np.testing.assert_allclose(
+        result.losses[0], config.beta * float(losses.tv_loss(start)), rtol=1e-5
+    )
+    assert result.losses[-1] < result.losses[0]
+    known = hole[..., 0] == 0
+    np.testing.assert_array_equal(result.image[known], photo[known])
+    with pytest.warns(UserWarning):  # E_c on the pixels pulls elsewhere
+        pixels = optimize.solve_level(
+            photo, hole, guide, vgg, dataclasses.replace(config, content_layer=None), 2
+        )
+    assert np.abs(result.image - pixels.image).max() > 1e-2
 
 
 def test_a_layer_without_source_patches_is_dropped_with_a_warning(photo, vgg):

@@ -13,6 +13,8 @@ import itertools
 import math
 from typing import ClassVar
 
+from npsynth.losses import check_content_layer
+
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
 NN_UPDATES = ("per_scale", "per_chunk", "per_chunk_last", "every_eval")  # OptimizeConfig.nn_update
 ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
@@ -164,6 +166,11 @@ class OptimizeConfig(PyramidConfig):
     # still the previous result upsampled) or "auto" ("every" where the first scale's
     # reference is PatchMatch, else "first"; docs/results.md, "Optimize on irregular holes").
     content_scales: str = "auto"
+    # Space of E_c (Eq. 2): None (the paper) compares the hole's pixels with the reference; a
+    # VGG-19 layer such as "relu4_2" (the authors' released code, weight 2e1 there) the mean
+    # squared error between that layer's features of the image and of the reference, over
+    # the whole image, so the pixels are free to carry texture (`losses.feature_content_loss`).
+    content_layer: str | None = None
     # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
     layers: tuple[str, ...] = ("relu3_1", "relu4_1")
     # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
@@ -216,6 +223,7 @@ class OptimizeConfig(PyramidConfig):
                 f"got {self.content_scales!r}"
             )
         object.__setattr__(self, "layers", tuple(self.layers))
+        check_content_layer(self.content_layer)
         self.solver_options()  # checks the solver's fields
         if self.chunk_iterations < 1:
             raise ValueError(f"chunk_iterations must be >= 1, got {self.chunk_iterations}")

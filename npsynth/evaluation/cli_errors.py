@@ -151,6 +151,20 @@ def float_or_none(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"takes a number or 'none', got {text!r}") from None
 
 
+def layer_or_none(text: str) -> str | None:
+    """argparse type: a VGG-19 layer name (`npsynth.models.vgg.LAYERS`), or 'none'."""
+    from npsynth.models.vgg import LAYERS
+
+    if text.strip().lower() == "none":
+        return None
+    if text not in LAYERS:
+        raise argparse.ArgumentTypeError(
+            f"takes a VGG-19 layer (e.g. relu4_2; one of {', '.join(LAYERS)}) or 'none', "
+            f"got {text!r}"
+        )
+    return text
+
+
 def hole_kind(text: str) -> str:
     """argparse type: a generated hole kind of `npsynth.masks.make_mask` (center[:FRACTION],
     boxes, strokes), tried once on a small image."""

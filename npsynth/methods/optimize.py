@@ -130,10 +130,13 @@ def solve_level(
 
     nn = matches(guide_b) if fixed_nn else None
     # VGG-19 sees only the window around the hole that the texture term depends on (exact).
-    window_args, window_size = _window_arguments(hole, layers) if use_window else (None, None)
+    vgg_layers = _vgg_layers(layers, config.content_layer)
+    window_args, window_size = _window_arguments(hole, vgg_layers) if use_window else (None, None)
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
-    begin, advance = _scale_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
+    begin, advance = _scale_solver(
+        graphdef, layers, config.patch_size, options, chunk, window_size, config.content_layer
+    )
     alpha = jnp.float32(config.alpha * alpha_factor)
     beta = jnp.float32(config.beta)
     # The guide (content reference, then the upsampled previous scale) is the initial value
@@ -194,10 +197,12 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
         }
 
     union = np.max(np.stack(holes), axis=0)
-    window_args, window_size = _window_arguments(union, layers)
+    window_args, window_size = _window_arguments(union, _vgg_layers(layers, config.content_layer))
     options = config.solver_options()
     chunk = min(config.chunk_iterations, iterations)
-    begin, advance = _batch_solver(graphdef, layers, config.patch_size, options, chunk, window_size)
+    begin, advance = _batch_solver(
+        graphdef, layers, config.patch_size, options, chunk, window_size, config.content_layer
+    )
     alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(config.beta)
     problem = (state, known, hole, guide, matches(guides), alpha, beta, window_args)
     fixed, solve = begin(problem, guide)
@@ -246,6 +251,14 @@ def _matches(known, hole, z, vgg, layers, config: OptimizeConfig):
     )  # fmt: skip
 
 
+def _vgg_layers(layers, content_layer) -> tuple[str, ...]:
+    """The layers VGG-19 computes at each evaluation: the texture layers, and E_c's layer
+    (`OptimizeConfig.content_layer`) when E_c is in feature space."""
+    if content_layer is None:
+        return tuple(layers)
+    return tuple(dict.fromkeys((*layers, content_layer)))
+
+
 def _window_arguments(hole, layers):
     """((offset, valid cells), size) of the texture window (`window.texture_window`) as the
     solver takes them, or (None, None) where VGG-19 must see the whole image."""
@@ -269,11 +282,15 @@ def _on_devices(array: np.ndarray) -> jax.Array:
 
 
 @functools.cache
-def _scale_solver(graphdef, layers, patch_size: int, options, chunk: int, window_size):
+def _scale_solver(
+    graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer=None
+):
     """Jitted (begin, advance) of the L-BFGS solve of Eq. 1 over the hole pixels; compiled
     once per image shape (and texture window size, `window.texture_window`; None: VGG-19
-    sees the whole image), solver options and chunk length."""
-    begin, advance = _solver_functions(graphdef, layers, patch_size, options, chunk, window_size)
+    sees the whole image), solver options, chunk length and E_c's layer (None: pixels)."""
+    begin, advance = _solver_functions(
+        graphdef, layers, patch_size, options, chunk, window_size, content_layer
+    )
     return jax.jit(begin), jax.jit(advance)
 
 
@@ -283,20 +300,32 @@ _PROBLEM_AXES = (None, 0, 0, 0, 0, None, None, None)
 
 
 @functools.cache
-def _batch_solver(graphdef, layers, patch_size: int, options, chunk: int, window_size):
+def _batch_solver(
+    graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer=None
+):
     """`_scale_solver` mapped over a leading photo axis (`jax.vmap`): one L-BFGS per photo."""
-    begin, advance = _solver_functions(graphdef, layers, patch_size, options, chunk, window_size)
+    begin, advance = _solver_functions(
+        graphdef, layers, patch_size, options, chunk, window_size, content_layer
+    )
     return (
         jax.jit(jax.vmap(begin, in_axes=(_PROBLEM_AXES, 0))),
         jax.jit(jax.vmap(advance, in_axes=(_PROBLEM_AXES, 0, 0, 0))),
     )
 
 
-def _solver_functions(graphdef, layers, patch_size: int, options, chunk: int, window_size):
-    """(begin, advance) of one photo's solve, before `jax.jit`."""
+def _solver_functions(
+    graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer=None
+):
+    """(begin, advance) of one photo's solve, before `jax.jit`. With `content_layer` (E_c in
+    feature space) `begin` also computes the reference's features there, once, and `fixed`
+    is the pair (window features, reference features)."""
+    vgg_layers = _vgg_layers(layers, content_layer)
 
     def loss_for(problem, fixed):
         vgg_state, known, mask, reference, nn, alpha, beta, window_args = problem
+        content_features = None
+        if content_layer is not None:
+            fixed, content_features = fixed
         vgg = nnx.merge(graphdef, vgg_state)
         if window_size is not None:
             offset, valid = window_args
@@ -305,20 +334,30 @@ def _solver_functions(graphdef, layers, patch_size: int, options, chunk: int, wi
         def loss(z):
             x = known * (1 - mask) + mask * z  # known pixels fixed to the input at this scale
             if not layers:  # no layer has a source patch at this scale: E_c + beta * TV
-                return losses.content_loss(x, reference, mask) + beta * losses.tv_loss(x)
+                if content_layer is None:
+                    return losses.content_loss(x, reference, mask) + beta * losses.tv_loss(x)
+                features = vgg(x, (content_layer,))[content_layer]
+                content = losses.feature_content_loss(features, content_features)
+                return content + beta * losses.tv_loss(x)
             return losses.joint_loss(
                 x, reference, mask, vgg=vgg, alpha=alpha, beta=beta,
                 layers=layers, patch_size=patch_size, nn=nn,
+                content_layer=content_layer, content_features=content_features,
             )  # fmt: skip
 
         return loss
 
     def begin(problem, init):
-        vgg_state, known, mask = problem[:3]
+        vgg_state, known, mask, reference = problem[:4]
         fixed = None
         if window_size is not None:  # features of the start, for the cells outside the window
             start = jax.lax.stop_gradient(known * (1 - mask) + mask * init)
-            fixed = nnx.merge(graphdef, vgg_state)(start, layers)
+            fixed = nnx.merge(graphdef, vgg_state)(start, vgg_layers)
+        if content_layer is not None:  # E_c's target, once per solve (whole image, no window)
+            target = losses.reference_features(
+                reference, vgg=nnx.merge(graphdef, vgg_state), content_layer=content_layer
+            )
+            fixed = (fixed, target)
         return fixed, solver.start(loss_for(problem, fixed), init, options)
 
     def advance(problem, fixed, solve, limit):
