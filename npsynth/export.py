@@ -25,7 +25,7 @@ import numpy as np
 from flax import nnx
 
 from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
-from npsynth.io import atomic_write, open_input
+from npsynth.io import NotRegularFile, atomic_write, open_input, read_regular
 from npsynth.models.content_net import ContentNet, make_content_net
 from npsynth.models.layers import count_params, eval_mode
 from npsynth.models.translation import FeatureToImage, ImageToFeature
@@ -103,7 +103,9 @@ class ExportPathError(ValueError):
 def _is_export_header(path: Path) -> bool:
     """Whether `path` is the .json side-car of an npsynth export (its header)."""
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(read_regular(path, "the side-car"))
+    except NotRegularFile:
+        raise
     except (OSError, ValueError):
         return False
     return (
@@ -119,7 +121,8 @@ def check_export_path(path) -> Path:
     earlier npsynth export (so a user's own file of that name is never replaced).
 
     Raises:
-      ExportPathError: naming the path, or the side-car it would replace.
+      ExportPathError: naming the path, or the side-car it would replace (also one that
+        is not a regular file, e.g. a FIFO, which is never read).
     """
     path = Path(path)
     if path.suffix != ".npz":
@@ -127,7 +130,11 @@ def check_export_path(path) -> Path:
     if path.is_dir():
         raise ExportPathError(f"export path {str(path)!r} is a folder; give a .npz file")
     sidecar = path.with_suffix(".json")
-    if os.path.lexists(sidecar) and not _is_export_header(sidecar):
+    try:
+        header = not os.path.lexists(sidecar) or _is_export_header(sidecar)
+    except NotRegularFile as error:
+        raise ExportPathError(f"exporting to {str(path)!r}: {error}") from None
+    if not header:
         raise ExportPathError(
             f"exporting to {str(path)!r} would replace {str(sidecar)!r} (written beside it), "
             "which is not an npsynth export's header; choose another path or move that file"

@@ -22,7 +22,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-MARKER = ".npsynth"
+from npsynth.io import FOLDER_MARKER, NotRegularFile, open_regular, read_regular
+
+MARKER = FOLDER_MARKER
 
 
 class FolderInUseError(FileExistsError):
@@ -30,9 +32,15 @@ class FolderInUseError(FileExistsError):
 
 
 def marker_kind(folder) -> str | None:
-    """The kind of npsynth folder `folder` is, from its marker; None without a readable one."""
+    """The kind of npsynth folder `folder` is, from its marker; None without a readable one.
+
+    Raises:
+      NotRegularFile: the marker is not a regular file (a FIFO would never be read).
+    """
     try:
-        data = json.loads((Path(folder) / MARKER).read_text())
+        data = json.loads(read_regular(Path(folder) / MARKER, "the npsynth marker"))
+    except NotRegularFile:
+        raise
     except (OSError, ValueError):
         return None
     kind = data.get("kind") if isinstance(data, dict) else None
@@ -50,10 +58,11 @@ def claimed(folder, kind: str, *, flag: str) -> Iterator[Path]:
 
     Raises:
       FolderInUseError: another run holds it; the message names the folder and the flag.
+      NotRegularFile: the marker is not a regular file.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(folder / MARKER, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = open_regular(folder / MARKER, "the npsynth marker", os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fnmatch
 import io
 import os
@@ -74,6 +75,8 @@ _READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
 # the photos of a folder) or uploaded to the page (`npsynth.serve.uploads.Limits`): checked
 # from the file's header, before any pixel is decoded. 40 megapixels is a 7700 x 5200 photo.
 MAX_PIXELS = 40_000_000
+# The marker file of a folder npsynth owns (a run folder, a training workdir; `npsynth.folders`).
+FOLDER_MARKER = ".npsynth"
 # A pipe given as a file (`--image <(cat p.png)`) is read into memory once, up to this size.
 MAX_PIPE_BYTES = 1 << 30
 # Pillow's own limit says only the pixel count when it refuses an image outright.
@@ -92,10 +95,80 @@ def _kind(mode: int) -> str:
     return next((word for test, word in kinds if test(mode)), "not a file")
 
 
-def _not_regular(path, what: str, kind: str) -> ValueError:
-    return ValueError(
+class NotRegularFile(ValueError):
+    """A path that is not a regular file (a FIFO, a folder, a device, a socket) where npsynth
+    reads or writes a file; the message names it."""
+
+
+def _not_regular(path, what: str, kind: str) -> NotRegularFile:
+    return NotRegularFile(
         f"cannot read {what} {str(path)!r}: it is not a regular file ({kind}); pass the file itself"
     )
+
+
+def check_regular(path, what: str = "file") -> bool:
+    """Whether `path` exists, refusing one that is there but is not a regular file (a FIFO,
+    a folder, a device, a socket) without opening it: npsynth's own files in its folders
+    (a run folder's metrics.csv, a workdir's config.json, a marker, an export's side-car),
+    where a FIFO would block a reader or a writer for ever.
+
+    Raises:
+      NotRegularFile: naming `path` as `what` and what it is.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise _not_own_file(path, what, _kind(mode))
+    return True
+
+
+def _not_own_file(path, what: str, kind: str) -> NotRegularFile:
+    return NotRegularFile(
+        f"cannot use {what} {str(path)!r}: it is not a regular file ({kind}); "
+        "remove it or choose another folder"
+    )
+
+
+def open_regular(path, what: str = "file", flags: int = os.O_RDONLY) -> int:
+    """A descriptor of npsynth's own file `path` opened with `flags` (`os.O_RDONLY`, or e.g.
+    `os.O_WRONLY | os.O_APPEND | os.O_CREAT`), refusing what is not a regular file before
+    opening it (`check_regular`) and once opened, without waiting (a file swapped for a
+    FIFO meanwhile); blocking again once checked. The caller closes it.
+
+    Raises:
+      NotRegularFile: not a regular file; FileNotFoundError: missing (without `os.O_CREAT`).
+    """
+    if not check_regular(path, what) and not flags & os.O_CREAT:
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except OSError as error:
+        if error.errno == errno.ENXIO:  # a FIFO opened for writing with no reader
+            raise _not_own_file(path, what, "a pipe") from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _not_own_file(path, what, _kind(mode))
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_regular(path, what: str = "file", *, errors: str = "strict") -> str:
+    """The UTF-8 text of npsynth's own file `path`, read only if it is a regular file
+    (`open_regular`): never waits on a FIFO."""
+    with os.fdopen(open_regular(path, what), "rb") as stream:
+        return stream.read().decode("utf-8", errors)
+
+
+def append_regular(path, text: str, what: str = "file") -> None:
+    """Append `text` (UTF-8) to npsynth's own file `path`, created when missing, only if it
+    is a regular file (`open_regular`): never waits on a FIFO."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    with os.fdopen(open_regular(path, what, flags), "ab") as stream:
+        stream.write(text.encode("utf-8"))
 
 
 def open_input(path, what: str = "file") -> BinaryIO:
@@ -694,50 +767,96 @@ def _line_up(hole, own: int, stored, orientation: int, mask_path, image_path) ->
     return mask
 
 
-def list_images(folder, *, recursive: bool = True) -> list[Path]:
+def list_images(
+    folder, *, recursive: bool = True, flag: str | None = None, role: str = "image",
+    strict: bool = True,
+) -> list[Path]:  # fmt: skip
     """Image files in a folder, or matching a glob pattern, sorted by path.
 
     Files with the extensions in `IMAGE_EXTENSIONS` (any letter case) count; hidden files
-    and folders (names starting with ".", e.g. macOS "._x.jpg" files) are skipped.
-    Sub-folders that are symlinks are followed, but each real folder is searched once
-    (`walk`), so a symlink loop neither hangs nor lists a photo twice.
+    and folders (names starting with ".", e.g. macOS "._x.jpg" files) are skipped, and so
+    are the `outputs/` and `grids/` of an npsynth run folder below `folder` (one holding
+    the `.npsynth` marker: its results, never photos). Sub-folders that are symlinks are
+    followed, but each real folder is searched once (`walk`), so a symlink loop neither
+    hangs nor lists a photo twice. An entry with an image extension that is not a regular
+    file (a FIFO, a device, a symlink to one or a dangling symlink) is never dropped
+    silently: refused (`strict`), or listed for its reader to refuse.
 
     Args:
       folder: the folder to search, or a glob pattern such as "masks/hole20-30_*.png"
         (a path that does not exist and holds `*`, `?` or `[`; `**` matches any number of
         sub-folders). A path that exists is taken as it is, so a folder "ph [1]" is a folder.
       recursive: also search sub-folders (folders only).
+      flag: the flag that named `folder` (e.g. "--masks"), for messages.
+      role: what the files are ("photo", "mask"), for messages.
+      strict: refuse an entry that is not a regular file (ValueError naming it); False
+        lists it (a training run skips unreadable photos with a warning naming them).
 
     Returns:
       sorted list of `pathlib.Path`.
+
+    Raises:
+      FileNotFoundError: no such folder. ValueError: not a folder, no images, or (`strict`)
+        an entry that is not a regular file; each message names the folder (and `flag`).
     """
     if is_glob_pattern(folder):
-        pattern = str(folder)
-        found = _glob(pattern)
-        if not found:
+        root, where, verb = glob_root(folder), "the pattern", "matches"
+        found = _glob(str(folder))
+    else:
+        root, where, verb = Path(folder), "folder", "holds"
+        if not root.exists():
+            raise FileNotFoundError(
+                f"{role} folder {str(root)!r}{f' ({flag})' if flag else ''} does not exist; "
+                "check the path"
+            )
+        if not root.is_dir():
             raise ValueError(
-                f"no images ({', '.join(IMAGE_EXTENSIONS)}) match the pattern {pattern!r}; "
+                f"{str(root)!r}{f' ({flag})' if flag else ''} is a file, not a folder; pass the "
+                f"folder holding {role}s"
+            )
+        found = [
+            path
+            for path in walk(root, depth=None if recursive else 1)
+            if _is_image_entry(path, hidden_parts=path.relative_to(root).parts)
+        ]
+    where = f"the {flag} {where.removeprefix('the ')}" if flag else where
+    found = [path for path in found if not _in_run_results(path, root)]
+    if not found:
+        if is_glob_pattern(folder):
+            raise ValueError(
+                f"no images ({', '.join(IMAGE_EXTENSIONS)}) match {where} {str(folder)!r}; "
                 "check the pattern (quote it so the shell does not expand it)"
             )
-        return sorted(found, key=lambda path: path.as_posix())
-    folder = Path(folder)
-    if not folder.exists():
-        raise FileNotFoundError(f"image folder {str(folder)!r} does not exist; check the path")
-    if not folder.is_dir():
-        raise ValueError(f"{str(folder)!r} is a file, not a folder; pass the folder holding images")
-    candidates = walk(folder, depth=None if recursive else 1)
-    found = [
-        path
-        for path in candidates
-        if _is_image_file(path, hidden_parts=path.relative_to(folder).parts)
-    ]
-    if not found:
-        where = "or its sub-folders " if recursive else ""
+        below = " or its sub-folders" if recursive else ""
         raise ValueError(
-            f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in folder {str(folder)!r} {where}"
-            "; point to a folder that holds photos"
+            f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {where} {str(root)!r}"
+            f"{below}; point to a folder that holds {role}s"
+        )
+    odd = next((path for path in found if not path.is_file()), None)
+    if strict and odd is not None:
+        raise ValueError(
+            f"{where} {str(folder)!r} {verb} {str(odd)!r}, which is not a regular file "
+            f"({_entry_kind(odd)}); remove it or put the {role} file itself there"
         )
     return sorted(found, key=lambda path: path.as_posix())
+
+
+def _entry_kind(path: Path) -> str:
+    """What a listed entry that is not a regular file is, in words."""
+    try:
+        return _kind(os.stat(path).st_mode)
+    except OSError:
+        return "a broken symbolic link" if os.path.islink(path) else "unreadable"
+
+
+def _in_run_results(path: Path, root: Path) -> bool:
+    """Whether `path` lies in the `outputs/` or `grids/` of an npsynth run folder below (or
+    at) `root`: a folder holding the marker (`FOLDER_MARKER`)."""
+    parts = path.relative_to(root).parts
+    return any(
+        part in ("outputs", "grids") and os.path.lexists(root.joinpath(*parts[:i], FOLDER_MARKER))
+        for i, part in enumerate(parts[:-1])
+    )
 
 
 def walk(root, *, depth: int | None = None) -> Iterator[Path]:
@@ -793,7 +912,7 @@ def _glob(pattern: str) -> list[Path]:
     found = []
     for path in walk(root, depth=depth):
         below = path.relative_to(root).parts
-        if _matches(below, tuple(parts)) and _is_image_file(path, hidden_parts=(path.name,)):
+        if _matches(below, tuple(parts)) and _is_image_entry(path, hidden_parts=(path.name,)):
             found.append(path)
     return found
 
@@ -824,12 +943,13 @@ def is_glob_pattern(path) -> bool:
     return has_glob_chars(path) and not os.path.lexists(path)
 
 
-def _is_image_file(path: Path, *, hidden_parts: Sequence[str]) -> bool:
-    """An image file `list_images` picks up: a known extension, and none of `hidden_parts`
-    (the path's names below where the search started) starting with "."."""
+def _is_image_entry(path: Path, *, hidden_parts: Sequence[str]) -> bool:
+    """An entry `list_images` picks up: a known extension, not a folder, and none of
+    `hidden_parts` (the path's names below where the search started) starting with "."
+    (a FIFO, a device or a dangling symlink counts: `list_images` does not drop it)."""
     return (
         path.suffix.lower() in IMAGE_EXTENSIONS
-        and path.is_file()
+        and not path.is_dir()
         and not any(part.startswith(".") for part in hidden_parts)
     )
 

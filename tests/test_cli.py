@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -119,3 +120,30 @@ def test_workdir_naming_a_file_is_one_clear_line(tmp_path, capsys):
                             prog=PROG, description=DESCRIPTION)  # fmt: skip
             assert code == 2
             assert capsys.readouterr().err == f"error: {message}\n"
+
+
+@pytest.mark.parametrize(("name", "resume"), [("config.json", True), ("metrics.jsonl", False)])
+def test_a_workdir_with_a_fifo_in_place_of_its_files_is_one_line(tmp_path, capsys, name, resume):
+    from test_reading import release, within
+
+    from npsynth import folders
+    from npsynth.training.workdir import WORKDIR_KIND
+
+    workdir = tmp_path / "w"
+    with folders.claimed(workdir, WORKDIR_KIND, flag="--workdir"):
+        write_config(workdir, ContentTrainingConfig.tiny())
+    fifo = workdir / name
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    argv = ["--workdir", str(workdir), "--tiny", "--images", str(tmp_path), "--steps", "1",
+            *(["--resume"] if resume else [])]  # fmt: skip
+    code = within(
+        lambda: cli.main(trainers.CONTENT, argv, prog=PROG, description=DESCRIPTION),
+        unblock=release(fifo),
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot use the workdir's {'config' if resume else 'file'} '{fifo}': it is not "
+        "a regular file (a pipe); remove it or choose another folder\n"
+    )
+    assert sorted(p.name for p in workdir.iterdir()) == sorted({".npsynth", "config.json", name})

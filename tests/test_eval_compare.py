@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from eval import compare as cli
@@ -99,3 +101,16 @@ def test_out_never_replaces_an_input_and_a_bad_out_is_one_line(tmp_path, capsys)
         err = capsys.readouterr().err
         assert err.startswith("error: ") and str(out) in err and "Traceback" not in err
     assert (run.read_text(), other.read_text()) == before
+
+
+def test_a_fifo_as_a_metrics_file_is_refused_at_once(tmp_path, capsys):
+    from test_reading import release, within
+
+    other = write(tmp_path / "other.csv", [("q1", "optimize", 0.1, 15, 0.5, "")])
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    argv = ["--a", str(fifo), "--b", str(other)]
+    assert within(lambda: cli.main(argv), unblock=release(fifo)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read metrics file '{fifo}': it is not a regular file (a")
+    assert len(err.splitlines()) == 1

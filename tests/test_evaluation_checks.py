@@ -4,6 +4,7 @@ one error path of the command lines, on tiny files in a temporary folder."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -147,3 +148,77 @@ def test_as_input_error_names_what_was_being_read():
         raise FileNotFoundError(2, "No such file or directory", "x.png")
     with pytest.raises(TypeError), cli_errors.as_input_error():  # not an input problem
         raise TypeError("a bug")
+
+
+def _odd_entry(path: Path, kind: str, target: Path) -> None:
+    """Make `path` a FIFO, a symlink to the FIFO `target`, or a dangling symlink."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "link to a fifo":
+        os.mkfifo(target)
+        path.symlink_to(target)
+    else:
+        path.symlink_to(target)  # `target` does not exist
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [("fifo", "a pipe"), ("link to a fifo", "a pipe"), ("dangling link", "a broken symbolic link")],
+)
+@pytest.mark.parametrize("pattern", [False, True])
+def test_a_photo_entry_that_is_not_a_regular_file_is_refused_naming_it(
+    tmp_path, kind, words, pattern
+):
+    folder = tmp_path / "ifo"
+    io.save_image(folder / "a.png", np.zeros((4, 4, 3), np.float32))
+    _odd_entry(folder / "b.png", kind, tmp_path / "elsewhere.png")
+    images = f"{folder}/*.png" if pattern else folder
+    where = "pattern" if pattern else "folder"
+    with pytest.raises(
+        InputError,
+        match=rf"^the --images {where} '{re.escape(str(images))}' (holds|matches) '.*b.png', which is "
+        rf"not a regular file \({words}\); remove it or put the photo file itself there$",
+    ):
+        checks.list_photos(images)
+
+
+def test_a_mask_entry_that_is_not_a_regular_file_names_the_mask_folder(tmp_path):
+    masks_dir = tmp_path / "mf"
+    io.save_image(masks_dir / "a.png", np.ones((4, 4, 1), np.float32))
+    os.mkfifo(masks_dir / "b.png")
+    message = (
+        f"the --masks folder '{masks_dir}' holds '{masks_dir / 'b.png'}', which is not a regular "
+        "file (a pipe); remove it or put the mask file itself there"
+    )
+    with pytest.raises(InputError) as caught:
+        checks.list_masks(masks_dir)
+    assert str(caught.value) == message
+    (masks_dir / "a.png").unlink()  # a FIFO alone is named, not "no images"
+    with pytest.raises(InputError) as caught:
+        checks.list_masks(masks_dir)
+    assert str(caught.value) == message
+    (masks_dir / "b.png").unlink()
+    with pytest.raises(InputError) as caught:
+        checks.list_masks(masks_dir)
+    assert str(caught.value) == (
+        f"no images (.jpg, .jpeg, .png, .bmp, .webp) found in the --masks folder '{masks_dir}' "
+        "or its sub-folders; point to a folder that holds masks"
+    )
+
+
+def test_a_run_folders_own_results_below_the_photos_are_not_photos(tmp_path):
+    images = tmp_path / "imgs"
+    flat = np.zeros((4, 4, 3), np.float32)
+    for name in (
+        "a.png", "b.png", "outputs/optimize/a.png", "grids/a.png",  # imgs is a run folder
+        "old/outputs/optimize/c.png", "old/grids/c.png",  # a run folder below it
+        "mine/outputs/d.png",  # a user's own outputs/ (no marker): photos
+    ):  # fmt: skip
+        io.save_image(images / name, flat)
+    (images / ".npsynth").write_text('{"kind": "evaluation run folder"}\n')
+    (images / "old" / ".npsynth").write_text('{"kind": "evaluation run folder"}\n')
+    expected = ["a.png", "b.png", "mine/outputs/d.png"]
+    assert [name for name, _ in checks.list_photos(images)] == expected
+    assert [name for name, _ in checks.list_photos(f"{images}/**/*.png")] == expected
+    with pytest.raises(InputError, match="no images .* found in the --images folder"):
+        checks.list_photos(images / "old")  # only its results

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import stat
 import subprocess
 import sys
 
@@ -461,3 +464,46 @@ def test_resuming_a_damaged_run_folder_is_one_clear_error(tmp_path, photos, quic
     with pytest.raises(InputError, match=rf"^cannot --resume in {out}: .*{message}"):
         runner.evaluate(_plain(folder), out, resume=True)
     assert _tree(out) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "resume"),
+    [("metrics.csv", True), ("settings.json", True), (".npsynth", False), (".npsynth", True)],
+)
+def test_a_fifo_in_place_of_a_run_folders_own_file_is_refused_at_once(
+    tmp_path, photos, quick, name, resume
+):
+    from test_reading import release, within
+
+    folder, _ = photos
+    out = tmp_path / "run"
+    runner.evaluate(_plain(folder), out)
+    fifo = out / name
+    fifo.unlink()
+    os.mkfifo(fifo)
+    before = _tree(out)
+    message = rf"'{re.escape(str(fifo))}': it is not a regular file \(a pipe\)"
+    with pytest.raises(ValueError, match=message):
+        within(lambda: runner.evaluate(_plain(folder), out, resume=resume), unblock=release(fifo))
+    assert _tree(out) == before and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_fifo_marker_in_the_out_folder_is_one_line_from_the_command_line(
+    tmp_path, photos, quick, capsys
+):
+    from test_reading import release, within
+
+    folder, _ = photos
+    out = tmp_path / "run"
+    out.mkdir()
+    os.mkfifo(out / ".npsynth")
+    argv = ["--images", str(folder), "--out", str(out), "--hole", "center:0.25"]
+    assert within(lambda: inpaint_cli.main(argv), unblock=release(out / ".npsynth")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        (
+            f"error: cannot use the npsynth marker '{out / '.npsynth'}': it is not a regular "
+            "file (a pipe); remove it or choose another folder"
+        )
+    ]
+    assert [p.name for p in out.iterdir()] == [".npsynth"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
 import pytest
 
@@ -148,3 +151,29 @@ def test_merge_of_a_damaged_run_is_one_clear_error(two_runs, tmp_path, capsys, h
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: cannot merge {damaged}: ") and message in line
     assert not (tmp_path / "all").exists()
+
+
+@pytest.mark.parametrize("name", ["settings.json", "metrics.csv"])
+def test_merge_of_a_run_with_a_fifo_in_place_of_its_files_is_refused_at_once(
+    two_runs, tmp_path, name
+):
+    from test_reading import release, within
+
+    fifo = two_runs[1] / name
+    fifo.unlink()
+    os.mkfifo(fifo)
+    message = rf"^cannot merge {re.escape(str(two_runs[1]))}: .*it is not a regular file \(a pipe\)"
+    with pytest.raises(InputError, match=message):
+        within(lambda: shards.merge_runs(two_runs, tmp_path / "merged"), unblock=release(fifo))
+    assert not (tmp_path / "merged").exists()
+
+
+def test_merging_a_file_says_it_is_not_a_folder(two_runs, tmp_path):
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"not a run")
+    with pytest.raises(
+        InputError, match=rf"^cannot merge {re.escape(str(photo))}: it is not a fol"
+    ):
+        shards.merge_runs([two_runs[0], photo], tmp_path / "merged")
+    with pytest.raises(InputError, match=r": no such folder$"):
+        shards.merge_runs([two_runs[0], tmp_path / "missing"], tmp_path / "merged")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -214,3 +215,14 @@ def test_an_export_never_replaces_a_side_car_the_user_did_not_name(tmp_path, tin
 def _folder(path):
     path.mkdir()
     return path
+
+
+def test_an_export_whose_side_car_is_a_fifo_is_refused_at_once(tmp_path):
+    from test_reading import release, within
+
+    fifo = tmp_path / "x.json"
+    os.mkfifo(fifo)
+    message = r"exporting to '.*x.npz': cannot use the side-car '.*x.json': it is not a regular f"
+    with pytest.raises(ExportPathError, match=message):
+        within(lambda: check_export_path(tmp_path / "x.npz"), unblock=release(fifo))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]

@@ -409,3 +409,32 @@ def test_save_image_writes_only_formats_that_take_any_size(tmp_path):
     for suffix in io.WRITE_FORMATS:
         io.save_image(tmp_path / f"x{suffix}", np.zeros((300, 300, 3), np.float32))
         assert Image.open(tmp_path / f"x{suffix}").size == (300, 300)
+
+
+def test_npsynths_own_files_are_read_and_appended_only_when_regular(tmp_path):
+    import os
+    import stat
+
+    from test_reading import release, within
+
+    own = tmp_path / "metrics.jsonl"
+    assert not io.check_regular(own, "metrics")
+    io.append_regular(own, "one\n", "metrics")  # created
+    io.append_regular(own, "two\n", "metrics")
+    assert io.check_regular(own) and io.read_regular(own) == "one\ntwo\n"
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    message = rf"^cannot use metrics '{fifo}': it is not a regular file \(a pipe\); remove it"
+    calls = (
+        lambda: io.check_regular(fifo, "metrics"),
+        lambda: io.read_regular(fifo, "metrics"),
+        lambda: io.append_regular(fifo, "x", "metrics"),
+    )
+    for call in calls:
+        with pytest.raises(io.NotRegularFile, match=message):
+            within(call, unblock=release(fifo))
+    with pytest.raises(io.NotRegularFile, match=r"it is not a regular file \(a folder\)"):
+        io.read_regular(tmp_path, "metrics")
+    with pytest.raises(FileNotFoundError):
+        io.read_regular(tmp_path / "missing.json", "metrics")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # never replaced

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -150,3 +151,21 @@ def test_only_the_first_five_small_photos_are_named(tmp_path):
         batches.batch(0)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 5 and messages[-1].endswith("; further small photos are not named")
+
+
+def test_a_fifo_among_the_training_photos_is_named_in_the_unreadable_warning(tmp_path):
+    from test_reading import release, within
+
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    fifo = tmp_path / "b.png"
+    os.mkfifo(fifo)
+    source = open_source(images=tmp_path)
+    assert [p.name for p in source.paths] == ["a.png", "b.png"]  # listed, not dropped
+    batches = TrainBatches(source, batch_size=2, image_size=32, mask_kind="center", seed=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        batch = within(lambda: batches.batch(0), unblock=release(fifo))
+    assert batch["image"].shape == (2, 32, 32, 3)  # b.png replaced by the next readable photo
+    said = [str(w.message) for w in caught if "unreadable training photo" in str(w.message)]
+    assert len(said) == 1 and said[0].startswith(f"skipping unreadable training photo {fifo}: ")
+    assert "it is not a regular file (a pipe" in said[0]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 
 import pytest
 
@@ -87,3 +89,34 @@ def test_a_workdir_is_npsynths_only_with_its_marker_or_an_older_runs_layout(tmp_
         pass
     with pytest.raises(ForeignWorkdirError, match="is an npsynth evaluation run folder"):
         check_workdir_owned(run)
+
+
+@pytest.mark.parametrize("name", [".npsynth", "config.json", "metrics.jsonl", "log.txt"])
+def test_a_fifo_in_place_of_a_workdirs_own_file_is_refused_at_once(tmp_path, name):
+    from test_reading import release, within
+
+    workdir = tmp_path / "w"
+    with folders.claimed(workdir, WORKDIR_KIND, flag="--workdir"):
+        write_config(workdir, ContentTrainingConfig.tiny())
+        (workdir / "metrics.jsonl").write_text('{"step": 1}\n')
+    fifo = workdir / name
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    message = rf"'{re.escape(str(fifo))}': it is not a regular file \(a pipe\); remove it"
+    with pytest.raises(ValueError, match=message):
+        within(lambda: check_workdir_owned(workdir), unblock=release(fifo))
+
+
+def test_reading_a_workdirs_fifo_config_or_metrics_is_refused_at_once(tmp_path):
+    from test_reading import release, within
+
+    from npsynth.training.report import read_metrics
+
+    config, metrics = tmp_path / "config.json", tmp_path / "metrics.jsonl"
+    for fifo, read in (
+        (config, lambda: read_config(tmp_path)),
+        (metrics, lambda: read_metrics(metrics)),
+    ):
+        os.mkfifo(fifo)
+        with pytest.raises(ValueError, match=rf"'{re.escape(str(fifo))}': it is not a regul"):
+            within(read, unblock=release(fifo))

@@ -93,7 +93,7 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
             "pass another --out"
         )
     with as_input_error():
-        found = npio.list_images(images)
+        found = npio.list_images(images, flag=flag, role="photo")
     paths = [path for path in found if _under(path, skip) is None]
     if not paths:
         raise InputError(
@@ -143,7 +143,7 @@ def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Pat
         # A path that exists and is no folder is one mask file (read and checked as one,
         # so a pipe or a FIFO is named as such), else a folder or a glob pattern.
         one = os.path.exists(masks) and not os.path.isdir(masks)
-        paths = [Path(masks)] if one else npio.list_images(masks)
+        paths = [Path(masks)] if one else npio.list_images(masks, flag=flag, role="mask")
     skip = _resolved(skip)
     for path in paths:
         inside = _under(path, skip)
@@ -292,7 +292,9 @@ def is_settings(value) -> bool:
 def _older_run(folder: Path) -> bool:
     """Whether `folder` holds a run written before the marker existed: its settings.json."""
     try:
-        return is_settings(json.loads((folder / "settings.json").read_text()))
+        return is_settings(json.loads(npio.read_regular(folder / "settings.json", "settings")))
+    except npio.NotRegularFile:
+        raise
     except (OSError, ValueError):
         return False
 

@@ -6,7 +6,8 @@ ones (bugs) keep their traceback. `main_errors` wraps a command line's `main` to
 
 - `InputError` (what the checks raise, `npsynth.evaluation.checks`): its message, exit code
   `InputError.code` where the raiser set one (2 for flags, as argparse's own), else the
-  command line's (`main_errors(code=...)`, default 1).
+  command line's (`main_errors(code=...)`, default 1). The same for `NotRegularFile`
+  (`npsynth.io`: a FIFO or other non-regular file where a file is read or written).
 - `OSError` (a permission, a full disk, a file that vanished): its reason and file, exit 1.
 - `KeyboardInterrupt`: its message (an `Interrupted` says what was kept) or "interrupted",
   exit 130 (128 + SIGINT, what shells report for a Ctrl-C).
@@ -28,6 +29,7 @@ import re
 import sys
 
 from npsynth import compile_cache
+from npsynth.io import NotRegularFile
 
 INTERRUPTED = 130  # exit code after Ctrl-C: 128 + SIGINT
 
@@ -101,9 +103,10 @@ def main_errors(main=None, *, code: int = 1):
         except KeyboardInterrupt as stop:
             print(one_line(str(stop)) or "interrupted", file=sys.stderr)
             return INTERRUPTED
-        except InputError as error:
+        except (InputError, NotRegularFile) as error:
             print(f"error: {one_line(str(error))}", file=sys.stderr)
-            return code if error.code is None else error.code
+            own = getattr(error, "code", None)
+            return code if own is None else own
         except OSError as error:
             print(f"error: {describe(error)}", file=sys.stderr)
             return 1

@@ -8,9 +8,12 @@ better, and the largest gain and loss.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
+
+from npsynth.io import open_input
 
 METRICS = ("psnr_hole", "l1_hole", "ssim_hole")
 LOWER_IS_BETTER = ("l1_", "l2_", "seconds")
@@ -23,10 +26,11 @@ def read_scores(paths: list[Path], method: str | None) -> dict[str, dict[str, fl
     scores: dict[str, dict[str, float]] = {}
     for path in paths:
         csv_path = path / "metrics.csv" if path.is_dir() else path
-        if not csv_path.is_file():
+        if not csv_path.exists():
             raise FileNotFoundError(f"{csv_path}: no such metrics file (is {path} a run folder?)")
-        with open(csv_path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        with open_input(csv_path, "metrics file") as stream:  # refuses a FIFO with no writer
+            text = stream.read().decode("utf-8")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         if not rows or "image" not in rows[0] or "method" not in rows[0]:
             raise ValueError(f"{csv_path}: not a metrics.csv of eval.inpaint or eval.content")
         methods = sorted({row["method"] for row in rows})

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from npsynth.io import atomic_write
+from npsynth.io import atomic_write, read_regular
 from npsynth.metrics import RING_WIDTH
 
 # Texture and colour measures (`npsynth.metrics`): optional in a metrics.csv, read as NaN.
@@ -83,12 +83,13 @@ def read_csv(path) -> list[dict]:
     Raises:
       ValueError: another column is missing, a row has fewer or more fields than the header
         (cut short, or edited), or a measure is not a number; the message names the file
-        and the line.
+        and the line. `npsynth.io.NotRegularFile`: the file is not a regular file (a FIFO
+        is never read).
     """
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        numbered = [(reader.line_num, row) for row in reader]
-        header = reader.fieldnames or []
+    text = read_regular(path, "the run's metrics")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    numbered = [(reader.line_num, row) for row in reader]
+    header = reader.fieldnames or []
     needed = [k for k in ("image", "method", *METRIC_NAMES, "seconds") if k not in TEXTURE_NAMES]
     lacking = [k for k in needed if k not in header]
     if lacking:

@@ -236,7 +236,7 @@ def read_settings(folder: Path, context: str) -> dict:
     """
     path = folder / SETTINGS_FILE
     with as_input_error(f"{context}: {SETTINGS_FILE}"):
-        saved = json.loads(path.read_text())
+        saved = json.loads(npio.read_regular(path, "the run's settings"))
     if not checks.is_settings(saved):
         raise InputError(
             f"{context}: {path} is not the settings.json of an npsynth run (it lacks "
@@ -461,7 +461,8 @@ def _fill(evaluation: Evaluation, out: Path, items, settings, rows, fns, *, resu
         report.write_csv(out / "metrics.csv", rows)  # the rows of dropped methods go)
         write_report()
     print(f"wrote {report_path}\n")
-    print(report_path.read_text(errors="replace"))  # a folder name not in UTF-8: U+FFFD
+    # A folder name not in UTF-8 is shown as U+FFFD.
+    print(npio.read_regular(report_path, "the run's report", errors="replace"))
     return report_path
 
 

@@ -80,7 +80,11 @@ def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path
     for folder in folders:
         context = f"cannot merge {folder}"
         if not folder.is_dir():
-            raise InputError(f"{context}: no such folder")
+            there = os.path.lexists(folder)
+            raise InputError(
+                f"{context}: "
+                + ("it is not a folder; give a run folder" if there else "no such folder")
+            )
         saved = runner.read_settings(folder, context)
         found = runner.read_rows(folder, context)
         if settings is not None and saved != settings:

@@ -19,6 +19,7 @@ import tyro
 from npsynth import compile_cache
 from npsynth.config import flags
 from npsynth.export import ExportPathError, check_export_path
+from npsynth.io import NotRegularFile
 from npsynth.training import loop
 from npsynth.training.data import DatasetError
 from npsynth.training.trainers import Trainer
@@ -103,7 +104,7 @@ def parse_args(trainer: Trainer, argv, *, prog: str, description: str) -> tuple[
 
 def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
     """Train or export as the command line says. Returns the exit code: 0 done, 2 a bad
-    dataset, workdir (not npsynth's, or in use), checkpoint or export path (the message on
+    dataset, workdir (not npsynth's, in use, or holding a FIFO), checkpoint or export path (the message on
     stderr; a refused run writes nothing), 130 stopped (Ctrl-C/SIGTERM)."""
     argv = sys.argv[1:] if argv is None else argv
     compile_cache.enable()
@@ -125,6 +126,7 @@ def main(trainer: Trainer, argv=None, *, prog: str, description: str) -> int:
         FileExistsError,
         FileNotFoundError,
         NotADirectoryError,
+        NotRegularFile,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

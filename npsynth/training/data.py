@@ -57,7 +57,9 @@ class FolderSource:
 
     def __init__(self, folder):
         try:
-            self.paths = io.list_images(folder, recursive=True)
+            # An entry that is not a regular file (a FIFO) is listed, so that reading it
+            # names it in the warning for unreadable photos (`TrainBatches`).
+            self.paths = io.list_images(folder, recursive=True, role="photo", strict=False)
         except (FileNotFoundError, ValueError) as error:
             raise DatasetError(f"--images: {error}") from None
         self.name = f"folder {str(folder)!r}"

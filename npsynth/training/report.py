@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from npsynth.io import atomic_write
+from npsynth.io import append_regular, atomic_write, read_regular
 from npsynth.training.devices import is_main_process
 from npsynth.training.workdir import LOG_FILE, METRICS_FILE
 
@@ -51,8 +51,7 @@ class Reporter:
             return
         stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
         self.bar.write(message)
-        with open(self.workdir / LOG_FILE, "a") as stream:
-            stream.write(f"{stamp} {message}\n")
+        append_regular(self.workdir / LOG_FILE, f"{stamp} {message}\n", "the training log")
 
     def truncate_metrics(self, after_step: int) -> None:
         """Drop metrics of steps > `after_step` (logged after the checkpoint a run resumes)."""
@@ -64,8 +63,7 @@ class Reporter:
     def metrics(self, record: dict) -> None:
         if not self.enabled:
             return
-        with open(self.metrics_path, "a") as stream:
-            stream.write(json.dumps(record) + "\n")
+        append_regular(self.metrics_path, json.dumps(record) + "\n", "the training metrics")
 
     def progress(self, steps: int, postfix: dict | None = None) -> None:
         self.bar.update(steps)
@@ -82,7 +80,7 @@ def read_metrics(path) -> list[dict]:
     if not path.exists():
         return []
     records = []
-    for line in path.read_text().splitlines():
+    for line in read_regular(path, "the training metrics", errors="replace").splitlines():
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:

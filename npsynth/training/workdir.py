@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from npsynth import folders
-from npsynth.io import atomic_write
+from npsynth.io import NotRegularFile, atomic_write, check_regular, read_regular
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -160,7 +160,9 @@ def _older_workdir(workdir: Path) -> bool:
     """Whether `workdir` is laid out as a run from before the marker left it: checkpoints/
     beside a config.json holding a training config (its model, data and train sections)."""
     try:
-        saved = json.loads((workdir / CONFIG_FILE).read_text())
+        saved = json.loads(read_regular(workdir / CONFIG_FILE, "the workdir's config"))
+    except NotRegularFile:
+        raise
     except (OSError, ValueError):
         return False
     sections = isinstance(saved, dict) and all(
@@ -178,10 +180,14 @@ def check_workdir_owned(workdir) -> None:
 
     Raises:
       ForeignWorkdirError: another non-empty folder; the message names a few of its files.
+      NotRegularFile: one of npsynth's files there (the marker, config.json, metrics.jsonl,
+        log.txt) is not a regular file (a FIFO would block the run).
     """
     workdir = Path(workdir)
     if not workdir.is_dir():
         return
+    for name in (folders.MARKER, CONFIG_FILE, METRICS_FILE, LOG_FILE):
+        check_regular(workdir / name, "the workdir's file")
     kind = folders.marker_kind(workdir)
     if kind == WORKDIR_KIND or (kind is None and _older_workdir(workdir)):
         return
@@ -218,7 +224,7 @@ def read_config(workdir) -> dict | None:
     path = Path(workdir) / CONFIG_FILE
     if not path.exists():
         return None
-    return json.loads(path.read_text())
+    return json.loads(read_regular(path, "the workdir's config"))
 
 
 def write_config(workdir, config) -> Path:
