@@ -114,26 +114,25 @@ def main_errors(main=None, *, code: int = 1):
     return wrapped
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _whole_number_from(text: str, low: int, too_low: str) -> int:
+    """`text` as an integer >= low, else argparse's error (`too_low` when below it)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{too_low}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _whole_number_from(text, 1, "must be at least 1")
 
 
 def seed_int(text: str) -> int:
     """argparse type: a seed, a whole number >= 0 (what NumPy's generators take)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
+    return _whole_number_from(text, 0, "must be 0 or more")
 
 
 def int_list(text: str) -> tuple[int, ...]:
