@@ -877,6 +877,10 @@ def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
         (["--patchmatch-base-sigma", "inf"], "patchmatch_base_sigma must be a number from 0"),
         (["--paste-offset-span", "inf"], "paste_offset_span must be a finite number >= 0"),
         (["--scales", "16"], "scales: the last scale must be at least 32 px"),
+        (["--iterations", "2147483648"], "iterations must be a whole number from 1 to 100000"),
+        (["--iterations", "2,99999999999"], "got 99999999999"),
+        (["--chunk-iterations", str(10**20)], "chunk_iterations must be a whole number from 1"),
+        (["--levels", "65"], "levels must be a whole number from 1 to 64, got 65"),
     ],
 )
 def test_bad_numbers_are_flag_errors_before_any_photo(
