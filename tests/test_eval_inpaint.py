@@ -1016,3 +1016,25 @@ def test_a_photo_folder_named_in_other_bytes_than_utf8_is_reported(fake_inpaint,
     assert json.loads((out / "settings.json").read_text())["images"] == photos
     assert cli.main(["--images", photos, "--out", str(out), *FAST, "--resume"]) == 0
     assert len(fake_inpaint) == 1  # resumed: the settings read back are the same
+
+
+@pytest.mark.parametrize(
+    "name, width, height, message",
+    [
+        ("wide.webp", 17000, 8, "WEBP holds at most 16383 px a side, and the image is 17000x8"),
+        ("tall.webp", 4, 16384, "WEBP holds at most 16383 px a side, and the image is 4x16384"),
+        ("wide2.jpg", 66000, 4, "JPEG holds at most 65500 px a side, and the image is 66000x4"),
+    ],
+)
+def test_an_output_format_too_small_for_the_photo_is_refused_before_the_fill(
+    name, width, height, message, fake_inpaint, tmp_path, capsys
+):
+    photo, hole = tmp_path / "photo.png", tmp_path / "hole.png"
+    _photo_file(photo, np.full((height, width, 3), 90, np.uint8))
+    mask = np.zeros((height, width), np.uint8)
+    mask[height // 4 : height // 2 + 1, width // 4 : width // 2] = 255
+    _photo_file(hole, mask)
+    out = tmp_path / name
+    assert cli.main(["--image", str(photo), "--mask", str(hole), "--out", str(out)]) == 1
+    assert f"error: --out {str(out)!r}: {message}; use .png or .tif" in one_line_error(capsys)
+    assert fake_inpaint == [] and not out.exists()

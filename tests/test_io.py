@@ -409,3 +409,20 @@ def test_save_image_writes_only_formats_that_take_any_size(tmp_path):
     for suffix in io.WRITE_FORMATS:
         io.save_image(tmp_path / f"x{suffix}", np.zeros((300, 300, 3), np.float32))
         assert Image.open(tmp_path / f"x{suffix}").size == (300, 300)
+
+
+def test_save_image_names_the_file_past_a_formats_size_limit_or_on_an_encoder_error(
+    tmp_path, monkeypatch
+):
+    wide = np.zeros((2, 65501, 3), np.float32)
+    with pytest.raises(ValueError, match=r"cannot write '.*w\.jpg': JPEG holds at most 65500 px"):
+        io.save_image(tmp_path / "w.jpg", wide)
+    assert (
+        io.size_problem("a.JPEG", 65500, 3) is None and io.size_problem("a.png", 10**6, 1) is None
+    )
+    # The encoder's own error ("broken data stream", no file named) is an OSError of the file.
+    monkeypatch.setattr(io, "MAX_SIDES", {})
+    with pytest.raises(OSError, match="cannot encode JPEG: broken data stream") as raised:
+        io.save_image(tmp_path / "w.jpg", wide)
+    assert raised.value.filename == str(tmp_path / "w.jpg")
+    assert list(tmp_path.iterdir()) == []
