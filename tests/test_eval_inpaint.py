@@ -1038,3 +1038,44 @@ def test_an_output_format_too_small_for_the_photo_is_refused_before_the_fill(
     assert cli.main(["--image", str(photo), "--mask", str(hole), "--out", str(out)]) == 1
     assert f"error: --out {str(out)!r}: {message}; use .png or .tif" in one_line_error(capsys)
     assert fake_inpaint == [] and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("empty", "is neither a Keras HDF5 file nor an npsynth .npz cache"),
+        ("text", "is neither a Keras HDF5 file nor an npsynth .npz cache"),
+        ("truncated", "is not a readable npsynth cache file"),
+        ("folder", "$NPSYNTH_VGG19 points to a folder"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["image", "images"])
+def test_bad_vgg_weights_are_named_before_any_photo_or_run_folder(
+    kind, words, mode, fake_inpaint, folder, hole_file, tmp_path, monkeypatch, capsys
+):
+    import functools
+
+    from npsynth import hub
+
+    weights_file = tmp_path / "vgg19.npz"
+    if kind == "folder":
+        weights_file.mkdir()
+    else:
+        content = {"empty": b"", "text": b"not weights\n", "truncated": b"PK\x03\x04\x14\x00"}
+        weights_file.write_bytes(content[kind])
+    monkeypatch.setenv("NPSYNTH_VGG19", str(weights_file))
+    monkeypatch.setattr(hub, "default_vgg", functools.cache(hub.load_vgg19))  # none kept yet
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    if mode == "image":
+        photo = folder / "img_003.png"
+        argv = ["--image", str(photo), "--mask", str(hole_file), "--out", str(out / "o.png")]
+    else:
+        photo = folder
+        argv = ["--images", str(folder), "--out", str(out)]
+    assert cli.main(argv) == 1
+    err = one_line_error(capsys)
+    assert err.startswith(f"error: the VGG-19 weights ($NPSYNTH_VGG19={weights_file}): "), err
+    assert words in err and str(photo) not in err and "photo" not in err
+    assert fake_inpaint == [] and [p.name for p in out.iterdir()] == ["keep.txt"]
