@@ -542,3 +542,18 @@ def test_an_invalid_host_is_named_as_the_host(host, words, capsys):
     with pytest.raises(SystemExit) as exited:
         serve_cli.main(["--host", host])
     assert str(exited.value) == f"python -m eval.serve: cannot listen on {host}:0: {words}"
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+def test_an_empty_host_is_refused_never_every_interface(host, capsys):
+    words = (
+        f"--host is empty ({host!r}), which would listen on every interface; give an address: "
+        "127.0.0.1 (this machine only), or 0.0.0.0 to mean every interface"
+    )
+    with pytest.raises(ValueError) as caught:
+        bind(host, 0)
+    assert str(caught.value) == words
+    with pytest.raises(SystemExit) as exited:
+        serve_cli.main(["--host", host, "--port", "0"])
+    assert str(exited.value) == f"python -m eval.serve: {words}"
+    assert capsys.readouterr().out == ""  # no "open http://:PORT/"
