@@ -52,7 +52,9 @@ from npsynth.config.inpaint import (
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
+    InputError,
     as_input_error,
+    describe,
     float_or_none,
     hole_kind,
     int_list,
@@ -334,6 +336,23 @@ def check_networks(config: PyramidConfig) -> None:
                 hub.load("image2feature", path)
 
 
+def check_vgg() -> None:
+    """Find and read the pretrained VGG-19 (`npsynth.hub.default_vgg`, kept for the run) that
+    every method and the scores use, before any photo is read and any run folder touched,
+    so that a missing or damaged weights file is named as itself (and $NPSYNTH_VGG19 where
+    it is set), never as the photo's fault."""
+    import os
+
+    from npsynth import hub, weights
+
+    try:
+        hub.default_vgg()
+    except (ValueError, OSError) as error:
+        env = os.environ.get(weights.ENV_VAR)
+        where = f" (${weights.ENV_VAR}={env})" if env else ""
+        raise InputError(f"the VGG-19 weights{where}: {describe(error)}") from error
+
+
 def evaluation_from(args: argparse.Namespace, configs, command: str) -> runner.Evaluation:
     """Folder mode's photos, methods and baselines."""
     photos = runner.Photos(
@@ -370,6 +389,7 @@ def main(argv=None) -> int:
         used = args.methods if args.images is not None else args.methods[:1]
         for method in used:
             check_networks(configs[method])
+    check_vgg()
     first = configs[args.methods[0]]
     if args.image is not None:
         result = runner.inpaint_file(args.image, args.mask, args.out, first)

@@ -52,6 +52,9 @@ WRITE_FORMATS = {
     ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF",
     ".tiff": "TIFF", ".webp": "WEBP",
 }  # fmt: skip
+# The longest side (pixels) of the WRITE_FORMATS that have one: libjpeg's JPEG_MAX_DIMENSION
+# and libwebp's limit. PNG, BMP and TIFF hold any image under MAX_PIXELS.
+MAX_SIDES = {"JPEG": 65500, "WEBP": 16383}
 
 
 # EXIF orientation tag -> the transpose that shows the stored pixels upright (the ones
@@ -501,6 +504,9 @@ def save_image(path, image, *, quality: int = 95, like: PhotoInfo | None = None)
     format_name = WRITE_FORMATS.get(path.suffix.lower())
     if format_name is None:
         raise ValueError(f"cannot write {str(path)!r}: {write_formats_hint(path.suffix)}")
+    problem = size_problem(path, pixels.shape[1], pixels.shape[0])
+    if problem is not None:
+        raise ValueError(f"cannot write {str(path)!r}: {problem}")
     values = np.clip(pixels.astype(np.float32), 0.0, 1.0)
     like = like or PhotoInfo()
     options = {"quality": int(quality)} if format_name in ("JPEG", "WEBP") else {}
@@ -514,8 +520,24 @@ def save_image(path, image, *, quality: int = 95, like: PhotoInfo | None = None)
         picture = Image.fromarray(np.round(values * 255.0).astype(np.uint8))  # L or RGB
 
     buffer = io.BytesIO()
-    picture.save(buffer, format=format_name, **options)
+    try:
+        picture.save(buffer, format=format_name, **options)
+    except (OSError, ValueError) as error:  # the encoder's own messages name no file
+        raise OSError(None, f"cannot encode {format_name}: {error}", str(path)) from error
     atomic_write(path, buffer.getvalue())
+
+
+def size_problem(path, width: int, height: int) -> str | None:
+    """Why the format of `path` (its extension) cannot hold a `width` x `height` image, in
+    one clause naming the format, its limit and the size; None where it can."""
+    format_name = WRITE_FORMATS.get(Path(path).suffix.lower())
+    side = MAX_SIDES.get(format_name)
+    if side is None or max(width, height) <= side:
+        return None
+    return (
+        f"{format_name} holds at most {side} px a side, and the image is {width}x{height}; "
+        "use .png or .tif"
+    )
 
 
 def write_formats_hint(suffix: str) -> str:

@@ -19,6 +19,14 @@ import jax
 import jax.numpy as jnp
 import jaxopt
 
+from npsynth.config.inpaint import (
+    MAX_HISTORY_SIZE,
+    MAX_LINESEARCH_STEPS,
+    check_choice,
+    check_count,
+    check_number,
+)
+
 LINESEARCHES = ("zoom", "backtracking", "hager-zhang")
 LINESEARCH_INITS = ("increase", "max", "current")
 
@@ -43,18 +51,12 @@ class SolverOptions:
     maxls: int = 30  # line-search trials per iteration at most
 
     def __post_init__(self):
-        if self.linesearch not in LINESEARCHES:
-            raise ValueError(f"linesearch must be one of {LINESEARCHES}, got {self.linesearch!r}")
-        if self.linesearch_init not in LINESEARCH_INITS:
-            raise ValueError(
-                f"linesearch_init must be one of {LINESEARCH_INITS}, got {self.linesearch_init!r}"
-            )
-        if self.tol < 0 or self.rel_tol < 0:
-            raise ValueError(f"tol and rel_tol must be >= 0, got {self.tol}, {self.rel_tol}")
-        if self.history_size < 1 or self.maxls < 1:
-            raise ValueError(
-                f"history_size and maxls must be >= 1, got {self.history_size}, {self.maxls}"
-            )
+        check_choice("linesearch", self.linesearch, LINESEARCHES)
+        check_choice("linesearch_init", self.linesearch_init, LINESEARCH_INITS)
+        check_number("tol", self.tol)
+        check_number("rel_tol", self.rel_tol, high=1.0)
+        for name, high in (("history_size", MAX_HISTORY_SIZE), ("maxls", MAX_LINESEARCH_STEPS)):
+            object.__setattr__(self, name, check_count(name, getattr(self, name), high=high))
 
 
 @dataclasses.dataclass(frozen=True)

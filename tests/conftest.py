@@ -85,7 +85,8 @@ def keras_vgg19_file(vgg19_file, tmp_path_factory) -> Path:
         for name, (kernel, bias) in arrays.items():
             group = f.create_group(names[name])
             group.attrs["weight_names"] = [
-                f"{names[name]}/kernel:0".encode(), f"{names[name]}/bias:0".encode()
+                f"{names[name]}/kernel:0".encode(),
+                f"{names[name]}/bias:0".encode(),
             ]
             inner = group.create_group(names[name])
             inner["kernel:0"], inner["bias:0"] = kernel, bias

@@ -104,7 +104,7 @@ def test_tiny_presets():
 
 @pytest.mark.parametrize(
     "overrides, message",
-    [({"image2feature": "magic"}, "image2feature"), ({"scales": (8, 16)}, "at least 16")],
+    [({"image2feature": "magic"}, "image2feature"), ({"scales": (8, 16)}, "from 16 to 65536")],
 )
 def test_bad_translate_settings_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
@@ -187,3 +187,134 @@ def test_the_last_scale_must_reach_the_smallest_level_the_methods_work_at():
     with pytest.raises(ValueError, match=r"the last scale must be at least 32 px.*got \(16,\)"):
         OptimizeConfig(scales=(16,))
     assert OptimizeConfig(scales=(16, 32)).scales == (16, 32)  # the 16 px level is skipped
+
+
+@pytest.mark.parametrize(
+    "cls, overrides, message",
+    [
+        (
+            OptimizeConfig,
+            {"iterations": 2**31},
+            "iterations must be a whole number from 1 to 100000, got 2147483648",
+        ),
+        (
+            OptimizeConfig,
+            {"iterations": 10**20},
+            "iterations must be a whole number from 1 to 100000",
+        ),
+        (
+            OptimizeConfig,
+            {"iterations": (2, 99999999999)},
+            "iterations must be a whole number from 1 to 100000, got 99999999999",
+        ),
+        (
+            OptimizeConfig,
+            {"iterations": 2.5},
+            "iterations must be a whole number from 1 to 100000, got 2.5",
+        ),
+        (
+            OptimizeConfig,
+            {"iterations": True},
+            "iterations must be a whole number from 1 to 100000, got True",
+        ),
+        (
+            OptimizeConfig,
+            {"iterations": "5"},
+            "iterations must be a whole number from 1 to 100000, got '5'",
+        ),
+        (
+            OptimizeConfig,
+            {"levels": float("nan")},
+            "levels must be a whole number from 1 to 64, got nan",
+        ),
+        (OptimizeConfig, {"levels": 1.5}, "levels must be a whole number from 1 to 64, got 1.5"),
+        (TranslateConfig, {"levels": 65}, "levels must be a whole number from 1 to 64, got 65"),
+        (
+            OptimizeConfig,
+            {"chunk_size": float("nan")},
+            "chunk_size must be a whole number from 1 to 1048576, got nan",
+        ),
+        (
+            TranslateConfig,
+            {"chunk_size": 0},
+            "chunk_size must be a whole number from 1 to 1048576, got 0",
+        ),
+        (
+            OptimizeConfig,
+            {"patch_size": 0},
+            "patch_size must be a whole number from 1 to 16, got 0",
+        ),
+        (
+            OptimizeConfig,
+            {"chunk_iterations": float("nan")},
+            "chunk_iterations must be a whole number from 1 to 100000, got nan",
+        ),
+        (
+            OptimizeConfig,
+            {"chunk_iterations": 2**31},
+            "chunk_iterations must be a whole number from 1 to 100000",
+        ),
+        (
+            OptimizeConfig,
+            {"history_size": 10.0},
+            "history_size must be a whole number from 1 to 1000, got 10.0",
+        ),
+        (
+            OptimizeConfig,
+            {"maxls": 10**6},
+            "maxls must be a whole number from 1 to 1000, got 1000000",
+        ),
+        (
+            OptimizeConfig,
+            {"scales": (32, 64.5)},
+            "scales must be a whole number from 16 to 65536, got 64.5",
+        ),
+        (OptimizeConfig, {"scales": (32, 2**40)}, "scales must be a whole number from 16 to 65536"),
+        (
+            OptimizeConfig,
+            {"scales": 64},
+            "scales must be a sequence of whole numbers of pixels, got 64",
+        ),
+        (OptimizeConfig, {"alpha": "0.5"}, "alpha must be a number from 0 to 1, got '0.5'"),
+        (OptimizeConfig, {"beta": "1"}, "beta must be a number from 0 to 1e+06, got '1'"),
+        (TranslateConfig, {"context": "1.0"}, "context must be a finite number >= 0, got '1.0'"),
+        (OptimizeConfig, {"tol": float("nan")}, "tol must be a finite number >= 0, got nan"),
+        (OptimizeConfig, {"rel_tol": 2.0}, "rel_tol must be a number from 0 to 1, got 2.0"),
+        (
+            OptimizeConfig,
+            {"content": ["harmonic"]},
+            "content must be one of auto, network, harmonic",
+        ),
+        (TranslateConfig, {"paste": None}, "paste must be one of poisson, direct, got None"),
+        (
+            TranslateConfig,
+            {"feature2image_checkpoint": 3},
+            "feature2image_checkpoint must be a path or None, got 3",
+        ),
+    ],
+)
+def test_every_setting_is_checked_by_type_and_range_naming_it(cls, overrides, message):
+    import re
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        cls(**overrides)
+
+
+@pytest.mark.parametrize("layers", [("relu9_9",), (), ("relu3_1", 4), "conv0"])
+def test_unknown_texture_layers_are_refused_listing_the_known_ones(layers):
+    with pytest.raises(ValueError, match=r"layers must name VGG-19 layers from .*relu3_1.*relu4_1"):
+        OptimizeConfig(layers=layers)
+
+
+def test_whole_numbers_of_any_integer_type_are_kept_as_ints_at_their_bounds():
+    import numpy as np
+
+    config = OptimizeConfig(
+        scales=(np.int64(32), 65536), iterations=(100000, np.int32(1)), levels=np.int64(64),
+        chunk_size=1 << 20, patch_size=16, history_size=1000, maxls=np.int16(1000),
+        chunk_iterations=100000, layers="relu4_1", alpha=np.float32(0.5),
+    )  # fmt: skip
+    assert config.scales == (32, 65536) and type(config.scales[0]) is int
+    assert config.iterations == (100000, 1) and type(config.iterations[1]) is int
+    assert (config.levels, config.maxls, config.layers) == (64, 1000, ("relu4_1",))
+    assert type(config.levels) is int and type(config.maxls) is int

@@ -890,6 +890,10 @@ def test_content_layer_flag_takes_a_vgg_layer_or_none(folder, tmp_path, capsys):
         (["--patchmatch-base-sigma", "inf"], "patchmatch_base_sigma must be a number from 0"),
         (["--paste-offset-span", "inf"], "paste_offset_span must be a finite number >= 0"),
         (["--scales", "16"], "scales: the last scale must be at least 32 px"),
+        (["--iterations", "2147483648"], "iterations must be a whole number from 1 to 100000"),
+        (["--iterations", "2,99999999999"], "got 99999999999"),
+        (["--chunk-iterations", str(10**20)], "chunk_iterations must be a whole number from 1"),
+        (["--levels", "65"], "levels must be a whole number from 1 to 64, got 65"),
     ],
 )
 def test_bad_numbers_are_flag_errors_before_any_photo(
@@ -1025,3 +1029,66 @@ def test_a_photo_folder_named_in_other_bytes_than_utf8_is_reported(fake_inpaint,
     assert json.loads((out / "settings.json").read_text())["images"] == photos
     assert cli.main(["--images", photos, "--out", str(out), *FAST, "--resume"]) == 0
     assert len(fake_inpaint) == 1  # resumed: the settings read back are the same
+
+
+@pytest.mark.parametrize(
+    "name, width, height, message",
+    [
+        ("wide.webp", 17000, 8, "WEBP holds at most 16383 px a side, and the image is 17000x8"),
+        ("tall.webp", 4, 16384, "WEBP holds at most 16383 px a side, and the image is 4x16384"),
+        ("wide2.jpg", 66000, 4, "JPEG holds at most 65500 px a side, and the image is 66000x4"),
+    ],
+)
+def test_an_output_format_too_small_for_the_photo_is_refused_before_the_fill(
+    name, width, height, message, fake_inpaint, tmp_path, capsys
+):
+    photo, hole = tmp_path / "photo.png", tmp_path / "hole.png"
+    _photo_file(photo, np.full((height, width, 3), 90, np.uint8))
+    mask = np.zeros((height, width), np.uint8)
+    mask[height // 4 : height // 2 + 1, width // 4 : width // 2] = 255
+    _photo_file(hole, mask)
+    out = tmp_path / name
+    assert cli.main(["--image", str(photo), "--mask", str(hole), "--out", str(out)]) == 1
+    assert f"error: --out {str(out)!r}: {message}; use .png or .tif" in one_line_error(capsys)
+    assert fake_inpaint == [] and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("empty", "is neither a Keras HDF5 file nor an npsynth .npz cache"),
+        ("text", "is neither a Keras HDF5 file nor an npsynth .npz cache"),
+        ("truncated", "is not a readable npsynth cache file"),
+        ("folder", "$NPSYNTH_VGG19 points to a folder"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["image", "images"])
+def test_bad_vgg_weights_are_named_before_any_photo_or_run_folder(
+    kind, words, mode, fake_inpaint, folder, hole_file, tmp_path, monkeypatch, capsys
+):
+    import functools
+
+    from npsynth import hub
+
+    weights_file = tmp_path / "vgg19.npz"
+    if kind == "folder":
+        weights_file.mkdir()
+    else:
+        content = {"empty": b"", "text": b"not weights\n", "truncated": b"PK\x03\x04\x14\x00"}
+        weights_file.write_bytes(content[kind])
+    monkeypatch.setenv("NPSYNTH_VGG19", str(weights_file))
+    monkeypatch.setattr(hub, "default_vgg", functools.cache(hub.load_vgg19))  # none kept yet
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    if mode == "image":
+        photo = folder / "img_003.png"
+        argv = ["--image", str(photo), "--mask", str(hole_file), "--out", str(out / "o.png")]
+    else:
+        photo = folder
+        argv = ["--images", str(folder), "--out", str(out)]
+    assert cli.main(argv) == 1
+    err = one_line_error(capsys)
+    assert err.startswith(f"error: the VGG-19 weights ($NPSYNTH_VGG19={weights_file}): "), err
+    assert words in err and str(photo) not in err and "photo" not in err
+    assert fake_inpaint == [] and [p.name for p in out.iterdir()] == ["keep.txt"]

@@ -142,3 +142,18 @@ def test_photo_names_with_a_pipe_or_a_line_break_keep_their_table_row():
     table = report.per_photo_table(rows, ["telea"])
     assert table[-2:] == ["| a\\|b.png | 0.52 |", "| two\\nlines.png | 0.12 |"]
     assert report.table_cell("x\r|y") == "x\\r\\|y"
+
+
+def test_table_cells_escape_backslashes_first_then_backticks_and_markdown_marks():
+    assert report.table_cell("x\\.png") == "x\\\\.png"  # shown as x\.png, not x.png
+    assert report.table_cell("a\\|b.png") == "a\\\\\\|b.png"  # \\ then \|: a\|b.png
+    assert report.table_cell("b`q`.png") == "b\\`q\\`.png"  # no code span
+    assert report.table_cell("*a* [l](u) <i> &amp; ~~s~~.png") == (
+        "\\*a\\* \\[l\\](u) \\<i> \\&amp; \\~\\~s\\~\\~.png"
+    )
+    assert report.table_cell("img_003.png") == "img_003.png"
+    rows = [row("x\\.png", "telea", 0.5, 0.5), row("b`q`.png", "telea", 0.1, 0.5)]
+    assert report.per_photo_table(rows, ["telea"])[-2:] == [
+        "| b\\`q\\`.png | 0.12 |",
+        "| x\\\\.png | 0.52 |",
+    ]

@@ -438,3 +438,20 @@ def test_npsynths_own_files_are_read_and_appended_only_when_regular(tmp_path):
     with pytest.raises(FileNotFoundError):
         io.read_regular(tmp_path / "missing.json", "metrics")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # never replaced
+
+
+def test_save_image_names_the_file_past_a_formats_size_limit_or_on_an_encoder_error(
+    tmp_path, monkeypatch
+):
+    wide = np.zeros((2, 65501, 3), np.float32)
+    with pytest.raises(ValueError, match=r"cannot write '.*w\.jpg': JPEG holds at most 65500 px"):
+        io.save_image(tmp_path / "w.jpg", wide)
+    assert (
+        io.size_problem("a.JPEG", 65500, 3) is None and io.size_problem("a.png", 10**6, 1) is None
+    )
+    # The encoder's own error ("broken data stream", no file named) is an OSError of the file.
+    monkeypatch.setattr(io, "MAX_SIDES", {})
+    with pytest.raises(OSError, match="cannot encode JPEG: broken data stream") as raised:
+        io.save_image(tmp_path / "w.jpg", wide)
+    assert raised.value.filename == str(tmp_path / "w.jpg")
+    assert list(tmp_path.iterdir()) == []

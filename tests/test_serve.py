@@ -291,10 +291,22 @@ def test_unusable_masks_are_refused_before_any_job(serve_with, mask, words):
         ({"method": "translate", "scales": "/etc/passwd"}, 400, "list of whole numbers"),
         ({"method": "translate", "scales": [8192]}, 400, "at most"),
         ({"method": "translate", "iterations": 5}, 400, "iterations is a setting of method"),
-        ({"method": "optimize", "iterations": 10**6}, 400, "iterations must be"),
-        ({"method": "optimize", "levels": 0}, 400, "levels must be >= 1"),
+        (
+            {"method": "optimize", "iterations": 10**6},
+            400,
+            "iterations must be a whole number from 1 to 1000",
+        ),
+        (
+            {"method": "optimize", "levels": 0},
+            400,
+            "levels must be a whole number from 1 to 6, got 0",
+        ),
         ({"method": "optimize", "levels": "1"}, 400, "levels must be a whole number"),
-        ({"method": "optimize", "levels": 99}, 400, "levels must be a whole number up to"),
+        (
+            {"method": "optimize", "levels": 99},
+            400,
+            "levels must be a whole number from 1 to 6, got 99",
+        ),
         ({"method": "translate", "image": "nope"}, 404, "no photo with this id"),
     ],
 )
@@ -530,3 +542,18 @@ def test_an_invalid_host_is_named_as_the_host(host, words, capsys):
     with pytest.raises(SystemExit) as exited:
         serve_cli.main(["--host", host])
     assert str(exited.value) == f"python -m eval.serve: cannot listen on {host}:0: {words}"
+
+
+@pytest.mark.parametrize("host", ["", "  "])
+def test_an_empty_host_is_refused_never_every_interface(host, capsys):
+    words = (
+        f"--host is empty ({host!r}), which would listen on every interface; give an address: "
+        "127.0.0.1 (this machine only), or 0.0.0.0 to mean every interface"
+    )
+    with pytest.raises(ValueError) as caught:
+        bind(host, 0)
+    assert str(caught.value) == words
+    with pytest.raises(SystemExit) as exited:
+        serve_cli.main(["--host", host, "--port", "0"])
+    assert str(exited.value) == f"python -m eval.serve: {words}"
+    assert capsys.readouterr().out == ""  # no "open http://:PORT/"

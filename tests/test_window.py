@@ -49,7 +49,8 @@ def test_texture_window_is_none_when_it_saves_nothing(mask):
 @pytest.mark.parametrize(
     "height, width, boxes",
     [
-        pytest.param(192, 192, [(88, 90, 8, 6)], marks=pytest.mark.slow),  # inside the image: no edge
+        # Inside the image: the window meets no image edge.
+        pytest.param(192, 192, [(88, 90, 8, 6)], marks=pytest.mark.slow),
         (128, 160, [(0, 150, 6, 10), (10, 140, 4, 4)]),  # two holes in a corner
     ],
 )

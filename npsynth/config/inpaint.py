@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import operator
+import os
 from typing import ClassVar
 
 from npsynth.losses import check_content_layer
@@ -20,6 +22,7 @@ NN_UPDATES = ("per_scale", "per_chunk", "per_chunk_last", "every_eval")  # Optim
 ALPHA_SCALINGS = ("none", "per_pixel")  # OptimizeConfig.alpha_scaling
 CONTENT_SCALES = ("auto", "first", "every")  # OptimizeConfig.content_scales
 PASTES = ("poisson", "direct")  # TranslateConfig.paste
+IMAGE2FEATURES = ("auto", "network", "content")  # TranslateConfig.image2feature
 # The smallest level the methods work at (pixels, longest side): below it VGG-19's relu4_1
 # has too few cells for a 3x3 patch. Earlier scales below it are skipped
 # (`npsynth.pyramid.level_sizes`); the last scale must reach it.
@@ -33,12 +36,24 @@ MAX_BETA = 1e6
 # The largest Gaussian of the PatchMatch base (pixels at the first scale): wider than any
 # first scale, it is the plain mean of the fill (larger ones only cost time; inf fails).
 MAX_BASE_SIGMA = 1e3
+# Upper bounds of the whole-number settings: far past any useful value, low enough that no
+# count overflows the int32 counters of the compiled loops (jax's default integers).
+MAX_SCALE = 65536  # pixels, longest side of a pyramid level
+MAX_ITERATIONS = 100_000  # L-BFGS iterations per scale, and per chunk
+MAX_LEVELS = 64  # more than the scales given means every level
+MAX_CHUNK_SIZE = 1 << 20  # candidates per chunk of the nearest-neighbour search
+MAX_PATCH_SIZE = 16  # feature cells a side (relu4_1 of a 512 px photo is 64 cells)
+MAX_HISTORY_SIZE = 1000  # L-BFGS memory
+MAX_LINESEARCH_STEPS = 1000  # maxls
 
 
 def _increasing_scales(name: str, values) -> tuple[int, ...]:
-    scales = tuple(int(s) for s in values)
-    if not scales or any(s < 16 for s in scales):
-        raise ValueError(f"{name} must be at least 16 px each, got {tuple(values)}")
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of whole numbers of pixels, got {values!r}")
+    values = tuple(values)
+    if not values:
+        raise ValueError(f"{name} must name at least one scale, got {values}")
+    scales = tuple(check_count(name, s, low=16, high=MAX_SCALE) for s in values)
     if any(b <= a for a, b in itertools.pairwise(scales)):
         raise ValueError(f"{name} must be strictly increasing, got {tuple(values)}")
     if scales[-1] < MIN_LEVEL_SIZE:
@@ -50,14 +65,56 @@ def _increasing_scales(name: str, values) -> tuple[int, ...]:
 
 
 def check_number(name: str, value, *, high: float = math.inf) -> None:
-    """A ValueError naming setting `name` unless `value` is a finite number in [0, high]."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not (math.isfinite(number) and 0 <= number <= high):
+    """A ValueError naming setting `name` unless `value` is a finite number in [0, high]
+    (a number, not a bool or a string such as '0.5')."""
+    number = math.nan
+    if not isinstance(value, (bool, str, bytes)) and hasattr(type(value), "__float__"):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            pass
+    if not (math.isfinite(number) and 0 <= number <= high):
         allowed = "a finite number >= 0" if high == math.inf else f"a number from 0 to {high:g}"
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def check_count(name: str, value, *, low: int = 1, high: int) -> int:
+    """`value` as an int; a ValueError naming setting `name` unless it is a whole number
+    (an int, not a bool, a float or a string) from `low` to `high`."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return number
+
+
+def check_choice(name: str, value, choices: tuple[str, ...]) -> None:
+    """A ValueError naming setting `name` unless `value` is one of the strings `choices`."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_path(name: str, value) -> None:
+    """A ValueError naming setting `name` unless `value` is None or a path (str, PathLike)."""
+    if value is not None and not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"{name} must be a path or None, got {value!r}")
+
+
+def check_layers(name: str, value) -> tuple[str, ...]:
+    """`value` (one VGG-19 layer name or a sequence of them) as a non-empty tuple of the
+    layers npsynth knows (`npsynth.models.vgg.STRIDES`); else a ValueError naming `name`."""
+    from npsynth.models.vgg import STRIDES
+
+    layers = (value,) if isinstance(value, str) else value
+    if not hasattr(layers, "__iter__") or isinstance(layers, bytes):
+        layers = (layers,)
+    layers = tuple(layers)
+    unknown = [layer for layer in layers if not isinstance(layer, str) or layer not in STRIDES]
+    if not layers or unknown:
+        raise ValueError(f"{name} must name VGG-19 layers from {', '.join(STRIDES)}; got {value!r}")
+    return layers
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -65,7 +122,8 @@ class PyramidConfig:
     """What every method shares: the coarse-to-fine pyramid and its first reference."""
 
     method: ClassVar[str] = ""
-    # Working sizes (pixels, longest side) of the coarse-to-fine pyramid.
+    # Working sizes (pixels, longest side) of the coarse-to-fine pyramid: whole numbers from
+    # 16 to MAX_SCALE (65536), strictly increasing.
     scales: tuple[int, ...] = (128, 256, 512)
     # Context around the hole's bounding box kept for large photos, as a fraction of its size.
     context: float = 1.0
@@ -88,11 +146,12 @@ class PyramidConfig:
     # colour gap from 4.3 to 3.4: docs/results.md, "PatchMatch detail on a harmonic base").
     # At most MAX_BASE_SIGMA (1000).
     patchmatch_base_sigma: float = 16.0
-    # Candidates per chunk of the nearest-neighbour search (bounds its memory).
+    # Candidates per chunk of the nearest-neighbour search (bounds its memory); 1 to
+    # MAX_CHUNK_SIZE (2^20).
     chunk_size: int = 512
     # Work only at the first N levels of the pyramid, then paste the last one's fill,
     # upsampled, in the gradient domain (`pyramid.paste_hole`). None: every level. 1 with
-    # optimize is the fast choice (docs/results.md, "The fast choice").
+    # optimize is the fast choice (docs/results.md, "The fast choice"). 1 to MAX_LEVELS (64).
     levels: int | None = None
     # A fill worked below the region's size is upsampled and pasted in the gradient domain,
     # its offset from the photo at the hole's border spread over the hole. 0: Perez's exact
@@ -109,18 +168,19 @@ class PyramidConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "scales", _increasing_scales("scales", self.scales))
-        if self.content not in CONTENT_REFERENCES:
-            raise ValueError(
-                f"content must be one of {', '.join(CONTENT_REFERENCES)}, got {self.content!r}"
-            )
+        check_choice("content", self.content, CONTENT_REFERENCES)
+        check_path("content_checkpoint", self.content_checkpoint)
         check_number("patchmatch_base_sigma", self.patchmatch_base_sigma, high=MAX_BASE_SIGMA)
         check_number("paste_offset_span", self.paste_offset_span)
         check_number("paste_exact_reach", self.paste_exact_reach)
         check_number("context", self.context)
-        if self.chunk_size < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size}")
-        if self.levels is not None and self.levels < 1:
-            raise ValueError(f"levels must be >= 1 (or None for every level), got {self.levels}")
+        self._count("chunk_size", high=MAX_CHUNK_SIZE)
+        if self.levels is not None:
+            self._count("levels", high=MAX_LEVELS)
+
+    def _count(self, name: str, *, high: int) -> None:
+        """Check whole-number field `name` (`check_count`) and store it as an int."""
+        object.__setattr__(self, name, check_count(name, getattr(self, name), high=high))
 
     @classmethod
     def tiny(cls, **overrides):
@@ -140,7 +200,7 @@ class OptimizeConfig(PyramidConfig):
     scales: tuple[int, ...] = (128, 256, 512)
     # L-BFGS iterations per scale, or one number per scale. The paper (Sec. 4) uses 100; the
     # joint loss stops falling within about 10-25 of them (docs/benchmarks.md, frontier), so
-    # the default is 15: `iterations=100` is the paper schedule.
+    # the default is 15: `iterations=100` is the paper schedule. 1 to MAX_ITERATIONS (100000).
     iterations: int | tuple[int, ...] = 15
     # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of
     # docs/results.md); from 0 to MAX_ALPHA (1: E_t then outweighs E_c some 1e7 times).
@@ -171,9 +231,10 @@ class OptimizeConfig(PyramidConfig):
     # squared error between that layer's features of the image and of the reference, over
     # the whole image, so the pixels are free to carry texture (`losses.feature_content_loss`).
     content_layer: str | None = None
-    # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1).
+    # VGG-19 layers of the texture term (Sec. 3.2: relu3_1 and relu4_1); any of the layers
+    # of `npsynth.models.vgg.STRIDES`.
     layers: tuple[str, ...] = ("relu3_1", "relu4_1")
-    # Side of the neural patches, in feature cells (Sec. 3.2: 3x3).
+    # Side of the neural patches, in feature cells (Sec. 3.2: 3x3); 1 to MAX_PATCH_SIZE (16).
     patch_size: int = 3
     # "per_scale" (the default): nearest neighbours fixed at the start of each scale (the
     # authors' faster variant); "per_chunk": searched again on the current iterate after
@@ -185,48 +246,42 @@ class OptimizeConfig(PyramidConfig):
     # only (not reached with `levels` short of it); "every_eval": recomputed at every loss
     # evaluation (the paper, Eq. 3).
     nn_update: str = "per_scale"
-    # L-BFGS stops early once the gradient norm falls below this.
+    # L-BFGS stops early once the gradient norm falls below this (a finite number >= 0).
     tol: float = 1e-6
-    # ... or once an iteration lowers the loss by less than this fraction of it (0: never).
+    # ... or once an iteration lowers the loss by less than this fraction of it (0: never;
+    # at most 1).
     rel_tol: float = 0.0
     # L-BFGS memory, and its line search: jaxopt's "zoom" (strong Wolfe), "backtracking" or
     # "hager-zhang"; the first trial step "increase" (grow the last accepted one, the paper
     # schedule's), "max" (the full L-BFGS step) or "current"; at most `maxls` trials.
+    # history_size: 1 to MAX_HISTORY_SIZE (1000); maxls: 1 to MAX_LINESEARCH_STEPS (1000).
     history_size: int = 10
     linesearch: str = "zoom"
     linesearch_init: str = "increase"
     maxls: int = 30
     # Iterations per compiled chunk: progress (and cancel) is reported after each chunk, and
-    # "per_chunk" searches the matches again.
+    # "per_chunk" searches the matches again. 1 to MAX_ITERATIONS (100000).
     chunk_iterations: int = 10
 
     def __post_init__(self):
         super().__post_init__()
-        if min(self._one_or_per_scale("iterations", int)) < 1:
-            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        self._one_or_per_scale(
+            "iterations", lambda v: check_count("iterations", v, high=MAX_ITERATIONS)
+        )
         check_number("alpha", self.alpha, high=MAX_ALPHA)
         check_number("beta", self.beta, high=MAX_BETA)
         if self.beta_last is not None:
             check_number("beta_last", self.beta_last, high=MAX_BETA)
-        if self.nn_update not in NN_UPDATES:
-            raise ValueError(
-                f"nn_update must be one of {', '.join(NN_UPDATES)}, got {self.nn_update!r}"
-            )
-        if self.alpha_scaling not in ALPHA_SCALINGS:
-            raise ValueError(
-                f"alpha_scaling must be one of {', '.join(ALPHA_SCALINGS)}, "
-                f"got {self.alpha_scaling!r}"
-            )
-        if self.content_scales not in CONTENT_SCALES:
-            raise ValueError(
-                f"content_scales must be one of {', '.join(CONTENT_SCALES)}, "
-                f"got {self.content_scales!r}"
-            )
-        object.__setattr__(self, "layers", tuple(self.layers))
+        check_choice("nn_update", self.nn_update, NN_UPDATES)
+        check_choice("alpha_scaling", self.alpha_scaling, ALPHA_SCALINGS)
+        check_choice("content_scales", self.content_scales, CONTENT_SCALES)
+        object.__setattr__(self, "layers", check_layers("layers", self.layers))
         check_content_layer(self.content_layer)
-        self.solver_options()  # checks the solver's fields
-        if self.chunk_iterations < 1:
-            raise ValueError(f"chunk_iterations must be >= 1, got {self.chunk_iterations}")
+        self._count("patch_size", high=MAX_PATCH_SIZE)
+        self._count("chunk_iterations", high=MAX_ITERATIONS)
+        options = self.solver_options()  # checks the solver's fields (`SolverOptions`)
+        object.__setattr__(self, "history_size", options.history_size)
+        object.__setattr__(self, "maxls", options.maxls)
 
     def _one_or_per_scale(self, name: str, convert) -> tuple:
         """Field `name` (one number, or a sequence of one per scale) stored as one `convert`ed
@@ -282,12 +337,10 @@ class TranslateConfig(PyramidConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.image2feature not in ("auto", "network", "content"):
-            raise ValueError(
-                f"image2feature must be auto, network or content, got {self.image2feature!r}"
-            )
-        if self.paste not in PASTES:
-            raise ValueError(f"paste must be poisson or direct, got {self.paste!r}")
+        check_choice("image2feature", self.image2feature, IMAGE2FEATURES)
+        check_path("image2feature_checkpoint", self.image2feature_checkpoint)
+        check_path("feature2image_checkpoint", self.feature2image_checkpoint)
+        check_choice("paste", self.paste, PASTES)
 
 
 # The config of the default method; kept under the name `npsynth.inpaint` has always taken.

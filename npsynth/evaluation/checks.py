@@ -253,6 +253,19 @@ def check_output_file(path, *, flag: str = "--out", image: bool = True) -> Path:
     return target
 
 
+def check_output_size(path, width: int, height: int, *, flag: str = "--out", given=None) -> None:
+    """Check that the format of the image file `path` holds a `width` x `height` image
+    (`npsynth.io.MAX_SIDES`: JPEG, WebP), before the work starts; `given`: the name the
+    user gave (default `path`).
+
+    Raises:
+      InputError: naming `flag`, the format, its limit and the size.
+    """
+    problem = npio.size_problem(path, width, height)
+    if problem is not None:
+        raise InputError(f"{flag} {str(given if given is not None else path)!r}: {problem}")
+
+
 def check_output_folder(folder, files: Iterable = (), *, flag: str = "--out") -> None:
     """Check that the folder `folder` and the `files` a run writes in it can be written,
     before the work starts (nothing is created).

@@ -207,10 +207,21 @@ def render_report(rows: Sequence[Mapping], *, header: Sequence[str]) -> str:
     return "\n".join(lines + per_photo_table(rows, method_names)) + "\n"
 
 
+# Characters a Markdown table cell shows as themselves only when backslash-escaped: the
+# cell's "|", a code span's "`", emphasis "*" and "~", a link's "[" "]", HTML's "<" and "&"
+# (a backslash itself is escaped first). "_" inside a word is literal and left as it is.
+_MARKDOWN_SPECIAL = "`|*~[]<&"
+
+
 def table_cell(text) -> str:
-    """`text` as one Markdown table cell: "|" escaped, line breaks written as \\n and \\r
-    (a photo named "a|b.png" or with a newline keeps its row)."""
-    return str(text).replace("|", "\\|").replace("\n", "\\n").replace("\r", "\\r")
+    """`text` as one Markdown table cell that renders as `text`: a backslash and the
+    characters of `_MARKDOWN_SPECIAL` backslash-escaped, line breaks written as \\n and \\r
+    (a photo named "a|b.png", "x\\.png", "b`q`.png" or with a newline keeps its row and
+    its name)."""
+    cell = str(text).replace("\\", "\\\\")
+    for char in _MARKDOWN_SPECIAL:
+        cell = cell.replace(char, "\\" + char)
+    return cell.replace("\n", "\\n").replace("\r", "\\r")
 
 
 def scale_seconds(rows: Sequence[Mapping], method: str) -> dict[str, list[float]]:

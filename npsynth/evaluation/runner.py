@@ -493,6 +493,7 @@ def inpaint_file(image_path, mask_path, out, config: PyramidConfig):
         # (EXIF orientation rules, resized, checked), each file opened once (a photo may be a
         # pipe: --image <(cat p.png)).
         image, mask, info = npio.load_photo_and_mask(image_path, mask_path)
+    checks.check_output_size(target, image.shape[1], image.shape[0], given=out)
     try:
         result = inpaint(image, mask, config=config, progress=True)
     except ValueError as error:  # npsynth's own "cannot fill this" messages

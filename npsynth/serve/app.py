@@ -44,7 +44,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from npsynth.config.inpaint import config_for
+from npsynth.config.inpaint import check_count, config_for
 from npsynth.serve.jobs import JobQueue, JobRequest, QueueFull
 from npsynth.serve.uploads import (
     Limits,
@@ -132,12 +132,8 @@ def job_config(body: dict):
         raise ValueError("scales must be a list of whole numbers of pixels, e.g. 128, 256")
     if len(scales) > MAX_SCALES or any(s > MAX_SCALE for s in scales):
         raise ValueError(f"at most {MAX_SCALES} scales of at most {MAX_SCALE} px each")
-    iterations = fields.get("iterations", 1)
-    if not isinstance(iterations, int) or iterations > MAX_ITERATIONS:
-        raise ValueError(f"iterations must be a whole number up to {MAX_ITERATIONS}")
-    levels = fields.get("levels", 1)
-    if not isinstance(levels, int) or isinstance(levels, bool) or levels > MAX_SCALES:
-        raise ValueError(f"levels must be a whole number up to {MAX_SCALES}")
+    check_count("iterations", fields.get("iterations", 1), high=MAX_ITERATIONS)
+    check_count("levels", fields.get("levels", 1), high=MAX_SCALES)
     return config_for(method, **fields)
 
 

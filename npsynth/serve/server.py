@@ -19,8 +19,20 @@ from npsynth.serve.uploads import Limits
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+def check_host(host: str) -> str:
+    """`host`, or a ValueError when it names no address: an empty host would listen on every
+    interface without saying so (name 0.0.0.0 for that)."""
+    if not host.strip():
+        raise ValueError(
+            f"--host is empty ({host!r}), which would listen on every interface; give an "
+            "address: 127.0.0.1 (this machine only), or 0.0.0.0 to mean every interface"
+        )
+    return host
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket at `host`:`port` (port 0: a free one, chosen by the system)."""
+    check_host(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
