@@ -21,7 +21,7 @@ from pathlib import Path
 
 from npsynth.evaluation import checks, compare
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
-from npsynth.io import atomic_write
+from npsynth.files import atomic_write
 
 
 @main_errors(code=2)

@@ -29,7 +29,7 @@ from npsynth.evaluation.cli_errors import (
     positive_int,
 )
 from npsynth.evaluation.runner import Photos
-from npsynth.io import atomic_write
+from npsynth.files import atomic_write
 
 
 def float_list(text: str) -> tuple[float, ...]:

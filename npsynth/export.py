@@ -25,7 +25,7 @@ import numpy as np
 from flax import nnx
 
 from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
-from npsynth.io import NotRegularFile, atomic_write, open_input, read_regular
+from npsynth.files import NotRegularFile, atomic_write, open_input, read_regular
 from npsynth.models.content_net import ContentNet, make_content_net
 from npsynth.models.layers import count_params, eval_mode
 from npsynth.models.translation import FeatureToImage, ImageToFeature
@@ -188,7 +188,7 @@ _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 def _read_npz(path: Path, what: str) -> tuple[dict, dict[str, np.ndarray]]:
     """(header, stored arrays) of the exported network file `path`, opened once
-    (`npsynth.io.open_input`: a FIFO with no writer is refused, never waited on).
+    (`npsynth.files.open_input`: a FIFO with no writer is refused, never waited on).
 
     Raises:
       FileNotFoundError: no such file. ValueError: not a regular file, not an npsynth

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from npsynth.io import FOLDER_MARKER, NotRegularFile, open_regular, read_regular
+from npsynth.files import FOLDER_MARKER, NotRegularFile, open_regular, read_regular
 
 MARKER = FOLDER_MARKER
 

@@ -47,7 +47,7 @@ def test_csv_round_trip(tmp_path):
     assert back == [
         {k: (str(v) if k == "scale_seconds" else v) for k, v in r.items()} for r in ROWS
     ]
-    assert not list(tmp_path.glob(".*.tmp"))  # written through npsynth.io.atomic_write
+    assert not list(tmp_path.glob(".*.tmp"))  # written through npsynth.files.atomic_write
     report.write_csv(tmp_path / "other.csv", [{"a": 1, "b": "x"}], columns=["a", "b"])
     assert (tmp_path / "other.csv").read_text().splitlines() == ["a,b", "1,x"]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from npsynth import files as npfiles
 from npsynth import io, masks, resize
 
 
@@ -315,9 +316,9 @@ def test_list_images(tmp_path):
     for name in ["b.PNG", "a.jpg", "sub/c.JpEg", "sub/d.webp", "e.bmp", "notes.txt", ".hidden.png"]:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    names = [p.relative_to(tmp_path).as_posix() for p in io.list_images(tmp_path)]
+    names = [p.relative_to(tmp_path).as_posix() for p in npfiles.list_images(tmp_path)]
     assert names == ["a.jpg", "b.PNG", "e.bmp", "sub/c.JpEg", "sub/d.webp"]
-    flat = [p.name for p in io.list_images(tmp_path, recursive=False)]
+    flat = [p.name for p in npfiles.list_images(tmp_path, recursive=False)]
     assert flat == ["a.jpg", "b.PNG", "e.bmp"]
 
 
@@ -325,21 +326,21 @@ def test_list_images_glob_pattern(tmp_path):
     for name in ["m10_0.png", "m10_1.PNG", "m20_0.png", "m10_x.txt", ".m10_h.png", "sub/m10_2.png"]:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    assert io.is_glob_pattern(tmp_path / "m10_*.png") and not io.is_glob_pattern(tmp_path)
-    names = [p.relative_to(tmp_path).as_posix() for p in io.list_images(tmp_path / "m10_*")]
+    assert npfiles.is_glob_pattern(tmp_path / "m10_*.png") and not npfiles.is_glob_pattern(tmp_path)
+    names = [p.relative_to(tmp_path).as_posix() for p in npfiles.list_images(tmp_path / "m10_*")]
     assert names == ["m10_0.png", "m10_1.PNG"]
-    deep = [p.relative_to(tmp_path).as_posix() for p in io.list_images(tmp_path / "**/m10_*")]
+    deep = [p.relative_to(tmp_path).as_posix() for p in npfiles.list_images(tmp_path / "**/m10_*")]
     assert deep == ["m10_0.png", "m10_1.PNG", "sub/m10_2.png"]
     with pytest.raises(ValueError, match="match the pattern .*m30_"):
-        io.list_images(tmp_path / "m30_*.png")
+        npfiles.list_images(tmp_path / "m30_*.png")
 
 
 def test_list_images_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images .*empty"):
-        io.list_images(tmp_path / "empty")
+        npfiles.list_images(tmp_path / "empty")
     with pytest.raises(FileNotFoundError, match="missing"):
-        io.list_images(tmp_path / "missing")
+        npfiles.list_images(tmp_path / "missing")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -348,9 +349,9 @@ def test_list_images_errors(tmp_path):
 
 def test_atomic_write_bytes_and_text_create_folders(tmp_path):
     target = tmp_path / "a" / "b" / "file.bin"
-    assert io.atomic_write(target, b"\x00\x01") == target
+    assert npfiles.atomic_write(target, b"\x00\x01") == target
     assert target.read_bytes() == b"\x00\x01"
-    io.atomic_write(target, "héllo\n")
+    npfiles.atomic_write(target, "héllo\n")
     assert target.read_bytes() == "héllo\n".encode()
     assert sorted(p.name for p in target.parent.iterdir()) == ["file.bin"]
 
@@ -363,9 +364,9 @@ def test_atomic_write_failure_keeps_the_old_file_and_no_temporary(tmp_path, monk
     def failing_replace(src, dst):
         raise error
 
-    monkeypatch.setattr(io.os, "replace", failing_replace)
+    monkeypatch.setattr(npfiles.os, "replace", failing_replace)
     with pytest.raises(type(error)):
-        io.atomic_write(target, "new")
+        npfiles.atomic_write(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
 
@@ -375,14 +376,14 @@ def test_atomic_write_makes_its_temporary_file_in_the_destination_folder(tmp_pat
     rename across file systems fails)."""
     target = tmp_path / "out" / "report.md"
     renames = []
-    real_replace = io.os.replace
+    real_replace = npfiles.os.replace
 
     def spying_replace(src, dst):
         renames.append((Path(src), Path(dst), Path(src).read_bytes()))
         return real_replace(src, dst)
 
-    monkeypatch.setattr(io.os, "replace", spying_replace)
-    io.atomic_write(target, "new")
+    monkeypatch.setattr(npfiles.os, "replace", spying_replace)
+    npfiles.atomic_write(target, "new")
     ((src, dst, data),) = renames
     assert dst == target and src.parent == target.parent and src != target
     assert data == b"new" and target.read_text() == "new"
@@ -397,7 +398,7 @@ def test_atomic_write_on_a_full_disk_names_the_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(io, "open", full_disk, raising=False)
     with pytest.raises(OSError) as caught:
-        io.atomic_write(tmp_path / "report.md", "text")
+        npfiles.atomic_write(tmp_path / "report.md", "text")
     assert (caught.value.errno, caught.value.filename) == (28, str(tmp_path / "report.md"))
     assert list(tmp_path.iterdir()) == []
 
@@ -418,25 +419,25 @@ def test_npsynths_own_files_are_read_and_appended_only_when_regular(tmp_path):
     from test_reading import release, within
 
     own = tmp_path / "metrics.jsonl"
-    assert not io.check_regular(own, "metrics")
-    io.append_regular(own, "one\n", "metrics")  # created
-    io.append_regular(own, "two\n", "metrics")
-    assert io.check_regular(own) and io.read_regular(own) == "one\ntwo\n"
+    assert not npfiles.check_regular(own, "metrics")
+    npfiles.append_regular(own, "one\n", "metrics")  # created
+    npfiles.append_regular(own, "two\n", "metrics")
+    assert npfiles.check_regular(own) and npfiles.read_regular(own) == "one\ntwo\n"
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
     message = rf"^cannot use metrics '{fifo}': it is not a regular file \(a pipe\); remove it"
     calls = (
-        lambda: io.check_regular(fifo, "metrics"),
-        lambda: io.read_regular(fifo, "metrics"),
-        lambda: io.append_regular(fifo, "x", "metrics"),
+        lambda: npfiles.check_regular(fifo, "metrics"),
+        lambda: npfiles.read_regular(fifo, "metrics"),
+        lambda: npfiles.append_regular(fifo, "x", "metrics"),
     )
     for call in calls:
-        with pytest.raises(io.NotRegularFile, match=message):
+        with pytest.raises(npfiles.NotRegularFile, match=message):
             within(call, unblock=release(fifo))
-    with pytest.raises(io.NotRegularFile, match=r"it is not a regular file \(a folder\)"):
-        io.read_regular(tmp_path, "metrics")
+    with pytest.raises(npfiles.NotRegularFile, match=r"it is not a regular file \(a folder\)"):
+        npfiles.read_regular(tmp_path, "metrics")
     with pytest.raises(FileNotFoundError):
-        io.read_regular(tmp_path / "missing.json", "metrics")
+        npfiles.read_regular(tmp_path / "missing.json", "metrics")
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # never replaced
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from npsynth import files as npfiles
 from npsynth import io
 from npsynth.evaluation import checks, runner
 from npsynth.evaluation.cli_errors import InputError
@@ -87,7 +88,7 @@ PIXELS = (np.arange(4 * 6 * 3).reshape(4, 6, 3) * 3).astype(np.uint8)
 
 
 @pytest.mark.parametrize(
-    "read", [io.load_image, io.image_size, io.load_mask, lambda p: io.open_input(p, "file")]
+    "read", [io.load_image, io.image_size, io.load_mask, lambda p: npfiles.open_input(p, "file")]
 )
 def test_a_fifo_without_a_writer_is_refused_at_once(read, tmp_path):
     fifo = tmp_path / "photo.png"
@@ -337,9 +338,9 @@ def _photos_with_loops(root: Path, loops: int) -> Path:
 @pytest.mark.parametrize("loops", [1, 2])
 def test_a_recursive_glob_over_symlink_loops_lists_each_photo_once(tmp_path, loops):
     ph = _photos_with_loops(tmp_path, loops)
-    found = within(lambda: io.list_images(str(ph / "**" / "*.png")))
+    found = within(lambda: npfiles.list_images(str(ph / "**" / "*.png")))
     assert found == [ph / "a.png", ph / "sub" / "b.png"]
-    assert within(lambda: io.list_images(ph)) == [ph / "a.png", ph / "sub" / "b.png"]
+    assert within(lambda: npfiles.list_images(ph)) == [ph / "a.png", ph / "sub" / "b.png"]
 
 
 def test_a_symlinked_sub_folder_is_followed_once(tmp_path):
@@ -353,7 +354,7 @@ def test_a_symlinked_sub_folder_is_followed_once(tmp_path):
     (ph / "again").symlink_to(elsewhere)  # the same real folder: read once, at its first path
     names = [name for name, _ in checks.list_photos(ph)]
     assert names == ["a.png", "again/c.png"]
-    assert io.list_images(str(ph / "**" / "*.png")) == [ph / "a.png", ph / "again" / "c.png"]
+    assert npfiles.list_images(str(ph / "**" / "*.png")) == [ph / "a.png", ph / "again" / "c.png"]
 
 
 def test_a_glob_keeps_its_meaning(tmp_path):
@@ -361,10 +362,10 @@ def test_a_glob_keeps_its_meaning(tmp_path):
     (ph / "s" / ".hidden").mkdir(parents=True)
     for name in ("a.png", "s/b.png", "s/.c.png", "s/.hidden/d.png", "s/e.jpg"):
         Image.fromarray(PIXELS).save(ph / name)
-    assert io.list_images(str(ph / "*" / "*.png")) == [ph / "s" / "b.png"]
-    assert io.list_images(str(ph / "**" / "*.png")) == [ph / "a.png", ph / "s" / "b.png"]
-    assert io.list_images(str(ph / "s" / "[be].*")) == [ph / "s" / "b.png", ph / "s" / "e.jpg"]
-    assert io.list_images(str(ph / "?.png")) == [ph / "a.png"]
+    assert npfiles.list_images(str(ph / "*" / "*.png")) == [ph / "s" / "b.png"]
+    assert npfiles.list_images(str(ph / "**" / "*.png")) == [ph / "a.png", ph / "s" / "b.png"]
+    assert npfiles.list_images(str(ph / "s" / "[be].*")) == [ph / "s" / "b.png", ph / "s" / "e.jpg"]
+    assert npfiles.list_images(str(ph / "?.png")) == [ph / "a.png"]
 
 
 def test_an_existing_folder_with_glob_characters_is_a_folder(tmp_path):
@@ -373,9 +374,9 @@ def test_an_existing_folder_with_glob_characters_is_a_folder(tmp_path):
     Image.fromarray(PIXELS).save(folder / "a.png")
     (tmp_path / "ph 1").mkdir()  # what the glob "ph [1]" would match instead
     Image.fromarray(PIXELS).save(tmp_path / "ph 1" / "other.png")
-    assert io.list_images(folder) == [folder / "a.png"]
+    assert npfiles.list_images(folder) == [folder / "a.png"]
     assert checks.list_photos(folder) == [("a.png", folder / "a.png")]
-    assert io.is_glob_pattern(tmp_path / "ph [1]" / "*.png")
+    assert npfiles.is_glob_pattern(tmp_path / "ph [1]" / "*.png")
 
 
 # ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from npsynth import files as npfiles
 from npsynth import folders
 from npsynth import io as npio
 from npsynth.evaluation.cli_errors import InputError, as_input_error
@@ -35,8 +36,8 @@ SETTINGS_KEYS = ("images", "masks", "hole", "seed", "methods", "baselines", "con
 
 
 def glob_root(pattern) -> Path:
-    """The fixed folder a glob pattern starts in (`npsynth.io.glob_root`)."""
-    return npio.glob_root(pattern)
+    """The fixed folder a glob pattern starts in (`npsynth.files.glob_root`)."""
+    return npfiles.glob_root(pattern)
 
 
 def photo_names(paths: Sequence[Path], root) -> list[str]:
@@ -74,7 +75,7 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
     """(name, path) of every photo in the folder or glob pattern `images`, sorted by path.
 
     Args:
-      images: a folder (searched with its sub-folders) or a glob pattern (`npsynth.io.list_images`).
+      images: a folder (searched with its sub-folders) or a glob pattern (`npsynth.files.list_images`).
       skip: folders and files that are never read as photos: the run's own outputs. A
         folder `images` inside one of them is refused (the run would rewrite its photos).
       flag: the flag that gave `images`, for messages.
@@ -85,7 +86,7 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
         the same file.
     """
     skip = _resolved(skip)
-    root = glob_root(images) if npio.is_glob_pattern(images) else Path(images)
+    root = glob_root(images) if npfiles.is_glob_pattern(images) else Path(images)
     inside = _under(root, skip)
     if inside is not None and root.exists():
         raise InputError(
@@ -93,7 +94,7 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
             "pass another --out"
         )
     with as_input_error():
-        found = npio.list_images(images, flag=flag, role="photo")
+        found = npfiles.list_images(images, flag=flag, role="photo")
     paths = [path for path in found if _under(path, skip) is None]
     if not paths:
         raise InputError(
@@ -143,7 +144,7 @@ def list_masks(masks, *, skip: Iterable = (), flag: str = "--masks") -> list[Pat
         # A path that exists and is no folder is one mask file (read and checked as one,
         # so a pipe or a FIFO is named as such), else a folder or a glob pattern.
         one = os.path.exists(masks) and not os.path.isdir(masks)
-        paths = [Path(masks)] if one else npio.list_images(masks, flag=flag, role="mask")
+        paths = [Path(masks)] if one else npfiles.list_images(masks, flag=flag, role="mask")
     skip = _resolved(skip)
     for path in paths:
         inside = _under(path, skip)
@@ -305,8 +306,8 @@ def is_settings(value) -> bool:
 def _older_run(folder: Path) -> bool:
     """Whether `folder` holds a run written before the marker existed: its settings.json."""
     try:
-        return is_settings(json.loads(npio.read_regular(folder / "settings.json", "settings")))
-    except npio.NotRegularFile:
+        return is_settings(json.loads(npfiles.read_regular(folder / "settings.json", "settings")))
+    except npfiles.NotRegularFile:
         raise
     except (OSError, ValueError):
         return False

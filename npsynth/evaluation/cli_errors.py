@@ -29,11 +29,11 @@ import re
 import sys
 
 from npsynth import compile_cache
-from npsynth.io import NotRegularFile
+from npsynth.files import NotRegularFile
 
 INTERRUPTED = 130  # exit code after Ctrl-C: 128 + SIGINT
 
-# `npsynth.io.atomic_write`'s hidden temporary file: ".<name>.<32 hex digits>.tmp".
+# `npsynth.files.atomic_write`'s hidden temporary file: ".<name>.<32 hex digits>.tmp".
 _TEMPORARY = re.compile(r"(^|/)\.([^/]+)\.[0-9a-f]{32}\.tmp$")
 
 

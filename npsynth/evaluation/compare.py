@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth.io import open_input
+from npsynth.files import open_input
 
 METRICS = ("psnr_hole", "l1_hole", "ssim_hole")
 LOWER_IS_BETTER = ("l1_", "l2_", "seconds")

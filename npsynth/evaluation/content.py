@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import masks, metrics, resize, viz
 from npsynth.evaluation import report
@@ -254,4 +255,4 @@ def write_results(out: Path, rows: Sequence[Mapping], grid: np.ndarray, text: st
     out.mkdir(parents=True, exist_ok=True)
     report.write_csv(out / "metrics.csv", rows, columns=list(rows[0]))
     npio.save_image(out / "grid.png", grid)
-    npio.atomic_write(out / "report.md", text)
+    npfiles.atomic_write(out / "report.md", text)

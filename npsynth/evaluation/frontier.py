@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth import io as npio
+from npsynth import files as npfiles
 from npsynth import metrics, pyramid
 from npsynth.config.inpaint import OptimizeConfig
 from npsynth.evaluation import report
@@ -154,7 +154,7 @@ def run_frontier(
             raise ValueError(f"{out} holds a frontier run with other settings; drop --resume")
         with open(csv_file, newline="") as f:
             rows = list(csv.DictReader(f))
-    npio.atomic_write(settings_file, json.dumps(settings, indent=1))
+    npfiles.atomic_write(settings_file, json.dumps(settings, indent=1))
     done = {(r["photo"], r["schedule"]) for r in rows}
     pairs = load_pairs(photos)
     for name, image, mask in pairs:
@@ -170,7 +170,7 @@ def run_frontier(
             report.write_csv(csv_file, rows, COLUMNS)
             table = summary(rows)
             text = frontier_markdown(table, settings, len({r["photo"] for r in rows}))
-            npio.atomic_write(out / "frontier.md", text)
+            npfiles.atomic_write(out / "frontier.md", text)
             plot(table, out / "frontier.png")
     print(frontier_markdown(summary(rows), settings, len(pairs)), file=stream)
     return rows
@@ -264,4 +264,4 @@ def plot(table: Sequence[Mapping], path: Path, *, size=(720, 480)) -> None:
     draw.text((8, 16), "mean hole PSNR (dB)", fill="black")
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
-    npio.atomic_write(path, buffer.getvalue())
+    npfiles.atomic_write(path, buffer.getvalue())

@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import masks, metrics, viz
 from npsynth.config.inpaint import PyramidConfig
@@ -276,7 +277,7 @@ def run_gallery(
     }
     rows = [r for r in rows if r["case"] in done]
     out.mkdir(parents=True, exist_ok=True)
-    npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
     lines = [*header, f"- machine: {report.machine()}", report.config_line(configs)]
     for case in cases:
         if case.name in done:
@@ -313,7 +314,7 @@ def _case_rows(rows, name: str) -> list[tuple[str, dict]]:
 
 def _write(out: Path, rows: Sequence[Mapping], text: str) -> None:
     report.write_csv(out / CSV_FILE, rows, columns=CSV_COLUMNS)
-    npio.atomic_write(out / "report.md", text)
+    npfiles.atomic_write(out / "report.md", text)
 
 
 def render_gallery_report(

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from npsynth.io import atomic_write, read_regular
+from npsynth.files import atomic_write, read_regular
 from npsynth.metrics import RING_WIDTH
 
 # Texture and colour measures (`npsynth.metrics`): optional in a metrics.csv, read as NaN.
@@ -60,7 +60,7 @@ def machine() -> str:
 
 
 def write_csv(path, rows: Sequence[Mapping], columns: Sequence[str] | None = None) -> None:
-    """Write `rows` as CSV with a header, atomically (`npsynth.io.atomic_write`).
+    """Write `rows` as CSV with a header, atomically (`npsynth.files.atomic_write`).
 
     Args:
       path: the file to (re)write.
@@ -83,7 +83,7 @@ def read_csv(path) -> list[dict]:
     Raises:
       ValueError: another column is missing, a row has fewer or more fields than the header
         (cut short, or edited), or a measure is not a number; the message names the file
-        and the line. `npsynth.io.NotRegularFile`: the file is not a regular file (a FIFO
+        and the line. `npsynth.files.NotRegularFile`: the file is not a regular file (a FIFO
         is never read).
     """
     text = read_regular(path, "the run's metrics")

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from npsynth import files as npfiles
 from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
@@ -236,7 +237,7 @@ def read_settings(folder: Path, context: str) -> dict:
     """
     path = folder / SETTINGS_FILE
     with as_input_error(f"{context}: {SETTINGS_FILE}"):
-        saved = json.loads(npio.read_regular(path, "the run's settings"))
+        saved = json.loads(npfiles.read_regular(path, "the run's settings"))
     if not checks.is_settings(saved):
         raise InputError(
             f"{context}: {path} is not the settings.json of an npsynth run (it lacks "
@@ -394,7 +395,7 @@ def _fill(evaluation: Evaluation, out: Path, items, settings, rows, fns, *, resu
     report_path = out / "report.md"
     if not resume:  # Old rows must not outlive the settings they were made with.
         report.write_csv(out / "metrics.csv", rows)
-    npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
 
     def kept_methods(name):  # those that scored `name` before and whose output is still there
         file = checks.output_file(name)
@@ -415,7 +416,7 @@ def _fill(evaluation: Evaluation, out: Path, items, settings, rows, fns, *, resu
 
     def write_report():
         text = report.render_report(rows, header=report_header(evaluation, rows))
-        npio.atomic_write(report_path, text)
+        npfiles.atomic_write(report_path, text)
 
     try:
         batch_fns = batch_fillers(evaluation) if evaluation.batch > 1 else None
@@ -462,7 +463,7 @@ def _fill(evaluation: Evaluation, out: Path, items, settings, rows, fns, *, resu
         write_report()
     print(f"wrote {report_path}\n")
     # A folder name not in UTF-8 is shown as U+FFFD.
-    print(npio.read_regular(report_path, "the run's report", errors="replace"))
+    print(npfiles.read_regular(report_path, "the run's report", errors="replace"))
     return report_path
 
 

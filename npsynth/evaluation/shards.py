@@ -15,8 +15,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from npsynth import files as npfiles
 from npsynth import folders as folders_module
-from npsynth import io as npio
 from npsynth.evaluation import checks, report, runner
 from npsynth.evaluation.cli_errors import InputError
 from npsynth.evaluation.runner import SETTINGS_FILE
@@ -115,7 +115,7 @@ def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path
                     shutil.copytree(folder / part, out / part, dirs_exist_ok=True)
         rows.sort(key=lambda r: r["image"])
         report.write_csv(out / "metrics.csv", rows)
-        npio.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+        npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
         photos = len({r["image"] for r in rows})
         header = [
             f"- command: `{command}`" if command else "- merged runs",
@@ -128,4 +128,4 @@ def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path
             + (f"; baselines: {', '.join(settings['baselines'])}" if settings["baselines"] else ""),
             f"- configs: `{json.dumps(settings['config'])}`",
         ]
-        return npio.atomic_write(out / "report.md", report.render_report(rows, header=header))
+        return npfiles.atomic_write(out / "report.md", report.render_report(rows, header=header))

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth.evaluation import checks, runner
 
@@ -343,9 +344,9 @@ def make_study(
         npio.save_image(out / "sheets" / f"{pair}.png", sheet)  # no `like`: no metadata
     methods = {m: str(folder) for m, folder in folders.items()}
     key = make_key([found[i][0] for i in order], a_left.tolist(), methods, seed)
-    npio.atomic_write(out / "key.json", json.dumps(key, indent=1) + "\n")
-    npio.atomic_write(out / "answers_template.csv", answers_template(ids))
-    npio.atomic_write(out / "README.md", JUDGE_README)
+    npfiles.atomic_write(out / "key.json", json.dumps(key, indent=1) + "\n")
+    npfiles.atomic_write(out / "answers_template.csv", answers_template(ids))
+    npfiles.atomic_write(out / "README.md", JUDGE_README)
     return len(found)
 
 
@@ -376,5 +377,5 @@ def score_study(study: Path, answer_files: Sequence[Path]) -> str:
         answers = parse_answers(path.read_text(), ids, name=str(path))
         judges[path.stem] = outcomes(answers, key)
     text = score_table(judges, key["methods"], len(ids))
-    npio.atomic_write(study / "score.md", text)
+    npfiles.atomic_write(study / "score.md", text)
     return text

@@ -32,7 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from npsynth.evaluation.study import LETTERS, parse_answers, study_pairs
-from npsynth.io import atomic_write
+from npsynth.files import atomic_write
 from npsynth.serve.app import STATIC, LocalOnly
 
 JUDGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")

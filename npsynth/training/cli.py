@@ -19,7 +19,7 @@ import tyro
 from npsynth import compile_cache
 from npsynth.config import flags
 from npsynth.export import ExportPathError, check_export_path
-from npsynth.io import NotRegularFile
+from npsynth.files import NotRegularFile
 from npsynth.training import loop
 from npsynth.training.data import DatasetError
 from npsynth.training.trainers import Trainer

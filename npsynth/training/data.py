@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from npsynth import files as npfiles
 from npsynth import io, masks
 
 # `--tfds` short names.
@@ -59,7 +60,7 @@ class FolderSource:
         try:
             # An entry that is not a regular file (a FIFO) is listed, so that reading it
             # names it in the warning for unreadable photos (`TrainBatches`).
-            self.paths = io.list_images(folder, recursive=True, role="photo", strict=False)
+            self.paths = npfiles.list_images(folder, recursive=True, role="photo", strict=False)
         except (FileNotFoundError, ValueError) as error:
             raise DatasetError(f"--images: {error}") from None
         self.name = f"folder {str(folder)!r}"

@@ -3,7 +3,7 @@ progress bar, steps per second, and the loss curves (loss.png; Pillow only, no m
 
 Metrics and notes are appended a line at a time, so a run that is killed loses at most a
 half-written last line, which `read_metrics` skips; every other file is written whole
-with `npsynth.io.atomic_write`.
+with `npsynth.files.atomic_write`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from npsynth.io import append_regular, atomic_write, read_regular
+from npsynth.files import append_regular, atomic_write, read_regular
 from npsynth.training.devices import is_main_process
 from npsynth.training.workdir import LOG_FILE, METRICS_FILE
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from npsynth import folders
-from npsynth.io import NotRegularFile, atomic_write, check_regular, read_regular
+from npsynth.files import NotRegularFile, atomic_write, check_regular, read_regular
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"

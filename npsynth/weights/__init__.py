@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from npsynth.io import open_input
+from npsynth.files import open_input
 from npsynth.weights import keras_h5, pypi
 from npsynth.weights.cache import CACHE_FILE, read_cache, write_cache
 from npsynth.weights.checks import (

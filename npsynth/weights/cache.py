@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth.io import atomic_write
+from npsynth.files import atomic_write
 from npsynth.models.vgg import CONV_NAMES
 from npsynth.weights.checks import Arrays, WeightsError, content_sha256
 
@@ -41,7 +41,7 @@ def read_cache(path: str | os.PathLike, *, stream=None) -> Arrays:
 
 
 def write_cache(path: str | os.PathLike, arrays: Arrays) -> Path:
-    """Write `arrays` as an npsynth cache file, atomically (`npsynth.io.atomic_write`)."""
+    """Write `arrays` as an npsynth cache file, atomically (`npsynth.files.atomic_write`)."""
     payload = {f"{n}/kernel": k for n, (k, _) in arrays.items()}
     payload |= {f"{n}/bias": b for n, (_, b) in arrays.items()}
     payload["sha256"] = np.array(content_sha256(arrays))

@@ -12,7 +12,7 @@ import os
 import urllib.request
 from pathlib import Path
 
-from npsynth.io import atomic_write
+from npsynth.files import atomic_write
 from npsynth.models.vgg import CONV_NAMES
 from npsynth.weights.checks import Arrays, WeightsError, check_arrays
 
@@ -65,7 +65,7 @@ def read_keras_h5(
 
 def download(url: str, dest: Path, *, md5: str, timeout: float = DOWNLOAD_TIMEOUT_S) -> Path:
     """Download `url` to `dest`: read it whole (with a progress bar), check its md5, and only
-    then write it (`npsynth.io.atomic_write`), so a failed download leaves nothing behind."""
+    then write it (`npsynth.files.atomic_write`), so a failed download leaves nothing behind."""
     from tqdm.auto import tqdm
 
     digest, blocks = hashlib.md5(), []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth.io import atomic_write
+from npsynth.files import atomic_write
 from npsynth.models.vgg import CONV_NAMES
 from npsynth.weights.checks import Arrays, WeightsError, check_arrays, file_digest
 from npsynth.weights.keras_h5 import keras_name
