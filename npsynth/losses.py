@@ -25,8 +25,9 @@ import numpy as np
 from jax import lax
 
 from npsynth import patches
+from npsynth.config.checks import check_content_layer
 from npsynth.masks import check_mask
-from npsynth.models.vgg import LAYERS, STRIDES, check_images
+from npsynth.models.vgg import STRIDES, check_images
 
 DEFAULT_LAYERS = ("relu3_1", "relu4_1")
 
@@ -89,17 +90,6 @@ def feature_content_loss(features: jax.Array, reference_features: jax.Array) -> 
         )
     difference = features - lax.stop_gradient(reference_features)
     return jnp.mean(jnp.mean(difference**2, axis=(1, 2, 3)))
-
-
-def check_content_layer(content_layer: str | None) -> str | None:
-    """`content_layer` if it is None (E_c in pixel space, Eq. 2) or a layer VGG-19 returns
-    (`npsynth.models.vgg.LAYERS`: conv1_1 ... relu5_4, pool1 ... pool4); else a ValueError."""
-    if content_layer is not None and content_layer not in LAYERS:
-        raise ValueError(
-            f"content_layer must be None (E_c on the pixels) or a VGG-19 layer such as "
-            f"'relu4_2' (the authors' code), one of {', '.join(LAYERS)}; got {content_layer!r}"
-        )
-    return content_layer
 
 
 def tv_loss(x: jax.Array) -> jax.Array:

@@ -19,13 +19,10 @@ import jax
 import jax.numpy as jnp
 import jaxopt
 
-from npsynth.config.inpaint import (
-    MAX_HISTORY_SIZE,
-    MAX_LINESEARCH_STEPS,
-    check_choice,
-    check_count,
-    check_number,
-)
+from npsynth.config.checks import check_choice, check_count, check_number
+
+MAX_HISTORY_SIZE = 1000  # L-BFGS memory
+MAX_LINESEARCH_STEPS = 1000  # maxls
 
 LINESEARCHES = ("zoom", "backtracking", "hager-zhang")
 LINESEARCH_INITS = ("increase", "max", "current")

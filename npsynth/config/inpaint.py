@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
-import operator
-import os
 from typing import ClassVar
 
-from npsynth.losses import check_content_layer
+from npsynth.config.checks import (
+    check_choice,
+    check_content_layer,
+    check_count,
+    check_layers,
+    check_number,
+    check_path,
+)
 
 CONTENT_REFERENCES = ("auto", "network", "harmonic", "mean", "patchmatch")
 NN_UPDATES = ("per_scale", "per_chunk", "per_chunk_last", "every_eval")  # OptimizeConfig.nn_update
@@ -43,8 +47,6 @@ MAX_ITERATIONS = 100_000  # L-BFGS iterations per scale, and per chunk
 MAX_LEVELS = 64  # more than the scales given means every level
 MAX_CHUNK_SIZE = 1 << 20  # candidates per chunk of the nearest-neighbour search
 MAX_PATCH_SIZE = 16  # feature cells a side (relu4_1 of a 512 px photo is 64 cells)
-MAX_HISTORY_SIZE = 1000  # L-BFGS memory
-MAX_LINESEARCH_STEPS = 1000  # maxls
 
 
 def _increasing_scales(name: str, values) -> tuple[int, ...]:
@@ -62,59 +64,6 @@ def _increasing_scales(name: str, values) -> tuple[int, ...]:
             f"methods work at (VGG-19's relu4_1 needs it), got {tuple(values)}"
         )
     return scales
-
-
-def check_number(name: str, value, *, high: float = math.inf) -> None:
-    """A ValueError naming setting `name` unless `value` is a finite number in [0, high]
-    (a number, not a bool or a string such as '0.5')."""
-    number = math.nan
-    if not isinstance(value, (bool, str, bytes)) and hasattr(type(value), "__float__"):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            pass
-    if not (math.isfinite(number) and 0 <= number <= high):
-        allowed = "a finite number >= 0" if high == math.inf else f"a number from 0 to {high:g}"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-
-
-def check_count(name: str, value, *, low: int = 1, high: int) -> int:
-    """`value` as an int; a ValueError naming setting `name` unless it is a whole number
-    (an int, not a bool, a float or a string) from `low` to `high`."""
-    try:
-        number = None if isinstance(value, bool) else operator.index(value)
-    except TypeError:
-        number = None
-    if number is None or not low <= number <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return number
-
-
-def check_choice(name: str, value, choices: tuple[str, ...]) -> None:
-    """A ValueError naming setting `name` unless `value` is one of the strings `choices`."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
-
-
-def check_path(name: str, value) -> None:
-    """A ValueError naming setting `name` unless `value` is None or a path (str, PathLike)."""
-    if value is not None and not isinstance(value, (str, os.PathLike)):
-        raise ValueError(f"{name} must be a path or None, got {value!r}")
-
-
-def check_layers(name: str, value) -> tuple[str, ...]:
-    """`value` (one VGG-19 layer name or a sequence of them) as a non-empty tuple of the
-    layers npsynth knows (`npsynth.models.vgg.STRIDES`); else a ValueError naming `name`."""
-    from npsynth.models.vgg import STRIDES
-
-    layers = (value,) if isinstance(value, str) else value
-    if not hasattr(layers, "__iter__") or isinstance(layers, bytes):
-        layers = (layers,)
-    layers = tuple(layers)
-    unknown = [layer for layer in layers if not isinstance(layer, str) or layer not in STRIDES]
-    if not layers or unknown:
-        raise ValueError(f"{name} must name VGG-19 layers from {', '.join(STRIDES)}; got {value!r}")
-    return layers
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -254,7 +203,7 @@ class OptimizeConfig(PyramidConfig):
     # L-BFGS memory, and its line search: jaxopt's "zoom" (strong Wolfe), "backtracking" or
     # "hager-zhang"; the first trial step "increase" (grow the last accepted one, the paper
     # schedule's), "max" (the full L-BFGS step) or "current"; at most `maxls` trials.
-    # history_size: 1 to MAX_HISTORY_SIZE (1000); maxls: 1 to MAX_LINESEARCH_STEPS (1000).
+    # history_size: 1 to npsynth.solver.MAX_HISTORY_SIZE (1000); maxls: 1 to MAX_LINESEARCH_STEPS (1000).
     history_size: int = 10
     linesearch: str = "zoom"
     linesearch_init: str = "increase"

@@ -44,7 +44,8 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from npsynth.config.inpaint import check_count, config_for
+from npsynth.config.checks import check_count
+from npsynth.config.inpaint import config_for
 from npsynth.serve.jobs import JobQueue, JobRequest, QueueFull
 from npsynth.serve.uploads import (
     Limits,
