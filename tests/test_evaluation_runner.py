@@ -136,6 +136,7 @@ def test_settings_hold_what_decides_the_scores(photos):
             "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
             "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
             "chunk_iterations": 10, "alpha_scaling": "none", "content_scales": "auto",
+            "content_layer": None,
         }},
     }  # fmt: skip
     assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back

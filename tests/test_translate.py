@@ -61,7 +61,7 @@ def test_translate_level_is_swap_then_decode(random_vgg, tiny_f2i_path):
     np.testing.assert_allclose(poisson, expected, atol=1e-4)
     np.testing.assert_array_equal(poisson[hole[..., 0] == 0], known[hole[..., 0] == 0])
     assert np.abs(poisson - got).max() > 1e-2  # the paste does change the hole
-    with pytest.raises(ValueError, match="paste must be poisson or direct"):
+    with pytest.raises(ValueError, match="paste must be one of poisson, direct"):
         translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i, paste="blend")
 
 
@@ -94,7 +94,7 @@ def test_the_paste_removes_the_decoders_colour_offset(random_vgg, tiny_f2i_path)
     np.testing.assert_allclose(poisson, truth, atol=1e-4)
     np.testing.assert_allclose(direct[inside], np.clip(truth + offset, 0, 1)[inside], atol=1e-6)
     np.testing.assert_array_equal(direct[~inside], truth[~inside])
-    with pytest.raises(ValueError, match="paste must be poisson or direct"):
+    with pytest.raises(ValueError, match="paste must be one of poisson, direct"):
         TranslateConfig(paste="blend")
 
 
