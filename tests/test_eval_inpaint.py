@@ -10,6 +10,7 @@ import pytest
 
 from conftest import sample_photo
 from eval import inpaint as cli
+from npsynth import files as npfiles
 from npsynth import io, masks, metrics
 from npsynth.evaluation import filling, runner
 
@@ -934,7 +935,7 @@ def test_a_full_disk_names_the_file_being_written(fake_inpaint, folder, hole_fil
         return builtins.open("/dev/full", "wb") if "x" in mode else builtins.open(file, mode)
 
     out = tmp_path / "filled.png"
-    monkeypatch.setattr(io, "open", full_disk, raising=False)  # npsynth.io's atomic_write
+    monkeypatch.setattr(npfiles, "open", full_disk, raising=False)  # npsynth.files.atomic_write
     argv = ["--image", str(folder / "img_003.png"), "--mask", str(hole_file), "--out", str(out)]
     assert cli.main(argv) == 1
     assert f"error: No space left on device: '{out}'" in one_line_error(capsys)

@@ -18,7 +18,7 @@ def _write(path, array, **save_options):
     return path
 
 
-@pytest.mark.parametrize("module", [io, masks, resize])
+@pytest.mark.parametrize("module", [io, npfiles, masks, resize])
 def test_does_not_import_jax(module):
     # Data loading may run in worker processes: these modules import no JAX or Flax.
     tree = ast.parse(Path(module.__file__).read_text())
@@ -31,7 +31,7 @@ def test_does_not_import_jax(module):
     roots = {name.split(".")[0] for name in imported}
     assert not roots & {"jax", "jaxlib", "flax", "optax"}
     local = {name for name in imported if name.startswith("npsynth.")}
-    assert local <= {"npsynth.resize", "npsynth.masks", "npsynth.io"}
+    assert local <= {"npsynth.resize", "npsynth.masks", "npsynth.io", "npsynth.files"}
 
 
 def test_load_image_rgb_png_exact(tmp_path):
@@ -396,7 +396,7 @@ def test_atomic_write_on_a_full_disk_names_the_file(tmp_path, monkeypatch):
     def full_disk(file, mode="r", *args, **kwargs):  # what a full disk does to every write
         return builtins.open("/dev/full", "wb")
 
-    monkeypatch.setattr(io, "open", full_disk, raising=False)
+    monkeypatch.setattr(npfiles, "open", full_disk, raising=False)
     with pytest.raises(OSError) as caught:
         npfiles.atomic_write(tmp_path / "report.md", "text")
     assert (caught.value.errno, caught.value.filename) == (28, str(tmp_path / "report.md"))
