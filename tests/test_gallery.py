@@ -138,3 +138,15 @@ def test_bad_numbers_are_one_line_flag_errors(flags, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_fifo_as_the_cases_file_is_refused_at_once(tmp_path):
+    """A cases file that is a FIFO with no writer is refused naming it, never waited on."""
+    import os
+
+    from test_reading import release, within
+
+    fifo = tmp_path / "cases.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"cases file .*cases\.json.*not a regular file"):
+        within(lambda: gallery.load_cases(fifo), unblock=release(fifo))

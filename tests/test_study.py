@@ -221,3 +221,34 @@ def test_page_serves_pairs_and_stores_answers(folders):
     assert csv == "pair,answer\npair_001,T\npair_002,L\n"
     assert study_cli.main(["score", str(out)]) == 0  # STUDY/answers/*.csv by default
     assert "| ann |" in (out / "score.md").read_text()
+    import os  # a FIFO where a judge's answers go: refused at once, never waited on
+
+    from test_reading import release, within
+
+    fifo = out / "answers" / "bob.csv"
+    os.mkfifo(fifo)
+    with TestClient(app, base_url="http://127.0.0.1:8765") as client:
+        post = lambda: client.post("/api/study/judges", json={"name": "bob"})
+        refused = within(post, unblock=release(fifo))
+    assert refused.status_code == 400 and "not a regular file" in refused.json()["error"]
+
+
+def test_a_fifo_as_the_key_or_an_answer_file_is_refused_at_once(tmp_path, capsys):
+    """Neither the study's own key.json nor a judge's answer file is waited on when it is a
+    FIFO with no writer: one line naming it, exit 2."""
+    import os
+
+    from test_reading import release, within
+
+    (tmp_path / "key.json").write_text(json.dumps(ten_pair_key()))
+    os.mkfifo(tmp_path / "judge.csv")
+    argv = ["score", str(tmp_path), str(tmp_path / "judge.csv")]
+    assert within(lambda: study_cli.main(argv), unblock=release(tmp_path / "judge.csv")) == 2
+    error = capsys.readouterr().err.strip()
+    assert "judge.csv" in error and "not a regular file" in error and len(error.splitlines()) == 1
+    (tmp_path / "key.json").unlink()
+    os.mkfifo(tmp_path / "key.json")
+    argv = ["score", str(tmp_path), str(tmp_path / "judge.csv")]
+    assert within(lambda: study_cli.main(argv), unblock=release(tmp_path / "key.json")) == 2
+    error = capsys.readouterr().err.strip()
+    assert "key.json" in error and "not a regular file" in error and len(error.splitlines()) == 1

@@ -150,10 +150,10 @@ def run_frontier(
     settings_file, csv_file = out / "frontier.json", out / "frontier.csv"
     rows = []
     if resume and csv_file.exists() and settings_file.exists():
-        if json.loads(settings_file.read_text()) != settings:
+        if json.loads(npfiles.read_regular(settings_file, "the run's settings")) != settings:
             raise ValueError(f"{out} holds a frontier run with other settings; drop --resume")
-        with open(csv_file, newline="") as f:
-            rows = list(csv.DictReader(f))
+        text = npfiles.read_regular(csv_file, "the run's rows")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     npfiles.atomic_write(settings_file, json.dumps(settings, indent=1))
     done = {(r["photo"], r["schedule"]) for r in rows}
     pairs = load_pairs(photos)

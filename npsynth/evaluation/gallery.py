@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import functools
+import io
 import json
 import math
 import re
@@ -108,7 +109,7 @@ def parse_cases(data: Mapping) -> list[Case]:
 def load_cases(path) -> list[Case]:
     """`parse_cases` of the JSON file `path` (errors name the file)."""
     try:
-        return parse_cases(json.loads(Path(path).read_text()))
+        return parse_cases(json.loads(npfiles.read_regular(path, "cases file")))
     except (ValueError, AttributeError) as error:
         raise ValueError(f"cases file {str(path)!r}: {error}") from error
 
@@ -208,9 +209,10 @@ def kept_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     if not saved_path.exists():
         raise InputError(f"cannot --resume in {out}: it has {CSV_FILE} but no {SETTINGS_FILE}")
     with as_input_error(f"cannot --resume in {out}"):
-        saved = report.with_new_config_fields(json.loads(saved_path.read_text()))
-        with open(csv_path, newline="") as f:
-            rows = list(csv.DictReader(f))
+        saved = npfiles.read_regular(saved_path, "the run's settings")
+        saved = report.with_new_config_fields(json.loads(saved))
+        text = npfiles.read_regular(csv_path, "the run's rows")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         for row in rows:
             for key in ("colour_gap", "seconds", "photo_gap", "hole_percent"):
                 row[key] = float(row[key])

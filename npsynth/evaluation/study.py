@@ -352,7 +352,7 @@ def make_study(
 
 def read_key(study: Path) -> dict:
     """The key of the study in `study` (its key.json)."""
-    return json.loads((study / "key.json").read_text())
+    return json.loads(npfiles.read_regular(study / "key.json", "the study's key"))
 
 
 def study_pairs(study: Path) -> list[str]:
@@ -374,7 +374,7 @@ def score_study(study: Path, answer_files: Sequence[Path]) -> str:
         path = Path(path)
         if path.stem in judges:
             raise ValueError(f"two answer files are named {path.stem!r}; rename one")
-        answers = parse_answers(path.read_text(), ids, name=str(path))
+        answers = parse_answers(npfiles.read_regular(path, "answer file"), ids, name=str(path))
         judges[path.stem] = outcomes(answers, key)
     text = score_table(judges, key["methods"], len(ids))
     npfiles.atomic_write(study / "score.md", text)

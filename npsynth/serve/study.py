@@ -32,7 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from npsynth.evaluation.study import LETTERS, parse_answers, study_pairs
-from npsynth.files import atomic_write
+from npsynth.files import atomic_write, check_regular, read_regular
 from npsynth.serve.app import STATIC, LocalOnly
 
 JUDGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
@@ -64,7 +64,9 @@ def create_study_app(study: Path, *, hosts: Sequence[str]) -> Starlette:
 
     def stored(judge: str) -> dict[str, str]:
         path = folder / f"{judge}.csv"
-        return parse_answers(path.read_text(), pairs, name=str(path)) if path.exists() else {}
+        if not check_regular(path, "answer file"):  # a FIFO there is refused, never waited on
+            return {}
+        return parse_answers(read_regular(path, "answer file"), pairs, name=str(path))
 
     async def read_json(request: Request) -> dict:
         try:
