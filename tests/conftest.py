@@ -188,6 +188,27 @@ def eval_photos(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def fake_inpaint(monkeypatch):
+    """npsynth.inpaint -> 0.5 in the hole, after the real input checks; records each call (for
+    tests about what the command lines read and write, not about the fill)."""
+    from npsynth import api
+    from npsynth.pyramid import InpaintResult, ScaleResult
+
+    calls = []
+
+    def fake(image, mask, *, config=None, progress=False, **overrides):
+        image, mask = api.check_inputs(image, mask)
+        calls.append((image, mask))
+        filled = np.where(mask > 0, 0.5, image).astype(np.float32)
+        size = image.shape[:2]
+        scale = ScaleResult(size, filled, None, (), 0.01)
+        return InpaintResult(filled, [scale], filled, (0, size[0], 0, size[1]), 0.01)
+
+    monkeypatch.setattr(api, "inpaint", fake)
+    return calls
+
+
 @pytest.fixture(scope="session")
 def hole() -> np.ndarray:
     """The centred quarter-side square hole of a 64x64 image, [64, 64, 1], 1 = hole."""

@@ -444,26 +444,6 @@ def test_masks_and_hole_together_are_refused(command, folder, tmp_path, capsys):
 
 
 @pytest.fixture
-def fake_inpaint(monkeypatch):
-    """npsynth.inpaint -> 0.5 in the hole, after the real input checks; records each call."""
-    from npsynth import api
-    from npsynth.pyramid import InpaintResult, ScaleResult
-
-    calls = []
-
-    def fake(image, mask, *, config=None, progress=False, **overrides):
-        image, mask = api.check_inputs(image, mask)
-        calls.append((image, mask))
-        filled = np.where(mask > 0, 0.5, image).astype(np.float32)
-        size = image.shape[:2]
-        scale = ScaleResult(size, filled, None, (), 0.01)
-        return InpaintResult(filled, [scale], filled, (0, size[0], 0, size[1]), 0.01)
-
-    monkeypatch.setattr(api, "inpaint", fake)
-    return calls
-
-
-@pytest.fixture
 def read_only(monkeypatch):
     """make(folder): the folder made read-only (mode 0o555). Root ignores folder permissions,
     so for root the writes a non-root user would be refused there are refused here the same

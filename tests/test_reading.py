@@ -145,12 +145,12 @@ def test_a_photo_and_its_mask_from_pipes_are_each_read_once(tmp_path):
     np.testing.assert_array_equal(mask_array[..., 0], hole / 255)
 
 
-def test_cli_image_from_a_process_substitution_pipe(monkeypatch, tmp_path, capsys):
+def test_cli_image_from_a_process_substitution_pipe(monkeypatch, tmp_path, capsys, fake_inpaint):
     from test_eval_inpaint import FAST
 
     from eval import inpaint as cli
 
-    calls = _fake_inpaint(monkeypatch)
+    calls = fake_inpaint
     hole = np.zeros((4, 6, 1), np.float32)
     hole[1:3, 2:4] = 1
     io.save_image(tmp_path / "m.png", hole)
@@ -163,24 +163,6 @@ def test_cli_image_from_a_process_substitution_pipe(monkeypatch, tmp_path, capsy
         os.close(end)
     assert len(calls) == 1 and out.is_file()
     np.testing.assert_array_equal(calls[0][0], PIXELS / np.float32(255))
-
-
-def _fake_inpaint(monkeypatch):
-    """npsynth.inpaint -> 0.5 in the hole (as test_eval_inpaint's fixture); records each call."""
-    from npsynth import api
-    from npsynth.pyramid import InpaintResult, ScaleResult
-
-    calls = []
-
-    def fake(image, mask, *, config=None, progress=False, **overrides):
-        calls.append((image, mask))
-        filled = np.where(mask > 0, 0.5, image).astype(np.float32)
-        size = image.shape[:2]
-        scale = ScaleResult(size, filled, None, (), 0.01)
-        return InpaintResult(filled, [scale], filled, (0, size[0], 0, size[1]), 0.01)
-
-    monkeypatch.setattr(api, "inpaint", fake)
-    return calls
 
 
 def test_cli_image_that_is_a_fifo_without_a_writer_is_one_line(tmp_path, capsys):
@@ -439,11 +421,11 @@ def test_a_fifo_as_vgg19_weights_is_refused_at_once(tmp_path, monkeypatch, capsy
 @pytest.mark.parametrize("kind", list(NETWORK_ERRORS))
 @pytest.mark.parametrize("how", ["flag", "environment"])
 def test_cli_names_a_bad_content_network_not_the_photo_before_any_fill(
-    tmp_path, monkeypatch, capsys, kind, how
+    tmp_path, monkeypatch, capsys, kind, how, fake_inpaint
 ):
     from eval import inpaint as cli
 
-    calls = _fake_inpaint(monkeypatch)
+    calls = fake_inpaint
     path = _network_files(tmp_path)[kind]
     Image.fromarray(PIXELS).save(tmp_path / "photo.png")
     hole = np.zeros((4, 6, 1), np.float32)
