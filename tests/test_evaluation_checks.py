@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npsynth import files as npfiles
 from npsynth import io
 from npsynth.evaluation import checks, cli_errors
 from npsynth.evaluation.cli_errors import InputError
@@ -29,8 +30,8 @@ def test_photo_names_are_paths_below_the_folder_suffix_kept(photos, monkeypatch)
     assert listed == [(n, photos / n) for n in ("a.jpg", "a.png", "sub/a.png")]
     assert [checks.output_file(n) for n, _ in listed] == ["a.jpg.png", "a.png", "sub/a.png"]
     # A glob pattern's names are below its fixed part; relative paths work the same.
-    assert checks.glob_root("data/*/img_*.png") == Path("data")
-    assert checks.glob_root("**/*.png") == Path(".")
+    assert npfiles.glob_root("data/*/img_*.png") == Path("data")
+    assert npfiles.glob_root("**/*.png") == Path(".")
     monkeypatch.chdir(photos.parent)
     assert [n for n, _ in checks.list_photos("photos/**/a.png")] == [
         "a.png", "run/grids/a.png", "sub/a.png"

@@ -35,11 +35,6 @@ RUN_FOLDER = "evaluation run folder"  # the kind in a run folder's marker
 SETTINGS_KEYS = ("images", "masks", "hole", "seed", "methods", "baselines", "config")
 
 
-def glob_root(pattern) -> Path:
-    """The fixed folder a glob pattern starts in (`npsynth.files.glob_root`)."""
-    return npfiles.glob_root(pattern)
-
-
 def photo_names(paths: Sequence[Path], root) -> list[str]:
     """Each path's name: its path below `root` with "/" between folders, suffix kept (a path
     not below `root` keeps its whole path)."""
@@ -86,7 +81,7 @@ def list_photos(images, *, skip: Iterable = (), flag: str = "--images") -> list[
         the same file.
     """
     skip = _resolved(skip)
-    root = glob_root(images) if npfiles.is_glob_pattern(images) else Path(images)
+    root = npfiles.glob_root(images) if npfiles.is_glob_pattern(images) else Path(images)
     inside = _under(root, skip)
     if inside is not None and root.exists():
         raise InputError(
