@@ -62,11 +62,9 @@ def broken_links(path: Path, root: Path = REPO) -> list[str]:
                 continue
             file_part, _, anchor = target.partition("#")
             linked = (path.parent / file_part).resolve() if file_part else path
-            name = f"{path.relative_to(root)}: {target}"
-            if not linked.exists():
-                broken.append(name)
-            elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
-                broken.append(name)
+            is_md = linked.suffix == ".md"
+            if not linked.exists() or (anchor and is_md and anchor not in anchors(linked)):
+                broken.append(f"{path.relative_to(root)}: {target}")
     return broken
 
 
@@ -94,12 +92,12 @@ def test_broken_links_are_found(tmp_path):
     (tmp_path / "other.md").write_text("# Here\n", encoding="utf-8")
     page = tmp_path / "page.md"
     page.write_text(
-        "[ok](other.md#here) [gone](missing.md) [bad anchor](other.md#there) "
+        "[ok](other.md#here) [gone](missing.md#here) [bad anchor](other.md#there) "
         "![img](pic.png) [web](https://example.com/x.md) `[code](nowhere.md)`\n",
         encoding="utf-8",
     )
     assert broken_links(page, root=tmp_path) == [
-        "page.md: missing.md",
+        "page.md: missing.md#here",
         "page.md: other.md#there",
         "page.md: pic.png",
     ]
