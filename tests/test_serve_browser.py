@@ -276,6 +276,7 @@ def test_select_run_compare_and_download_in_a_real_browser(browser, page_url, tm
     shown = screen_colour(driver, x, y)
     assert np.abs(shown - (255 - np.array(DISC_RGB))).max() < 30, shown  # inverted
     assert (canvas_alpha(driver, "outline") > 0).sum() > 2 * np.pi * radius  # the outline
+    driver.save_screenshot(str(tmp_path / "selected_by_click.png"))
 
     set_range(driver, "grow", 10, "change")  # grow the selection: the same step, redone
     wait_until(lambda: "grown by 10 px" in message(driver)[0], 30, "the grown selection")
@@ -296,6 +297,7 @@ def test_select_run_compare_and_download_in_a_real_browser(browser, page_url, tm
         == "hidden"
     )
     assert screen_colour(driver, x, y).min() > 240 and screen_colour(driver, 200, 40).max() < 15
+    driver.save_screenshot(str(tmp_path / "mask_only.png"))
     by_id("mask-only").click()
 
     by_id("tool-brush").click()  # the brush adds to the selection; undo and redo whole strokes
@@ -341,6 +343,7 @@ def test_select_run_compare_and_download_in_a_real_browser(browser, page_url, tm
     time.sleep(2.0)
     if running and by_id("cancel").is_displayed():
         assert by_id("progress-text").text != before
+    print("ticking checked:", running, before, "->", by_id("progress-text").text)
     wait_until(lambda: by_id("result-box").is_displayed(), JOB_S, "the result")
     assert "Done in" in message(driver)[0], message(driver)
     if os.environ.get("NPSYNTH_SCREENSHOT"):
@@ -348,6 +351,9 @@ def test_select_run_compare_and_download_in_a_real_browser(browser, page_url, tm
 
     # Before/after: the slider all the way shows the clean original (no mask), then the result.
     assert not blue(screen_colour(driver, x, y))
+    driver.save_screenshot(str(tmp_path / "after.png"))
+    set_range(driver, "compare", 60, "input")
+    driver.save_screenshot(str(tmp_path / "split.png"))
     set_range(driver, "compare", 100, "input")
     assert blue(screen_colour(driver, x, y))
     assert not by_id("result").is_displayed() and not by_id("mask").is_displayed()

@@ -147,7 +147,18 @@ export class Editor {
     this.result.hidden = !comparing || this.compare >= 1;
     this.result.style.clipPath = comparing ? `inset(0 0 0 ${(this.compare * 100).toFixed(2)}%)` : "";
     this.mask.hidden = this.outline.hidden = comparing && !this.maskOnly;
+    this.placeDivider();
     this.changed();
+  }
+
+  // The line between before and after: 2 screen pixels wide at any zoom.
+  placeDivider() {
+    const divider = this.sheet.querySelector("#divider");
+    const split = this.compare;
+    divider.hidden = split === null || split <= 0 || split >= 1 || this.maskOnly;
+    divider.style.left = `${((split || 0) * 100).toFixed(2)}%`;
+    divider.style.width = `${2 / this.view.zoom}px`;
+    divider.style.marginLeft = `${-1 / this.view.zoom}px`;
   }
 
   setMaskOnly(on) {
@@ -229,14 +240,21 @@ export class Editor {
     this.outline.width = width;
     this.outline.height = height;
     const context = this.outline.getContext("2d");
+    let mask = this.mask;
+    if (scale < 1) {  // shrink the mask once, not once per offset
+      mask = document.createElement("canvas");
+      mask.width = width;
+      mask.height = height;
+      mask.getContext("2d").drawImage(this.mask, 0, 0, width, height);
+    }
     const reach = scale < 1 ? 2 : Math.max(1, Math.round(2 / this.view.zoom));
     for (let dx = -reach; dx <= reach; dx++) {
       for (let dy = -reach; dy <= reach; dy++) {
-        if (dx * dx + dy * dy <= reach * reach) context.drawImage(this.mask, dx, dy, width, height);
+        if (dx * dx + dy * dy <= reach * reach) context.drawImage(mask, dx, dy);
       }
     }
     context.globalCompositeOperation = "destination-out";
-    context.drawImage(this.mask, 0, 0, width, height);
+    context.drawImage(mask, 0, 0);
     context.globalCompositeOperation = "source-in";
     context.fillStyle = antsPattern(context);
     context.fillRect(0, 0, width, height);
@@ -326,6 +344,7 @@ export class Editor {
     const { zoom, x, y } = this.view;
     this.sheet.style.transform = `translate(${x}px, ${y}px) scale(${zoom})`;
     this.sheet.classList.toggle("pixelated", zoom >= 3);
+    this.placeDivider();
     if (Math.min(1, zoom) !== this.outlineScale) {
       clearTimeout(this.outlineTimer);  // redrawn once the zoom settles
       this.outlineTimer = setTimeout(() => this.drawOutline(), 120);
