@@ -236,6 +236,8 @@ def create_app(
             )
         except (TypeError, ValueError) as error:
             raise HTTPException(400, str(error))
+        except ImportError:
+            raise HTTPException(501, "selecting needs OpenCV: pip install -e '.[serve]'")
         png = await run_in_threadpool(encode_png, selected.astype(np.uint8) * 255)
         return Response(png, media_type="image/png")
 
