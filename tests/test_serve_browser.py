@@ -103,6 +103,7 @@ def browser(webdriver_module, tmp_path):
     options.binary_location = CHROMIUM
     for flag in FLAGS + (f"--user-data-dir={tmp_path / 'profile'}",):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for errors
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     options.add_experimental_option(
@@ -115,7 +116,12 @@ def browser(webdriver_module, tmp_path):
     )
     driver.downloads = downloads
     yield driver
-    driver.quit()
+    try:  # no script error on the page (answers of 4xx, for bad files, are expected)
+        console = [entry["message"] for entry in driver.get_log("browser")]
+        errors = [line for line in console if "Uncaught" in line or "TypeError" in line]
+        assert not errors, errors
+    finally:
+        driver.quit()
 
 
 def wait_until(condition, seconds: float, what: str):
