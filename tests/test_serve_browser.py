@@ -295,6 +295,12 @@ def test_select_run_compare_and_download_in_a_real_browser(browser, page_url, tm
     selected = canvas_alpha(driver, "mask") > 0
     assert iou(selected, disc(256, radius + 10)) >= 0.85
 
+    by_id("tool-eraser").click()  # the eraser refines a selection, undone as one stroke
+    drag(driver, [(x - radius, y), (x + radius, y)])
+    assert 0 < hole_pixels(driver) < selected.sum() - 500
+    by_id("undo").click()
+    assert hole_pixels(driver) == selected.sum()
+
     by_id("mask-only").click()  # the mask alone: white on black
     assert (
         driver.execute_script(
