@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from npsynth.evaluation import bench, peer_torch
+from npsynth.benchmarks import bench, peer_torch
 from npsynth.evaluation.cli_errors import main_errors
-from npsynth.evaluation.frontier import SCHEDULES, parse_schedules, run_frontier
-from npsynth.evaluation.runner import Photos, load_pairs
+from npsynth.harness.runner import Photos, load_pairs
 from npsynth.patches import DEFAULT_CHUNK_SIZE
+from npsynth.studies.frontier import SCHEDULES, parse_schedules, run_frontier
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
                           help="pyramid scales (default: the config's 128,256,512)")  # fmt: skip
     frontier.add_argument(
         "--schedules", default="paper,default",
-        help=f"comma-separated, from: {', '.join(SCHEDULES)} (npsynth/evaluation/frontier.py)",
+        help=f"comma-separated, from: {', '.join(SCHEDULES)} (npsynth/studies/frontier.py)",
     )  # fmt: skip
     frontier.add_argument("--out", default="out/frontier", help="output folder")
     frontier.add_argument("--resume", action="store_true", help="keep photos already done")
@@ -103,8 +103,8 @@ def main(argv=None) -> int:
     if args.command == "batch":
         if args.photos < 1 or args.size < 32:
             parser.error("--photos must be positive and --size at least 32")
+        from npsynth.benchmarks.throughput import bench_batch
         from npsynth.config import OptimizeConfig
-        from npsynth.evaluation.throughput import bench_batch
 
         photos = Photos(images=args.images, hole="center:0.5", limit=args.photos, resize=args.size)
         pairs = load_pairs(photos)

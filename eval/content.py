@@ -28,7 +28,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from npsynth.evaluation import checks, content
 from npsynth.evaluation.cli_errors import (
     InputError,
     as_input_error,
@@ -36,7 +35,9 @@ from npsynth.evaluation.cli_errors import (
     main_errors,
     seed_int,
 )
-from npsynth.evaluation.runner import DEFAULT_HOLE
+from npsynth.harness import checks
+from npsynth.harness.runner import DEFAULT_HOLE
+from npsynth.studies import content
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -17,7 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from npsynth.evaluation import study
 from npsynth.evaluation.cli_errors import (
     as_input_error,
     hole_kind,
@@ -25,7 +24,8 @@ from npsynth.evaluation.cli_errors import (
     positive_int,
     seed_int,
 )
-from npsynth.evaluation.runner import Photos
+from npsynth.harness.runner import Photos
+from npsynth.studies import study
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 from npsynth.config.inpaint import config_for
-from npsynth.evaluation import checks, sweep
 from npsynth.evaluation.cli_errors import (
     as_input_error,
     hole_kind,
@@ -28,8 +27,10 @@ from npsynth.evaluation.cli_errors import (
     main_errors,
     positive_int,
 )
-from npsynth.evaluation.runner import Photos
 from npsynth.files import atomic_write
+from npsynth.harness import checks
+from npsynth.harness.runner import Photos
+from npsynth.studies import sweep
 
 
 def float_list(text: str) -> tuple[float, ...]:

@@ -1,4 +1,4 @@
-"""npsynth.evaluation.peer_torch: PyTorch computes npsynth's loss, gradient and matches.
+"""npsynth.benchmarks.peer_torch: PyTorch computes npsynth's loss, gradient and matches.
 
 The PyTorch tests are skipped where torch is not installed (it is optional: the `peer` extra);
 the table and the command line's flag are checked without it.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from npsynth import losses, patches
-from npsynth.evaluation import bench, peer_torch
+from npsynth.benchmarks import bench, peer_torch
 from npsynth.models.vgg import STRIDES
 
 LAYERS = ("relu3_1", "relu4_1")

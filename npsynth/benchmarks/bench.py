@@ -95,7 +95,7 @@ def bench_loss(
       vgg: the network; default the pretrained VGG-19 (`npsynth.hub.load_vgg19`).
       out: where the table goes.
       peer: optional `peer(case) -> dict` timing the same work in another framework
-        (`npsynth.evaluation.peer_torch.time_case`, whose docstring lists `case`); what it
+        (`npsynth.benchmarks.peer_torch.time_case`, whose docstring lists `case`); what it
         returns becomes the row's `peer`.
     """
     vgg = vgg if vgg is not None else hub.load_vgg19()

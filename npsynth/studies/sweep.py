@@ -12,9 +12,9 @@ import numpy as np
 
 from npsynth import metrics
 from npsynth.config.inpaint import config_for
-from npsynth.evaluation import report
 from npsynth.evaluation.cli_errors import InputError
-from npsynth.evaluation.runner import Photos, load_pairs
+from npsynth.harness import report
+from npsynth.harness.runner import Photos, load_pairs
 
 SCORES = ("psnr_hole", "ssim_hole", "l1_hole")
 
@@ -30,7 +30,7 @@ def sweep(
     """Fill every photo with `method="optimize"` at every (alpha, beta).
 
     Args:
-      photos: the photos and their holes (`npsynth.evaluation.runner.Photos`).
+      photos: the photos and their holes (`npsynth.harness.runner.Photos`).
       alphas, betas: the weights of the texture and TV terms (Eq. 1) to try.
       progress: show a progress bar over the settings.
       fields: the other `OptimizeConfig` fields (scales, iterations, content, ...).

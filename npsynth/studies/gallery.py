@@ -39,10 +39,10 @@ from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import masks, metrics, viz
 from npsynth.config.inpaint import PyramidConfig
-from npsynth.evaluation import baselines as baseline_fns
-from npsynth.evaluation import checks, report
 from npsynth.evaluation.cli_errors import InputError, as_input_error
-from npsynth.evaluation.filling import run_one
+from npsynth.harness import baselines as baseline_fns
+from npsynth.harness import checks, report
+from npsynth.harness.filling import run_one
 
 DILATE = 3  # pixels the polygons grow by, unless a cases file or case says otherwise
 RING_WIDTH = metrics.RING_WIDTH  # pixels of known ring that the colour gap compares with
@@ -255,7 +255,7 @@ def run_gallery(
       shared: the shared data folder the cases' photos lie below.
       out: the output folder.
       configs: npsynth method -> its config, in grid order; then `baselines` (names of
-        `npsynth.evaluation.baselines.BASELINES`).
+        `npsynth.harness.baselines.BASELINES`).
       header: report lines (the command, ...) after the title.
 
     Returns:

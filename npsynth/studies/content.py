@@ -20,10 +20,10 @@ import numpy as np
 from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import masks, metrics, resize, viz
-from npsynth.evaluation import report
 from npsynth.evaluation.cli_errors import InputError, as_input_error
-from npsynth.evaluation.grids import comparison_grid
-from npsynth.evaluation.runner import DEFAULT_HOLE
+from npsynth.harness import report
+from npsynth.harness.grids import comparison_grid
+from npsynth.harness.runner import DEFAULT_HOLE
 
 SIZE = 128
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")

@@ -9,7 +9,7 @@ what decides the scores, so that a resumed run (`resume=True`) keeps only result
 the same settings.
 
 Photos are named by their path below the folder, suffix kept (`a.png`, `a.jpg`,
-`sub/a.png`; `npsynth.evaluation.checks.list_photos`): the name in metrics.csv, the report
+`sub/a.png`; `npsynth.harness.checks.list_photos`): the name in metrics.csv, the report
 and `--resume`, and, as a PNG file (`checks.output_file`), of the outputs and grids. Every
 photo and mask is read and checked, and the output folder checked, before the first photo
 is filled; the run's own `outputs/` and `grids/` are never read as photos.
@@ -38,10 +38,10 @@ from npsynth import files as npfiles
 from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
-from npsynth.evaluation import baselines, checks, report
 from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
-from npsynth.evaluation.filling import Filler, groups, run_group
-from npsynth.evaluation.grids import comparison_grid
+from npsynth.harness import baselines, checks, report
+from npsynth.harness.filling import Filler, groups, run_group
+from npsynth.harness.grids import comparison_grid
 
 DEFAULT_HOLE = "center:0.5"  # without masks or a hole kind: the paper's centred hole
 SETTINGS_FILE = "settings.json"  # the settings behind metrics.csv, checked on resume
@@ -62,7 +62,7 @@ class Photos:
     resize: int | None = None  # downsize each photo so its longest side is N px first
     seed: int = 0  # of the generated holes
     # (K, N): only every N-th photo from the K-th on (1-based), so N hosts split a folder;
-    # each photo keeps the hole it gets in the whole run. `npsynth.evaluation.shards` merges.
+    # each photo keeps the hole it gets in the whole run. `npsynth.harness.shards` merges.
     shard: tuple[int, int] | None = None
 
     @property
@@ -167,7 +167,7 @@ class Evaluation:
 
     photos: Photos
     configs: Mapping[str, PyramidConfig]  # npsynth method -> its config, in report order
-    baselines: tuple[str, ...] = ()  # names of `npsynth.evaluation.baselines.BASELINES`
+    baselines: tuple[str, ...] = ()  # names of `npsynth.harness.baselines.BASELINES`
     command: str = ""  # the command line, for the report
     # Photos filled at once by each npsynth method (`npsynth.inpaint_batch`: one L-BFGS per
     # photo side by side, split over the local devices); consecutive photos of one size and

@@ -36,7 +36,7 @@ METRIC_NAMES = (
     "ssim_all",
     *TEXTURE_NAMES,
 )
-# metrics.csv of `npsynth.evaluation.runner`: scale_seconds is "32x32:1.20 64x64:3.40" for
+# metrics.csv of `npsynth.harness.runner`: scale_seconds is "32x32:1.20 64x64:3.40" for
 # npsynth's methods (height x width: seconds at each scale) and "" for the baselines.
 CSV_COLUMNS = ("image", "method", *METRIC_NAMES, "seconds", "scale_seconds")
 # Formats of the means table's columns (METRIC_NAMES, then seconds per photo).

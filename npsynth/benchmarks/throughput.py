@@ -13,7 +13,7 @@ import time
 import jax
 import numpy as np
 
-from npsynth.evaluation import report
+from npsynth.harness import report
 
 
 def bench_batch(images, masks, config, *, vgg=None, out=sys.stdout) -> dict:

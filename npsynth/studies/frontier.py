@@ -29,8 +29,8 @@ import numpy as np
 from npsynth import files as npfiles
 from npsynth import metrics, pyramid
 from npsynth.config.inpaint import OptimizeConfig
-from npsynth.evaluation import report
-from npsynth.evaluation.runner import Photos, load_pairs
+from npsynth.harness import report
+from npsynth.harness.runner import Photos, load_pairs
 
 MEASURES = ("psnr_hole", "ssim_hole", "l1_hole")
 COLUMNS = ("photo", "schedule", "seconds", "evaluations", "iterations", *MEASURES)

@@ -31,7 +31,7 @@ from npsynth import io as npio
 from npsynth.evaluation.cli_errors import InputError, as_input_error
 
 RUN_FOLDER = "evaluation run folder"  # the kind in a run folder's marker
-# Keys of every settings.json a folder run writes (`npsynth.evaluation.runner.run_settings`).
+# Keys of every settings.json a folder run writes (`npsynth.harness.runner.run_settings`).
 SETTINGS_KEYS = ("images", "masks", "hole", "seed", "methods", "baselines", "config")
 
 

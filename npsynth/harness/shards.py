@@ -17,9 +17,9 @@ from pathlib import Path
 
 from npsynth import files as npfiles
 from npsynth import folders as folders_module
-from npsynth.evaluation import checks, report, runner
 from npsynth.evaluation.cli_errors import InputError
-from npsynth.evaluation.runner import SETTINGS_FILE
+from npsynth.harness import checks, report, runner
+from npsynth.harness.runner import SETTINGS_FILE
 
 PARTS = ("outputs", "grids")  # the image folders of a run, copied into the merged one
 

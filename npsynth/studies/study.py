@@ -24,7 +24,7 @@ import numpy as np
 
 from npsynth import files as npfiles
 from npsynth import io as npio
-from npsynth.evaluation import checks, runner
+from npsynth.harness import checks, runner
 
 LETTERS = ("L", "R", "T")  # what a judge answers: left better, right better, tie
 GREY = 0.5  # the hole in the photo panel: its true pixels are never shown
