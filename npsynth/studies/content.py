@@ -2,7 +2,7 @@
 
 Each photo is downsized to `SIZE` x `SIZE` and given a hole (generated, or a mask file
 paired in sorted order); every filler fills it from the known pixels only. Every photo and
-mask is read and checked before the first fill (`load_pairs`). The fast path's
+mask is read and checked before the first fill (`runner.read_pairs`). The fast path's
 fillers (`fast_path_fillers`) add one scale of `method="translate"` on the harmonic fill
 and two upper bounds that look at the true photo: `oracle_swap` patch-swaps the true
 photo's relu3_1 (a perfect Image2Feature) and `oracle_decode` decodes it unswapped (how
@@ -19,11 +19,11 @@ import numpy as np
 
 from npsynth import files as npfiles
 from npsynth import io as npio
-from npsynth import masks, metrics, resize, viz
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth import metrics, viz
+from npsynth.evaluation.cli_errors import InputError
 from npsynth.harness import report
 from npsynth.harness.grids import comparison_grid
-from npsynth.harness.runner import DEFAULT_HOLE
+from npsynth.harness.runner import read_pairs
 
 SIZE = 128
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
@@ -100,50 +100,6 @@ def fast_path_fillers(
     return chosen, described
 
 
-def load_pairs(
-    paths: Sequence[Path],
-    *,
-    names: Sequence[str] | None = None,
-    mask_paths: Sequence[Path] | None = None,
-    hole: str | None = None,
-    seed: int = 0,
-    first_index: int = 0,
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, truth [S, S, 3], mask [S, S, 1]) for every photo at `SIZE` px, each photo and
-    mask decoded and each pair checked (`npsynth.masks.check_mask`) before any is filled.
-
-    Args:
-      paths: the photos; names: theirs (default the file names); photo i (counted from
-        `first_index`) gets mask i modulo their count when `mask_paths` are given, else a
-        generated `hole` (default DEFAULT_HOLE).
-
-    Raises:
-      InputError: an unreadable photo or mask, or a hole that is empty or covers the whole
-        photo at SIZE px; the message names the photo and the mask.
-    """
-    names = list(names) if names is not None else [Path(path).name for path in paths]
-    rng = np.random.default_rng(seed)
-    pairs, read = [], {}
-    for index, (name, path) in enumerate(zip(names, paths), start=first_index):
-        with as_input_error():  # npsynth.io's messages name the file
-            truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
-        if mask_paths:
-            mask_path = mask_paths[index % len(mask_paths)]
-            with as_input_error():  # each mask file read once, fitted to each photo
-                if mask_path not in read:
-                    read[mask_path] = npio.load_mask(mask_path)
-                mask = npio.fit_mask(read[mask_path], (SIZE, SIZE), path=mask_path)
-            which = f"the mask {str(mask_path)!r}"
-        else:
-            which = f"the generated hole {hole or DEFAULT_HOLE!r}"
-            with as_input_error(f"{which} for photo {name!r}"):
-                mask = masks.make_mask(hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
-        with as_input_error(f"{which} for photo {name!r} at {SIZE} px"):
-            masks.check_mask(mask, truth.shape)
-        pairs.append((name, truth, mask))
-    return pairs
-
-
 def score(
     paths: Sequence[Path],
     fns: Mapping[str, ContentFiller],
@@ -170,12 +126,14 @@ def score(
 
     Raises:
       InputError (a ValueError): a photo or mask that is unreadable or leaves no hole or no
-        known pixel at SIZE px (found before any filler runs, `load_pairs`), or a filler
+        known pixel at SIZE px (found before any filler runs, `runner.read_pairs`), or a filler
         that cannot fill the hole; the message names the photo.
     """
-    pairs = load_pairs(
-        paths, names=names, mask_paths=mask_paths, hole=hole, seed=seed, first_index=first_index
-    )
+    names = list(names) if names is not None else [Path(path).name for path in paths]
+    pairs = read_pairs(
+        list(zip(names, paths)), mask_paths, hole=hole, seed=seed, shape=lambda _: (SIZE, SIZE),
+        first_index=first_index, at=f" at {SIZE} px",
+    )  # fmt: skip
     rows, grid = [], []
     for name, truth, mask in pairs:
         known = np.where(mask > 0, 0.0, truth).astype(np.float32)

@@ -15,7 +15,6 @@ measures several schedules.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
@@ -31,6 +30,7 @@ from npsynth import metrics, pyramid
 from npsynth.config.inpaint import OptimizeConfig
 from npsynth.harness import report
 from npsynth.harness.runner import Photos, load_pairs
+from npsynth.harness.runs import RunFolder
 
 MEASURES = ("psnr_hole", "ssim_hole", "l1_hole")
 COLUMNS = ("photo", "schedule", "seconds", "evaluations", "iterations", *MEASURES)
@@ -147,14 +147,11 @@ def run_frontier(
     settings = {"images": str(photos.images), "hole": photos.holes, "limit": photos.limit,
                 "resize": photos.resize, "base": {k: list(v) if isinstance(v, tuple) else v
                                                   for k, v in base.items()}}  # fmt: skip
-    settings_file, csv_file = out / "frontier.json", out / "frontier.csv"
-    rows = []
-    if resume and csv_file.exists() and settings_file.exists():
-        if json.loads(npfiles.read_regular(settings_file, "the run's settings")) != settings:
-            raise ValueError(f"{out} holds a frontier run with other settings; drop --resume")
-        text = npfiles.read_regular(csv_file, "the run's rows")
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    npfiles.atomic_write(settings_file, json.dumps(settings, indent=1))
+    folder = RunFolder(path=out, settings_file="frontier.json", rows_file="frontier.csv",
+                       columns=COLUMNS, numbers=())  # fmt: skip
+    rows = folder.resumed_rows(settings, resume)[1]
+    folder.write_settings(settings)
+    csv_file = out / "frontier.csv"
     done = {(r["photo"], r["schedule"]) for r in rows}
     pairs = load_pairs(photos)
     for name, image, mask in pairs:

@@ -21,10 +21,8 @@ it. The gap of the photo itself (the object) is given for scale.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
-import io
 import json
 import math
 import re
@@ -43,6 +41,7 @@ from npsynth.evaluation.cli_errors import InputError, as_input_error
 from npsynth.harness import baselines as baseline_fns
 from npsynth.harness import checks, report
 from npsynth.harness.filling import run_one
+from npsynth.harness.runs import RunFolder
 
 DILATE = 3  # pixels the polygons grow by, unless a cases file or case says otherwise
 RING_WIDTH = metrics.RING_WIDTH  # pixels of known ring that the colour gap compares with
@@ -196,6 +195,14 @@ def gallery_settings(cases, configs: Mapping[str, PyramidConfig], baselines) -> 
     }
 
 
+def run_folder(out: Path) -> RunFolder:
+    """The gallery's results in `out`: settings.json and gallery.csv."""
+    return RunFolder(
+        path=Path(out), settings_file=SETTINGS_FILE, rows_file=CSV_FILE, columns=CSV_COLUMNS,
+        numbers=("colour_gap", "seconds", "photo_gap", "hole_percent"),
+    )  # fmt: skip
+
+
 def kept_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     """The rows of out/gallery.csv to keep: with `resume`, those of the cases unchanged.
 
@@ -203,25 +210,11 @@ def kept_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
       InputError: resuming where the settings other than the cases differ, were never
         saved, or the saved files cannot be read.
     """
-    saved_path, csv_path = out / SETTINGS_FILE, out / CSV_FILE
-    if not resume or not csv_path.exists():
-        return []
-    if not saved_path.exists():
-        raise InputError(f"cannot --resume in {out}: it has {CSV_FILE} but no {SETTINGS_FILE}")
-    with as_input_error(f"cannot --resume in {out}"):
-        saved = npfiles.read_regular(saved_path, "the run's settings")
-        saved = report.with_new_config_fields(json.loads(saved))
-        text = npfiles.read_regular(csv_path, "the run's rows")
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-        for row in rows:
-            for key in ("colour_gap", "seconds", "photo_gap", "hole_percent"):
-                row[key] = float(row[key])
-    changed = sorted(k for k in settings if k != "cases" and settings[k] != saved.get(k))
-    if changed:
-        raise InputError(
-            f"cannot --resume in {out}: its results were made with other settings "
-            f"({', '.join(changed)} differ); use a new --out or drop --resume"
-        )
+
+    def changed(new: dict, old: dict) -> list[str]:  # cases may change: they are run again
+        return sorted(k for k in new if k != "cases" and new[k] != old.get(k))
+
+    saved, rows = run_folder(out).resumed_rows(settings, resume, differences=changed)
     same = {n for n, c in settings["cases"].items() if saved.get("cases", {}).get(n) == c}
     return [row for row in rows if row["case"] in same]
 
@@ -279,7 +272,7 @@ def run_gallery(
     }
     rows = [r for r in rows if r["case"] in done]
     out.mkdir(parents=True, exist_ok=True)
-    npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    run_folder(out).write_settings(settings)
     lines = [*header, f"- machine: {report.machine()}", report.config_line(configs)]
     for case in cases:
         if case.name in done:
