@@ -168,6 +168,9 @@ def test_a_missing_torch_is_one_line_with_the_install_command(monkeypatch, capsy
     assert not peer_torch.available()
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
         peer_torch.require_torch()
+    # tyro imports torch itself where sys.modules names it: without torch, as checked above.
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(peer_torch, "available", lambda: False)
     with pytest.raises(SystemExit) as exited:
         cli.main(["loss", "--sizes", "64", "--peer", "torch"])
     assert exited.value.code == 2

@@ -11,19 +11,21 @@ well Feature2Image inverts relu3_1).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import tyro
 
 from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import metrics, viz
-from npsynth.evaluation.cli_errors import InputError
-from npsynth.harness import report
+from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.harness import checks, report
 from npsynth.harness.grids import comparison_grid
-from npsynth.harness.runner import read_pairs
+from npsynth.harness.runner import DEFAULT_HOLE, read_pairs
 
 SIZE = 128
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
@@ -214,3 +216,84 @@ def write_results(out: Path, rows: Sequence[Mapping], grid: np.ndarray, text: st
     report.write_csv(out / "metrics.csv", rows, columns=list(rows[0]))
     npio.save_image(out / "grid.png", grid)
     npfiles.atomic_write(out / "report.md", text)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContentRun:
+    """Content networks scored against the harmonic fill (`python -m eval.content`)."""
+
+    # Folder of photos.
+    images: Path
+    # A content network (.npz or training workdir) to score, as NAME=PATH; repeatable.
+    net: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    # Also score the fast path (translate) and its two upper bounds.
+    fast_path: bool = False
+    # Feature2Image for --fast-path (default: the shipped one).
+    feature2image: str | None = None
+    # With --fast-path, also score translate with this Image2Feature.
+    image2feature: str | None = None
+    # Generated hole: center[:FRACTION] (default center:0.5), boxes or strokes.
+    hole: str | None = None
+    # Folder (or quoted glob pattern) of hole masks, paired with the photos in sorted order,
+    # or one mask file for every photo.
+    masks: Path | None = None
+    # Leave out the first N photos.
+    skip: int = 0
+    # Use only N photos (after --skip).
+    limit: int | None = None
+    # Seed of random holes.
+    seed: int = 0
+    # Photos shown in grid.png.
+    grid_rows: int = 6
+    # Output folder.
+    out: Path
+
+    def __post_init__(self):
+        checks.check_not_both(masks=self.masks, hole=self.hole)
+        checks.check_hole_kind(self.hole)
+        checks.check_at_least(0, skip=self.skip, seed=self.seed)
+        checks.check_at_least(1, limit=self.limit, grid_rows=self.grid_rows)
+        for spec in self.net:
+            if "=" not in spec:
+                raise ValueError(f"--net: takes NAME=PATH, got {spec!r}")
+        if (self.feature2image or self.image2feature) and not self.fast_path:
+            raise ValueError("--feature2image and --image2feature go with --fast-path")
+
+
+def run_content(run: ContentRun, *, command: str) -> str:
+    """Load the networks, check the photos, masks and --out, score, write report.md,
+    metrics.csv and grid.png in `run.out`; returns the report.
+
+    Raises:
+      InputError: a bad network, photo, mask or --out, or none of the photos left.
+    """
+    with as_input_error():
+        methods, described = fillers(run.net)
+        if run.fast_path:
+            more, more_described = fast_path_fillers(run.feature2image, run.image2feature)
+            methods, described = {**methods, **more}, described + more_described
+    writes = [run.out / name for name in OUTPUT_FILES]
+    found = checks.list_photos(run.images, skip=writes)
+    mask_paths = checks.list_masks(run.masks, skip=writes) if run.masks else None
+    chosen = found[run.skip :][: run.limit]
+    if not chosen:
+        raise InputError(f"no photos to score: {len(found)} in {run.images}, --skip {run.skip}")
+    names, paths = [name for name, _ in chosen], [path for _, path in chosen]
+    checks.check_output_folder(run.out, writes)
+    inputs = {path: "the photo" for path in paths} | {m: "the mask" for m in mask_paths or ()}
+    checks.check_not_inputs(writes, inputs, given=run.out)
+    rows, grid = score(
+        paths, methods, names=names, mask_paths=mask_paths, hole=run.hole, seed=run.seed,
+        first_index=run.skip, grid_rows=run.grid_rows,
+    )  # fmt: skip
+    holes = (
+        f"masks from {run.masks} (paired in sorted order, resized to {SIZE}x{SIZE})"
+        if run.masks
+        else run.hole or DEFAULT_HOLE
+    )
+    text = render_report(
+        rows, list(methods), paths=paths, images=run.images, holes=holes, described=described,
+        oracles=run.fast_path, command=command,
+    )  # fmt: skip
+    write_results(run.out, rows, grid, text)
+    return text
