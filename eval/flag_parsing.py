@@ -3,7 +3,7 @@
 argparse reports it: one line on stderr naming the flag, exit 2.
 
 tyro draws its errors as a box of several lines; `parse` keeps its message only
-("python -m eval.sweep: error: argument --limit: must be at least 1, got -1"). A field's
+("python -m eval.sweep: error: argument --limit: must be at least 1, got '-1'"). A field's
 check (`__post_init__`) names its flag as "--flag: what is wrong".
 """
 

@@ -347,13 +347,14 @@ def check_at_least(low: int, **values) -> None:
     """Refuse a value below `low` (None: not set); `values` are by field name.
 
     Raises:
-      ValueError: "--name: must be at least LOW, got VALUE" for the first one below.
+      ValueError: "--name: must be at least LOW, got 'VALUE'" for the first one below (the
+        words of the argparse types in `npsynth.evaluation.cli_errors`).
     """
     for name, value in values.items():
         for item in value if isinstance(value, tuple) else (value,):
             if item is not None and item < low:
                 words = "must be 0 or more" if low == 0 else f"must be at least {low}"
-                got = ",".join(map(str, value)) if isinstance(value, tuple) else value
+                got = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
                 raise ValueError(f"{flag_name(name)}: {words}, got {got!r}")
 
 

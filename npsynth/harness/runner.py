@@ -38,7 +38,7 @@ from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
 from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
-from npsynth.harness import baselines, checks, report
+from npsynth.harness import checks, filling, report
 from npsynth.harness.filling import Filler, groups, run_group
 from npsynth.harness.grids import comparison_grid
 from npsynth.harness.runs import RunFolder
@@ -213,17 +213,9 @@ class Evaluation:
 
 
 def fillers(evaluation: Evaluation) -> dict[str, Filler]:
-    """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
-    from npsynth.api import inpaint
-
-    chosen: dict[str, Filler] = {
-        method: functools.partial(inpaint, config=config)
-        for method, config in evaluation.configs.items()
-    }
-    for name in evaluation.baselines:
-        with as_input_error():
-            chosen[name] = baselines.get_baseline(name)
-    return chosen
+    """Method or baseline name -> fn(image with hole blanked, mask) -> filled image
+    (`filling.fillers`)."""
+    return filling.fillers(evaluation.configs, evaluation.baselines)
 
 
 def batch_fillers(evaluation: Evaluation) -> dict[str, Callable]:
@@ -267,11 +259,7 @@ def run_settings(evaluation: Evaluation) -> dict:
 def run_folder(out: Path) -> RunFolder:
     """The folder run's results in `out`: settings.json (`checks.SETTINGS_KEYS`) and
     metrics.csv (`report.read_csv`)."""
-    return RunFolder(
-        path=Path(out), settings_file=SETTINGS_FILE, rows_file="metrics.csv",
-        required=checks.SETTINGS_KEYS, empty_is_nan=report.TEXTURE_NAMES,
-        rows_name="the run's metrics",
-    )  # fmt: skip
+    return RunFolder(path=Path(out), settings_file=SETTINGS_FILE, required=checks.SETTINGS_KEYS)
 
 
 def changed_settings(settings: dict, saved: dict) -> list[str]:

@@ -26,16 +26,19 @@ def differing_keys(settings: dict, saved: dict) -> list[str]:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RunFolder:
-    """A folder of results: a JSON settings file and a CSV of rows, one per result."""
+    """A folder of results: a JSON settings file and a CSV of rows, one per result (by
+    default a folder run's settings.json and metrics.csv)."""
 
     path: Path
     settings_file: str = "settings.json"
     rows_file: str = "metrics.csv"
     required: tuple[str, ...] = ()  # keys every saved settings object has
-    columns: Sequence[str] | None = None  # the rows' columns (`report.read_csv`)
-    numbers: Sequence[str] | None = None  # the columns read as floats (`report.read_csv`)
-    empty_is_nan: Sequence[str] = ()  # number columns that may be empty or missing (NaN)
-    rows_name: str = "the run's rows"  # the rows file in words, in messages
+    # How the rows are read (`report.read_csv`; the defaults: a metrics.csv): the columns the
+    # file must have, those read as floats, those of them that may be empty or missing (NaN).
+    columns: Sequence[str] | None = None
+    numbers: Sequence[str] | None = None
+    empty_is_nan: Sequence[str] = report.TEXTURE_NAMES
+    rows_name: str = "the run's metrics"  # the rows file in words, in messages
 
     def read_settings(self, context: str) -> dict:
         """The saved settings, with config fields added since (`report.with_new_config_fields`).

@@ -148,7 +148,7 @@ def run_frontier(
                 "resize": photos.resize, "base": {k: list(v) if isinstance(v, tuple) else v
                                                   for k, v in base.items()}}  # fmt: skip
     folder = RunFolder(path=out, settings_file="frontier.json", rows_file="frontier.csv",
-                       columns=COLUMNS, numbers=())  # fmt: skip
+                       columns=COLUMNS, numbers=(), rows_name="the run's rows")  # fmt: skip
     rows = folder.resumed_rows(settings, resume)[1]
     folder.write_settings(settings)
     csv_file = out / "frontier.csv"

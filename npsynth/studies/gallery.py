@@ -22,11 +22,10 @@ it. The gap of the photo itself (the object) is given for scale.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +37,8 @@ from npsynth import io as npio
 from npsynth import masks, metrics, viz
 from npsynth.config.inpaint import PyramidConfig
 from npsynth.evaluation.cli_errors import InputError, as_input_error
-from npsynth.harness import baselines as baseline_fns
-from npsynth.harness import checks, report
-from npsynth.harness.filling import run_one
+from npsynth.harness import checks, filling, report
+from npsynth.harness.filling import Filler, run_one
 from npsynth.harness.runs import RunFolder
 
 DILATE = 3  # pixels the polygons grow by, unless a cases file or case says otherwise
@@ -51,8 +49,6 @@ CSV_FILE = "gallery.csv"
 # the photo itself (the object) over the same hole.
 CSV_COLUMNS = ("case", "photo", "method", "colour_gap", "seconds", "photo_gap", "hole_percent")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-
-Filler = Callable[[np.ndarray, np.ndarray], object]  # (blanked image, mask) -> filled
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -164,9 +160,7 @@ def load_case(case: Case, shared) -> tuple[np.ndarray, np.ndarray]:
 def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> dict[str, Filler]:
     """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
     from npsynth import hub
-    from npsynth.api import inpaint
 
-    chosen: dict[str, Filler] = {}
     for method, config in configs.items():
         if (
             method == "translate"
@@ -176,11 +170,7 @@ def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> d
                 f"{method} needs a Feature2Image network: set $NPSYNTH_FEATURE2IMAGE or "
                 "install npsynth with its shipped networks"
             )
-        chosen[method] = functools.partial(inpaint, config=config)
-    for name in baselines:
-        with as_input_error():
-            chosen[name] = baseline_fns.get_baseline(name)
-    return chosen
+    return filling.fillers(configs, baselines)
 
 
 def gallery_settings(cases, configs: Mapping[str, PyramidConfig], baselines) -> dict:
@@ -199,7 +189,8 @@ def run_folder(out: Path) -> RunFolder:
     """The gallery's results in `out`: settings.json and gallery.csv."""
     return RunFolder(
         path=Path(out), settings_file=SETTINGS_FILE, rows_file=CSV_FILE, columns=CSV_COLUMNS,
-        numbers=("colour_gap", "seconds", "photo_gap", "hole_percent"),
+        numbers=("colour_gap", "seconds", "photo_gap", "hole_percent"), empty_is_nan=(),
+        rows_name="the run's rows",
     )  # fmt: skip
 
 
