@@ -19,9 +19,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from npsynth.evaluation import checks, compare
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
 from npsynth.files import atomic_write
+from npsynth.harness import checks, compare
 
 
 @main_errors(code=2)

@@ -24,9 +24,10 @@ import sys
 from pathlib import Path
 
 from npsynth.config.inpaint import PASTES, PyramidConfig, TranslateConfig
-from npsynth.evaluation import gallery, runner
-from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import as_input_error, int_list, main_errors, positive_int
+from npsynth.harness import runner
+from npsynth.harness.baselines import BASELINES
+from npsynth.studies import gallery
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = REPO / "eval" / "gallery" / "cases.json"

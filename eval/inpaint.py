@@ -49,8 +49,6 @@ from npsynth.config.inpaint import (
     NN_UPDATES,
     PASTES,
 )
-from npsynth.evaluation import demo, runner, shards
-from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
     InputError,
     as_input_error,
@@ -63,7 +61,10 @@ from npsynth.evaluation.cli_errors import (
     positive_int,
     seed_int,
 )
-from npsynth.evaluation.runner import DEFAULT_HOLE, METHODS
+from npsynth.harness import runner, shards
+from npsynth.harness.baselines import BASELINES
+from npsynth.harness.runner import DEFAULT_HOLE, METHODS
+from npsynth.studies import demo
 
 DEFAULT_BASELINES = "telea,navier_stokes,biharmonic,patchmatch"
 

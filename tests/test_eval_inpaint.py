@@ -12,7 +12,7 @@ from conftest import sample_photo
 from eval import inpaint as cli
 from npsynth import files as npfiles
 from npsynth import io, masks, metrics
-from npsynth.evaluation import filling, runner
+from npsynth.harness import filling, runner
 
 FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 
