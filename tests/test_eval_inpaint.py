@@ -848,17 +848,18 @@ def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
     assert "'none'" in capsys.readouterr().err
 
 
-def test_content_layer_flag_takes_a_vgg_layer_or_none(folder, tmp_path, capsys):
-    argv = ["--images", str(folder), "--out", str(tmp_path)]
+def test_content_layer_flag_takes_a_vgg_layer_or_none(fake_inpaint, folder, tmp_path, capsys):
+    argv = ["--images", str(folder), "--out", str(tmp_path / "run")]
     assert cli.configs_from(cli.parse_args(argv))["optimize"].content_layer is None
     config = cli.configs_from(cli.parse_args([*argv, "--content-layer", "relu4_2"]))
     assert config["optimize"].content_layer == "relu4_2"
     config = cli.configs_from(cli.parse_args([*argv, "--content-layer", "none"]))
     assert config["optimize"].content_layer is None
-    with pytest.raises(SystemExit) as exited:
-        cli.parse_args([*argv, "--content-layer", "relu4_9"])
-    assert exited.value.code == 2
-    assert "takes a VGG-19 layer (e.g. relu4_2" in capsys.readouterr().err
+    # The config's own check (`check_content_layer`), as a one-line flag error before any photo.
+    assert cli.main([*argv, "--content-layer", "relu4_9"]) == 2
+    err = one_line_error(capsys)
+    assert "content_layer must be None" in err and "a VGG-19 layer such as 'relu4_2'" in err
+    assert fake_inpaint == [] and not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
