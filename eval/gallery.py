@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     fields = [("run", RunFlags), ("settings", settings_flags())]
     command = dataclasses.make_dataclass("Command", fields, frozen=True)
     parsed = flags.parse(command, argv, prog=PROG, description=__doc__.split("\n")[0],
-                         one_line_errors=True)  # fmt: skip
+                         one_line_errors=True, flag_pairs=False)  # fmt: skip
     run = parsed.run
     check_names("--methods", run.methods, CONFIGS)
     check_names("--baselines", run.baselines, BASELINES)

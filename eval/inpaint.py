@@ -67,7 +67,7 @@ def parse_args(argv=None) -> modes.Args:
         "Command", [("run", RunFlags), ("settings", settings_flags())], frozen=True
     )
     parsed = flags.parse(command, argv, prog=PROG, description=__doc__.split("\n")[0],
-                         one_line_errors=True)  # fmt: skip
+                         one_line_errors=True, flag_pairs=False)  # fmt: skip
     modes.check_flags(parsed.run)
     methods = modes.methods_of(parsed.run.method)
     return modes.Args(parsed.run, methods, given_settings(parsed.settings, argv))

@@ -50,8 +50,7 @@ def main(argv=None) -> None:
         from npsynth.serve.uploads import Limits
     except ImportError as error:
         raise SystemExit(
-            f"{PROG} needs the serve extra ({error.name} is missing): "
-            'pip install -e ".[serve]"'
+            f'{PROG} needs the serve extra ({error.name} is missing): pip install -e ".[serve]"'
         ) from error
     limits = Limits(max_bytes=args.max_mb * 2**20, max_pixels=args.max_megapixels * 10**6)
     try:

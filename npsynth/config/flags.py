@@ -63,8 +63,7 @@ def comma_separated(info: PrimitiveTypeInfo) -> PrimitiveConstructorSpec | None:
 @REGISTRY.primitive_rule
 def one_or_comma_separated(info: PrimitiveTypeInfo) -> PrimitiveConstructorSpec | None:
     """`X | tuple[X, ...]` fields (one number, or one per scale): "15" or "100,50,20"."""
-    args = typing.get_args(info.type) if typing.get_origin(info.type) in (typing.Union,
-                                                                       _UnionType) else ()
+    args = _union_members(info.type)
     item = next((a for a in args if a in (int, float)), None)
     if len(args) != 2 or item is None or tuple[item, ...] not in args:
         return None
@@ -86,8 +85,7 @@ def one_or_comma_separated(info: PrimitiveTypeInfo) -> PrimitiveConstructorSpec 
 @REGISTRY.primitive_rule
 def none_or_value(info: PrimitiveTypeInfo) -> PrimitiveConstructorSpec | None:
     """`X | None` fields (X an int, float or str) take "none" or "None" for None."""
-    args = typing.get_args(info.type) if typing.get_origin(info.type) in (typing.Union,
-                                                                       _UnionType) else ()
+    args = _union_members(info.type)
     if len(args) != 2 or type(None) not in args:
         return None
     (item,) = (a for a in args if a is not type(None))
@@ -110,6 +108,11 @@ def none_or_value(info: PrimitiveTypeInfo) -> PrimitiveConstructorSpec | None:
         is_instance=lambda value: value is None or isinstance(value, item),
         str_from_instance=lambda value: [str(value)],
     )
+
+
+def _union_members(kind) -> tuple:
+    """The members of union type `kind` (`X | Y`, `Optional[X]`), else ()."""
+    return typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, _UnionType) else ()
 
 
 def text_flag(convert: Callable[[str], object], metavar: str) -> PrimitiveConstructorSpec:
@@ -167,6 +170,7 @@ def parse(
       SystemExit: a bad flag or value (the message is printed), or `--help`.
     """
     hook = _errors_hook() if one_line_errors else None
+    markers = (tyro.conf.OmitArgPrefixes,) + (() if flag_pairs else (tyro.conf.FlagCreatePairsOff,))
     with hook(_one_line) if hook else contextlib.nullcontext():
         return tyro.cli(
             cls,
@@ -176,7 +180,7 @@ def parse(
             description=description,
             return_unknown_args=known_only,
             add_help=add_help,
-            config=(tyro.conf.OmitArgPrefixes,) + (() if flag_pairs else (tyro.conf.FlagCreatePairsOff,)),
+            config=markers,
             registry=REGISTRY,
         )
 
