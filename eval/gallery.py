@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Annotated
 
 from npsynth.cli.inpaint import check_names
-from npsynth.cli.settings import given_settings, method_configs, settings_flags
+from npsynth.cli.settings import METHODS, given_settings, method_configs, settings_flags
 from npsynth.config import flags
-from npsynth.config.inpaint import CONFIGS
 from npsynth.evaluation import gallery
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
@@ -49,7 +48,7 @@ class RunFlags:
     out: Path  # output folder
     cases: Path = CASES  # cases file
     cases_only: Names | None = None  # run only these cases (comma-separated names)
-    methods: Names = tuple(CONFIGS)  # npsynth methods
+    methods: Names = METHODS  # npsynth methods
     baselines: Names = tuple(BASELINES)  # baselines, or '' for none
     preset: str | None = None  # named settings to start from (the flags given change them)
     resume: bool = False  # keep the cases already done in --out with the same settings
@@ -70,7 +69,7 @@ def main(argv=None) -> int:
     parsed = flags.parse(command, argv, prog=PROG, description=__doc__.split("\n")[0],
                          one_line_errors=True, flag_pairs=False)  # fmt: skip
     run = parsed.run
-    check_names("--methods", run.methods, CONFIGS)
+    check_names("--methods", run.methods, METHODS)
     check_names("--baselines", run.baselines, BASELINES)
     if not run.methods and not run.baselines:
         flags.usage_error("give at least one of --methods and --baselines")

@@ -21,7 +21,7 @@ from typing import Annotated
 from npsynth.cli import inpaint as modes
 from npsynth.cli.settings import given_settings, method_configs, settings_flags
 from npsynth.config import flags
-from npsynth.evaluation.cli_errors import main_errors
+from npsynth.evaluation.cli_errors import as_input_error, main_errors
 
 PROG = "python -m eval.inpaint"
 
@@ -85,7 +85,11 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     command = f"{PROG} {shlex.join(argv)}"
-    return modes.run(args.run, lambda: configs_from(args), command)
+    if args.run.merge is not None:
+        return modes.merge(args.run, command)
+    with as_input_error(code=2):
+        configs = configs_from(args)
+    return modes.run(args.run, configs, command)
 
 
 if __name__ == "__main__":

@@ -198,3 +198,14 @@ def test_text_flags_check_their_word(capsys):
     with pytest.raises(SystemExit):
         flags.parse(Counted, ["--count", "3"], one_line_errors=True)
     assert capsys.readouterr().err == "error: argument --count: must be even, got '3'\n"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Twice:
+    solver: Solver = dataclasses.field(default_factory=Solver)
+    maxls: int = 3
+
+
+def test_nest_refuses_a_leaf_name_that_is_not_unique():
+    with pytest.raises(ValueError, match="two settings named 'maxls', solver.maxls and maxls"):
+        flags.nest(Twice, {"maxls": 1})

@@ -30,8 +30,9 @@ import argparse
 import dataclasses
 import os
 
+from npsynth.cli.settings import METHODS
 from npsynth.config import flags
-from npsynth.config.inpaint import CONFIGS, PyramidConfig, TranslateConfig
+from npsynth.config.inpaint import PyramidConfig, TranslateConfig
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import (
@@ -85,7 +86,7 @@ def check_names(flag: str, chosen, known) -> None:
 def methods_of(text: str) -> tuple[str, ...]:
     """`--method optimize,translate` as the methods, in order, each once."""
     methods = tuple(dict.fromkeys(m.strip() for m in text.split(",")))
-    check_names("--method", methods, CONFIGS)
+    check_names("--method", methods, METHODS)
     return methods
 
 
@@ -173,28 +174,29 @@ def check_vgg() -> None:
         raise InputError(f"the VGG-19 weights{where}: {describe(error)}") from error
 
 
-def run(options, configs_of, command: str) -> int:
-    """Do what the (checked) run flags say: merge, one photo, a folder, or the demo, with
-    the configs `configs_of()` builds (a bad setting: exit 2). Returns the exit code."""
-    if options.merge is not None:
-        path = shards.merge_runs(options.merge, options.out, command=command)
-        print(f"wrote {path}\n")
-        print(path.read_text())
-        return 0
-    folder = options.images is not None
+def merge(options, command: str) -> int:
+    """`--merge DIR... --out OUT`: one report of sharded runs (`shards.merge_runs`)."""
+    path = shards.merge_runs(options.merge, options.out, command=command)
+    print(f"wrote {path}\n")
+    print(path.read_text())
+    return 0
+
+
+def run(options, configs: dict[str, PyramidConfig], command: str) -> int:
+    """Fill what the (checked) run flags say, one photo, a folder or the demo, with each
+    method's config, once the networks and VGG-19 weights they need are read (a missing or
+    bad network: exit 2). Returns the exit code."""
+    folder, first = options.images is not None, next(iter(configs.values()))
     with as_input_error(code=2):
-        configs = configs_of()
-        for config in configs.values() if folder else list(configs.values())[:1]:
+        for config in configs.values() if folder else [first]:
             check_networks(config)
     check_vgg()
-    first = next(iter(configs.values()))
     if options.image is not None:
         result = runner.inpaint_file(options.image, options.mask, options.out, first)
         height, width = result.image.shape[:2]
         print(f"wrote {options.out} ({width}x{height}, {result.seconds:.1f} s)")
     elif folder:
-        runner.evaluate(evaluation(options, configs, command), options.out,
-                        resume=options.resume)  # fmt: skip
+        runner.evaluate(evaluation(options, configs, command), options.out, resume=options.resume)
     else:
         if not options.demo:
             print(

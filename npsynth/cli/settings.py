@@ -13,7 +13,12 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 
 from npsynth.config import flags
+
+# The methods and their config classes (method name -> config dataclass), and the one way a
+# config is made: the one place the command lines name them.
 from npsynth.config.inpaint import CONFIGS, PyramidConfig, config_for
+
+METHODS = tuple(CONFIGS)
 
 # Flags spelt otherwise than their field, as the README has always spelt them: the network
 # checkpoints are `--feature2image PATH` and `--image2feature PATH`, so translate's field

@@ -323,7 +323,11 @@ def given(cls: type, args: Iterable[str]) -> set[str]:
 def nest(cls: type, values: Mapping[str, object]) -> dict:
     """Flat leaf settings of config `cls` (leaf name -> value) as its constructor's keyword
     arguments, a nested record as a dict: {"maxls": 20} -> {"solver": {"maxls": 20}}."""
-    paths = {leaf.name: leaf.path for leaf in leaves(cls)}
+    paths = {}
+    for leaf in leaves(cls):
+        if paths.setdefault(leaf.name, leaf.path) != leaf.path:
+            raise ValueError(f"{cls.__name__}: two settings named {leaf.name!r}, "
+                             f"{'.'.join(paths[leaf.name])} and {'.'.join(leaf.path)}")  # fmt: skip
     nested: dict = {}
     for key, value in values.items():
         *outer, last = paths[key]
