@@ -37,7 +37,7 @@ class RunFlags:
     mask: Path | None = None
     # folder (or quoted glob pattern, e.g. 'masks/hole20-30_*.png') of masks for --images
     masks: Path | None = None
-    # generated hole for --images/--demo: center[:FRACTION] (default center:0.5), boxes, strokes
+    # generated hole for --images/--demo: center[:FRACTION], boxes, strokes (None: center:0.5)
     hole: Annotated[str | None, modes.HOLE] = None
     # output file (--image; a symlink is written through) or folder (--images, --demo)
     out: Path | None = None
@@ -51,7 +51,7 @@ class RunFlags:
     compare: bool = False  # also run the classical baselines
     # folder mode: keep what is already scored in --out (same settings) and do the rest
     resume: bool = False
-    baselines: str | None = None  # baselines for --compare (default all: telea,...)
+    baselines: str | None = None  # baselines for --compare, comma-separated (None: all)
     # folder mode: fill only every N-th photo from the K-th on (K/N, or auto)
     shard: Annotated[tuple[int, int] | None, modes.SHARD] = None
     # folder mode: fill up to N photos of one size at once (jax.vmap over the devices)

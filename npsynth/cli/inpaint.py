@@ -15,6 +15,10 @@ their path below `--images`, suffix kept (`a.png`, `a.jpg`, `sub/a.png`); `--out
 the photos' folder (its `outputs/` and `grids/` are never read as photos). `--mask FILE`
 with `--images` is one hole for every photo.
 
+`--batch N` fills up to N photos of one size at once per method (`npsynth.inpaint_batch`).
+Several hosts split a folder with `--shard K/N` (or `--shard auto` under jax.distributed),
+each with its own `--out`; `--merge OUT_1 OUT_2 ... --out OUT` makes the one report.
+
 Every photo and mask is read and checked, and the destination checked, before the first
 photo is filled; a bad input or flag ends with one line naming it. A folder `--out` gets
 npsynth's marker file `.npsynth`: a folder without it that already holds a report.md,
