@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 from npsynth.cli import inpaint as modes
+from npsynth.cli import values
 from npsynth.cli.settings import given_settings, method_configs, settings_flags
 from npsynth.config import flags
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
@@ -38,24 +39,24 @@ class RunFlags:
     # folder (or quoted glob pattern, e.g. 'masks/hole20-30_*.png') of masks for --images
     masks: Path | None = None
     # generated hole for --images/--demo: center[:FRACTION], boxes, strokes (None: center:0.5)
-    hole: Annotated[str | None, modes.HOLE] = None
+    hole: Annotated[str | None, values.HOLE] = None
     # output file (--image; a symlink is written through) or folder (--images, --demo)
     out: Path | None = None
-    limit: Annotated[int | None, modes.COUNT] = None  # use only the first N photos of --images
+    limit: Annotated[int | None, values.COUNT] = None  # use only the first N photos of --images
     # downsize each photo of --images so its longest side is N px first
-    resize: Annotated[int | None, modes.COUNT] = None
+    resize: Annotated[int | None, values.COUNT] = None
     # npsynth method(s): optimize, translate, or both as optimize,translate
     method: str = "optimize"
     preset: str | None = None  # named settings to start from (the flags given change them)
-    seed: Annotated[int, modes.SEED] = 0  # seed of generated holes
+    seed: Annotated[int, values.SEED] = 0  # seed of generated holes
     compare: bool = False  # also run the classical baselines
     # folder mode: keep what is already scored in --out (same settings) and do the rest
     resume: bool = False
     baselines: str | None = None  # baselines for --compare, comma-separated (None: all)
     # folder mode: fill only every N-th photo from the K-th on (K/N, or auto)
-    shard: Annotated[tuple[int, int] | None, modes.SHARD] = None
+    shard: Annotated[tuple[int, int] | None, values.SHARD] = None
     # folder mode: fill up to N photos of one size at once (jax.vmap over the devices)
-    batch: Annotated[int | None, modes.COUNT] = None
+    batch: Annotated[int | None, values.COUNT] = None
     # merge the folder runs DIR... (e.g. one per --shard) into --out: one report
     merge: tuple[Path, ...] | None = None
 

@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated
 
-from npsynth.cli.inpaint import COUNT
+from npsynth.cli.values import COUNT
 from npsynth.config import flags
 
 PROG = "python -m eval.serve"

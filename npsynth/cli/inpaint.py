@@ -30,7 +30,6 @@ in or holds one of the merged runs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 
@@ -39,34 +38,9 @@ from npsynth.config import flags
 from npsynth.config.inpaint import PyramidConfig, TranslateConfig
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
-from npsynth.evaluation.cli_errors import (
-    InputError,
-    as_input_error,
-    describe,
-    hole_kind,
-    positive_int,
-    seed_int,
-)
+from npsynth.evaluation.cli_errors import InputError, as_input_error, describe
 
 DEFAULT_BASELINES = "telea,navier_stokes,biharmonic,patchmatch"
-
-
-def _flag_type(check, metavar: str):
-    """A `flags.text_flag` from an argparse type of `cli_errors` (its message kept)."""
-
-    def convert(text: str):
-        try:
-            return check(text)
-        except argparse.ArgumentTypeError as error:
-            raise ValueError(str(error)) from None
-
-    return flags.text_flag(convert, metavar)
-
-
-COUNT = _flag_type(positive_int, "N")
-SEED = _flag_type(seed_int, "N")
-HOLE = _flag_type(hole_kind, "KIND")
-SHARD = flags.text_flag(shards.parse_shard, "K/N|auto")
 
 
 @dataclasses.dataclass(frozen=True)
