@@ -45,7 +45,7 @@ def method_configs(
         if method not in CONFIGS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(CONFIGS)}")
         cls = CONFIGS[method]
-        own = {name: value for name, value in fields.items() if name in _paths(cls)}
+        own = {name: value for name, value in fields.items() if name in _leaf_names(cls)}
         chosen = {} if preset is None else {"preset": preset}
         configs[method] = config_for(method, **chosen, **flags.nest(cls, own))
     return configs
@@ -77,7 +77,7 @@ def given_settings(parsed, args: Sequence[str]) -> dict[str, object]:
 
 
 @functools.cache
-def _paths(cls: type) -> frozenset[str]:
+def _leaf_names(cls: type) -> frozenset[str]:
     return frozenset(leaf.name for leaf in flags.leaves(cls))
 
 
