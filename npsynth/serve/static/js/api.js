@@ -30,8 +30,9 @@ export const uploadPhoto = (blob) =>
 export const uploadMask = (blob) =>
   call("/api/masks", { method: "POST", body: blob, headers: { "content-type": "image/png" } });
 
-export function getEstimate({ image, method, scales, iterations, levels }) {
+export function getEstimate({ image, preset, method, scales, iterations, levels }) {
   const query = new URLSearchParams({ image, method, scales: scales.join(",") });
+  if (preset) query.set("preset", preset);
   if (iterations) query.set("iterations", iterations);
   if (levels) query.set("levels", levels);
   return call(`/api/estimate?${query}`);

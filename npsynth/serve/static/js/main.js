@@ -109,7 +109,7 @@ function scales() {
 function jobSettings() {
   const defaults = choiceDefaults();
   if (!defaults) throw new Error("the page is still loading its settings");
-  const settings = { method: defaults.method, scales: scales() };
+  const settings = { preset: defaults.preset, method: defaults.method, scales: scales() };
   if (defaults.levels) settings.levels = defaults.levels;
   if (settings.method === "optimize") {
     const iterations = Number($("iterations").value);
