@@ -150,6 +150,11 @@ def choice_info() -> dict:
     return info
 
 
+def method_info() -> dict:
+    """Every registered method (`npsynth.methods.METHODS`) and its one-line summary."""
+    return {name: method.summary for name, method in METHODS.items()}
+
+
 def parse_scales(text: str) -> list[int]:
     """'128,256' -> [128, 256], or a ValueError."""
     try:
@@ -196,7 +201,7 @@ def create_app(
 
     async def info(request: Request):
         return JSONResponse({
-            "choices": choice_info(),
+            "choices": choice_info(), "methods": method_info(),
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels},
         })  # fmt: skip
 
