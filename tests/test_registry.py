@@ -54,8 +54,8 @@ def toy(monkeypatch):
 
 def test_a_third_method_runs_through_inpaint_presets_and_config_for(toy):
     colour = np.array([0.2, 0.5, 0.8], np.float32)
-    image = np.broadcast_to(colour, (48, 40, 3)).copy()
-    hole = np.zeros((48, 40, 1), np.float32)
+    image = np.broadcast_to(colour, (64, 56, 3)).copy()
+    hole = np.zeros((64, 56, 1), np.float32)
     hole[10:30, 12:28] = 1.0
     image[hole[..., 0] > 0] = 0.0  # the hole's pixels must not matter
     no_vgg = object()  # the toy step never calls a network
@@ -65,7 +65,7 @@ def test_a_third_method_runs_through_inpaint_presets_and_config_for(toy):
     filled = result.image[hole[..., 0] > 0]
     np.testing.assert_allclose(filled, np.tile(colour / 2, (320, 1)), atol=1e-5)  # resize rounding
     np.testing.assert_array_equal(result.image[hole[..., 0] <= 0], image[hole[..., 0] <= 0])
-    assert [s.size for s in result.scales] == [(32, 27), (48, 40)]  # scales 32, 64
+    assert [s.size for s in result.scales] == [(32, 28), (64, 56)]  # scales 32, 64
     # Config routing, by method and with a preset's settings this method has.
     assert config_for("toy", shade=0.5, content="mean") == MeanFillConfig(
         shade=0.5, reference={"content": "mean"}
