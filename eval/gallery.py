@@ -23,7 +23,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from npsynth.config.inpaint import PASTES, PyramidConfig, TranslateConfig
+from npsynth.config.inpaint import LEVEL_PASTES, PyramidConfig, TranslateConfig
 from npsynth.evaluation import gallery, runner
 from npsynth.evaluation.baselines import BASELINES
 from npsynth.evaluation.cli_errors import as_input_error, int_list, main_errors, positive_int
@@ -68,23 +68,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="work only at the first N levels of the pyramid (1 with optimize: the fast choice)",
     )
     parser.add_argument(
-        "--paste-offset-span", type=float, default=PyramidConfig().paste_offset_span,
+        "--paste-offset-span", type=float, default=PyramidConfig().paste.paste_offset_span,
         help="a fill worked below full size: its offset from the photo at the hole's border "
         "averaged over a Gaussian of this many upsampling factors before it is spread "
         "(PyramidConfig.paste_offset_span; 0: pixel by pixel)",
     )  # fmt: skip
     parser.add_argument(
-        "--paste-exact-reach", type=float, default=PyramidConfig().paste_exact_reach,
+        "--paste-exact-reach", type=float, default=PyramidConfig().paste.paste_exact_reach,
         help="... except near the border: the exact offset's weight falls as exp(-depth / "
         "this many upsampling factors) (PyramidConfig.paste_exact_reach; 0: averaged everywhere)",
     )  # fmt: skip
     parser.add_argument(
-        "--patchmatch-base-sigma", type=float, default=PyramidConfig().patchmatch_base_sigma,
+        "--patchmatch-base-sigma", type=float, default=PyramidConfig().reference.patchmatch_base_sigma,
         help="PatchMatch fills: their detail finer than a Gaussian of this many pixels on the "
         "harmonic fill's colours (PyramidConfig.patchmatch_base_sigma; 0: as they are)",
     )  # fmt: skip
     parser.add_argument(
-        "--paste", choices=PASTES, default=TranslateConfig().paste,
+        "--paste", choices=LEVEL_PASTES, default=TranslateConfig().level_paste,
         help="how translate joins its decoded hole to the known pixels (TranslateConfig.paste)",
     )  # fmt: skip
     parser.add_argument(
@@ -120,7 +120,7 @@ def main(argv=None) -> int:
             cases = [case for case in cases if case.name in args.cases_only]
         scales = {} if args.scales is None else {"scales": args.scales}
         configs = runner.configs_for(
-            args.methods, paste=args.paste, levels=args.levels,
+            args.methods, level_paste=args.paste, levels=args.levels,
             patchmatch_base_sigma=args.patchmatch_base_sigma,
             paste_offset_span=args.paste_offset_span, paste_exact_reach=args.paste_exact_reach, **scales,
         )  # fmt: skip

@@ -43,11 +43,9 @@ from pathlib import Path
 
 from npsynth.config import OptimizeConfig, PyramidConfig, TranslateConfig
 from npsynth.config.inpaint import (
-    ALPHA_SCALINGS,
     CONTENT_REFERENCES,
-    CONTENT_SCALES,
+    LEVEL_PASTES,
     NN_UPDATES,
-    PASTES,
 )
 from npsynth.evaluation import demo, runner, shards
 from npsynth.evaluation.baselines import BASELINES
@@ -148,7 +146,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "on the hole's pixels",
     )  # fmt: skip
     parser.add_argument(
-        "--content", default=defaults.content, choices=CONTENT_REFERENCES,
+        "--content", default=defaults.reference.content, choices=CONTENT_REFERENCES,
         help="content reference at the first scale (auto: the content network where one fits the "
         "hole, else patchmatch)",
     )  # fmt: skip
@@ -156,18 +154,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--content-checkpoint", help="exported content network (.npz or training workdir) for --content"
     )  # fmt: skip
     parser.add_argument(
-        "--paste-offset-span", type=float, default=defaults.paste_offset_span,
+        "--paste-offset-span", type=float, default=defaults.paste.paste_offset_span,
         help="a fill worked below full size: its offset from the photo at the hole's border "
         "averaged over a Gaussian of this many upsampling factors before it is spread "
         "(PyramidConfig.paste_offset_span; 0: pixel by pixel)",
     )  # fmt: skip
     parser.add_argument(
-        "--paste-exact-reach", type=float, default=defaults.paste_exact_reach,
+        "--paste-exact-reach", type=float, default=defaults.paste.paste_exact_reach,
         help="... except near the border: the exact offset's weight falls as exp(-depth / "
         "this many upsampling factors) (PyramidConfig.paste_exact_reach; 0: averaged everywhere)",
     )  # fmt: skip
     parser.add_argument(
-        "--patchmatch-base-sigma", type=float, default=defaults.patchmatch_base_sigma,
+        "--patchmatch-base-sigma", type=float, default=defaults.reference.patchmatch_base_sigma,
         help="PatchMatch fills: keep their detail finer than a Gaussian of this many pixels on "
         "the harmonic fill's colours (0: PatchMatch's pixels as they are)",
     )  # fmt: skip
@@ -182,27 +180,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="translate's hole features at the first scale: Image2Feature network or content reference",
     )  # fmt: skip
     parser.add_argument(
-        "--paste", default=translate.paste, choices=PASTES,
+        "--paste", default=translate.level_paste, choices=LEVEL_PASTES,
         help="translate: paste the decoded hole in the gradient domain (poisson) or as it is",
     )  # fmt: skip
     parser.add_argument(
-        "--nn-update", default=defaults.nn_update, choices=NN_UPDATES,
+        "--nn-update", default=defaults.texture.nn_update, choices=NN_UPDATES,
         help="nearest neighbours fixed per scale (fast), searched again after every chunk of "
         "--chunk-iterations (a fresh L-BFGS each; per_chunk_last: at the last scale only), "
         "or recomputed at every evaluation (paper)",
     )  # fmt: skip
     parser.add_argument(
-        "--chunk-iterations", type=positive_int, default=defaults.chunk_iterations,
+        "--chunk-iterations", type=positive_int, default=defaults.solver.chunk_iterations,
         help="L-BFGS iterations per chunk (progress; with --nn-update per_chunk, per search)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--alpha-scaling", default=defaults.alpha_scaling, choices=ALPHA_SCALINGS,
-        help="alpha the same at every scale (none) or times (scale / first scale)^2 (per_pixel)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--content-scales", default=defaults.content_scales, choices=CONTENT_SCALES,
-        help="E_c's reference after the first scale: the previous result (first), a PatchMatch "
-        "fill of each scale (every), or every where the first reference is PatchMatch (auto)",
     )  # fmt: skip
     parser.add_argument("--seed", type=seed_int, default=0, help="seed of generated holes")
     parser.add_argument("--compare", action="store_true", help="also run the classical baselines")
@@ -294,13 +283,11 @@ def configs_from(args: argparse.Namespace) -> dict[str, PyramidConfig]:
         beta_last=args.beta_last,
         nn_update=args.nn_update,
         chunk_iterations=args.chunk_iterations,
-        alpha_scaling=args.alpha_scaling,
-        content_scales=args.content_scales,
         content_layer=args.content_layer,
         feature2image_checkpoint=args.feature2image,
         image2feature=args.image2feature_mode,
         image2feature_checkpoint=args.image2feature,
-        paste=args.paste,
+        level_paste=args.paste,
     )
 
 
@@ -323,9 +310,9 @@ def check_networks(config: PyramidConfig) -> None:
     first photo): the content networks where `content` may use one, and translate's."""
     from npsynth import hub
 
-    if config.content in ("auto", "network"):
+    if config.reference.content in ("auto", "network"):
         shipped = hub.shipped("content_net")
-        for path in hub.candidates("content_net", config.content_checkpoint):
+        for path in hub.candidates("content_net", config.reference.content_checkpoint):
             if path not in shipped:
                 hub.load("content_net", path)
     if isinstance(config, TranslateConfig):
