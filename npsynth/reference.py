@@ -13,7 +13,7 @@ from npsynth.models import content_net
 
 def content_source(hole: np.ndarray, config: PyramidConfig) -> str:
     """What the first scale's reference of this hole is made by: "network", "patchmatch",
-    "harmonic" or "mean" (`config.content` with "auto" resolved).
+    "harmonic" or "mean" (`config.reference.content` with "auto" resolved).
 
     "auto" is the content network where one fits the hole, else PatchMatch. Its networks
     are the config's or $NPSYNTH_CONTENT_NET's when given, else the shipped paper-mode one
@@ -62,7 +62,7 @@ def reference_and_source(
 
 
 def _resolve(hole: np.ndarray, config: PyramidConfig) -> tuple[str, object]:
-    """(source, content network or None): `config.content` with "auto" resolved, and the
+    """(source, content network or None): `config.reference.content` with "auto" resolved, and the
     first network (`npsynth.hub`) that fills the hole. content="network" with none that
     fills it gives the first network, whose `content_net.predict` says why it cannot.
 
