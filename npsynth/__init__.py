@@ -6,7 +6,7 @@ image translation (Song, Yang, Lin et al., arXiv 1711.08590).
 
     import npsynth
     result = npsynth.inpaint(image, mask)              # [H, W, 3] in [0, 1], mask 1 = hole
-    fast = npsynth.inpaint(image, mask, method="translate")
+    fast = npsynth.inpaint(image, mask, preset="fast")     # or "paper", "translate", ...
     loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
 """
 
@@ -18,7 +18,11 @@ from npsynth.config import (
     Image2FeatureConfig,
     InpaintConfig,
     OptimizeConfig,
+    PasteOptions,
     PyramidConfig,
+    ReferenceOptions,
+    SolverOptions,
+    TextureOptions,
     TranslateConfig,
 )
 from npsynth.export import (
@@ -40,16 +44,20 @@ from npsynth.losses import (
     texture_loss,
     tv_loss,
 )
+from npsynth.methods import METHODS
 from npsynth.models.content_net import ContentNet
 from npsynth.models.content_net import predict as predict_content
 from npsynth.models.translation import FeatureToImage, ImageToFeature
 from npsynth.models.vgg import VGG19
 from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap, swap_hole_features
+from npsynth.presets import PRESETS
 from npsynth.pyramid import InpaintResult, ScaleResult
 from npsynth.weights import WeightsError
 from npsynth.window import texture_window, windowed_vgg
 
 __all__ = [
+    "METHODS",
+    "PRESETS",
     "VGG19",
     "ContentNet",
     "ContentNetConfig",
@@ -61,8 +69,12 @@ __all__ = [
     "InpaintConfig",
     "InpaintResult",
     "OptimizeConfig",
+    "PasteOptions",
     "PyramidConfig",
+    "ReferenceOptions",
     "ScaleResult",
+    "SolverOptions",
+    "TextureOptions",
     "TranslateConfig",
     "WeightsError",
     "content_loss",

@@ -2,89 +2,102 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import compile_cache, hub, masks, pyramid
-from npsynth.config.inpaint import PyramidConfig, config_for
-from npsynth.methods import optimize, translate
+from npsynth import compile_cache, hub, masks, presets, pyramid
+from npsynth.config.inpaint import PyramidConfig, with_settings
+from npsynth.methods import METHODS
 from npsynth.models.vgg import VGG19
-
-# Each method makes its per-level step from its config and VGG-19 (`pyramid.LevelStep`).
-METHODS = {
-    "optimize": lambda config, vgg: optimize.OptimizeStep(config, vgg),
-    "translate": translate.make_step,
-}
 
 
 def inpaint(
     image,
     mask,
     *,
+    preset: str | None = None,
     method: str | None = None,
     config: PyramidConfig | None = None,
     vgg: VGG19 | None = None,
     progress: bool | Callable[[pyramid.Progress], None] = False,
     **overrides,
 ) -> pyramid.InpaintResult:
-    """Fill the hole of `image` by multi-scale neural patch synthesis (or its fast variant).
+    """Fill the hole of `image` by multi-scale neural patch synthesis (or a faster variant).
 
     `method="optimize"` (default) minimises the joint loss (Eq. 1) with L-BFGS at every
     scale (Yang et al. 2017); `method="translate"` runs Image2Feature -> patch-swap ->
-    Feature2Image at every scale (Song et al. 2018), orders of magnitude faster.
+    Feature2Image at every scale (Song et al. 2018), orders of magnitude faster. A preset
+    names a method and its settings (`npsynth.presets.PRESETS`: "default", "fast",
+    "paper", "tiny", "translate").
 
     Args:
       image: `[H, W, 3]` RGB, float in [0, 1] or uint8; any size.
       mask: `[H, W, 1]` or `[H, W]`, 1 (or non-zero) = hole.
-      method: "optimize" or "translate"; default: the config's method, else "optimize".
-      config: an `OptimizeConfig` or `TranslateConfig`; keyword `overrides` replace its
-        fields (for example `scales=(128, 256)`, `iterations=50`, `content="harmonic"`).
+      preset: a name of `npsynth.presets.PRESETS`; default "default" (or `config`).
+      method: a name of `npsynth.methods.METHODS`; default: the preset's or config's method.
+        With a preset of another method, that preset's settings this method has apply.
+      config: an `OptimizeConfig` or `TranslateConfig` instead of a preset.
       vgg: the texture network; defaults to the pretrained VGG-19 (`npsynth.load_vgg19`).
       progress: True shows a progress bar (iterations and loss at each scale); a callable
         gets a `npsynth.pyramid.Progress` at each scale's start, during it and at its end,
         and may raise to stop the run.
+      overrides: settings replacing the preset's or config's, by flat name
+        (`scales=(128, 256)`, `iterations=50`, `content="harmonic"`, `maxls=5`) or as a
+        record (`solver={"maxls": 5}`, merged into the preset's; `npsynth.config.with_settings`).
 
     Returns:
       An `InpaintResult`; `.image` is the filled photo with the known pixels exactly as given.
     """
-    if config is None:
-        config = config_for(method or "optimize", **overrides)
-    else:
-        if method is not None and method != config.method:
-            raise ValueError(
-                f"method={method!r} but config is a {type(config).__name__} "
-                f"(method {config.method!r}); pass one or the other"
-            )
-        config = config_for(config.method, **(dataclasses.asdict(config) | overrides))
+    config = resolve_config(preset=preset, method=method, config=config, **overrides)
     image, mask = check_inputs(image, mask)
-    compile_cache.enable()
-    vgg = vgg if vgg is not None else hub.default_vgg()
-    step = METHODS[config.method](config, vgg)
-    return pyramid.run(image, mask, config=config, step=step, progress=progress)
+    return _run([image], [mask], config, vgg, progress)[0]
 
 
 def inpaint_batch(
-    images, masks, *, method: str | None = None, config: PyramidConfig | None = None,
-    vgg: VGG19 | None = None, progress=False, **overrides,
+    images, masks, *, preset: str | None = None, method: str | None = None,
+    config: PyramidConfig | None = None, vgg: VGG19 | None = None, progress=False, **overrides,
 ) -> list[pyramid.InpaintResult]:  # fmt: skip
     """`inpaint` for several photos of one size at once: optimize runs one L-BFGS per photo
     side by side (`jax.vmap`, the batch split over the local devices), translate photo by
     photo. Holes may differ but must give the same worked region (true for photos no
     larger than the last scale). Arguments as `inpaint`; `images` and `masks` are sequences.
     """
-    if config is None:
-        config = config_for(method or "optimize", **overrides)
-    else:
-        config = config_for(config.method, **(dataclasses.asdict(config) | overrides))
+    config = resolve_config(preset=preset, method=method, config=config, **overrides)
     pairs = [check_inputs(image, mask) for image, mask in zip(images, masks, strict=True)]
     if not pairs:
         return []
+    images, masks = zip(*pairs)
+    return _run(images, masks, config, vgg, progress)
+
+
+def resolve_config(
+    *, preset: str | None = None, method: str | None = None,
+    config: PyramidConfig | None = None, **overrides,
+) -> PyramidConfig:  # fmt: skip
+    """The config `inpaint` runs: `config`, else preset `preset` (default "default") for
+    `method`, with `overrides`; a ValueError where they disagree or a setting is wrong."""
+    if config is None:
+        return presets.config(preset or "default", method=method, **overrides)
+    if preset is not None:
+        raise ValueError(f"preset={preset!r} and a config given; pass one or the other")
+    if method is not None and method != config.method:
+        raise ValueError(
+            f"method={method!r} but config is a {type(config).__name__} "
+            f"(method {config.method!r}); pass one or the other"
+        )
+    return with_settings(config, **overrides)
+
+
+def _run(images, masks, config: PyramidConfig, vgg, progress) -> list[pyramid.InpaintResult]:
+    """The registered method's step over the pyramid, for photos already checked."""
+    method = METHODS[config.method]
+    method.check_networks(config)
     compile_cache.enable()
     vgg = vgg if vgg is not None else hub.default_vgg()
-    step = METHODS[config.method](config, vgg)
-    images, masks = zip(*pairs)
+    step = method.make_step(config, vgg)
+    if len(images) == 1:
+        return [pyramid.run(images[0], masks[0], config=config, step=step, progress=progress)]
     return pyramid.run_batch(images, masks, config=config, step=step, progress=progress)
 
 

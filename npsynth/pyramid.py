@@ -201,7 +201,10 @@ def run_batch(
     if not callable(progress):
         notify.close()
     seconds = (time.perf_counter() - start) / count
-    paste = {"offset_span": config.paste_offset_span, "exact_reach": config.paste_exact_reach}
+    paste = {
+        "offset_span": config.paste.paste_offset_span,
+        "exact_reach": config.paste.paste_exact_reach,
+    }
     return [
         InpaintResult(paste_hole(im, m, region, prev, **paste), res, ref, region, seconds, src)
         for im, m, prev, res, ref, src in zip(images, masks, previous, results, references, sources)
@@ -241,9 +244,9 @@ def paste_hole(
     difference between its upsampled known pixels and the photo's, at the hole's border,
     is spread smoothly over the hole, so the fill meets the full-resolution border. With
     `offset_span` k > 0 that difference is first averaged over a Gaussian of k times the
-    upsampling factor in pixels (`PyramidConfig.paste_offset_span`), and with `exact_reach`
+    upsampling factor in pixels (`PasteOptions.paste_offset_span`), and with `exact_reach`
     r > 0 the exact difference still holds near the border, with weight exp(-d / (r times the
-    factor)) at d pixels from the nearest known pixel (`PyramidConfig.paste_exact_reach`).
+    factor)) at d pixels from the nearest known pixel (`PasteOptions.paste_exact_reach`).
     In a black-and-white photo (every known pixel grey) the fill is made grey too: the
     texture term can leave faint colour speckles that exist nowhere in such a photo.
     """
@@ -316,14 +319,6 @@ def pad(array: np.ndarray, mode: str) -> np.ndarray:
     height, width = array.shape[:2]
     widths = [(0, -height % PAD_MULTIPLE), (0, -width % PAD_MULTIPLE), (0, 0)]
     return np.pad(array, widths, mode=mode)
-
-
-def per_level(value, count: int, name: str) -> list[int]:
-    """`value` (one number, or one per scale) as one int per scale."""
-    values = [int(value)] * count if np.ndim(value) == 0 else [int(v) for v in value]
-    if len(values) != count:
-        raise ValueError(f"{name} must be one number or one per scale ({count}), got {value}")
-    return values
 
 
 class _ProgressBar:

@@ -13,7 +13,7 @@ from npsynth.models import content_net
 
 def content_source(hole: np.ndarray, config: PyramidConfig) -> str:
     """What the first scale's reference of this hole is made by: "network", "patchmatch",
-    "harmonic" or "mean" (`config.content` with "auto" resolved).
+    "harmonic" or "mean" (`config.reference.content` with "auto" resolved).
 
     "auto" is the content network where one fits the hole, else PatchMatch. Its networks
     are the config's or $NPSYNTH_CONTENT_NET's when given, else the shipped paper-mode one
@@ -54,28 +54,31 @@ def reference_and_source(
         filled = resize.resize_image(predicted, known.shape[:2])
         return np.where(hole > 0, filled, known).astype(np.float32), source
     if source == "patchmatch":
-        return patchmatch_fill(known, hole, base_sigma=config.patchmatch_base_sigma), source
+        return patchmatch_fill(
+            known, hole, base_sigma=config.reference.patchmatch_base_sigma
+        ), source
     fill_fn = fill.mean_fill if source == "mean" else fill.harmonic_fill
     return np.asarray(fill_fn(known, hole), np.float32), source
 
 
 def _resolve(hole: np.ndarray, config: PyramidConfig) -> tuple[str, object]:
-    """(source, content network or None): `config.content` with "auto" resolved, and the
+    """(source, content network or None): `config.reference.content` with "auto" resolved, and the
     first network (`npsynth.hub`) that fills the hole. content="network" with none that
     fills it gives the first network, whose `content_net.predict` says why it cannot.
 
     Raises:
       ValueError: content="network" with no network at all.
     """
-    if config.content not in ("auto", "network"):
-        return config.content, None
-    checkpoints = hub.candidates("content_net", config.content_checkpoint)
-    if config.content == "network" and not checkpoints:
+    content = config.reference.content
+    if content not in ("auto", "network"):
+        return content, None
+    checkpoints = hub.candidates("content_net", config.reference.content_checkpoint)
+    if content == "network" and not checkpoints:
         raise ValueError(
             "content='network' needs a trained content network: pass content_checkpoint=PATH "
             "(from `python -m train.content --export`) or set $NPSYNTH_CONTENT_NET"
         )
-    shipped = config.content == "auto" and checkpoints == hub.shipped("content_net")
+    shipped = content == "auto" and checkpoints == hub.shipped("content_net")
     # Networks are loaded in order and only until one fits the hole.
     models = (hub.load("content_net", path) for path in checkpoints)
     if shipped:
@@ -83,7 +86,7 @@ def _resolve(hole: np.ndarray, config: PyramidConfig) -> tuple[str, object]:
     model = next((m for m in models if content_net.fills(m, _hole_at(hole, m))), None)
     if model is not None:
         return "network", model
-    if config.content == "network":
+    if content == "network":
         return "network", hub.load("content_net", checkpoints[0])
     return "patchmatch", None
 
@@ -99,7 +102,7 @@ def patchmatch_fill(known: np.ndarray, hole: np.ndarray, *, base_sigma: float = 
     Args:
       known: [h, w, 3] in [0, 1]; hole: [h, w, 1], 1 = hole.
       base_sigma: 0, or a Gaussian's standard deviation s in pixels: the fill is then
-        `detail_on_harmonic_base` of PatchMatch's (`PyramidConfig.patchmatch_base_sigma`).
+        `detail_on_harmonic_base` of PatchMatch's (`ReferenceOptions.patchmatch_base_sigma`).
 
     Returns:
       [h, w, 3] float32: `known` outside the hole, PatchMatch's pixels (multiples of 1/255)

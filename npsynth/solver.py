@@ -19,41 +19,14 @@ import jax
 import jax.numpy as jnp
 import jaxopt
 
-from npsynth.config.checks import check_choice, check_count, check_number
-
-MAX_HISTORY_SIZE = 1000  # L-BFGS memory
-MAX_LINESEARCH_STEPS = 1000  # maxls
-
-LINESEARCHES = ("zoom", "backtracking", "hager-zhang")
-LINESEARCH_INITS = ("increase", "max", "current")
-
-
-@dataclasses.dataclass(frozen=True)
-class SolverOptions:
-    """How L-BFGS searches and when it stops (jaxopt.LBFGS's names where they exist).
-
-    The defaults are the paper schedule's solver: a strong-Wolfe zoom line search whose
-    first trial step grows from the last accepted one (about 2.7 loss evaluations per
-    iteration on the joint loss). `linesearch_init="max"` first tries the full L-BFGS step,
-    which is usually accepted at once (about one evaluation per iteration).
-    """
-
-    tol: float = 1e-6  # stop once the gradient norm falls below this
-    # Stop once an iteration lowers the loss by less than this fraction of its value
-    # (0: never); the relative-decrease test of scipy's L-BFGS-B `ftol`.
-    rel_tol: float = 0.0
-    history_size: int = 10
-    linesearch: str = "zoom"
-    linesearch_init: str = "increase"
-    maxls: int = 30  # line-search trials per iteration at most
-
-    def __post_init__(self):
-        check_choice("linesearch", self.linesearch, LINESEARCHES)
-        check_choice("linesearch_init", self.linesearch_init, LINESEARCH_INITS)
-        check_number("tol", self.tol)
-        check_number("rel_tol", self.rel_tol, high=1.0)
-        for name, high in (("history_size", MAX_HISTORY_SIZE), ("maxls", MAX_LINESEARCH_STEPS)):
-            object.__setattr__(self, name, check_count(name, getattr(self, name), high=high))
+# The solver's settings are a config record (`OptimizeConfig.solver`), kept with the configs.
+from npsynth.config.optimize import (  # noqa: F401 (re-exported)
+    LINESEARCH_INITS,
+    LINESEARCHES,
+    MAX_HISTORY_SIZE,
+    MAX_LINESEARCH_STEPS,
+    SolverOptions,
+)
 
 
 @dataclasses.dataclass(frozen=True)

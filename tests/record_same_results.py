@@ -3,7 +3,7 @@
 Recorded before the restructuring of issue 18 (`python tests/record_same_results.py`, with the
 API of then: `translate_scales=` instead of `scales=` for method="translate"); the test checks
 that today's code reproduces these outputs to float32 rounding (the translate cases pin
-`paste="direct"`, the only paste of then, and the cases of holes other than the centred
+`paste="direct"` (since issue 36 `level_paste`), the only paste of then, and the cases of holes other than the centred
 square the shipped free-form content network, which content="auto" took then). Re-record only on purpose. The photos and masks
 come from ../shared (never stored here); only the outputs are kept, in
 tests/data/same_results.npz.
@@ -59,14 +59,14 @@ def cases():
         # gives PatchMatch there, so these cases name that network.
         "optimize_irregular_auto": (photo, irregular, tiny | FREEFORM),
         "optimize_large_photo": (big, small_hole, tiny | {"content": "harmonic"}),
-        "translate_centred": (photo, centred, {"method": "translate", "scales": (32, 64), "paste": "direct"}),
+        "translate_centred": (photo, centred, {"method": "translate", "scales": (32, 64), "level_paste": "direct"}),
         "translate_irregular": (
             photo, irregular,
-            {"method": "translate", "scales": (32, 64), "paste": "direct"} | FREEFORM,
+            {"method": "translate", "scales": (32, 64), "level_paste": "direct"} | FREEFORM,
         ),
         "translate_large_photo": (
             big, small_hole,
-            {"method": "translate", "scales": (32, 64), "paste": "direct"} | FREEFORM,
+            {"method": "translate", "scales": (32, 64), "level_paste": "direct"} | FREEFORM,
         ),
     }  # fmt: skip
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from conftest import load_photo, sample_photo
-from npsynth import fill, masks
-from npsynth.api import inpaint
-from npsynth.config import InpaintConfig, OptimizeConfig, TranslateConfig
+from npsynth import fill, masks, presets
+from npsynth.api import inpaint, resolve_config
+from npsynth.config import SolverOptions
 
-TINY = InpaintConfig.tiny()  # scales (32, 64), 5 iterations, harmonic content
+TINY = presets.config("tiny")  # scales (32, 64), 5 iterations, harmonic content
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_the_texture_term_adds_texture_to_its_start_the_harmonic_fill(shared, vg
     (truth 0.34-0.72); hole L1 0.078-0.151 against 0.057-0.155. At this size the harmonic
     fill still has the better hole PSNR on 3 of the 4 photos (see issue 21).
     """
-    config = InpaintConfig.tiny(iterations=20)
+    config = presets.config("tiny", iterations=20)
     hole = masks.center_mask(64, 64, fraction=0.25)
     l1_gaps = []
     for index in (1, 2, 3, 4):
@@ -140,10 +140,13 @@ def test_method_and_config_pick_the_method(photo, hole, vgg):
     blank = np.where(hole > 0, 0.0, photo)
     fast = inpaint(blank, hole, method="translate", scales=(32, 64), content="harmonic", vgg=vgg)
     assert all(s.losses is None and s.layers == ("relu3_1",) for s in fast.scales)
-    also_fast = inpaint(blank, hole, config=TranslateConfig.tiny(), vgg=vgg)
+    tiny_translate = presets.config("tiny", method="translate")
+    also_fast = inpaint(blank, hole, config=tiny_translate, vgg=vgg)
     np.testing.assert_array_equal(also_fast.image, fast.image)
+    by_preset = inpaint(blank, hole, preset="tiny", method="translate", vgg=vgg)
+    np.testing.assert_array_equal(by_preset.image, fast.image)
     with pytest.raises(ValueError, match="method='optimize' but config is a TranslateConfig"):
-        inpaint(blank, hole, method="optimize", config=TranslateConfig.tiny(), vgg=vgg)
+        inpaint(blank, hole, method="optimize", config=tiny_translate, vgg=vgg)
     with pytest.raises(ValueError, match="iterations is a setting of method 'optimize'"):
         inpaint(blank, hole, method="translate", iterations=3, vgg=vgg)
     with pytest.raises(ValueError, match="method must be"):
@@ -152,8 +155,25 @@ def test_method_and_config_pick_the_method(photo, hole, vgg):
 
 def test_overrides_replace_fields_of_the_given_config(photo, hole, vgg):
     blank = np.where(hole > 0, 0.0, photo)
-    out = inpaint(blank, hole, config=OptimizeConfig.tiny(), iterations=(2, 1), vgg=vgg)
+    out = inpaint(blank, hole, config=TINY, iterations=(2, 1), vgg=vgg)
     assert [len(s.losses) for s in out.scales] == [3, 2]  # losses[0] is the start
+    also = inpaint(blank, hole, preset="tiny", iterations=(2, 1), vgg=vgg)
+    np.testing.assert_array_equal(also.image, out.image)
+
+
+def test_a_preset_or_a_config_and_overrides_flat_or_nested_give_the_config_run():
+    assert resolve_config() == presets.config("default")
+    assert resolve_config(preset="fast").levels == 1
+    assert resolve_config(preset="paper", maxls=5) == resolve_config(
+        preset="paper", solver={"maxls": 5}
+    )
+    nested = resolve_config(config=TINY, solver=SolverOptions(maxls=5, tol=1e-3))
+    assert (nested.solver.maxls, nested.solver.tol, nested.iterations) == (5, 1e-3, 5)
+    assert resolve_config(method="translate").method == "translate"
+    with pytest.raises(ValueError, match="preset='fast' and a config given"):
+        resolve_config(preset="fast", config=TINY)
+    with pytest.raises(ValueError, match="preset must be one of"):
+        resolve_config(preset="quick")
 
 
 def test_an_infinite_alpha_is_refused_before_any_computing(photo, hole, monkeypatch):

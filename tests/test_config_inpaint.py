@@ -1,4 +1,5 @@
-"""Tests for npsynth.config: per-method settings, their checks and presets."""
+"""Tests for npsynth.config: per-method settings, their nested records, their checks and
+the presets (`npsynth.presets`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,25 @@ import dataclasses
 
 import pytest
 
+from npsynth import presets
 from npsynth.config import (
     InpaintConfig,
     OptimizeConfig,
+    PasteOptions,
     PyramidConfig,
+    ReferenceOptions,
+    SolverOptions,
+    TextureOptions,
     TranslateConfig,
     config_for,
+    setting_paths,
+    with_settings,
 )
+
+
+def build(cls, **fields):
+    """`cls`'s defaults with `fields` set by their flat names (`config_for`)."""
+    return config_for(cls.method, **fields)
 
 
 @pytest.mark.parametrize(
@@ -23,8 +36,7 @@ from npsynth.config import (
         ({"iterations": 0}, "iterations"),
         ({"content": "magic"}, "content"),
         ({"nn_update": "sometimes"}, "nn_update"),
-        ({"alpha_scaling": "per_patch"}, "alpha_scaling"),
-        ({"content_scales": "last"}, "content_scales"),
+        ({"nn_update": "per_chunk"}, "nn_update must be one of per_scale, every_eval"),
         ({"content_layer": "relu4_5"}, "content_layer must be None .* got 'relu4_5'"),
         ({"content_layer": "pixels"}, "content_layer must be None"),
         ({"patchmatch_base_sigma": -1.0}, "patchmatch_base_sigma"),
@@ -35,41 +47,76 @@ from npsynth.config import (
 )
 def test_bad_settings_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
-        InpaintConfig(**overrides)
+        build(InpaintConfig, **overrides)
 
 
 def test_each_method_has_only_its_own_fields():
     shared = {f.name for f in dataclasses.fields(PyramidConfig)}
     optimize = {f.name for f in dataclasses.fields(OptimizeConfig)} - shared
     translate = {f.name for f in dataclasses.fields(TranslateConfig)} - shared
-    assert shared == {
-        "scales",
-        "context",
-        "content",
-        "content_checkpoint",
-        "chunk_size",
-        "levels",
-        "patchmatch_base_sigma",
-        "paste_offset_span",
-        "paste_exact_reach",
-    }
+    assert shared == {"scales", "levels", "context", "reference", "paste"}
     assert optimize == {
-        "iterations", "alpha", "beta", "beta_last", "layers", "patch_size", "nn_update", "tol",
-        "rel_tol", "history_size", "linesearch", "linesearch_init", "maxls", "chunk_iterations",
-        "alpha_scaling", "content_scales", "content_layer",
+        "iterations", "alpha", "beta", "beta_last", "content_layer", "texture", "solver",
     }  # fmt: skip
     assert translate == {
-        "image2feature", "image2feature_checkpoint", "feature2image_checkpoint", "paste"
+        "image2feature", "image2feature_checkpoint", "feature2image_checkpoint", "level_paste",
+        "chunk_size",
     }  # fmt: skip
+    assert len(dataclasses.fields(OptimizeConfig)) <= 12  # a handful of knobs at the top
     assert InpaintConfig is OptimizeConfig
     # Paper defaults: Yang et al. Sec. 3.3 (128, 256, 512); Song et al. Fig. 4 (256, 512).
     # Iterations: 15 per scale by default (issue 20's frontier), 100 in the paper (Sec. 4).
     assert OptimizeConfig().scales == (128, 256, 512) and OptimizeConfig().iterations == 15
-    paper = OptimizeConfig(iterations=100).solver_options()
+    paper = presets.config("paper").solver
     assert (paper.linesearch, paper.linesearch_init, paper.maxls, paper.rel_tol) == (
         "zoom", "increase", 30, 0.0,
     )  # the paper schedule's line search: jaxopt's defaults, no early stop  # fmt: skip
     assert TranslateConfig().scales == (256, 512)
+
+
+def test_every_nested_setting_has_one_flat_name_and_one_record():
+    paths = setting_paths(OptimizeConfig)
+    assert paths["maxls"] == ("solver", "maxls") and paths["layers"] == ("texture", "layers")
+    assert paths["content"] == ("reference", "content")
+    assert paths["paste_exact_reach"] == ("paste", "paste_exact_reach")
+    assert paths["alpha"] == ("alpha",) and paths["solver"] == ("solver",)
+    leaves = [path[-1] for path in paths.values()]
+    assert len(leaves) == len(set(leaves))  # unique, so a flat CLI flag finds its record
+    records = {
+        "reference": ReferenceOptions, "paste": PasteOptions, "texture": TextureOptions,
+        "solver": SolverOptions,
+    }  # fmt: skip
+    for name, cls in records.items():
+        names = {f.name for f in dataclasses.fields(cls)}
+        assert {
+            leaf for leaf, path in paths.items() if path[:1] == (name,) and path != (name,)
+        } == names
+    assert setting_paths(TranslateConfig)["chunk_size"] == ("chunk_size",)
+
+
+def test_nested_settings_by_flat_name_by_dict_or_by_record_give_one_config():
+    by_name = config_for("optimize", maxls=5, layers=("relu4_1",), patchmatch_base_sigma=0.0)
+    by_dict = config_for(
+        "optimize", solver={"maxls": 5}, texture={"layers": ("relu4_1",)},
+        reference={"patchmatch_base_sigma": 0.0},
+    )  # fmt: skip
+    by_record = config_for(
+        "optimize", solver=SolverOptions(maxls=5), texture=TextureOptions(layers=("relu4_1",)),
+        reference=ReferenceOptions(patchmatch_base_sigma=0.0),
+    )  # fmt: skip
+    assert by_name == by_dict == by_record
+    assert by_name.solver == SolverOptions(maxls=5)  # the record's other fields at defaults
+    assert by_name.texture.layers == ("relu4_1",) and by_name.reference.content == "auto"
+    # A dict merges into the record it replaces; the constructor takes one too.
+    tuned = with_settings(by_name, solver={"tol": 1e-3})
+    assert (tuned.solver.maxls, tuned.solver.tol) == (5, 1e-3)
+    assert OptimizeConfig(solver={"maxls": 5}).solver == SolverOptions(maxls=5)
+    with pytest.raises(ValueError, match="unknown setting.*'speed' of SolverOptions"):
+        config_for("optimize", solver={"speed": 2})
+    with pytest.raises(ValueError, match="solver must be a SolverOptions or a dict"):
+        OptimizeConfig(solver=5)
+    with pytest.raises(ValueError, match="maxls must be a whole number"):
+        config_for("optimize", solver={"maxls": 0})  # the record's checks run
 
 
 def test_content_layer_is_off_by_default_and_takes_any_vgg_layer():
@@ -93,13 +140,28 @@ def test_config_for_builds_the_methods_config_and_names_stray_fields():
         config_for("optimize", speed=2)
 
 
-def test_tiny_presets():
-    assert OptimizeConfig.tiny() == OptimizeConfig(
-        scales=(32, 64), iterations=5, content="harmonic"
+def test_presets_are_a_method_and_its_settings():
+    harmonic = ReferenceOptions(content="harmonic")
+    assert presets.config("tiny") == OptimizeConfig(
+        scales=(32, 64), iterations=5, reference=harmonic
     )
-    assert TranslateConfig.tiny(context=0.5) == TranslateConfig(
-        scales=(32, 64), content="harmonic", context=0.5
+    # Another method takes the preset's settings it has.
+    assert presets.config("tiny", method="translate", context=0.5) == TranslateConfig(
+        scales=(32, 64), reference=harmonic, context=0.5
     )
+    assert presets.config("default") == OptimizeConfig() == config_for("default")
+    assert presets.config("fast") == OptimizeConfig(levels=1)
+    assert presets.config("translate") == TranslateConfig() == config_for("translate")
+    paper = presets.config("paper")  # Eq. 1-3 as written, Sec. 4's 100 iterations
+    assert (paper.iterations, paper.beta_last, paper.content_layer) == (100, None, None)
+    assert paper.texture == TextureOptions(nn_update="every_eval")  # relu3_1, relu4_1, 3x3
+    assert config_for("paper", maxls=5).solver.maxls == 5  # overrides on top of a preset
+    # A record override merges into the preset's record, whatever order it comes in.
+    assert presets.config("paper", texture={"patch_size": 5}).texture.nn_update == "every_eval"
+    with pytest.raises(ValueError, match="preset must be one of default, fast, paper"):
+        presets.config("quick")
+    with pytest.raises(ValueError, match="iterations is a setting of method 'optimize'"):
+        presets.config("translate", iterations=3)
 
 
 @pytest.mark.parametrize(
@@ -108,28 +170,24 @@ def test_tiny_presets():
 )
 def test_bad_translate_settings_raise_clear_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
-        TranslateConfig(**overrides)
+        build(TranslateConfig, **overrides)
 
 
 def test_options_for_irregular_holes_and_their_defaults():
     # docs/results.md, "Optimize on irregular holes: starts and matches".
     default = OptimizeConfig()
-    assert (default.nn_update, default.alpha_scaling, default.content) == (
-        "per_scale", "none", "auto",
-    )  # fmt: skip
-    # E_c's reference at later scales: PatchMatch where the first one is, unless told.
-    assert default.content_scales == "auto"
+    assert (default.texture.nn_update, default.reference.content) == ("per_scale", "auto")
+    # E_c's reference at later scales: PatchMatch where the first one is.
     assert default.reference_every_scale("patchmatch")
     assert not any(default.reference_every_scale(s) for s in ("network", "harmonic", "mean"))
-    assert not OptimizeConfig(content_scales="first").reference_every_scale("patchmatch")
-    assert OptimizeConfig(content_scales="every").reference_every_scale("network")
-    config = OptimizeConfig(nn_update="per_chunk", alpha_scaling="per_pixel", content="patchmatch")
-    assert (config.nn_update, config.alpha_scaling, config.content) == (
-        "per_chunk", "per_pixel", "patchmatch",
-    )  # fmt: skip
-    assert TranslateConfig(content="patchmatch").content == "patchmatch"  # a shared reference
+    config = build(OptimizeConfig, nn_update="every_eval", content="patchmatch")
+    assert (config.texture.nn_update, config.reference.content) == ("every_eval", "patchmatch")
+    assert build(TranslateConfig, content="patchmatch").reference.content == "patchmatch"
     with pytest.raises(ValueError, match="every_eval"):  # the message lists the choices
-        OptimizeConfig(nn_update="per_iteration")
+        build(OptimizeConfig, nn_update="per_iteration")
+    for removed in ("alpha_scaling", "content_scales"):  # no preset or result uses them
+        with pytest.raises(ValueError, match=f"unknown setting '{removed}'"):
+            build(OptimizeConfig, **{removed: "auto"})
 
 
 @pytest.mark.parametrize(
@@ -173,14 +231,15 @@ def test_non_finite_or_huge_numbers_are_refused_naming_the_setting_and_range(
     import re
 
     with pytest.raises(ValueError, match=re.escape(message)):
-        cls(**overrides)
+        build(cls, **overrides)
 
 
 def test_the_largest_allowed_numbers_and_a_huge_paste_span_are_accepted():
-    config = OptimizeConfig(alpha=1.0, beta=1e6, beta_last=1e6, patchmatch_base_sigma=1e3)
-    assert (config.alpha, config.beta, config.patchmatch_base_sigma) == (1.0, 1e6, 1e3)
+    config = build(OptimizeConfig, alpha=1.0, beta=1e6, beta_last=1e6, patchmatch_base_sigma=1e3)
+    assert (config.alpha, config.beta, config.reference.patchmatch_base_sigma) == (1.0, 1e6, 1e3)
     # The paste's Gaussian is cut where the image ends (`fill.local_mean`): any finite span.
-    assert TranslateConfig(paste_offset_span=1e300).paste_offset_span == 1e300
+    paste = build(TranslateConfig, paste_offset_span=1e300).paste
+    assert paste.paste_offset_span == 1e300
 
 
 def test_the_last_scale_must_reach_the_smallest_level_the_methods_work_at():
@@ -285,7 +344,11 @@ def test_the_last_scale_must_reach_the_smallest_level_the_methods_work_at():
             {"content": ["harmonic"]},
             "content must be one of auto, network, harmonic",
         ),
-        (TranslateConfig, {"paste": None}, "paste must be one of poisson, direct, got None"),
+        (
+            TranslateConfig,
+            {"level_paste": None},
+            "level_paste must be one of poisson, direct, got None",
+        ),
         (
             TranslateConfig,
             {"feature2image_checkpoint": 3},
@@ -297,24 +360,31 @@ def test_every_setting_is_checked_by_type_and_range_naming_it(cls, overrides, me
     import re
 
     with pytest.raises(ValueError, match=re.escape(message)):
-        cls(**overrides)
+        build(cls, **overrides)
 
 
 @pytest.mark.parametrize("layers", [("relu9_9",), (), ("relu3_1", 4), "conv0"])
 def test_unknown_texture_layers_are_refused_listing_the_known_ones(layers):
     with pytest.raises(ValueError, match=r"layers must name VGG-19 layers from .*relu3_1.*relu4_1"):
-        OptimizeConfig(layers=layers)
+        build(OptimizeConfig, layers=layers)
 
 
 def test_whole_numbers_of_any_integer_type_are_kept_as_ints_at_their_bounds():
     import numpy as np
 
-    config = OptimizeConfig(
+    config = build(
+        OptimizeConfig,
         scales=(np.int64(32), 65536), iterations=(100000, np.int32(1)), levels=np.int64(64),
         chunk_size=1 << 20, patch_size=16, history_size=1000, maxls=np.int16(1000),
         chunk_iterations=100000, layers="relu4_1", alpha=np.float32(0.5),
     )  # fmt: skip
     assert config.scales == (32, 65536) and type(config.scales[0]) is int
     assert config.iterations == (100000, 1) and type(config.iterations[1]) is int
-    assert (config.levels, config.maxls, config.layers) == (64, 1000, ("relu4_1",))
-    assert type(config.levels) is int and type(config.maxls) is int
+    assert (config.levels, config.solver.maxls, config.texture.layers) == (64, 1000, ("relu4_1",))
+    assert type(config.levels) is int and type(config.solver.maxls) is int
+    assert config.per_scale_iterations() == (100000, 1)
+    assert build(OptimizeConfig, scales=(32, 64, 128), iterations=7).per_scale_iterations() == (
+        7, 7, 7,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"iterations must be one number or one per scale \(3\)"):
+        build(OptimizeConfig, iterations=(5, 5))

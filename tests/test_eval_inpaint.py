@@ -139,7 +139,8 @@ def test_folder_with_both_methods_side_by_side(folder, feature2image, tmp_path):
 
 
 def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path, capsys):
-    from npsynth import TranslateConfig, inpaint
+    from npsynth import inpaint
+    from npsynth.config import config_for
 
     flags = ["--method", "translate", "--feature2image", str(feature2image), *FAST]
     mask = tmp_path / "mask.png"
@@ -158,9 +159,10 @@ def test_translate_on_one_photo_and_on_the_demo(folder, feature2image, tmp_path,
     known = hole[..., 0] == 0
     np.testing.assert_array_equal(filled[known], original[known])
     # The hole is the translate method's fill with that network (the library called directly).
-    config = TranslateConfig(
-        scales=(32, 64), content="harmonic", feature2image_checkpoint=str(feature2image)
-    )
+    config = config_for(
+        "translate", scales=(32, 64), content="harmonic",
+        feature2image_checkpoint=str(feature2image),
+    )  # fmt: skip
     direct = inpaint(original, hole, config=config).image
     np.testing.assert_allclose(filled[~known], direct[~known], atol=1 / 255)
 
@@ -387,13 +389,15 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
     rows = [line for line in table.splitlines() if line.startswith(("| 0 ", "| 1e-07 "))]
     assert len(rows) == 2 and table.count("**best**") == 1
     # The alpha = 0 row is plain E_c + beta * TV: recompute it independently of the sweep.
-    from npsynth import InpaintConfig, inpaint
+    from npsynth import inpaint
+    from npsynth.config import config_for
 
     image = io.load_image(folder / "img_003.png")
     mask = masks.center_mask(64, 64, fraction=0.5)
-    config = InpaintConfig(
-        scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, beta_last=None, content="harmonic"
-    )  # the sweep: beta at every scale
+    config = config_for(
+        "optimize", scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, beta_last=None,
+        content="harmonic",
+    )  # fmt: skip  # the sweep: beta at every scale
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
     assert f"| 0 | 0.1 | {psnr:.2f}" in table
@@ -401,7 +405,8 @@ def test_sweep_tabulates_each_setting(folder, tmp_path):
 
 def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     from eval import sweep
-    from npsynth import InpaintConfig, inpaint
+    from npsynth import inpaint
+    from npsynth.config import config_for
 
     mask_dir = tmp_path / "masks"
     mask_dir.mkdir()
@@ -417,9 +422,10 @@ def test_sweep_reads_masks_from_a_glob_pattern(folder, tmp_path):
     image = io.load_image(folder / "img_003.png")
     mask = np.zeros((64, 64, 1), np.float32)
     mask[10:30, 35:55] = 1.0
-    config = InpaintConfig(
-        scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, beta_last=None, content="harmonic"
-    )  # the sweep: beta at every scale
+    config = config_for(
+        "optimize", scales=(32, 64), iterations=3, alpha=0.0, beta=0.1, beta_last=None,
+        content="harmonic",
+    )  # fmt: skip  # the sweep: beta at every scale
     filled = inpaint(np.where(mask > 0, 0.0, image), mask, config=config).image
     psnr = metrics.hole_metrics(filled, image, mask)["psnr_hole"]
     assert f"| 0 | 0.1 | {psnr:.2f}" in table

@@ -90,7 +90,7 @@ def test_scale_seconds():
 def test_config_line_shows_each_methods_own_fields():
     optimize = OptimizeConfig(scales=(32, 64), iterations=4)
     line = report.config_line({"optimize": optimize})
-    assert line.startswith("- config: {'scales': (32, 64), 'context': 1.0,")
+    assert line.startswith("- config: {'scales': (32, 64), 'levels': None, 'context': 1.0,")
     assert "'iterations': 4" in line and "image2feature" not in line
     both = report.config_line({"optimize": optimize, "translate": TranslateConfig()})
     first, second = both.split("; translate ")

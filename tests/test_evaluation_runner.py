@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from eval import inpaint as inpaint_cli
-from npsynth import folders, io, masks
-from npsynth.config import OptimizeConfig, TranslateConfig
+from npsynth import folders, io, masks, presets
+from npsynth.config import OptimizeConfig, ReferenceOptions, TranslateConfig
 from npsynth.evaluation.cli_errors import InputError
 from npsynth.harness import baselines, checks, filling, report, runner
 from npsynth.pyramid import InpaintResult, ScaleResult
@@ -72,10 +72,14 @@ def test_each_method_gets_only_its_own_fields():
         feature2image_checkpoint="f2i.npz", image2feature="content",
     )  # fmt: skip
     assert list(configs) == ["translate", "optimize"]
-    assert configs["optimize"] == OptimizeConfig(content="harmonic", iterations=7, alpha=0.5)
+    harmonic = ReferenceOptions(content="harmonic")
+    assert configs["optimize"] == OptimizeConfig(reference=harmonic, iterations=7, alpha=0.5)
     assert configs["translate"] == TranslateConfig(
-        content="harmonic", feature2image_checkpoint="f2i.npz", image2feature="content"
+        reference=harmonic, feature2image_checkpoint="f2i.npz", image2feature="content"
     )
+    nested = runner.configs_for(["translate", "optimize"], maxls=5, chunk_size=64)
+    assert nested["optimize"].solver.maxls == 5 and nested["optimize"].texture.chunk_size == 64
+    assert nested["translate"].chunk_size == 64  # the patch-swap's own setting
     assert configs["optimize"].scales == (128, 256, 512)  # each method's default pyramid
     assert configs["translate"].scales == (256, 512)
     both = runner.configs_for(["optimize", "translate"], scales=(32, 64))
@@ -117,7 +121,7 @@ def test_run_one_blanks_the_hole_and_times_each_scale():
 def evaluation(folder, **options):
     return runner.Evaluation(
         photos=runner.Photos(images=folder, hole="center:0.25"),
-        configs={"optimize": OptimizeConfig.tiny()}, baselines=("biharmonic",), **options,
+        configs={"optimize": presets.config("tiny")}, baselines=("biharmonic",), **options,
     )  # fmt: skip
 
 
@@ -128,15 +132,16 @@ def test_settings_hold_what_decides_the_scores(photos):
         "images": str(folder), "masks": None, "hole": "center:0.25", "resize": None,
         "seed": 0, "methods": ["optimize"], "baselines": ["biharmonic"],
         "config": {"optimize": {
-            "scales": [32, 64], "context": 1.0, "content": "harmonic",
-            "content_checkpoint": None, "patchmatch_base_sigma": 16.0, "chunk_size": 512,
-            "levels": None, "paste_offset_span": 2.0, "paste_exact_reach": 4.0, "iterations": 5,
-            "alpha": 1e-7,
-            "beta": 1.0, "beta_last": 0.25, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
-            "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
-            "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
-            "chunk_iterations": 10, "alpha_scaling": "none", "content_scales": "auto",
+            "scales": [32, 64], "levels": None, "context": 1.0,
+            "reference": {"content": "harmonic", "content_checkpoint": None,
+                          "patchmatch_base_sigma": 16.0},
+            "paste": {"paste_offset_span": 2.0, "paste_exact_reach": 4.0},
+            "iterations": 5, "alpha": 1e-7, "beta": 1.0, "beta_last": 0.25,
             "content_layer": None,
+            "texture": {"layers": ["relu3_1", "relu4_1"], "patch_size": 3,
+                        "nn_update": "per_scale", "chunk_size": 512},
+            "solver": {"tol": 1e-6, "rel_tol": 0.0, "history_size": 10, "linesearch": "zoom",
+                       "linesearch_init": "increase", "maxls": 30, "chunk_iterations": 10},
         }},
     }  # fmt: skip
     assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back
@@ -247,7 +252,7 @@ def test_a_resumed_run_runs_only_the_methods_it_lacks(tmp_path, photos, monkeypa
     )
 
     def run(baselines, **config):
-        configs = {"optimize": OptimizeConfig.tiny(**config)}
+        configs = {"optimize": presets.config("tiny", **config)}
         photos = runner.Photos(images=folder, hole="center:0.25")
         return runner.Evaluation(photos=photos, configs=configs, baselines=baselines)
 
@@ -281,7 +286,7 @@ def test_a_resumed_run_runs_only_the_methods_it_lacks(tmp_path, photos, monkeypa
 def test_inpaint_file_keeps_the_known_pixels(tmp_path, photos):
     folder, mask_dir = photos
     out = tmp_path / "filled.png"
-    config = OptimizeConfig.tiny(iterations=2)
+    config = presets.config("tiny", iterations=2)
     result = runner.inpaint_file(folder / "b.png", mask_dir / "m1.png", out, config)
     filled, original = io.load_image(out), io.load_image(folder / "b.png")
     np.testing.assert_allclose(filled, np.clip(result.image, 0, 1), atol=1 / 255)
@@ -306,7 +311,7 @@ def test_a_resumed_run_fills_again_a_scored_photo_whose_output_is_gone(
     monkeypatch.setattr(runner, "fillers", lambda e: {"optimize": flat})
     run = runner.Evaluation(
         photos=runner.Photos(images=folder, hole="center:0.25"),
-        configs={"optimize": OptimizeConfig.tiny()},
+        configs={"optimize": presets.config("tiny")},
     )
     out = tmp_path / "run"
     runner.evaluate(run, out)
@@ -345,7 +350,7 @@ def quick(monkeypatch):
 
 def _plain(folder, limit=None):
     photos = runner.Photos(images=folder, hole="center:0.25", limit=limit)
-    return runner.Evaluation(photos=photos, configs={"optimize": OptimizeConfig.tiny()})
+    return runner.Evaluation(photos=photos, configs={"optimize": presets.config("tiny")})
 
 
 def _tree(folder) -> dict:

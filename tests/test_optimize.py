@@ -9,14 +9,18 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from npsynth import fill
+from npsynth import fill, presets
 from npsynth.api import inpaint
-from npsynth.config import InpaintConfig, OptimizeConfig
+from npsynth.config import OptimizeConfig, with_settings
 from npsynth.methods import optimize
 from npsynth.pyramid import Level
 from npsynth.window import texture_window
 
-TINY = InpaintConfig.tiny()
+TINY = presets.config("tiny")
+
+
+def tiny(**settings):
+    return presets.config("tiny", **settings)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,7 @@ def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
         for scale in result.scales
         # at 32 and 64 px the texture window is the whole image
         for function in optimize._scale_solver(
-            graphdef, scale.layers, TINY.patch_size, TINY.solver_options(), 5, None, None
+            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, 5, None, None
         )
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -47,8 +51,8 @@ def test_texture_window_solves_as_the_whole_image_does(photo, vgg, nn_update):
     # With "every_eval" the search runs on the windowed features at every evaluation.
     hole = np.zeros((64, 64, 1), np.float32)
     hole[2:10, 54:64] = 1.0
-    config = InpaintConfig.tiny(layers=("relu3_1",), nn_update=nn_update)
-    assert texture_window(hole, config.layers).size == (32, 32)
+    config = tiny(layers=("relu3_1",), nn_update=nn_update)
+    assert texture_window(hole, config.texture.layers).size == (32, 32)
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
     windowed = optimize.solve_level(known, hole, guide, vgg, config, 4)
@@ -67,8 +71,8 @@ def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
     photo = sample_photo("coffee", size=96)
     hole = np.zeros((96, 96, 1), np.float32)
     hole[0:6, 90:96] = 1.0
-    config = InpaintConfig.tiny(layers=("relu3_1",), content_layer="relu3_2", alpha=1e-4)
-    assert texture_window(hole, config.layers).size == (32, 32)
+    config = tiny(layers=("relu3_1",), content_layer="relu3_2", alpha=1e-4)
+    assert texture_window(hole, config.texture.layers).size == (32, 32)
     assert texture_window(hole, ("relu3_1", "relu3_2")).size == (64, 64)
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
@@ -79,9 +83,9 @@ def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
     assert windowed.losses[-1] < windowed.losses[0]
     # The start is the guide itself, E_c's reference: E_c = 0 there, the rest as joint_loss.
     start = jnp.asarray(guide[None])
-    nn = losses.nearest_neighbours_for(start, hole[None], vgg=vgg, layers=config.layers)
+    nn = losses.nearest_neighbours_for(start, hole[None], vgg=vgg, layers=config.texture.layers)
     terms = losses.make_joint_loss(
-        start, hole[None], vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.layers,
+        start, hole[None], vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.texture.layers,
         nn=nn, content_layer="relu3_2", terms=True,
     )(start)  # fmt: skip
     assert float(terms["content"]) == 0.0
@@ -92,7 +96,7 @@ def test_feature_content_term_alone_where_no_texture_layer_is_usable(photo, vgg)
     # relu4_1 keeps no source window around this hole: E_c (at relu4_2) + beta * TV remain.
     hole = np.zeros((64, 64, 1), np.float32)
     hole[:48, :48] = 1
-    config = InpaintConfig.tiny(layers=("relu4_1",), content_layer="relu4_2")
+    config = tiny(layers=("relu4_1",), content_layer="relu4_2")
     noise = np.random.default_rng(0).random(photo.shape)  # (a harmonic fill minimises TV)
     guide = np.where(hole > 0, noise, photo).astype(np.float32)
     with pytest.warns(UserWarning, match="the texture term is off there"):
@@ -109,7 +113,7 @@ def test_feature_content_term_alone_where_no_texture_layer_is_usable(photo, vgg)
     np.testing.assert_array_equal(result.image[known], photo[known])
     with pytest.warns(UserWarning):  # E_c on the pixels pulls elsewhere
         pixels = optimize.solve_level(
-            photo, hole, guide, vgg, dataclasses.replace(config, content_layer=None), 2
+            photo, hole, guide, vgg, with_settings(config, content_layer=None), 2
         )
     assert np.abs(result.image - pixels.image).max() > 1e-2
 
@@ -134,12 +138,10 @@ def test_chunks_of_iterations_give_the_iterates_of_one_solve(photo, hole, vgg):
     guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
     reports = []
-    fixed = dataclasses.replace(TINY, nn_update="per_scale")
-    one = optimize.solve_level(
-        known, hole, guide, vgg, dataclasses.replace(fixed, chunk_iterations=6), 6
-    )
+    fixed = with_settings(TINY, nn_update="per_scale")
+    one = optimize.solve_level(known, hole, guide, vgg, with_settings(fixed, chunk_iterations=6), 6)
     each = optimize.solve_level(
-        known, hole, guide, vgg, dataclasses.replace(fixed, chunk_iterations=1), 6,
+        known, hole, guide, vgg, with_settings(fixed, chunk_iterations=1), 6,
         report=lambda *args: reports.append(args),
     )  # fmt: skip
     np.testing.assert_allclose(each.losses, one.losses, rtol=1e-5)
@@ -149,75 +151,6 @@ def test_chunks_of_iterations_give_the_iterates_of_one_solve(photo, hole, vgg):
     np.testing.assert_allclose([r[2] for r in reports], each.losses[1:], rtol=1e-6)
     assert each.evaluations == one.evaluations >= 7  # at least one per iteration, plus x0
     np.testing.assert_allclose(reports[-1][4], each.image)
-
-
-def test_per_chunk_searches_the_matches_again_after_every_chunk(photo, hole, vgg):
-    # Reference from public pieces: L-BFGS (`solver.minimize`) for 2 iterations on the loss
-    # with the matches of the start, then 2 more, from there, with the matches of that image.
-    import jax.numpy as jnp
-
-    from npsynth import losses, solver
-
-    config = InpaintConfig.tiny(
-        layers=("relu3_1",), alpha=1e-3, nn_update="per_chunk", chunk_iterations=2
-    )
-    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
-    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    known_b, hole_b, guide_b = (jnp.asarray(a[None]) for a in (known, hole, guide))
-
-    def compose(z):
-        return known_b * (1 - hole_b) + hole_b * z
-
-    z, searched = guide_b, []
-    for _ in range(2):
-        nn = losses.nearest_neighbours_for(compose(z), hole_b, vgg=vgg, layers=config.layers)
-        searched.append(np.asarray(nn["relu3_1"]))
-        loss = losses.make_joint_loss(
-            guide_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta,
-            layers=config.layers, nn=nn,
-        )  # fmt: skip
-        z, _ = solver.minimize(
-            lambda z, loss=loss: loss(compose(z)), z, max_iter=2,
-            options=config.solver_options(),
-        )  # fmt: skip
-    assert not np.array_equal(searched[0], searched[1])  # the matches did change
-    expected = np.clip(np.asarray(compose(z)[0]), 0.0, 1.0)
-    result = optimize.solve_level(known, hole, guide, vgg, config, 4, use_window=False)
-    np.testing.assert_allclose(result.image, expected, atol=1e-4)
-    assert len(result.losses) == 5 and result.evaluations >= 4 + 2  # two starts
-    per_scale = optimize.solve_level(
-        known, hole, guide, vgg, dataclasses.replace(config, nn_update="per_scale"), 4,
-        use_window=False,
-    )  # fmt: skip
-    assert np.abs(per_scale.image - result.image).max() > 1e-3
-
-
-def test_per_chunk_last_searches_again_only_at_the_pyramids_last_scale(photo, hole, vgg):
-    # The step at the last of two levels solves as "per_chunk" does, any earlier level (and
-    # the last level worked at when `levels` stops short of the pyramid's) as "per_scale".
-    from npsynth.pyramid import Level
-
-    config = InpaintConfig.tiny(
-        layers=("relu3_1",), alpha=1e-3, iterations=4, nn_update="per_chunk_last",
-        chunk_iterations=2, beta_last=None,  # one TV weight: only the matches differ
-    )  # fmt: skip
-    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
-    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    solved = {
-        update: optimize.solve_level(
-            known, hole, guide, vgg, dataclasses.replace(config, nn_update=update), 4
-        ).image
-        for update in ("per_scale", "per_chunk")
-    }
-    assert np.abs(solved["per_scale"] - solved["per_chunk"]).max() > 1e-3
-    step = optimize.OptimizeStep(config, vgg)
-    cases = {  # (index, levels worked at, levels of the pyramid): expected
-        (1, 2, None): "per_chunk", (0, 2, None): "per_scale",
-        (0, 1, 2): "per_scale", (1, 2, 2): "per_chunk",
-    }  # fmt: skip
-    for (index, count, pyramid_count), update in cases.items():
-        level = Level(index, count, (64, 64), known, hole, guide, pyramid_count=pyramid_count)
-        np.testing.assert_allclose(step(level).image, solved[update], atol=1e-5)
 
 
 def _smoothed_in_numpy(known, hole, reference, beta):
@@ -252,7 +185,7 @@ def test_beta_last_is_the_tv_weight_of_the_last_scale_only(photo, vgg):
     hole = np.zeros((64, 64, 1), np.float32)
     hole[26:36, 22:34] = 1.0
     known = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    config = InpaintConfig.tiny(layers=("relu3_1",), alpha=0.0, beta=0.25, beta_last=4.0,
+    config = tiny(layers=("relu3_1",), alpha=0.0, beta=0.25, beta_last=4.0,
                                 iterations=60)  # fmt: skip
     step = optimize.OptimizeStep(config, vgg)
     results = {}
@@ -263,49 +196,18 @@ def test_beta_last_is_the_tv_weight_of_the_last_scale_only(photo, vgg):
         np.testing.assert_allclose(results[index, count], wanted, atol=2e-3)
     assert np.abs(results[0, 2] - results[1, 2]).max() > 0.05  # the two weights differ
     # None: beta at the last scale too; a level short of the pyramid's end keeps beta.
-    same = dataclasses.replace(config, beta_last=None)
+    same = with_settings(config, beta_last=None)
     assert optimize.level_config(same, Level(1, 2, (64, 64), known, hole, photo)).beta == 0.25
     short = Level(0, 1, (64, 64), known, hole, photo, pyramid_count=2)
     assert optimize.level_config(config, short).beta == 0.25
     with pytest.raises(ValueError, match="beta_last"):
-        InpaintConfig.tiny(beta_last=-1.0)
+        tiny(beta_last=-1.0)
 
 
-def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
-    # alpha * (scale / first scale)^2: the count of hole pixels relative to the first scale.
-    from npsynth import resize
-    from npsynth.pyramid import Level
-
-    config = OptimizeConfig(alpha_scaling="per_pixel")
-    mask = np.zeros((256, 256, 1), np.float32)  # an irregular hole on a 4 px grid
-    mask[32:96, 40:200] = mask[120:220, 60:100] = mask[200:240, 100:180] = 1.0
-    counts = [resize.resize_mask(mask, (s, s)).sum() for s in (64, 128, 256)]
-    for index in range(3):  # a 256 px photo works at 64, 128, 256: the scales' ratios
-        factor = optimize.alpha_factor(config, index, 3)
-        assert factor == pytest.approx(counts[index] / counts[0], rel=0.02)
-    assert optimize.alpha_factor(config, 1, 2) == 4.0  # scales 256, 512
-    assert optimize.alpha_factor(OptimizeConfig(), 2, 3) == 1.0  # "none": the paper
-    # A step at the second of two levels solves with 4x alpha.
-    hole = np.zeros((64, 64, 1), np.float32)
-    hole[24:40, 20:44] = 1.0
-    tiny = InpaintConfig.tiny(layers=("relu3_1",), alpha=1e-4, iterations=2, beta_last=None)
-    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
-    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    step = optimize.OptimizeStep(dataclasses.replace(tiny, alpha_scaling="per_pixel"), vgg)
-    scaled = step(Level(1, 2, (64, 64), known, hole, guide))
-    four = optimize.solve_level(known, hole, guide, vgg, dataclasses.replace(tiny, alpha=4e-4), 2)
-    np.testing.assert_allclose(scaled.losses, four.losses, rtol=1e-5)
-    np.testing.assert_allclose(scaled.image, four.image, atol=1e-5)
-
-
-@pytest.mark.parametrize(
-    "content_scales, source, base_sigma",
-    [("every", "harmonic", 0.0), ("auto", "patchmatch", 0.0), ("auto", "patchmatch", 4.0)],
-)
-def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
-    photo, vgg, content_scales, source, base_sigma
-):
-    # "every" always; "auto" (the default) where the first reference was PatchMatch.
+@pytest.mark.parametrize("base_sigma", [0.0, 4.0])
+def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg, base_sigma):
+    # Where the first reference was PatchMatch.
+    source = "patchmatch"
     # Reference from public pieces: L-BFGS from the guide on Eq. 1 with E_c pulling towards
     # PatchMatch's fill of the level (matches searched on the guide).
     import jax.numpy as jnp
@@ -316,11 +218,10 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
 
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
-    config = InpaintConfig.tiny(
+    config = tiny(
         layers=("relu3_1",),
         iterations=3,
         content="patchmatch",
-        content_scales=content_scales,
         patchmatch_base_sigma=base_sigma,
         beta_last=None,  # one TV weight: only E_c's reference differs between the levels
     )
@@ -334,13 +235,15 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
     def compose(z):
         return known_b * (1 - hole_b) + hole_b * z
 
-    nn = losses.nearest_neighbours_for(compose(guide_b), hole_b, vgg=vgg, layers=config.layers)
+    nn = losses.nearest_neighbours_for(
+        compose(guide_b), hole_b, vgg=vgg, layers=config.texture.layers
+    )
     loss = losses.make_joint_loss(
-        content_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.layers,
+        content_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.texture.layers,
         nn=nn,
     )  # fmt: skip
     z, info = solver.minimize(
-        lambda z: loss(compose(z)), guide_b, max_iter=3, options=config.solver_options()
+        lambda z: loss(compose(z)), guide_b, max_iter=3, options=config.solver
     )
     step = optimize.OptimizeStep(config, vgg, use_window=False)
     second = step(Level(1, 2, (64, 64), known, hole, guide, source=source))
@@ -350,9 +253,9 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
     first = step(Level(0, 2, (64, 64), known, hole, guide, source=source))
     plain = optimize.solve_level(known, hole, guide, vgg, config, 3, use_window=False)
     np.testing.assert_allclose(first.image, plain.image, atol=1e-6)
-    if content_scales == "auto":  # after a network's first reference: the guide, as "first"
-        after_network = step(Level(1, 2, (64, 64), known, hole, guide, source="network"))
-        np.testing.assert_allclose(after_network.image, plain.image, atol=1e-6)
+    for other in ("network", "harmonic"):  # after another first reference: the guide
+        after_other = step(Level(1, 2, (64, 64), known, hole, guide, source=other))
+        np.testing.assert_allclose(after_other.image, plain.image, atol=1e-6)
 
 
 def test_a_per_scale_setting_applies_to_the_scales_worked_at_when_coarse_ones_are_skipped():
@@ -373,11 +276,9 @@ def test_a_per_scale_setting_applies_to_the_scales_worked_at_when_coarse_ones_ar
 
 def test_a_pyramid_stopped_early_takes_the_per_scale_values_of_the_scales_it_works_at():
     """`levels=1` (the fast choice) works the first scale of a 3-level pyramid: it takes the
-    first scale's iterations and alpha factor, not the last's."""
+    first scale's iterations, not the last's."""
     zeros = np.zeros((8, 8, 3), np.float32)
     first = Level(0, 1, (8, 8), zeros, zeros[..., :1], zeros, pyramid_count=3)
-    config = OptimizeConfig(scales=(128, 256, 512), iterations=(100, 50, 20),
-                            alpha_scaling="per_pixel")  # fmt: skip
+    config = OptimizeConfig(scales=(128, 256, 512), iterations=(100, 50, 20))
     assert optimize.OptimizeStep(config, vgg=None)._iterations(first) == 100
     assert optimize.at_level((7, 8, 9), first) == 7
-    assert optimize.alpha_factor(config, 0, first.pyramid_count) == 1.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from npsynth import pyramid
-from npsynth.config import OptimizeConfig, TranslateConfig
+from npsynth import presets, pyramid
+from npsynth.config import OptimizeConfig
 from npsynth.pyramid import Level, LevelResult
 
 
@@ -32,7 +32,7 @@ def test_later_levels_are_guided_by_the_previous_result_not_the_first_reference(
     hole = np.zeros((64, 64, 1), np.float32)
     hole[16:48, 16:48] = 1
     step = Recorder([0.25, 0.75])
-    config = OptimizeConfig.tiny()  # 32 and 64 px, harmonic reference
+    config = presets.config("tiny")  # 32 and 64 px, harmonic reference
     result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step)
     first, second = step.levels
     assert (first.index, first.count, first.size) == (0, 2, (32, 32))
@@ -60,7 +60,7 @@ def test_levels_are_padded_to_multiples_of_8_and_cropped_back():
     hole = np.zeros((45, 63, 1), np.float32)
     hole[10:20, 30:40] = 1
     step = Recorder([0.5, 0.5])
-    result = pyramid.run(photo, hole, config=TranslateConfig.tiny(), step=step)
+    result = pyramid.run(photo, hole, config=presets.config("tiny", method="translate"), step=step)
     assert [lv.size for lv in step.levels] == [(22, 32), (45, 63)]
     assert [lv.known.shape for lv in step.levels] == [(24, 32, 3), (48, 64, 3)]
     for level in step.levels:
@@ -147,7 +147,7 @@ def test_levels_stops_the_pyramid_early_and_upsamples_the_fill():
     hole = np.zeros((64, 64, 1), np.float32)
     hole[16:48, 16:48] = 1
     step = Recorder([0.25, 0.75])
-    config = OptimizeConfig.tiny(levels=1)  # 32 and 64 px, but only the first level
+    config = presets.config("tiny", levels=1)  # 32 and 64 px, but only the first level
     result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step)
     assert [lv.size for lv in step.levels] == [(32, 32)]
     assert [s.size for s in result.scales] == [(32, 32)]
@@ -173,13 +173,6 @@ def test_context_window_and_level_sizes_by_hand():
     assert pyramid.level_sizes((40, 40), (32, 64)) == [(40, 40)]  # 20 px is under MIN_LEVEL_SIZE
     with pytest.raises(ValueError, match="too small"):
         pyramid.level_sizes((20, 20), (32, 64))
-
-
-def test_per_level_by_hand():
-    assert pyramid.per_level(5, 3, "iterations") == [5, 5, 5]
-    assert pyramid.per_level((100, 50, 20), 3, "iterations") == [100, 50, 20]
-    with pytest.raises(ValueError, match="one per scale"):
-        pyramid.per_level((1, 2), 3, "iterations")
 
 
 def _checkerboard_pastes():
@@ -234,7 +227,9 @@ def test_context_window_with_no_context_keeps_the_holes_last_row():
     # End to end, with a last scale of 80 (the hole's height: worked at full resolution, no
     # paste in the gradient domain): every hole pixel is filled, the last row (89) included.
     mask = hole[..., None].astype(np.float32)
-    config = TranslateConfig.tiny(scales=(32, 80), context=0.0, content="mean")
+    config = presets.config(
+        "tiny", method="translate", scales=(32, 80), context=0.0, content="mean"
+    )
     result = pyramid.run(np.where(mask > 0, 0.0, _photo(100, 100)), mask, config=config,
                          step=Recorder([0.5, 0.75]))  # fmt: skip
     assert result.region == (10, 90, 5, 85)
@@ -278,7 +273,7 @@ def test_the_fill_is_pasted_exactly_where_it_was_worked_in_a_large_photo():
     mask[40:50, 70:80] = 1
     mask[45, 81] = 1  # an irregular hole: a lone pixel beside the box
     step = _PositionStep()
-    config = TranslateConfig.tiny(content="mean")
+    config = presets.config("tiny", method="translate", content="mean")
     result = pyramid.run(np.where(mask > 0, 0.0, photo), mask, config=config, step=step)
     # Rows: (40 + 50 - 64) // 2 = 13; columns: (70 + 82 - 64) // 2 = 44. Worked at 64x64.
     top, bottom, left, right = result.region
@@ -316,7 +311,7 @@ def test_a_photo_of_an_extreme_aspect_ratio_is_filled_and_pasted(shape):
     photo = np.full((height, width, 3), 0.6, np.float32)
     hole = np.zeros((height, width, 1), np.float32)
     hole[height // 4 : height - height // 4 or 1, width // 4 : width - width // 4] = 1
-    config = OptimizeConfig.tiny(levels=1)  # worked at 32 px only, then pasted
+    config = presets.config("tiny", levels=1)  # worked at 32 px only, then pasted
     result = pyramid.run(photo, hole, config=config, step=Recorder([0.2]))
     # A flat photo and a flat fill: the offset (0.6 - 0.2) is spread over the hole by a
     # Laplace solve, so (maximum principle) every hole pixel lies between 0.2 and 0.6, and

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from npsynth import export, fill, hub, masks, pyramid, resize
+from npsynth import export, fill, hub, masks, presets, pyramid, resize
 from npsynth.api import inpaint
-from npsynth.config import ContentNetConfig, InpaintConfig
+from npsynth.config import ContentNetConfig
 from npsynth.models import content_net
 from npsynth.reference import content_reference, content_source, patchmatch_fill
 
-TINY = InpaintConfig.tiny()
+TINY = presets.config("tiny")
 
 
 def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_path):
@@ -24,7 +24,7 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     square = np.zeros((32, 32, 1), np.float32)
     square[8:24, 8:24] = 1.0  # the central half: the paper's hole at 32 px
     off_centre = np.roll(square, 3, axis=1)
-    auto = InpaintConfig.tiny(content="auto", content_checkpoint=str(path))
+    auto = presets.config("tiny", content="auto", content_checkpoint=str(path))
     # The centred square: the network's prediction (its own call, independent of inpaint).
     reference = content_reference(np.where(square > 0, 0.0, known), square, auto)
     predicted = content_net.predict(export.load_content_net(path), known, square)
@@ -34,11 +34,12 @@ def test_auto_uses_a_paper_mode_network_only_for_the_centred_square(photo, tmp_p
     blank = np.where(off_centre > 0, 0.0, known)
     reference = content_reference(blank, off_centre, auto)
     np.testing.assert_array_equal(
-        reference, patchmatch_fill(blank, off_centre, base_sigma=auto.patchmatch_base_sigma)
+        reference,
+        patchmatch_fill(blank, off_centre, base_sigma=auto.reference.patchmatch_base_sigma),
     )
     assert content_source(off_centre, auto) == "patchmatch"
     # Asking for the network explicitly on such a hole says why it cannot.
-    network = InpaintConfig.tiny(content="network", content_checkpoint=str(path))
+    network = presets.config("tiny", content="network", content_checkpoint=str(path))
     with pytest.raises(ValueError, match="paper mode"):
         content_reference(blank, off_centre, network)
     assert content_net.fills(model, square[..., 0]) and not content_net.fills(model, off_centre)
@@ -64,8 +65,11 @@ def test_auto_uses_only_the_shipped_paper_network_and_network_the_free_form_one(
     square = np.zeros((32, 32, 1), np.float32)
     square[8:24, 8:24] = 1.0
     strokes = masks.make_mask("strokes", 32, 32, rng=np.random.default_rng(0))
-    auto, network = InpaintConfig.tiny(content="auto"), InpaintConfig.tiny(content="network")
-    given = InpaintConfig.tiny(content="auto", content_checkpoint=str(freeform))
+    auto, network = (
+        presets.config("tiny", content="auto"),
+        presets.config("tiny", content="network"),
+    )
+    given = presets.config("tiny", content="auto", content_checkpoint=str(freeform))
     cases = [
         (square, auto, paper), (square, network, paper),
         (strokes, network, freeform), (strokes, given, freeform),
@@ -79,11 +83,11 @@ def test_auto_uses_only_the_shipped_paper_network_and_network_the_free_form_one(
     blank = np.where(strokes > 0, 0.0, known)
     np.testing.assert_array_equal(
         content_reference(blank, strokes, auto),
-        patchmatch_fill(blank, strokes, base_sigma=auto.patchmatch_base_sigma),
+        patchmatch_fill(blank, strokes, base_sigma=auto.reference.patchmatch_base_sigma),
     )
     assert content_source(strokes, auto) == "patchmatch"
     for name in ("harmonic", "mean", "patchmatch"):
-        assert content_source(strokes, InpaintConfig.tiny(content=name)) == name
+        assert content_source(strokes, presets.config("tiny", content=name)) == name
 
 
 def test_content_network_prediction_is_the_first_reference(photo, hole, vgg, tmp_path, monkeypatch):
@@ -123,7 +127,7 @@ def test_patchmatch_reference_copies_the_texture_around_the_hole(monkeypatch):
     hole = np.zeros((48, 48, 1), np.float32)
     hole[18:30, 16:30] = 1.0
     known = np.where(hole > 0, 0.0, truth).astype(np.float32)
-    config = InpaintConfig.tiny(content="patchmatch", patchmatch_base_sigma=0.0)  # its pixels
+    config = presets.config("tiny", content="patchmatch", patchmatch_base_sigma=0.0)  # its pixels
     reference = content_reference(known, hole, config)
     inside = hole[..., 0] > 0
     assert reference.dtype == np.float32 and reference.shape == known.shape
@@ -181,7 +185,7 @@ def test_patchmatch_base_sigma_gives_the_detail_on_the_harmonic_base(photo):
     hole = np.zeros((32, 32, 1), np.float32)
     hole[6:20, 10:26] = 1.0
     blank = np.where(hole > 0, 0.0, photo[:32, :32]).astype(np.float32)
-    config = InpaintConfig.tiny(content="patchmatch", patchmatch_base_sigma=3.0)
+    config = presets.config("tiny", content="patchmatch", patchmatch_base_sigma=3.0)
     np.testing.assert_array_equal(
         content_reference(blank, hole, config),
         detail_on_harmonic_base(patchmatch_fill(blank, hole), hole, sigma=3.0),

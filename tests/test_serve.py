@@ -21,11 +21,13 @@ pytest.importorskip("starlette", reason="the serve extra is not installed")
 from starlette.testclient import TestClient
 
 from eval import serve as serve_cli
-from npsynth import api, pyramid
-from npsynth.config.inpaint import OptimizeConfig, TranslateConfig
+from npsynth import api, presets, pyramid
+from npsynth.config.inpaint import OptimizeConfig, TranslateConfig, config_for
 from npsynth.serve import app as app_module
 from npsynth.serve.app import allowed_hosts, create_app, refusal
-from npsynth.serve.estimate import DEFAULT_RATES, TimeModel, level_plan, work_units
+from npsynth.serve.estimate import TimeModel, default_rates, level_plan, work_units
+
+DEFAULT_RATES = default_rates()
 from npsynth.serve.jobs import JobQueue
 from npsynth.serve.server import bind, page_url
 from npsynth.serve.uploads import Limits
@@ -174,12 +176,17 @@ def test_page_and_every_asset_it_names_are_served_locally(serve_with):
 def test_info_gives_each_choice_its_method_and_defaults(serve_with):
     info = serve_with(invert_hole).get("/api/info").json()
     choices = info["choices"]
-    best = {"method": "optimize", "scales": list(OptimizeConfig().scales), "levels": None,
-            "iterations": OptimizeConfig().iterations}  # fmt: skip
+    best = {"preset": "default", "method": "optimize", "scales": list(OptimizeConfig().scales),
+            "levels": None, "iterations": OptimizeConfig().iterations}  # fmt: skip
+    summary = {name: choices[name].pop("summary") for name in choices}
+    assert summary["fast"] == presets.PRESETS["fast"].summary
     assert choices["best"] == best
-    assert choices["fast"] == best | {"levels": 1}  # optimize, first level only
-    translate = {"method": "translate", "scales": list(TranslateConfig().scales), "levels": None}
+    # optimize, first level only
+    assert choices["fast"] == best | {"preset": "fast", "levels": 1}
+    translate = {"preset": "translate", "method": "translate",
+                 "scales": list(TranslateConfig().scales), "levels": None}  # fmt: skip
     assert choices["translate"] == translate
+    assert set(info["methods"]) == {"optimize", "translate"}
     assert info["limits"]["max_bytes"] == Limits().max_bytes
 
 
@@ -287,6 +294,9 @@ def test_unusable_masks_are_refused_before_any_job(serve_with, mask, words):
     "fields, status, words",
     [
         ({"method": "paint"}, 400, "method must be"),
+        ({}, 400, "method must be"),
+        ({"preset": "quick"}, 400, "preset must be one of default, fast"),
+        ({"preset": "translate", "iterations": 5}, 400, "iterations is a setting of method"),
         ({"method": "translate", "scales": [64, 32]}, 400, "increasing"),
         ({"method": "translate", "scales": "/etc/passwd"}, 400, "list of whole numbers"),
         ({"method": "translate", "scales": [8192]}, 400, "at most"),
@@ -329,7 +339,7 @@ def test_a_job_streams_its_levels_and_its_result_is_the_filled_photo(serve_with)
     assert levels == [(0, 2, [32, 32], False), (0, 2, [32, 32], True),
                       (1, 2, [64, 64], False), (1, 2, [64, 64], True)]  # fmt: skip
     assert stream[3][2]["loss"] == 1.5 and stream[3][2]["iteration"] == 3
-    assert seen[0]["config"] == TranslateConfig(scales=(32, 64), content="harmonic")
+    assert seen[0]["config"] == config_for("translate", scales=(32, 64), content="harmonic")
     assert client.get(f"/api/jobs/{job_id}").json()["status"] == "done"
     assert events(client, job_id, headers={"last-event-id": "4"}) == stream[5:]  # resumes
 
@@ -342,7 +352,9 @@ def test_a_job_streams_its_levels_and_its_result_is_the_filled_photo(serve_with)
 
     _, stream = run_job(client, method="optimize", iterations=3, **TINY)
     assert stream[-1][1] == "done"
-    assert seen[1]["config"] == OptimizeConfig(scales=(32, 64), content="harmonic", iterations=3)
+    assert seen[1]["config"] == config_for(
+        "optimize", scales=(32, 64), content="harmonic", iterations=3
+    )
 
 
 def test_cancel_stops_a_running_job_and_frees_the_worker(serve_with):
@@ -416,6 +428,15 @@ def test_unknown_jobs_are_404(serve_with):
     for path in ("/api/jobs/abc", "/api/jobs/abc/events", "/api/jobs/abc/result.png"):
         assert client.get(path).status_code == 404
     assert client.post("/api/jobs/abc/cancel").status_code == 404
+
+
+def test_a_job_takes_a_preset_and_the_pages_settings_on_top():
+    paper = app_module.job_config({"preset": "paper", "iterations": 3, "scales": [32, 64]})
+    assert paper == presets.config("paper", iterations=3, scales=(32, 64))
+    assert paper.texture.nn_update == "every_eval"  # the preset's settings the page lacks
+    both = app_module.job_config({"preset": "tiny", "method": "translate"})
+    assert both == presets.config("tiny", method="translate")
+    assert app_module.job_config({"method": "translate"}) == TranslateConfig()
 
 
 def test_work_is_megapixels_times_iterations_per_level():

@@ -12,7 +12,7 @@ from flax import nnx
 from conftest import SAMPLE_PHOTOS, sample_photo
 from npsynth import export, fill, hub, losses, masks, patches, pyramid, resize
 from npsynth.api import inpaint
-from npsynth.config import Feature2ImageConfig, Image2FeatureConfig, TranslateConfig
+from npsynth.config import Feature2ImageConfig, Image2FeatureConfig, TranslateConfig, config_for
 from npsynth.methods import translate as translate_module
 from npsynth.methods.translate import TranslateStep, translate_level
 from npsynth.models.translation import FeatureToImage, ImageToFeature
@@ -82,7 +82,7 @@ def test_the_paste_removes_the_decoders_colour_offset(random_vgg, tiny_f2i_path)
             return jnp.asarray((truth + offset)[None])
 
     step_of = {
-        paste: TranslateStep(TranslateConfig(paste=paste), random_vgg, Offset())
+        paste: TranslateStep(TranslateConfig(level_paste=paste), random_vgg, Offset())
         for paste in ("poisson", "direct")
     }
     level = pyramid.Level(1, 2, (32, 32), truth, hole, truth)
@@ -94,8 +94,8 @@ def test_the_paste_removes_the_decoders_colour_offset(random_vgg, tiny_f2i_path)
     np.testing.assert_allclose(poisson, truth, atol=1e-4)
     np.testing.assert_allclose(direct[inside], np.clip(truth + offset, 0, 1)[inside], atol=1e-6)
     np.testing.assert_array_equal(direct[~inside], truth[~inside])
-    with pytest.raises(ValueError, match="paste must be one of poisson, direct"):
-        TranslateConfig(paste="blend")
+    with pytest.raises(ValueError, match="level_paste must be one of poisson, direct"):
+        TranslateConfig(level_paste="blend")
 
 
 def test_a_hole_without_sources_is_decoded_unswapped_with_a_warning(random_vgg, tiny_f2i_path):
@@ -115,9 +115,10 @@ def test_inpaint_translate_on_a_real_photo(random_vgg, tiny_f2i_path):
     photo = sample_photo("chelsea", 96)
     mask = np.zeros((96, 96, 1), np.float32)
     mask[30:60, 40:70] = 1.0
-    config = TranslateConfig(
-        scales=(48, 96), content="harmonic", feature2image_checkpoint=str(tiny_f2i_path)
-    )
+    config = config_for(
+        "translate", scales=(48, 96), content="harmonic",
+        feature2image_checkpoint=str(tiny_f2i_path),
+    )  # fmt: skip
     result = inpaint(photo, mask, config=config, vgg=random_vgg)
     assert [s.size for s in result.scales] == [(48, 48), (96, 96)]
     assert all(s.layers == ("relu3_1",) for s in result.scales)
@@ -137,9 +138,9 @@ def test_inpaint_translate_bad_inputs(monkeypatch, tmp_path, random_vgg, tiny_f2
     image = np.full((64, 64, 3), 0.5, np.float32)
     mask = np.zeros((64, 64, 1), np.float32)
     mask[20:40, 20:40] = 1
-    with pytest.raises(FileNotFoundError, match="Feature2Image"):
+    with pytest.raises(ValueError, match="needs a trained Feature2Image network"):
         inpaint(image, mask, method="translate", vgg=random_vgg)
-    with pytest.raises(FileNotFoundError, match="Image2Feature"):
+    with pytest.raises(ValueError, match="needs a trained Image2Feature network"):
         inpaint(
             image, mask, method="translate", image2feature="network", vgg=random_vgg,
             feature2image_checkpoint=str(tiny_f2i_path),
@@ -159,9 +160,10 @@ def test_the_multi_scale_loop_chains_the_levels(random_vgg, tiny_f2i_path):
     hole = np.zeros((64, 64, 1), np.float32)
     hole[20:44, 16:40] = 1.0
     blank = np.where(hole > 0, 0.0, photo).astype(np.float32)
-    config = TranslateConfig(
-        scales=(32, 64), content="harmonic", feature2image_checkpoint=str(tiny_f2i_path)
-    )
+    config = config_for(
+        "translate", scales=(32, 64), content="harmonic",
+        feature2image_checkpoint=str(tiny_f2i_path),
+    )  # fmt: skip
     result = inpaint(blank, hole, config=config, vgg=random_vgg)
     f2i = export.load_feature2image(tiny_f2i_path)
     known32, hole32 = pyramid.known_at(blank, hole, (32, 32)), resize.resize_mask(hole, (32, 32))
@@ -190,7 +192,7 @@ def test_image2feature_predicts_the_first_levels_hole_features(random_vgg, tiny_
     hole = np.zeros((32, 32, 1), np.float32)
     hole[8:20, 12:24] = 1.0
     guide = np.where(hole > 0, 0.5, known).astype(np.float32)
-    step = TranslateStep(TranslateConfig(paste="direct"), random_vgg, f2i, i2f)
+    step = TranslateStep(TranslateConfig(level_paste="direct"), random_vgg, f2i, i2f)
     first = step(pyramid.Level(0, 2, (32, 32), known, hole, guide)).image
     later = step(pyramid.Level(1, 2, (32, 32), known, hole, guide)).image
 

@@ -1,14 +1,20 @@
-"""Configuration dataclasses: `inpaint` (the pyramid and one config per method), `models`
+"""Configuration dataclasses: the pyramid and one config per method (`pyramid`, `optimize`,
+`translate`; built from flat or nested fields by `inpaint.config_for`), `models`
 (architectures of the trained networks) and `training` (data, optimisation, the three jobs).
 Paper defaults cite Yang et al. 2017 (arXiv 1611.09969) and Song et al. 2018."""
 
 from npsynth.config.inpaint import (
-    CONFIGS,
     InpaintConfig,
     OptimizeConfig,
+    PasteOptions,
     PyramidConfig,
+    ReferenceOptions,
+    SolverOptions,
+    TextureOptions,
     TranslateConfig,
     config_for,
+    setting_paths,
+    with_settings,
 )
 from npsynth.config.models import (
     CONTENT_FILLS,
@@ -27,8 +33,9 @@ from npsynth.config.training import (
 )
 
 __all__ = [
-    "CONFIGS", "CONTENT_FILLS", "TRAIN_MASK_KINDS", "ContentNetConfig", "ContentTrainingConfig",
+    "CONTENT_FILLS", "TRAIN_MASK_KINDS", "ContentNetConfig", "ContentTrainingConfig",
     "DataConfig", "Feature2ImageConfig", "Feature2ImageLossConfig", "Feature2ImageTrainingConfig",
     "Image2FeatureConfig", "Image2FeatureTrainingConfig", "InpaintConfig", "OptimizeConfig",
-    "PyramidConfig", "TrainConfig", "TranslateConfig", "config_for",
+    "PasteOptions", "PyramidConfig", "ReferenceOptions", "SolverOptions", "TextureOptions",
+    "TrainConfig", "TranslateConfig", "config_for", "setting_paths", "with_settings",
 ]  # fmt: skip

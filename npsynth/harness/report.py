@@ -143,15 +143,15 @@ def with_new_config_fields(saved: dict) -> dict:
     """Saved run settings whose "config" (method -> fields) gets the config fields added to
     npsynth since, at their defaults (which keep the behaviour from before them, e.g.
     `levels=None`), so runs saved before a field existed still resume."""
-    from npsynth.config.inpaint import CONFIGS
+    from npsynth.methods import METHODS
 
     configs = saved.get("config")
     if not isinstance(configs, dict):
         return saved
     filled = {}
     for method, fields in configs.items():
-        if method in CONFIGS and isinstance(fields, dict):
-            fields = json_fields(CONFIGS[method]()) | fields
+        if method in METHODS and isinstance(fields, dict):
+            fields = json_fields(METHODS[method].config()) | fields
         filled[method] = fields
     return saved | {"config": filled}
 

@@ -36,7 +36,8 @@ import numpy as np
 from npsynth import files as npfiles
 from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
-from npsynth.config.inpaint import CONFIGS, PyramidConfig
+from npsynth import methods as registry
+from npsynth.config.inpaint import PyramidConfig, config_for, setting_paths
 from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
 from npsynth.harness import checks, filling, report
 from npsynth.harness.filling import Filler, groups, run_group
@@ -45,7 +46,7 @@ from npsynth.harness.runs import RunFolder
 
 DEFAULT_HOLE = "center:0.5"  # without masks or a hole kind: the paper's centred hole
 SETTINGS_FILE = "settings.json"  # the settings behind metrics.csv, checked on resume
-METHODS = tuple(CONFIGS)  # npsynth's methods: "optimize", "translate"
+METHODS = tuple(registry.METHODS)  # npsynth's methods: "optimize", "translate"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -184,16 +185,16 @@ def configs_for(methods, **fields) -> dict[str, PyramidConfig]:
     so no config holds a setting that means nothing to its method. A field no method has
     is a ValueError.
     """
-    known = {f.name for cls in CONFIGS.values() for f in dataclasses.fields(cls)}
+    known = {name for m in registry.METHODS.values() for name in setting_paths(m.config)}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise ValueError(f"unknown settings {', '.join(map(repr, unknown))}")
     configs = {}
     for method in methods:
-        if method not in CONFIGS:
+        if method not in registry.METHODS:
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-        names = {f.name for f in dataclasses.fields(CONFIGS[method])}
-        configs[method] = CONFIGS[method](**{k: v for k, v in fields.items() if k in names})
+        names = setting_paths(registry.METHODS[method].config)
+        configs[method] = config_for(method, **{k: v for k, v in fields.items() if k in names})
     return configs
 
 

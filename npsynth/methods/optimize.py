@@ -16,7 +16,7 @@ from flax import nnx
 from npsynth import losses, reference, solver, window
 from npsynth.config.inpaint import OptimizeConfig
 from npsynth.models.vgg import VGG19
-from npsynth.pyramid import Level, LevelResult, per_level
+from npsynth.pyramid import Level, LevelResult
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -35,13 +35,12 @@ class OptimizeStep:
         content = None  # E_c's reference: the guide, or this scale's PatchMatch fill
         if level.index > 0 and self.config.reference_every_scale(level.source):
             content = reference.patchmatch_fill(
-                level.known, level.hole, base_sigma=self.config.patchmatch_base_sigma
+                level.known, level.hole, base_sigma=self.config.reference.patchmatch_base_sigma
             )
         return solve_level(
             level.known, level.hole, level.guide, self.vgg, level_config(self.config, level),
             self._iterations(level),
             use_window=self.use_window, size=level.size, report=level.report,
-            alpha_factor=alpha_factor(self.config, level.index, level.pyramid_count or level.count),
             content=content,
         )  # fmt: skip
 
@@ -54,22 +53,18 @@ class OptimizeStep:
             [lv.known for lv in levels], [lv.hole for lv in levels], [lv.guide for lv in levels],
             self.vgg, level_config(self.config, first), self._iterations(first), size=first.size,
             report=first.report,
-            alpha_factor=alpha_factor(self.config, first.index, first.pyramid_count or first.count),
         )  # fmt: skip
 
     def _iterations(self, level: Level) -> int:
-        iterations = per_level(self.config.iterations, len(self.config.scales), "iterations")
-        return at_level(iterations, level)
+        return at_level(self.config.per_scale_iterations(), level)
 
 
 def level_config(config: OptimizeConfig, level: Level) -> OptimizeConfig:
     """`config` as one level solves it: at the pyramid's last scale beta is `beta_last`
-    (where set), and nn_update="per_chunk_last" is "per_chunk" there and "per_scale" before."""
+    (where set)."""
     changes = {}
     if level.is_last_scale and config.beta_last is not None:
         changes["beta"] = config.beta_last
-    if config.nn_update == "per_chunk_last":
-        changes["nn_update"] = "per_chunk" if level.is_last_scale else "per_scale"
     return dataclasses.replace(config, **changes) if changes else config
 
 
@@ -80,21 +75,11 @@ def at_level(per_scale, level: Level):
     return per_scale[-(level.pyramid_count or level.count) :][level.index]
 
 
-def alpha_factor(config: OptimizeConfig, index: int, count: int) -> float:
-    """What alpha is multiplied by at level `index` of `count` (`config.alpha_scaling`):
-    1, or with "per_pixel" (scale / first scale)^2 over the scales worked at (the last
-    `count` of `config.scales`; a smaller photo works at sizes in the same ratios)."""
-    if config.alpha_scaling == "none":
-        return 1.0
-    scales = config.scales[-count:]
-    return (scales[index] / scales[0]) ** 2
-
-
 def solve_level(
     known, hole, guide, vgg, config: OptimizeConfig, iterations: int, *, use_window=True,
     size=None, report=None, alpha_factor=1.0, content=None,
 ) -> LevelResult:  # fmt: skip
-    """Minimise Eq. 1 at one (padded) scale, in chunks of `config.chunk_iterations`.
+    """Minimise Eq. 1 at one (padded) scale, in chunks of `config.solver.chunk_iterations`.
 
     With nn_update="per_chunk" the matches are searched again on the iterate after every
     chunk (but the last), and L-BFGS starts afresh from it with the new matches
@@ -114,16 +99,16 @@ def solve_level(
       used and the loss evaluations.
     """
     height, width = size or known.shape[:2]
-    layers = losses.usable_layers(hole, config.layers, config.patch_size)
-    if len(layers) < len(config.layers):
-        skipped = sorted(set(config.layers) - set(layers))
+    layers = losses.usable_layers(hole, config.texture.layers, config.texture.patch_size)
+    if len(layers) < len(config.texture.layers):
+        skipped = sorted(set(config.texture.layers) - set(layers))
         rest = f"uses {list(layers)} there" if layers else "is off there"
         warnings.warn(
             f"at {height}x{width} the hole leaves no source patch at {skipped}; the texture term {rest}"
         )
     graphdef, state = nnx.split(vgg)
     known_b, hole_b, guide_b = (jnp.asarray(a[None]) for a in (known, hole, guide))
-    fixed_nn = config.nn_update != "every_eval" and bool(layers)
+    fixed_nn = config.texture.nn_update != "every_eval" and bool(layers)
 
     def matches(z):  # the nearest neighbours of Eq. 3 on the image with hole pixels z
         return _matches(known_b, hole_b, z, vgg, layers, config)
@@ -132,10 +117,10 @@ def solve_level(
     # VGG-19 sees only the window around the hole that the texture term depends on (exact).
     vgg_layers = _vgg_layers(layers, config.content_layer)
     window_args, window_size = _window_arguments(hole, vgg_layers) if use_window else (None, None)
-    options = config.solver_options()
-    chunk = min(config.chunk_iterations, iterations)
+    options, patch_size = config.solver, config.texture.patch_size
+    chunk = min(options.chunk_iterations, iterations)
     begin, advance = _scale_solver(
-        graphdef, layers, config.patch_size, options, chunk, window_size, config.content_layer
+        graphdef, layers, patch_size, options, chunk, window_size, config.content_layer
     )
     alpha = jnp.float32(config.alpha * alpha_factor)
     beta = jnp.float32(config.beta)
@@ -155,7 +140,7 @@ def solve_level(
         if report is not None:
             image = _compose(known, hole, solve.x[0])
             report(done, iterations, values[-1], evaluations, image)
-        if config.nn_update == "per_chunk" and fixed_nn and done < iterations:
+        if config.texture.nn_update == "per_chunk" and fixed_nn and done < iterations:
             # New matches on the current iterate: a new loss, so a fresh L-BFGS from here.
             x = solve.x
             problem = (state, known_b, hole_b, content_b, matches(x), alpha, beta, window_args)
@@ -177,8 +162,10 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     usable, and nn_update="every_eval", are solved one by one.
     `report` gets the batch's least advanced iteration and the first photo's loss and image.
     """
-    layers = [losses.usable_layers(h, config.layers, config.patch_size) for h in holes]
-    if len(set(layers)) > 1 or not layers[0] or config.nn_update == "every_eval":
+    layers = [
+        losses.usable_layers(h, config.texture.layers, config.texture.patch_size) for h in holes
+    ]
+    if len(set(layers)) > 1 or not layers[0] or config.texture.nn_update == "every_eval":
         return [solve_level(k, h, g, vgg, config, iterations, size=size, report=report,
                             alpha_factor=alpha_factor)
                 for k, h, g in zip(knowns, holes, guides)]  # fmt: skip
@@ -198,10 +185,10 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
 
     union = np.max(np.stack(holes), axis=0)
     window_args, window_size = _window_arguments(union, _vgg_layers(layers, config.content_layer))
-    options = config.solver_options()
-    chunk = min(config.chunk_iterations, iterations)
+    options, patch_size = config.solver, config.texture.patch_size
+    chunk = min(options.chunk_iterations, iterations)
     begin, advance = _batch_solver(
-        graphdef, layers, config.patch_size, options, chunk, window_size, config.content_layer
+        graphdef, layers, patch_size, options, chunk, window_size, config.content_layer
     )
     alpha, beta = jnp.float32(config.alpha * alpha_factor), jnp.float32(config.beta)
     problem = (state, known, hole, guide, matches(guides), alpha, beta, window_args)
@@ -212,7 +199,7 @@ def solve_levels(knowns, holes, guides, vgg, config: OptimizeConfig, iterations:
     before = np.zeros(len(knowns), np.int64)
     evaluations_before = np.zeros(len(knowns), np.int64)
     finished = np.full(len(knowns), -1, np.int64)
-    per_chunk = config.nn_update == "per_chunk"
+    per_chunk = config.texture.nn_update == "per_chunk"
     while min(map(len, values)) <= iterations and (per_chunk or not bool(np.all(solve.stopped))):
         limit = jnp.asarray(iterations - before, jnp.int32)
         solve, chunk_values = advance(problem, fixed, solve, limit)
@@ -247,7 +234,7 @@ def _matches(known, hole, z, vgg, layers, config: OptimizeConfig):
     """The nearest neighbours of Eq. 3 on `known` with hole pixels `z` (batches of one)."""
     return losses.nearest_neighbours_for(
         known * (1 - hole) + hole * z, hole, vgg=vgg, layers=layers,
-        patch_size=config.patch_size, chunk_size=config.chunk_size,
+        patch_size=config.texture.patch_size, chunk_size=config.texture.chunk_size,
     )  # fmt: skip
 
 

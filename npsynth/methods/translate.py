@@ -3,7 +3,7 @@ the fast path: VGG-19 relu3_1 of the level's guide (the hole's features predicte
 Image2Feature at the first level, when there is one) -> patch-swap
 (`npsynth.patches.swap_hole_features`: each hole cell becomes the mean of the best-matching
 known 3x3 patches covering it) -> Feature2Image -> pasted into the known pixels, by default
-in the gradient domain (`npsynth.fill.poisson_paste`, `TranslateConfig.paste`).
+in the gradient domain (`npsynth.fill.poisson_paste`, `TranslateConfig.level_paste`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flax import nnx
 
 from npsynth import fill as fills
 from npsynth import hub, losses, patches
-from npsynth.config.inpaint import PASTES, TranslateConfig
+from npsynth.config.inpaint import LEVEL_PASTES, TranslateConfig
 from npsynth.models.translation import FACTOR, LAYER, FeatureToImage, ImageToFeature
 from npsynth.models.vgg import VGG19
 from npsynth.pyramid import Level, LevelResult
@@ -73,7 +73,7 @@ def translate_level(
     Returns:
       [H, W, 3]: the known pixels, and Feature2Image's output pasted in the hole.
     """
-    if paste not in PASTES:
+    if paste not in LEVEL_PASTES:
         raise ValueError(f"paste must be poisson or direct, got {paste!r}")
     images = jnp.asarray(fill[None])
     graphdef, state = nnx.split(vgg)
@@ -110,30 +110,42 @@ class TranslateStep:
         image = translate_level(
             level.guide, level.known, level.hole, vgg=self.vgg, feature2image=self.feature2image,
             image2feature=self.image2feature if level.index == 0 else None,
-            chunk_size=self.config.chunk_size, paste=self.config.paste,
+            chunk_size=self.config.chunk_size, paste=self.config.level_paste,
         )  # fmt: skip
         return LevelResult(image, None, (LAYER,))
 
 
+def check_networks(config: TranslateConfig) -> None:
+    """The one check that translate has its networks (`npsynth.hub`): a Feature2Image
+    network always, an Image2Feature network where `image2feature="network"`; a ValueError
+    naming each one missing and how to get it."""
+    missing = []
+    if hub.resolve("feature2image", config.feature2image_checkpoint) is None:
+        missing.append(
+            "method 'translate' needs a trained Feature2Image network: pass "
+            "feature2image_checkpoint=PATH (--feature2image PATH), set $NPSYNTH_FEATURE2IMAGE, "
+            "or train one with `python -m train.feature2image`"
+        )
+    if config.image2feature == "network" and (
+        hub.resolve("image2feature", config.image2feature_checkpoint) is None
+    ):
+        missing.append(
+            "image2feature='network' needs a trained Image2Feature network: pass "
+            "image2feature_checkpoint=PATH, set $NPSYNTH_IMAGE2FEATURE, or train one with "
+            "`python -m train.image2feature`"
+        )
+    if missing:
+        raise ValueError("; ".join(missing))
+
+
 def make_step(config: TranslateConfig, vgg: VGG19) -> TranslateStep:
     """The step with its networks found by `npsynth.hub` (explicit path, environment
-    variable, shipped asset), or a FileNotFoundError that says how to get them."""
-    f2i_path = hub.resolve("feature2image", config.feature2image_checkpoint)
-    if f2i_path is None:
-        raise FileNotFoundError(
-            "method='translate' needs a trained Feature2Image network: pass "
-            "feature2image_checkpoint=PATH, set $NPSYNTH_FEATURE2IMAGE, or train one with "
-            "`python -m train.feature2image`"
-        )
+    variable, shipped asset), or the ValueError of `check_networks`."""
+    check_networks(config)
     i2f = None
     if config.image2feature != "content":
         i2f_path = hub.resolve("image2feature", config.image2feature_checkpoint)
         if i2f_path is not None:
             i2f = hub.load("image2feature", i2f_path)
-        elif config.image2feature == "network":
-            raise FileNotFoundError(
-                "image2feature='network' needs a trained Image2Feature network: pass "
-                "image2feature_checkpoint=PATH, set $NPSYNTH_IMAGE2FEATURE, or train one with "
-                "`python -m train.image2feature`"
-            )
+    f2i_path = hub.resolve("feature2image", config.feature2image_checkpoint)
     return TranslateStep(config, vgg, hub.load("feature2image", f2i_path), i2f)

@@ -4,13 +4,13 @@ Routes (JSON unless said otherwise; errors are `{"error": message}`):
 
   GET  /                         the page (npsynth/serve/static/index.html)
   GET  /static/...               its scripts and styles, all shipped in the package
-  GET  /api/info                 the page's choices (fast, best, translate), upload limits
+  GET  /api/info                 the page's choices (fast, best, translate: presets), upload limits
   POST /api/images               body: a JPEG/PNG/WebP photo -> {"id", "width", "height"}
   POST /api/masks                body: a mask image (alpha or white = hole) -> {"id", ...}
   POST /api/select               {"image", "box" | "point", "mask", "grow"} -> the selection
                                  (a PNG mask, white = hole; npsynth/serve/segment.py)
-  GET  /api/estimate             ?image=ID&method=...&scales=128,256[&levels=1] -> {"seconds", ...}
-  POST /api/jobs                 {"image", "mask", "method", "scales", "levels", ...} -> {"id"}
+  GET  /api/estimate             ?image=ID&preset=...&method=...&scales=128,256[&levels=1] -> {"seconds", ...}
+  POST /api/jobs                 {"image", "mask", "preset", "method", "scales", ...} -> {"id"}
   GET  /api/jobs/ID              the job's state
   GET  /api/jobs/ID/events       Server-Sent Events: queued, started, progress, done | failed
                                  | cancelled (resumes after the `Last-Event-ID` header)
@@ -47,8 +47,9 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from npsynth import presets
 from npsynth.config.checks import check_count
-from npsynth.config.inpaint import config_for
+from npsynth.methods import METHODS
 from npsynth.serve.jobs import JobQueue, JobRequest, QueueFull
 from npsynth.serve.segment import select_object
 from npsynth.serve.uploads import (
@@ -66,14 +67,8 @@ STATIC = Path(__file__).parent / "static"
 # Fields of a job request besides image and mask, and the most a page may ask for.
 JOB_FIELDS = ("scales", "iterations", "content", "levels")
 MAX_SCALES, MAX_SCALE, MAX_ITERATIONS = 6, 4096, 1000
-# The page's choices: the method each runs and the settings it adds to the method's defaults.
-# Fast is optimize at the first level only, pasted up in the gradient domain: it beats Telea
-# at a tenth of best's time or less (docs/results.md, "The fast choice").
-CHOICES = {
-    "fast": ("optimize", {"levels": 1}),
-    "best": ("optimize", {}),
-    "translate": ("translate", {}),
-}
+# The page's choices and the preset each runs (`npsynth.presets.PRESETS`).
+CHOICES = {"fast": "fast", "best": "default", "translate": "translate"}
 # Every response: assets only from this server (the page works offline, no CDN), no framing.
 CSP = (
     b"default-src 'self'; img-src 'self' blob: data:; connect-src 'self'; "
@@ -128,10 +123,13 @@ class LocalOnly:
 
 
 def job_config(body: dict):
-    """The method config of a job request, or a ValueError that says what is wrong."""
-    method = body.get("method")
-    if method not in ("translate", "optimize"):
-        raise ValueError(f"method must be translate (fast) or optimize (best), got {method!r}")
+    """The method config of a job request (a preset and/or a method, and settings), or a
+    ValueError that says what is wrong."""
+    preset, method = body.get("preset"), body.get("method")
+    if preset is not None and preset not in presets.PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(presets.PRESETS)}, got {preset!r}")
+    if method is not None and method not in METHODS or preset is None and method is None:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     fields = {name: body[name] for name in JOB_FIELDS if body.get(name) is not None}
     scales = fields.get("scales", ())
     if not isinstance(scales, (list, tuple)) or not all(isinstance(s, int) for s in scales):
@@ -140,18 +138,26 @@ def job_config(body: dict):
         raise ValueError(f"at most {MAX_SCALES} scales of at most {MAX_SCALE} px each")
     check_count("iterations", fields.get("iterations", 1), high=MAX_ITERATIONS)
     check_count("levels", fields.get("levels", 1), high=MAX_SCALES)
-    return config_for(method, **fields)
+    return presets.config(preset or "default", method=method, **fields)
 
 
 def choice_info() -> dict:
-    """Each of the page's choices: its method and that method's defaults with its settings."""
+    """Each of the page's choices: its preset, method and the settings the page shows."""
     info = {}
-    for name, (method, settings) in CHOICES.items():
-        config = config_for(method, **settings)
-        info[name] = {"method": method, "scales": list(config.scales), "levels": config.levels}
-        if method == "optimize":
+    for name, preset in CHOICES.items():
+        config = presets.config(preset)
+        info[name] = {
+            "preset": preset, "method": config.method, "summary": presets.PRESETS[preset].summary,
+            "scales": list(config.scales), "levels": config.levels,
+        }  # fmt: skip
+        if hasattr(config, "iterations"):
             info[name]["iterations"] = config.iterations
     return info
+
+
+def method_info() -> dict:
+    """Every registered method (`npsynth.methods.METHODS`) and its one-line summary."""
+    return {name: method.summary for name, method in METHODS.items()}
 
 
 def parse_scales(text: str) -> list[int]:
@@ -200,7 +206,7 @@ def create_app(
 
     async def info(request: Request):
         return JSONResponse({
-            "choices": choice_info(),
+            "choices": choice_info(), "methods": method_info(),
             "limits": {"max_bytes": limits.max_bytes, "max_pixels": limits.max_pixels},
         })  # fmt: skip
 
@@ -246,7 +252,7 @@ def create_app(
         image = uploads.get("photo", query.get("image", ""))
         try:
             config = job_config({
-                "method": query.get("method"), "scales": parse_scales(query.get("scales", "")),
+                "preset": query.get("preset"), "method": query.get("method"), "scales": parse_scales(query.get("scales", "")),
                 "iterations": int(query["iterations"]) if query.get("iterations") else None,
                 "levels": int(query["levels"]) if query.get("levels") else None,
             })  # fmt: skip

@@ -1,10 +1,10 @@
 """How long a job will take: seconds per unit of work, measured from the last job.
 
-A job's work is the sum over the pyramid levels it works at (the first `levels` of them) of
-the level's megapixels, times the L-BFGS iterations at that level for `optimize` (1 for
-`translate`). The estimate is that work times a rate per kind of job (`rate_key`: the method,
+A job's work is its method's cost model (`npsynth.methods.Method.work`: for `optimize` the
+megapixels of each level worked at times its L-BFGS iterations, for `translate` the
+megapixels). The estimate is that work times a rate per kind of job (`rate_key`: the method,
 and for a job at its first levels only, how many). Before the first job of a kind the rate is
-the default below, measured on this project's 2-core CPU machine with eval.inpaint on the
+the method's `seconds_per_work`, or one of `LEVEL_RATES`, measured on this project's 2-core CPU machine with eval.inpaint on the
 centred 512 px hole, photos 1-20 (docs/results.md, "Headline tables with today's defaults"
 and "The fast choice": `optimize` at 128, 256, 512 px with 15 iterations 150 s per photo,
 `--levels 1` 14.7 s; `translate` at 256, 512 px 4.6 s); after each finished job it is that
@@ -17,11 +17,18 @@ from __future__ import annotations
 import threading
 
 from npsynth import pyramid
-from npsynth.config.inpaint import OptimizeConfig, PyramidConfig
+from npsynth.config.inpaint import PyramidConfig
+from npsynth.methods import METHODS
 
-# Seconds per unit of work before any job of the kind has run here: the first level alone
-# costs more per unit (the content reference, VGG set-up and the paste are a larger share).
-DEFAULT_RATES = {"optimize": 29.0, "optimize levels=1": 60.0, "translate": 14.0}
+# Seconds per unit of work of jobs at their first levels only, before any has run here: the
+# first level alone costs more per unit (the content reference, VGG set-up and the paste are
+# a larger share). Other kinds take their method's `seconds_per_work`.
+LEVEL_RATES = {"optimize levels=1": 60.0}
+
+
+def default_rates() -> dict[str, float]:
+    """Seconds per unit of work per kind of job before any has run here."""
+    return {name: method.seconds_per_work for name, method in METHODS.items()} | LEVEL_RATES
 
 
 def rate_key(config: PyramidConfig) -> str:
@@ -41,25 +48,20 @@ def level_plan(size: tuple[int, int], scales: tuple[int, ...]) -> list[tuple[int
 
 
 def work_units(config: PyramidConfig, sizes: list[tuple[int, int]]) -> float:
-    """The work of running `config` at levels of `sizes` (megapixels x iterations).
+    """The work of running `config` at levels of `sizes` (its method's `work`).
 
     `sizes` are all the pyramid's levels (`level_plan`); only the first `config.levels` are
-    worked at (the paste of the last one's fill is not counted).
+    worked at (the paste of the last one's fill is not counted). The hole is not known when
+    the page asks (`hole_fraction` None).
     """
-    if isinstance(config, OptimizeConfig):
-        iterations = pyramid.per_level(config.iterations, len(config.scales), "iterations")
-        iterations = iterations[len(config.scales) - len(sizes) :]  # skipped coarse levels
-    else:
-        iterations = [1] * len(sizes)
-    worked = list(zip(sizes, iterations, strict=True))[: config.levels]
-    return sum(h * w / 1e6 * n for (h, w), n in worked)
+    return METHODS[config.method].work(config, sizes, None)
 
 
 class TimeModel:
     """The rate per kind of job: the default until one finishes, then the last one's."""
 
     def __init__(self, rates: dict[str, float] | None = None):
-        self._rates = dict(DEFAULT_RATES if rates is None else rates)
+        self._rates = dict(default_rates() if rates is None else rates)
         self._measured: set[str] = set()
         self._lock = threading.Lock()
 
@@ -68,7 +70,9 @@ class TimeModel:
         units = work_units(config, level_plan(size, config.scales))
         key = rate_key(config)
         with self._lock:
-            rate = self._rates.get(key, self._rates.get(config.method))  # other levels: method's
+            # Other levels: the method's rate; a method registered since: its own default.
+            rate = self._rates.get(key, self._rates.get(config.method))
+            rate = METHODS[config.method].seconds_per_work if rate is None else rate
             measured = key in self._measured
         return {"seconds": rate * units, "basis": "measured" if measured else "default"}
 

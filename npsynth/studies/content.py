@@ -72,14 +72,11 @@ def fast_path_fillers(
       image2feature: an Image2Feature network for `translate_i2f`; None: no such row.
     """
     from npsynth import hub
-    from npsynth.methods.translate import translate_level
+    from npsynth.config.translate import TranslateConfig
+    from npsynth.methods.translate import check_networks, translate_level
 
+    check_networks(TranslateConfig(feature2image_checkpoint=feature2image))
     path = hub.resolve("feature2image", feature2image)
-    if path is None:
-        raise FileNotFoundError(
-            "the fast path needs a Feature2Image network: pass --feature2image PATH or set "
-            "$NPSYNTH_FEATURE2IMAGE"
-        )
     f2i = hub.load("feature2image", path)
     vgg = hub.default_vgg()
 

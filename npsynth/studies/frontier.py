@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from npsynth import files as npfiles
-from npsynth import metrics, pyramid
-from npsynth.config.inpaint import OptimizeConfig
+from npsynth import metrics, presets, pyramid
 from npsynth.harness import checks, report
 from npsynth.harness.runner import Photos, load_pairs
 from npsynth.harness.runs import RunFolder
@@ -38,34 +37,37 @@ COLUMNS = ("photo", "schedule", "seconds", "evaluations", "iterations", *MEASURE
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-    """A named set of `OptimizeConfig` fields, scored at its end and at `stops`."""
+    """A named preset with settings changed (`npsynth.presets`), scored at its end and at
+    `stops`."""
 
     name: str
-    fields: Mapping[str, object]
+    fields: Mapping[str, object]  # settings of the preset's config changed (flat names)
     stops: tuple[int, ...] = ()  # last-scale iterations also scored (multiples of the chunk)
+    preset: str = "default"
 
 
-# The paper's schedule (100 L-BFGS iterations at every scale, zoom line search growing the
-# last step), the default, the fast choice, and the ones the frontier explores around it.
-# All but the default and the fast choice pin the matches of the scale's start, the chunk
-# and the one TV weight at every scale they were measured with (docs/benchmarks.md,
-# "Speed/quality frontier"), whatever the default becomes.
+# The "paper" preset's schedule (100 L-BFGS iterations at every scale, zoom line search
+# growing the last step), the default, the fast choice, and the ones the frontier explores
+# around the paper's. All but the default and the fast choice pin the matches of the scale's
+# start and the chunk they were measured with (docs/benchmarks.md, "Speed/quality
+# frontier"), whatever the presets become.
 FIXED = {"nn_update": "per_scale", "chunk_iterations": 10, "beta_last": None}
 SCHEDULES = {
     s.name: s
     for s in (
-        Schedule("paper", FIXED | {"iterations": 100}, stops=(10, 20, 30, 50)),
+        Schedule("paper", FIXED, stops=(10, 20, 30, 50), preset="paper"),
         Schedule("default", {}, stops=(10,)),
-        Schedule("fast", {"levels": 1}),  # the fast choice: the first level only, upsampled
+        Schedule("fast", {}, preset="fast"),  # the first level only, upsampled
         Schedule("full-step", FIXED | {"iterations": (100, 100, 50), "linesearch_init": "max"},
-                 stops=(10, 20, 30)),
+                 stops=(10, 20, 30), preset="paper"),
         Schedule("full-step-light", FIXED | {"iterations": (50, 50, 50),
-                                             "linesearch_init": "max"}, stops=(10, 20, 30)),
-        Schedule("full-step-reltol", FIXED | {"iterations": 100, "linesearch_init": "max",
-                                              "rel_tol": 1e-3}),
+                 "linesearch_init": "max"}, stops=(10, 20, 30), preset="paper"),
+        Schedule("full-step-reltol", FIXED | {"linesearch_init": "max", "rel_tol": 1e-3},
+                 preset="paper"),
         Schedule("full-step-history5", FIXED | {"iterations": (100, 100, 30),
-                                                "linesearch_init": "max", "history_size": 5}),
-        Schedule("paper-maxls5", FIXED | {"iterations": (100, 100, 30), "maxls": 5}),
+                 "linesearch_init": "max", "history_size": 5}, preset="paper"),
+        Schedule("paper-maxls5", FIXED | {"iterations": (100, 100, 30), "maxls": 5},
+                 preset="paper"),
     )
 }  # fmt: skip
 
@@ -89,13 +91,13 @@ def run_schedule(image, mask, schedule: Schedule, *, base: Mapping, vgg=None) ->
     from npsynth.api import inpaint
 
     fields = dict(base) | dict(schedule.fields)
-    scales = fields.get("scales", OptimizeConfig.scales)
+    scales = fields.get("scales", presets.config(schedule.preset).scales)
     if isinstance(fields.get("iterations"), tuple):  # per scale: the last ones for fewer scales
         fields["iterations"] = fields["iterations"][-len(scales) :]
         fields["iterations"] = (fields["iterations"][0],) * (
             len(scales) - len(fields["iterations"])
         ) + fields["iterations"]
-    config = OptimizeConfig(**fields)
+    config = presets.config(schedule.preset, **fields)
     region = pyramid.context_window(mask[..., 0], config.scales[-1], config.context)
     blanked = np.where(mask > 0, 0.0, image).astype(np.float32)
     stops, cut = set(schedule.stops), {}
@@ -112,7 +114,7 @@ def run_schedule(image, mask, schedule: Schedule, *, base: Mapping, vgg=None) ->
     for k in sorted(cut):
         seconds, evaluations, level_image = cut[k]
         filled = pyramid.paste_hole(blanked, mask, region, level_image)
-        iterations = [*pyramid.per_level(config.iterations, len(result.scales), "iterations")]
+        iterations = [*config.per_scale_iterations()[-len(result.scales) :]]
         iterations[-1] = k
         rows.append(_row(f"{schedule.name}@{k}", filled, image, mask, seconds,
                          [*earlier, evaluations], tuple(iterations)))  # fmt: skip

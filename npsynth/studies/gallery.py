@@ -159,17 +159,11 @@ def load_case(case: Case, shared) -> tuple[np.ndarray, np.ndarray]:
 
 def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> dict[str, Filler]:
     """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
-    from npsynth import hub
+    from npsynth.methods import METHODS
 
     for method, config in configs.items():
-        if (
-            method == "translate"
-            and hub.resolve("feature2image", config.feature2image_checkpoint) is None
-        ):
-            raise InputError(
-                f"{method} needs a Feature2Image network: set $NPSYNTH_FEATURE2IMAGE or "
-                "install npsynth with its shipped networks"
-            )
+        with as_input_error():
+            METHODS[config.method].check_networks(config)
     return filling.fillers(configs, baselines)
 
 

@@ -182,7 +182,7 @@ function iterations() {
 function jobSettings() {
   const defaults = choiceDefaults();
   if (!defaults) throw new Error("the page is still loading its settings");
-  const settings = { method: defaults.method, scales: scales() };
+  const settings = { preset: defaults.preset, method: defaults.method, scales: scales() };
   if (defaults.levels) settings.levels = defaults.levels;
   if (settings.method === "optimize") settings.iterations = iterations();
   return settings;
