@@ -20,7 +20,7 @@ from typing import Annotated
 
 from npsynth.cli import inpaint as modes
 from npsynth.cli import values
-from npsynth.cli.settings import given_settings, method_configs, settings_flags
+from npsynth.cli.settings import given_settings, method_configs, preset_method, settings_flags
 from npsynth.config import flags
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
 
@@ -45,9 +45,11 @@ class RunFlags:
     limit: Annotated[int | None, values.COUNT] = None  # use only the first N photos of --images
     # downsize each photo of --images so its longest side is N px first
     resize: Annotated[int | None, values.COUNT] = None
-    # npsynth method(s): optimize, translate, or both as optimize,translate
-    method: str = "optimize"
-    preset: str | None = None  # named settings to start from (the flags given change them)
+    # npsynth method(s): optimize, translate, or both as optimize,translate (None: the
+    # preset's method, else optimize)
+    method: str | None = None
+    # named settings to start from: default, fast, paper, tiny, translate (npsynth.presets)
+    preset: str | None = None
     seed: Annotated[int, values.SEED] = 0  # seed of generated holes
     compare: bool = False  # also run the classical baselines
     # folder mode: keep what is already scored in --out (same settings) and do the rest
@@ -70,7 +72,7 @@ def parse_args(argv=None) -> modes.Args:
     parsed = flags.parse(command, argv, prog=PROG, description=__doc__.split("\n")[0],
                          one_line_errors=True, flag_pairs=False)  # fmt: skip
     modes.check_flags(parsed.run)
-    methods = modes.methods_of(parsed.run.method)
+    methods = modes.methods_of(parsed.run.method or preset_method(parsed.run.preset))
     return modes.Args(parsed.run, methods, given_settings(parsed.settings, argv))
 
 

@@ -1097,7 +1097,7 @@ def _help_text(capsys) -> str:
 
 def test_help_lists_the_run_flags_and_every_setting_with_its_comment(capsys):
     from npsynth.config import flags
-    from npsynth.config.inpaint import CONFIGS
+    from npsynth.cli.settings import CONFIGS, NAMES
 
     text = _help_text(capsys)
     for flag, words in [("--demo", "inpaint a built-in photo"), ("--image", "one photo"),
@@ -1112,9 +1112,8 @@ def test_help_lists_the_run_flags_and_every_setting_with_its_comment(capsys):
     assert "(default: optimize 128,256,512; translate 256,512)" in text  # each method's own
     for cls in CONFIGS.values():
         for leaf in flags.leaves(cls):  # each setting is a flag, its help the field's comment
-            assert f"--{leaf.name.replace('_', '-')}" in text or leaf.name in {"image2feature"}, (
-                leaf.name
-            )
+            name = NAMES.get(leaf.name, leaf.name)  # a few keep the README's spelling
+            assert f"--{name.replace('_', '-')} " in text, leaf.name
             assert " ".join(leaf.help.split()[:4]) in text, leaf.name
 
 
@@ -1127,41 +1126,52 @@ def test_only_the_settings_given_reach_each_methods_config(monkeypatch):
     monkeypatch.setattr(
         settings, "config_for", lambda method, **fields: calls.append((method, fields))
     )
+    monkeypatch.setattr(
+        settings.presets, "config",
+        lambda name, *, method, **fields: calls.append((f"{name}/{method}", fields)),
+    )
     argv = ["--images", "photos", "--out", "o", "--method", "optimize,translate",
             "--scales=32,64", "--iterations", "15", "--alpha", "0.5", "--levels", "none",
             "--feature2image", "f.npz", "--image2feature", "i.npz", "--image2feature-mode",
-            "content", "--paste", "direct", "--preset", "fast"]  # fmt: skip
+            "content", "--paste", "direct", "--maxls", "5", "--preset", "fast"]  # fmt: skip
     cli.configs_from(cli.parse_args(argv))
     assert calls == [
-        ("optimize", {"preset": "fast", "scales": (32, 64), "iterations": 15, "alpha": 0.5,
-                      "levels": None}),
-        ("translate", {"preset": "fast", "scales": (32, 64), "levels": None,
-                       "feature2image_checkpoint": "f.npz", "image2feature_checkpoint": "i.npz",
-                       "image2feature": "content", "paste": "direct"}),
+        ("fast/optimize", {"scales": (32, 64), "iterations": 15, "alpha": 0.5,
+                           "levels": None, "solver": {"maxls": 5}}),
+        ("fast/translate", {"scales": (32, 64), "levels": None,
+                            "feature2image_checkpoint": "f.npz", "image2feature_checkpoint": "i.npz",
+                            "image2feature": "content", "level_paste": "direct"}),
     ]  # fmt: skip
     calls.clear()
     cli.configs_from(cli.parse_args(["--demo"]))
     assert calls == [("optimize", {})]  # no flag, no preset: the method's defaults
+    calls.clear()
+    cli.configs_from(cli.parse_args(["--demo", "--preset", "translate"]))
+    assert calls == [("translate/translate", {})]  # no --method: the preset's method
 
 
 def test_the_configs_from_the_flags_are_the_library_configs():
-    from npsynth.config import OptimizeConfig, TranslateConfig
+    from npsynth.config import OptimizeConfig, PasteOptions, TranslateConfig
 
     argv = ["--demo", "--method", "translate,optimize", "--scales", "64,128", "--levels", "1",
             "--iterations", "100,50", "--beta-last", "None", "--paste-offset-span", "0"]  # fmt: skip
     configs = cli.configs_from(cli.parse_args(argv))
     assert list(configs) == ["translate", "optimize"]
     assert configs["optimize"] == OptimizeConfig(
-        scales=(64, 128), levels=1, iterations=(100, 50), beta_last=None, paste_offset_span=0.0
-    )
+        scales=(64, 128), levels=1, iterations=(100, 50), beta_last=None,
+        paste=PasteOptions(paste_offset_span=0.0),
+    )  # fmt: skip
     assert configs["translate"] == TranslateConfig(
-        scales=(64, 128), levels=1, paste_offset_span=0.0
+        scales=(64, 128), levels=1, paste=PasteOptions(paste_offset_span=0.0)
     )
     assert cli.configs_from(cli.parse_args([]))["optimize"] == OptimizeConfig()
 
 
 def test_a_preset_that_the_configs_do_not_know_is_a_one_line_flag_error(fake_inpaint, tmp_path,
                                                                          capsys):  # fmt: skip
-    assert cli.main(["--demo", "--out", str(tmp_path / "d"), "--preset", "nonsense"]) == 2
-    assert "preset" in one_line_error(capsys)  # until presets exist: "unknown setting"
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--demo", "--out", str(tmp_path / "d"), "--preset", "nonsense"])
+    assert exited.value.code == 2
+    err = one_line_error(capsys)
+    assert "--preset" in err and "'nonsense'" in err and "paper" in err  # names the choices
     assert fake_inpaint == []

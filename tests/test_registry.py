@@ -36,8 +36,8 @@ def make_mean_fill_step(config: MeanFillConfig, vgg) -> pyramid.LevelStep:
     return step
 
 
-def mean_fill_work(config, level_sizes, hole_fraction) -> float:
-    return sum(h * w / 1e6 for h, w in list(level_sizes)[: config.levels])
+def mean_fill_work(config, level_sizes, hole_fraction) -> list[float]:
+    return [h * w / 1e6 for h, w in list(level_sizes)[: config.levels]]
 
 
 TOY = Method(

@@ -106,32 +106,22 @@ def baselines_of(run) -> tuple[str, ...]:
     return tuple((run.baselines or DEFAULT_BASELINES).split(","))
 
 
-def check_feature2image(config: TranslateConfig) -> None:
-    """Fail before any photo is filled when translate has no usable Feature2Image network."""
-    from npsynth import hub
-
-    path = hub.resolve("feature2image", config.feature2image_checkpoint)
-    if path is None:
-        raise FileNotFoundError(
-            "--method translate needs a trained Feature2Image network: pass --feature2image PATH, "
-            "set $NPSYNTH_FEATURE2IMAGE, or train one with `python -m train.feature2image`"
-        )
-    hub.load("feature2image", path)  # a missing or foreign file raises here, with its own message
-
-
 def check_networks(config: PyramidConfig) -> None:
     """Load the networks `config` names by path or environment variable before any photo is
     filled, so that a missing, foreign or damaged file is named as itself (not after the
-    first photo): the content networks where `content` may use one, and translate's."""
+    first photo): the content networks where `content` may use one, and the networks the
+    method needs (`npsynth.methods.Method.check_networks`, then each file read)."""
     from npsynth import hub
+    from npsynth.methods import METHODS
 
-    if config.content in ("auto", "network"):
+    if config.reference.content in ("auto", "network"):
         shipped = hub.shipped("content_net")
-        for path in hub.candidates("content_net", config.content_checkpoint):
+        for path in hub.candidates("content_net", config.reference.content_checkpoint):
             if path not in shipped:
                 hub.load("content_net", path)
+    METHODS[config.method].check_networks(config)  # every network it needs is found
     if isinstance(config, TranslateConfig):
-        check_feature2image(config)
+        hub.load("feature2image", hub.resolve("feature2image", config.feature2image_checkpoint))
         if config.image2feature != "content":
             path = hub.resolve("image2feature", config.image2feature_checkpoint)
             if path is not None:

@@ -12,18 +12,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 
+from npsynth import presets
 from npsynth.config import flags
+from npsynth.config.inpaint import PyramidConfig, config_for
+from npsynth.methods import METHODS as REGISTRY
 
-# The methods and their config classes (method name -> config dataclass), and the one way a
-# config is made: the one place the command lines name them.
-from npsynth.config.inpaint import CONFIGS, PyramidConfig, config_for
-
+# The methods and their config classes (method name -> config dataclass), from the registry.
+CONFIGS = {name: method.config for name, method in REGISTRY.items()}
 METHODS = tuple(CONFIGS)
 
 # Flags spelt otherwise than their field, as the README has always spelt them: the network
 # checkpoints are `--feature2image PATH` and `--image2feature PATH`, so translate's field
-# `image2feature` (which features fill the hole) is `--image2feature-mode`.
-NAMES = {"image2feature": "image2feature-mode"}
+# `image2feature` (which features fill the hole) is `--image2feature-mode`; translate's
+# `level_paste` (poisson or direct) has always been `--paste`.
+NAMES = {"image2feature": "image2feature-mode", "level_paste": "paste"}
 ALIASES = {
     "feature2image_checkpoint": ("--feature2image",),
     "image2feature_checkpoint": ("--image2feature",),
@@ -46,9 +48,26 @@ def method_configs(
             raise ValueError(f"unknown method {method!r}; choose from {', '.join(CONFIGS)}")
         cls = CONFIGS[method]
         own = {name: value for name, value in fields.items() if name in _leaf_names(cls)}
-        chosen = {} if preset is None else {"preset": preset}
-        configs[method] = config_for(method, **chosen, **flags.nest(cls, own))
+        settings = flags.nest(cls, own)
+        if preset is None:
+            configs[method] = config_for(method, **settings)
+        else:
+            configs[method] = presets.config(preset, method=method, **settings)
     return configs
+
+
+def preset_method(preset: str | None) -> str:
+    """The method a command line runs when it names none: the preset's, else optimize.
+
+    An unknown preset is a usage error (one line naming --preset, exit 2).
+    """
+    if preset is None:
+        return "optimize"
+    if preset not in presets.PRESETS:
+        flags.usage_error(
+            f"argument --preset: unknown preset {preset!r}; choose from {', '.join(presets.PRESETS)}"
+        )
+    return presets.PRESETS[preset].method
 
 
 @functools.cache

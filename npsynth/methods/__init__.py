@@ -31,10 +31,11 @@ class Method:
     # Raises one ValueError naming each network the config needs and none is found for,
     # and how to get it; called before any photo is filled.
     check_networks: Callable[[PyramidConfig], None]
-    # The cost model behind the page's estimate: the work of filling a hole covering
-    # `hole_fraction` of the photo (None: not known yet) at the pyramid levels of
-    # `level_sizes` ((height, width) each, `pyramid.level_sizes`), in megapixel-iterations.
-    work: Callable[[PyramidConfig, Sequence[tuple[int, int]], float | None], float]
+    # The cost model behind the page's estimate and progress bar: the work of filling a hole
+    # covering `hole_fraction` of the photo (None: not known yet) at each pyramid level of
+    # `level_sizes` ((height, width) each, `pyramid.level_sizes`) that the config works at
+    # (the first `config.levels`), in megapixel-iterations, one number per level.
+    work: Callable[[PyramidConfig, Sequence[tuple[int, int]], float | None], list[float]]
     # Seconds per unit of `work` on this project's 2-core CPU machine, before any job has
     # been timed (`npsynth.serve.estimate`).
     seconds_per_work: float
@@ -47,19 +48,19 @@ def needs_no_network(config: PyramidConfig) -> None:
 
 def optimize_work(
     config: OptimizeConfig, level_sizes: Sequence[tuple[int, int]], hole_fraction=None
-) -> float:
-    """Megapixels times L-BFGS iterations over the levels worked at (the first
+) -> list[float]:
+    """Megapixels times L-BFGS iterations at each level worked at (the first
     `config.levels`; skipped coarse levels take no iterations)."""
     iterations = config.per_scale_iterations()[len(config.scales) - len(level_sizes) :]
     worked = list(zip(level_sizes, iterations, strict=True))[: config.levels]
-    return sum(h * w / 1e6 * n for (h, w), n in worked)
+    return [h * w / 1e6 * n for (h, w), n in worked]
 
 
 def translate_work(
     config: TranslateConfig, level_sizes: Sequence[tuple[int, int]], hole_fraction=None
-) -> float:
-    """Megapixels over the levels worked at: one pass of three networks per level."""
-    return sum(h * w / 1e6 for h, w in list(level_sizes)[: config.levels])
+) -> list[float]:
+    """Megapixels at each level worked at: one pass of three networks per level."""
+    return [h * w / 1e6 for h, w in list(level_sizes)[: config.levels]]
 
 
 METHODS: dict[str, Method] = {

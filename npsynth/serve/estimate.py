@@ -54,7 +54,7 @@ def work_units(config: PyramidConfig, sizes: list[tuple[int, int]]) -> float:
     worked at (the paste of the last one's fill is not counted). The hole is not known when
     the page asks (`hole_fraction` None).
     """
-    return METHODS[config.method].work(config, sizes, None)
+    return sum(METHODS[config.method].work(config, sizes, None))
 
 
 class TimeModel:

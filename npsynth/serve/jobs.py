@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from npsynth import api, hub, pyramid
-from npsynth.config.inpaint import OptimizeConfig, PyramidConfig
+from npsynth.config.inpaint import PyramidConfig
 from npsynth.serve.estimate import TimeModel
 from npsynth.serve.uploads import encode_png
 
@@ -57,22 +57,23 @@ def job_plan(config: PyramidConfig, hole: np.ndarray) -> list[dict]:
     """The levels a job works at, each with its share of the work, for the page's progress bar.
 
     Each level: its (height, width) in the window around this hole (`pyramid.context_window`),
-    its iterations (1 for `translate`) and `weight`, its pixels x iterations over the sum of
-    them: the share of the run's time it is expected to take.
+    its iterations (where the method has them) and `weight`, its share of the method's cost
+    model (`npsynth.methods.Method.work`): the share of the run's time it is expected to take.
     """
+    from npsynth.methods import METHODS
+
     region = pyramid.context_window(hole, config.scales[-1], config.context)
     top, bottom, left, right = region
     sizes = pyramid.level_sizes((bottom - top, right - left), config.scales)
-    if isinstance(config, OptimizeConfig):
-        iterations = pyramid.per_level(config.iterations, len(config.scales), "iterations")
-        iterations = iterations[len(config.scales) - len(sizes) :]  # skipped coarse levels
-    else:
-        iterations = [1] * len(sizes)
-    levels = list(zip(sizes, iterations, strict=True))[: config.levels]
-    work = [h * w * n for (h, w), n in levels]
+    work = METHODS[config.method].work(config, sizes, float(hole.mean()))
+    iterations = (
+        config.per_scale_iterations()[len(config.scales) - len(sizes) :]
+        if hasattr(config, "per_scale_iterations")
+        else [1] * len(sizes)
+    )
     return [
         {"size": [int(h), int(w)], "iterations": int(n), "weight": cost / sum(work)}
-        for ((h, w), n), cost in zip(levels, work, strict=True)
+        for (h, w), n, cost in zip(sizes, iterations, work)
     ]
 
 

@@ -161,7 +161,7 @@ def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> d
     """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
     from npsynth.methods import METHODS
 
-    for method, config in configs.items():
+    for config in configs.values():
         with as_input_error():
             METHODS[config.method].check_networks(config)
     return filling.fillers(configs, baselines)
