@@ -1096,8 +1096,8 @@ def _help_text(capsys) -> str:
 
 
 def test_help_lists_the_run_flags_and_every_setting_with_its_comment(capsys):
-    from npsynth.config import flags
     from npsynth.cli.settings import CONFIGS, NAMES
+    from npsynth.config import flags
 
     text = _help_text(capsys)
     for flag, words in [("--demo", "inpaint a built-in photo"), ("--image", "one photo"),
@@ -1127,7 +1127,8 @@ def test_only_the_settings_given_reach_each_methods_config(monkeypatch):
         settings, "config_for", lambda method, **fields: calls.append((method, fields))
     )
     monkeypatch.setattr(
-        settings.presets, "config",
+        settings.presets,
+        "config",
         lambda name, *, method, **fields: calls.append((f"{name}/{method}", fields)),
     )
     argv = ["--images", "photos", "--out", "o", "--method", "optimize,translate",
