@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import compile_cache, hub, masks, pyramid
+from npsynth import compile_cache, hub, masks, pyramid, reference
 from npsynth.config.inpaint import PyramidConfig, config_for
 from npsynth.methods import optimize, translate
 from npsynth.models.vgg import VGG19
@@ -62,7 +62,10 @@ def inpaint(
     compile_cache.enable()
     vgg = vgg if vgg is not None else hub.default_vgg()
     step = METHODS[config.method](config, vgg)
-    return pyramid.run(image, mask, config=config, step=step, progress=progress)
+    first = reference.first_reference(config)
+    return pyramid.run(
+        image, mask, config=config, step=step, first_reference=first, progress=progress
+    )
 
 
 def inpaint_batch(
@@ -85,7 +88,10 @@ def inpaint_batch(
     vgg = vgg if vgg is not None else hub.default_vgg()
     step = METHODS[config.method](config, vgg)
     images, masks = zip(*pairs)
-    return pyramid.run_batch(images, masks, config=config, step=step, progress=progress)
+    first = reference.first_reference(config)
+    return pyramid.run_batch(
+        images, masks, config=config, step=step, first_reference=first, progress=progress
+    )
 
 
 def check_inputs(image, mask) -> tuple[np.ndarray, np.ndarray]:
