@@ -19,6 +19,12 @@ from npsynth.window import texture_window
 TINY = InpaintConfig.tiny()
 
 
+def _level(index: int, count: int, **fields) -> Level:
+    """A level of 8x8 zeros (for the per-level settings, which read no pixel)."""
+    zeros = np.zeros((8, 8, 3), np.float32)
+    return Level(index, count, (8, 8), zeros, zeros[..., :1], zeros, **fields)
+
+
 @pytest.fixture(scope="module")
 def result(photo, hole, vgg):
     return inpaint(np.where(hole > 0, 0.0, photo), hole, config=TINY, vgg=vgg)
@@ -30,8 +36,8 @@ def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
         function
         for scale in result.scales
         # at 32 and 64 px the texture window is the whole image
-        for function in optimize._scale_solver(
-            graphdef, scale.layers, TINY.patch_size, TINY.solver_options(), 5, None, None
+        for function in optimize._programs(
+            graphdef, scale.layers, TINY.patch_size, TINY.solver_options(), 5, None, None, False
         )
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -211,12 +217,12 @@ def test_per_chunk_last_searches_again_only_at_the_pyramids_last_scale(photo, ho
     }
     assert np.abs(solved["per_scale"] - solved["per_chunk"]).max() > 1e-3
     step = optimize.OptimizeStep(config, vgg)
-    cases = {  # (index, levels worked at, levels of the pyramid): expected
+    cases = {  # (index, levels worked at, scale from the schedule's end): expected
         (1, 2, None): "per_chunk", (0, 2, None): "per_scale",
-        (0, 1, 2): "per_scale", (1, 2, 2): "per_chunk",
+        (0, 1, -2): "per_scale", (1, 2, -1): "per_chunk",
     }  # fmt: skip
-    for (index, count, pyramid_count), update in cases.items():
-        level = Level(index, count, (64, 64), known, hole, guide, pyramid_count=pyramid_count)
+    for (index, count, scale), update in cases.items():
+        level = Level(index, count, (64, 64), known, hole, guide, scale=scale)
         np.testing.assert_allclose(step(level).image, solved[update], atol=1e-5)
 
 
@@ -265,7 +271,7 @@ def test_beta_last_is_the_tv_weight_of_the_last_scale_only(photo, vgg):
     # None: beta at the last scale too; a level short of the pyramid's end keeps beta.
     same = dataclasses.replace(config, beta_last=None)
     assert optimize.level_config(same, Level(1, 2, (64, 64), known, hole, photo)).beta == 0.25
-    short = Level(0, 1, (64, 64), known, hole, photo, pyramid_count=2)
+    short = Level(0, 1, (64, 64), known, hole, photo, scale=-2)
     assert optimize.level_config(config, short).beta == 0.25
     with pytest.raises(ValueError, match="beta_last"):
         InpaintConfig.tiny(beta_last=-1.0)
@@ -281,10 +287,10 @@ def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
     mask[32:96, 40:200] = mask[120:220, 60:100] = mask[200:240, 100:180] = 1.0
     counts = [resize.resize_mask(mask, (s, s)).sum() for s in (64, 128, 256)]
     for index in range(3):  # a 256 px photo works at 64, 128, 256: the scales' ratios
-        factor = optimize.alpha_factor(config, index, 3)
+        factor = optimize.alpha_factor(config, _level(index, 3))
         assert factor == pytest.approx(counts[index] / counts[0], rel=0.02)
-    assert optimize.alpha_factor(config, 1, 2) == 4.0  # scales 256, 512
-    assert optimize.alpha_factor(OptimizeConfig(), 2, 3) == 1.0  # "none": the paper
+    assert optimize.alpha_factor(config, _level(1, 2)) == 4.0  # scales 256, 512
+    assert optimize.alpha_factor(OptimizeConfig(), _level(2, 3)) == 1.0  # "none": the paper
     # A step at the second of two levels solves with 4x alpha.
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
@@ -299,27 +305,27 @@ def test_per_pixel_alpha_scaling_follows_the_holes_pixel_count(photo, vgg):
 
 
 @pytest.mark.parametrize(
-    "content_scales, source, base_sigma",
-    [("every", "harmonic", 0.0), ("auto", "patchmatch", 0.0), ("auto", "patchmatch", 4.0)],
+    "content, content_scales, base_sigma",
+    [("harmonic", "every", 0.0), ("patchmatch", "auto", 0.0), ("patchmatch", "auto", 4.0)],
 )
 def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
-    photo, vgg, content_scales, source, base_sigma
+    photo, vgg, content, content_scales, base_sigma
 ):
     # "every" always; "auto" (the default) where the first reference was PatchMatch.
     # Reference from public pieces: L-BFGS from the guide on Eq. 1 with E_c pulling towards
     # PatchMatch's fill of the level (matches searched on the guide).
     import jax.numpy as jnp
 
-    from npsynth import losses, solver
+    from npsynth import solver, texture
     from npsynth.pyramid import Level
-    from npsynth.reference import patchmatch_fill
+    from npsynth.reference import content_source, patchmatch_fill
 
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
     config = InpaintConfig.tiny(
         layers=("relu3_1",),
         iterations=3,
-        content="patchmatch",
+        content=content,
         content_scales=content_scales,
         patchmatch_base_sigma=base_sigma,
         beta_last=None,  # one TV weight: only E_c's reference differs between the levels
@@ -334,8 +340,8 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
     def compose(z):
         return known_b * (1 - hole_b) + hole_b * z
 
-    nn = losses.nearest_neighbours_for(compose(guide_b), hole_b, vgg=vgg, layers=config.layers)
-    loss = losses.make_joint_loss(
+    nn = texture.matches(compose(guide_b), hole_b, vgg=vgg, layers=config.layers)
+    loss = texture.make_joint_loss(
         content_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.layers,
         nn=nn,
     )  # fmt: skip
@@ -343,16 +349,25 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(
         lambda z: loss(compose(z)), guide_b, max_iter=3, options=config.solver_options()
     )
     step = optimize.OptimizeStep(config, vgg, use_window=False)
-    second = step(Level(1, 2, (64, 64), known, hole, guide, source=source))
+    second = step(Level(1, 2, (64, 64), known, hole, guide, first_hole=hole))
     np.testing.assert_allclose(second.losses, np.asarray(info.values), rtol=1e-5)
     np.testing.assert_allclose(second.image, np.clip(np.asarray(compose(z)[0]), 0, 1), atol=1e-4)
     # At the first scale the guide is the content reference already: E_c pulls towards it.
-    first = step(Level(0, 2, (64, 64), known, hole, guide, source=source))
+    first = step(Level(0, 2, (64, 64), known, hole, guide, first_hole=hole))
     plain = optimize.solve_level(known, hole, guide, vgg, config, 3, use_window=False)
     np.testing.assert_allclose(first.image, plain.image, atol=1e-6)
     if content_scales == "auto":  # after a network's first reference: the guide, as "first"
-        after_network = step(Level(1, 2, (64, 64), known, hole, guide, source="network"))
+        auto = dataclasses.replace(config, content="auto")
+        # content="auto" gives the shipped network for the centred square, PatchMatch else.
+        centred = np.zeros((64, 64, 1), np.float32)
+        centred[16:48, 16:48] = 1.0
+        assert content_source(centred, auto) == "network"
+        assert content_source(hole, auto) == "patchmatch"
+        step = optimize.OptimizeStep(auto, vgg, use_window=False)
+        after_network = step(Level(1, 2, (64, 64), known, hole, guide, first_hole=centred))
         np.testing.assert_allclose(after_network.image, plain.image, atol=1e-6)
+        after_patchmatch = step(Level(1, 2, (64, 64), known, hole, guide, first_hole=hole))
+        np.testing.assert_allclose(after_patchmatch.image, second.image, atol=1e-6)
 
 
 def test_a_per_scale_setting_applies_to_the_scales_worked_at_when_coarse_ones_are_skipped():
@@ -375,9 +390,12 @@ def test_a_pyramid_stopped_early_takes_the_per_scale_values_of_the_scales_it_wor
     """`levels=1` (the fast choice) works the first scale of a 3-level pyramid: it takes the
     first scale's iterations and alpha factor, not the last's."""
     zeros = np.zeros((8, 8, 3), np.float32)
-    first = Level(0, 1, (8, 8), zeros, zeros[..., :1], zeros, pyramid_count=3)
+    first = Level(0, 1, (8, 8), zeros, zeros[..., :1], zeros, scale=-3)
     config = OptimizeConfig(scales=(128, 256, 512), iterations=(100, 50, 20),
                             alpha_scaling="per_pixel")  # fmt: skip
     assert optimize.OptimizeStep(config, vgg=None)._iterations(first) == 100
     assert optimize.at_level((7, 8, 9), first) == 7
-    assert optimize.alpha_factor(config, 0, first.pyramid_count) == 1.0
+    assert optimize.alpha_factor(config, first) == 1.0
+    # Its second level would be the middle scale: 256 / 128 px, 4x the pixels.
+    assert optimize.alpha_factor(config, Level(1, 2, (8, 8), zeros, zeros[..., :1], zeros,
+                                               scale=-2)) == 4.0  # fmt: skip
