@@ -82,6 +82,11 @@ def _resolve(hole: np.ndarray, config: PyramidConfig) -> tuple[str, object]:
     """
     if config.content not in ("auto", "network"):
         return config.content, None
+    if hole is None:
+        raise ValueError(
+            f"content={config.content!r} picks the reference by the hole: pass the first "
+            "level's hole (`pyramid.Level.first_hole`)"
+        )
     checkpoints = hub.candidates("content_net", config.content_checkpoint)
     if config.content == "network" and not checkpoints:
         raise ValueError(

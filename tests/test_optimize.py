@@ -68,7 +68,7 @@ def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
     # A 96 px photo, a hole in its corner, texture on relu3_1 and E_c on relu3_2: the window
     # must also cover relu3_2's wider receptive field (64 px, where relu3_1 alone needs 32).
     from conftest import sample_photo
-    from npsynth import losses
+    from npsynth import texture
 
     photo = sample_photo("coffee", size=96)
     hole = np.zeros((96, 96, 1), np.float32)
@@ -85,8 +85,8 @@ def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
     assert windowed.losses[-1] < windowed.losses[0]
     # The start is the guide itself, E_c's reference: E_c = 0 there, the rest as joint_loss.
     start = jnp.asarray(guide[None])
-    nn = losses.nearest_neighbours_for(start, hole[None], vgg=vgg, layers=config.layers)
-    terms = losses.make_joint_loss(
+    nn = texture.matches(start, hole[None], vgg=vgg, layers=config.layers)
+    terms = texture.make_joint_loss(
         start, hole[None], vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.layers,
         nn=nn, content_layer="relu3_2", terms=True,
     )(start)  # fmt: skip
@@ -162,7 +162,7 @@ def test_per_chunk_searches_the_matches_again_after_every_chunk(photo, hole, vgg
     # with the matches of the start, then 2 more, from there, with the matches of that image.
     import jax.numpy as jnp
 
-    from npsynth import losses, solver
+    from npsynth import solver, texture
 
     config = InpaintConfig.tiny(
         layers=("relu3_1",), alpha=1e-3, nn_update="per_chunk", chunk_iterations=2
@@ -176,9 +176,9 @@ def test_per_chunk_searches_the_matches_again_after_every_chunk(photo, hole, vgg
 
     z, searched = guide_b, []
     for _ in range(2):
-        nn = losses.nearest_neighbours_for(compose(z), hole_b, vgg=vgg, layers=config.layers)
+        nn = texture.matches(compose(z), hole_b, vgg=vgg, layers=config.layers)
         searched.append(np.asarray(nn["relu3_1"]))
-        loss = losses.make_joint_loss(
+        loss = texture.make_joint_loss(
             guide_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta,
             layers=config.layers, nn=nn,
         )  # fmt: skip

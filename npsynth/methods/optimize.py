@@ -59,8 +59,6 @@ class OptimizeStep:
             return None
         source = ""
         if self.config.content_scales == "auto":
-            if level.first_hole is None:
-                raise ValueError('content_scales="auto" needs the level\'s first_hole')
             source = reference.content_source(level.first_hole, self.config)
         if not self.config.reference_every_scale(source):
             return None
