@@ -181,7 +181,7 @@ def solve(
             f"at {height}x{width} the hole leaves no source patch at {skipped}; the texture term {rest}"
         )
     photos = _Photos(count)
-    graphdef, state = nnx.split(vgg)
+    graphdef, weights = nnx.split(vgg)
     known, hole, guide = (
         photos.put([a[None] for a in arrays]) for arrays in (knowns, holes, guides)
     )
@@ -210,39 +210,39 @@ def solve(
         photos.batched,
     )  # fmt: skip
     problem = Problem(
-        vgg_state=state, known=known, hole=hole, content=content,
+        vgg_state=weights, known=known, hole=hole, content=content,
         nn=matches(photos.split(guide)) if fixed_nn else None,
         alpha=jnp.float32(config.alpha * alpha_factor), beta=jnp.float32(config.beta),
         window=window_args,
     )  # fmt: skip
-    fixed, run = begin(problem, guide)
-    values = [[float(v)] for v in photos.numbers(run.lbfgs.value)]
+    fixed, state = begin(problem, guide)
+    values = [[float(v)] for v in photos.numbers(state.lbfgs.value)]
     # Per photo: iterations and evaluations of the solves that "per_chunk" restarted, and the
     # evaluations of a photo that finished before the batch's last restart.
     before = np.zeros(count, np.int64)
     evaluations_before = np.zeros(count, np.int64)
     finished = np.full(count, -1, np.int64)
     per_chunk = config.nn_update == "per_chunk" and fixed_nn
-    while min(map(len, values)) <= iterations and not np.all(photos.numbers(run.stopped)):
-        run, chunk_values = advance(problem, fixed, run, photos.each(iterations - before))
-        done = before + photos.numbers(run.lbfgs.iter_num)
+    while min(map(len, values)) <= iterations and not np.all(photos.numbers(state.stopped)):
+        state, chunk_values = advance(problem, fixed, state, photos.each(iterations - before))
+        done = before + photos.numbers(state.lbfgs.iter_num)
         chunk_values = np.asarray(chunk_values).reshape(count, -1)
         for i, history in enumerate(values):
             history += [float(v) for v in chunk_values[i, : done[i] - len(history) + 1]]
-        counts = evaluations_before + photos.numbers(solver.evaluations(run))
+        counts = evaluations_before + photos.numbers(solver.evaluations(state))
         if report is not None:
-            image = _compose(knowns[0], holes[0], photos.split(run.x)[0][0])
+            image = _compose(knowns[0], holes[0], photos.split(state.x)[0][0])
             report(int(done.min()), iterations, values[0][-1], int(counts[0]), image)
         if per_chunk and bool(np.any(done < iterations)):
             # New matches on each iterate: a new loss, so a fresh L-BFGS from there (a photo
             # already done gets no iterations: its limit is 0).
             finished = np.where((finished < 0) & (done >= iterations), counts, finished)
-            problem = problem._replace(nn=matches(photos.split(run.x)))
-            fixed, run = begin(problem, run.x)
+            problem = problem._replace(nn=matches(photos.split(state.x)))
+            fixed, state = begin(problem, state.x)
             before, evaluations_before = done, counts
-    counts = evaluations_before + photos.numbers(solver.evaluations(run))
+    counts = evaluations_before + photos.numbers(solver.evaluations(state))
     counts = np.where(finished >= 0, finished, counts)
-    results = photos.split(run.x)
+    results = photos.split(state.x)
     return [
         LevelResult(_compose(k, h, z[0]), np.asarray(values[i], np.float32), layers, int(counts[i]))
         for i, (k, h, z) in enumerate(zip(knowns, holes, results))
@@ -375,8 +375,8 @@ def _solver_functions(
             fixed = (fixed, target)
         return fixed, solver.start(loss_for(problem, fixed), init, options)
 
-    def advance(problem: Problem, fixed, run, limit):
-        return solver.advance(loss_for(problem, fixed), run, chunk, options, limit)
+    def advance(problem: Problem, fixed, state, limit):
+        return solver.advance(loss_for(problem, fixed), state, chunk, options, limit)
 
     return begin, advance
 
