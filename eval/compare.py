@@ -14,42 +14,53 @@ anything is read (writable, not one of the runs' files); a bad input ends with o
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import shlex
 import sys
 from pathlib import Path
+from typing import Annotated
 
-from npsynth.evaluation import checks, compare
+import tyro
+
+from npsynth.config import flags
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
 from npsynth.files import atomic_write
+from npsynth.harness import checks, compare
+
+PROG = "python -m eval.compare"
+Runs = Annotated[tuple[Path, ...], tyro.conf.UseAppendAction]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CompareFlags:
+    """Two runs (or pools of runs) and what to compare."""
+
+    a: Runs  # run A (repeatable)
+    b: Runs  # run B (repeatable)
+    method_a: str | None = None  # method of A's rows (needed when a file holds several)
+    method_b: str | None = None  # method of B's rows (needed when a file holds several)
+    metrics: str = ",".join(compare.METRICS)  # columns to compare
+    out: Path | None = None  # also write the table to this markdown file
 
 
 @main_errors(code=2)
 def main(argv=None) -> int:
     """Exit 0 when done; 2 with one line on stderr for a bad run, metric or --out."""
-    parser = argparse.ArgumentParser(
-        prog="python -m eval.compare", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--a", type=Path, action="append", required=True, help="run A (repeatable)")
-    parser.add_argument("--b", type=Path, action="append", required=True, help="run B (repeatable)")
-    parser.add_argument("--method-a", help="method of A's rows (needed when a file holds several)")
-    parser.add_argument("--method-b", help="method of B's rows (needed when a file holds several)")
-    parser.add_argument(
-        "--metrics", default=",".join(compare.METRICS),
-        help=f"columns to compare (default {','.join(compare.METRICS)})",
-    )  # fmt: skip
-    parser.add_argument("--out", type=Path, help="also write the table to this markdown file")
-    args = parser.parse_args(argv)
-    command = "python -m eval.compare " + shlex.join(argv if argv is not None else sys.argv[1:])
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = flags.parse(CompareFlags, argv, prog=PROG, description=__doc__.split("\n")[0],
+                       one_line_errors=True)  # fmt: skip
+    if not (args.a and args.b):
+        flags.usage_error("the following arguments are required: --a, --b")
     target = None
     if args.out:
         target = checks.check_output_file(args.out, image=False)
         runs = [path / "metrics.csv" if path.is_dir() else path for path in args.a + args.b]
         checks.check_not_inputs([target], dict.fromkeys(runs, "the metrics file"), given=args.out)
     with as_input_error():
-        a = compare.read_scores(args.a, args.method_a)
-        b = compare.read_scores(args.b, args.method_b)
-        text = compare.report(a, b, tuple(m for m in args.metrics.split(",") if m), command)
+        a = compare.read_scores(list(args.a), args.method_a)
+        b = compare.read_scores(list(args.b), args.method_b)
+        metrics = tuple(m for m in args.metrics.split(",") if m)
+        text = compare.report(a, b, metrics, f"{PROG} {shlex.join(argv)}")
     if target is not None:
         atomic_write(target, text)
     print(text)

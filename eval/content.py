@@ -1,6 +1,6 @@
 """Score content networks against the harmonic fill at 128 px (the content network's size).
 
-  python -m eval.content --images ../shared/data/eval512 --limit 20 \
+  python -m eval.content --images ../shared/data/eval512 --limit 20 \\
       --net adversarial=out/train/adv --net l2-only=out/train/l2 --out docs/content
   python -m eval.content --images ../shared/data/eval512 --limit 20 --fast-path --out out/ceiling
 
@@ -19,109 +19,31 @@ fill, with `--image2feature` also with that network, and two upper bounds that l
 true photo, so they are not methods but tell where the fast path loses quality:
 `oracle_swap` patch-swaps the true photo's relu3_1 (a perfect Image2Feature) and
 `oracle_decode` decodes it unswapped (how well Feature2Image inverts relu3_1).
+The flags are `npsynth.studies.content.ContentRun`'s fields.
 """
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
-from pathlib import Path
 
-from npsynth.evaluation import checks, content
-from npsynth.evaluation.cli_errors import (
-    InputError,
-    as_input_error,
-    hole_kind,
-    main_errors,
-    seed_int,
-)
-from npsynth.evaluation.runner import DEFAULT_HOLE
+from eval.flag_parsing import parse
+from npsynth.evaluation.cli_errors import main_errors
+from npsynth.studies.content import ContentRun, run_content
+
+PROG = "python -m eval.content"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m eval.content", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("--images", type=Path, required=True, help="folder of photos")
-    parser.add_argument(
-        "--net", action="append", default=[], metavar="NAME=PATH",
-        help="a content network (.npz or training workdir) to score, named; repeatable",
-    )  # fmt: skip
-    parser.add_argument(
-        "--fast-path", action="store_true",
-        help="also score the fast path (translate) and its two upper bounds (see above)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--feature2image", help="Feature2Image for --fast-path (default: the shipped one)"
-    )
-    parser.add_argument(
-        "--image2feature", help="with --fast-path, also score translate with this Image2Feature"
-    )
-    holes = parser.add_mutually_exclusive_group()
-    holes.add_argument(
-        "--hole", default=None, type=hole_kind,
-        help=f"generated hole: center[:FRACTION] (default {DEFAULT_HOLE}), boxes or strokes",
-    )  # fmt: skip
-    holes.add_argument(
-        "--masks", type=Path,
-        help="folder (or quoted glob pattern) of hole masks, paired with the photos in sorted "
-        "order, or one mask file for every photo",
-    )  # fmt: skip
-    parser.add_argument("--skip", type=int, default=0, help="leave out the first N photos")
-    parser.add_argument("--limit", type=int, help="use only N photos (after --skip)")
-    parser.add_argument("--seed", type=seed_int, default=0, help="seed of random holes")
-    parser.add_argument("--grid-rows", type=int, default=6, help="photos shown in grid.png")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    args = parser.parse_args(argv)
-    if args.skip < 0 or (args.limit is not None and args.limit < 1):
-        parser.error("--skip must be >= 0 and --limit >= 1")
-    if args.grid_rows < 1:
-        parser.error(f"--grid-rows must be at least 1, got {args.grid_rows}")
-    for spec in args.net:
-        if "=" not in spec:
-            parser.error(f"--net takes NAME=PATH, got {spec!r}")
-    if (args.feature2image or args.image2feature) and not args.fast_path:
-        parser.error("--feature2image and --image2feature go with --fast-path")
-    return args
+def parse_args(argv=None) -> ContentRun:
+    return parse(ContentRun, argv, prog=PROG, description=__doc__.split("\n")[0])
 
 
 @main_errors(code=2)
 def main(argv=None) -> int:
     """Exit 0 when done; 2 with one line on stderr for a bad flag, network, photo, mask or
     --out; 130 after Ctrl-C (`npsynth.evaluation.cli_errors`)."""
-    args = parse_args(argv)
-    command = "python -m eval.content " + shlex.join(argv if argv is not None else sys.argv[1:])
-    with as_input_error():
-        methods, described = content.fillers(args.net)
-        if args.fast_path:
-            more, more_described = content.fast_path_fillers(args.feature2image, args.image2feature)
-            methods, described = {**methods, **more}, described + more_described
-    writes = [args.out / name for name in content.OUTPUT_FILES]
-    found = checks.list_photos(args.images, skip=writes)
-    mask_paths = checks.list_masks(args.masks, skip=writes) if args.masks else None
-    chosen = found[args.skip :][: args.limit]
-    if not chosen:
-        raise InputError(f"no photos to score: {len(found)} in {args.images}, --skip {args.skip}")
-    names, paths = [name for name, _ in chosen], [path for _, path in chosen]
-    checks.check_output_folder(args.out, writes)
-    inputs = {path: "the photo" for path in paths} | {m: "the mask" for m in mask_paths or ()}
-    checks.check_not_inputs(writes, inputs, given=args.out)
-    rows, grid = content.score(
-        paths, methods, names=names, mask_paths=mask_paths, hole=args.hole, seed=args.seed,
-        first_index=args.skip, grid_rows=args.grid_rows,
-    )  # fmt: skip
-    holes = (
-        f"masks from {args.masks} (paired in sorted order, resized to {content.SIZE}x{content.SIZE})"
-        if args.masks
-        else args.hole or DEFAULT_HOLE
-    )
-    report = content.render_report(
-        rows, list(methods), paths=paths, images=args.images, holes=holes, described=described,
-        oracles=args.fast_path, command=command,
-    )  # fmt: skip
-    content.write_results(args.out, rows, grid, report)
-    print(report)
+    run = parse_args(argv)
+    print(run_content(run, command=f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}"))
     return 0
 
 

@@ -10,55 +10,54 @@ inside npsynth, so it works offline. docs/serve.md says what the page does and h
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 from pathlib import Path
+from typing import Annotated
 
-from npsynth.evaluation.cli_errors import positive_int
+from npsynth.cli.values import COUNT
+from npsynth.config import flags
+
+PROG = "python -m eval.serve"
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m eval.serve", description="A local web page for npsynth inpainting."
-    )
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default: loopback only)"
-    )
-    parser.add_argument("--open", action="store_true", help="open the page in the browser")
-    parser.add_argument(
-        "--study", type=Path, help="serve this blind study's page (a folder from eval.study make)"
-    )
-    parser.add_argument(
-        "--max-mb", type=positive_int, default=50, help="largest upload, MiB (default 50)"
-    )
-    parser.add_argument(
-        "--max-megapixels", type=positive_int, default=40,
-        help="largest photo or mask, megapixels (default 40)",
-    )  # fmt: skip
-    args = parser.parse_args(argv)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ServeFlags:
+    """A local web page for npsynth inpainting."""
+
+    port: int = 0  # port (0: a free one)
+    host: str = "127.0.0.1"  # address to listen on (127.0.0.1: this machine only)
+    open: bool = False  # open the page in the browser
+    study: Path | None = None  # serve this blind study's page (a folder from eval.study make)
+    max_mb: Annotated[int, COUNT] = 50  # largest upload, MiB
+    max_megapixels: Annotated[int, COUNT] = 40  # largest photo or mask, megapixels
+
+
+def parse_args(argv=None) -> ServeFlags:
+    """The flags; a bad one exits 2 with one line naming it."""
+    args = flags.parse(ServeFlags, [] if argv is None else argv, prog=PROG,
+                       one_line_errors=True, flag_pairs=False)  # fmt: skip
     if not 0 <= args.port <= 65535:
-        parser.error(f"--port must be 0 to 65535, got {args.port}")
+        flags.usage_error(f"--port must be 0 to 65535, got {args.port}")
     return args
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    import sys
+
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         from npsynth.serve.server import serve
         from npsynth.serve.uploads import Limits
     except ImportError as error:
         raise SystemExit(
-            f"python -m eval.serve needs the serve extra ({error.name} is missing): "
-            'pip install -e ".[serve]"'
+            f'{PROG} needs the serve extra ({error.name} is missing): pip install -e ".[serve]"'
         ) from error
     limits = Limits(max_bytes=args.max_mb * 2**20, max_pixels=args.max_megapixels * 10**6)
     try:
-        serve(
-            host=args.host, port=args.port, open_browser=args.open, limits=limits,
-            study=args.study,
-        )  # fmt: skip
+        serve(host=args.host, port=args.port, open_browser=args.open, limits=limits,
+              study=args.study)  # fmt: skip
     except (OSError, ValueError) as error:
-        raise SystemExit(f"python -m eval.serve: {error}") from error
+        raise SystemExit(f"{PROG}: {error}") from error
     except KeyboardInterrupt:
         pass
 

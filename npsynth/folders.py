@@ -4,7 +4,7 @@ A training workdir and an evaluation run folder are npsynth's only when they hol
 marker file `.npsynth` (`MARKER`), a small JSON object naming the kind of folder. npsynth
 writes it when it creates a folder, or first writes into a new or empty one (`claimed`);
 each kind's own rules decide what else may be written where there is none
-(`npsynth.training.workdir.check_workdir_owned`, `npsynth.evaluation.checks.check_run_folder`).
+(`npsynth.training.workdir.check_workdir_owned`, `npsynth.harness.checks.check_run_folder`).
 
 While a run writes in a folder it holds an exclusive `fcntl.flock` on the marker, so a
 second run into the same folder is refused (`FolderInUseError`) instead of mixing its files

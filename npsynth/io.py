@@ -17,7 +17,9 @@ with no writer, a device, a socket) is refused before anything is read, never wa
 An image is checked from its header before its pixels are decoded (`check_header`): at
 most `MAX_PIXELS` (the one limit of the command lines and the page) and one frame (an
 animated GIF or a multi-page TIFF is ambiguous). Float images must hold values in [0, 1]
-(and 32-bit integer ones in [0, 65535]): they are refused, never clipped. Folders and
+(and 32-bit integer ones in [0, 65535]): they are refused, never clipped. 16-bit colour
+PNGs and TIFFs, which Pillow decodes at 8 bits, are read at their 16 bits (`pypng`,
+`tifffile`) and written back at 16 bits (`save_image(like=...)`). Folders and
 `**` globs follow symlinked sub-folders but enter each real folder once (`walk`); an
 existing path is never read as a glob.
 """
@@ -28,11 +30,13 @@ import dataclasses
 import io
 import re
 import warnings
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+import png  # pypng: 16-bit colour PNGs, which Pillow reads and writes at 8 bits only
+from PIL import Image, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
 from npsynth.files import atomic_write, open_input
 from npsynth.masks import check_mask
@@ -62,8 +66,9 @@ _TRANSPOSES = {
     8: Image.Transpose.ROTATE_90,
 }
 _SWAPS_AXES = (5, 6, 7, 8)
-# What Pillow raises on files it cannot read (corrupt, truncated, not an image, unreadable).
-_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+# What Pillow (and pypng, tifffile for 16-bit colour) raise on files they cannot read
+# (corrupt, truncated, not an image, unreadable); tifffile's errors are ValueErrors.
+_READ_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError, png.Error)
 
 
 # The most pixels (width * height) of an image npsynth reads, from a file (photos, masks,
@@ -160,11 +165,16 @@ def _check_range(image: Image.Image, name: str) -> None:
         )
 
 
-def _open_file(path, what: str, *, decode: bool) -> tuple[Image.Image | None, tuple, int]:
+def _open_file(
+    path, what: str, *, decode: bool, deep: bool = False
+) -> tuple[Image.Image | None, tuple, int, np.ndarray | None]:
     """Open `path` once (`open_input`), check its header (`check_header`) and, with
     `decode`, decode it with its EXIF orientation applied. Returns (the decoded image or
-    None, (height, width) as stored, orientation tag); errors name the file as `what`."""
+    None, (height, width) as stored, orientation tag, and with `deep` the uint16 [H, W, 3]
+    pixels of a 16-bit colour PNG or TIFF, orientation applied (`_rgb16`), else None);
+    errors name the file as `what`."""
     name = f"{what} {str(path)!r}"
+    pixels16 = None
     with open_input(path, what) as stream:
         try:
             with warnings.catch_warnings():  # npsynth's own limit, checked from the header
@@ -174,10 +184,12 @@ def _open_file(path, what: str, *, decode: bool) -> tuple[Image.Image | None, tu
                     width, height = opened.size
                     orientation = _orientation(opened)
                     if not decode:
-                        return None, (height, width), orientation
+                        return None, (height, width), orientation, None
                     opened.load()  # Decode now, so truncated files fail here and not later.
                     image = ImageOps.exif_transpose(opened)
                     image.load()
+                    if deep:
+                        pixels16 = _rgb16(opened, stream, name)
         except Image.DecompressionBombError as error:
             raise pillow_bomb(error, name) from None
         except RefusedImage:
@@ -185,7 +197,84 @@ def _open_file(path, what: str, *, decode: bool) -> tuple[Image.Image | None, tu
         except _READ_ERRORS as error:
             raise _read_error(Path(path), what, error) from error
     _check_range(image, name)
-    return image, (height, width), orientation
+    if pixels16 is not None:
+        pixels16 = _turn(pixels16, orientation)
+    return image, (height, width), orientation, pixels16
+
+
+def _rgb16(opened: Image.Image, stream, name: str) -> np.ndarray | None:
+    """The stored pixels of a 16-bit colour (RGB or RGBA) PNG or TIFF at their full depth:
+    uint16 [H, W, 3], alpha dropped. None for any other file (Pillow reads it in full), and
+    for a 16-bit TIFF whose compression tifffile cannot decode here (with a warning: it is
+    read at 8 bits). `opened` is the file opened by Pillow from `stream`, checked."""
+    if opened.mode not in ("RGB", "RGBA"):
+        return None
+    if opened.format == "PNG":
+        stream.seek(0)
+        reader = png.Reader(file=stream)
+        reader.preamble()
+        if reader.bitdepth != 16:
+            return None
+        width, height, rows, info = reader.read()
+        pixels = np.array([np.frombuffer(row, np.uint16) for row in rows], np.uint16)
+        pixels = pixels.reshape(height, width, info["planes"])
+    elif opened.format == "TIFF" and _is_tiff_rgb16(opened):
+        pixels = _tiff_pixels(stream, name)
+        if pixels is None:
+            return None
+    else:
+        return None
+    if pixels.shape[:2] != (opened.height, opened.width):
+        raise ValueError(f"{pixels.shape[1]}x{pixels.shape[0]} pixels for a {opened.size} header")
+    return pixels[..., :3]
+
+
+def _is_tiff_rgb16(opened: Image.Image) -> bool:
+    """Whether a TIFF opened by Pillow holds unsigned 16-bit RGB (or RGBA) samples."""
+    tags = opened.tag_v2
+    bits = tags.get(258, ())
+    return (
+        tags.get(262) == 2  # PhotometricInterpretation: RGB
+        and tags.get(339, 1) in (1, (1,) * len(bits))  # SampleFormat: unsigned integers
+        and len(bits) in (3, 4)
+        and all(bit == 16 for bit in bits)
+    )
+
+
+def _tiff_pixels(stream, name: str) -> np.ndarray | None:
+    """The uint16 [H, W, S] samples of a one-page 16-bit RGB TIFF, read by tifffile; None,
+    with a warning, when its compression needs a codec that is not installed."""
+    import tifffile  # installed with scikit-image; imported only for 16-bit colour TIFFs
+
+    stream.seek(0)
+    with tifffile.TiffFile(stream, name=name) as tiff:  # a stream from a descriptor has no name
+        page = tiff.pages[0]
+        if (
+            page.compression not in tifffile.TIFF.DECOMPRESSORS
+            or page.predictor not in tifffile.TIFF.PREDICTORS
+        ):
+            warnings.warn(
+                f"{name} is a 16-bit colour TIFF compressed with {page.compression.name}, "
+                "which tifffile decodes only with the imagecodecs package: it is read at 8 "
+                "bits. Install imagecodecs, or save it uncompressed or with ZIP compression, "
+                "to keep its 16 bits.",
+                stacklevel=1,  # npsynth's line: the message names the file
+            )
+            return None
+        pixels = page.asarray()
+        separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+    return np.moveaxis(pixels, 0, -1) if separate else pixels
+
+
+def _turn(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Stored pixels [H, W, C] shown as EXIF `orientation` says, by Pillow's own transposes
+    (those of `ImageOps.exif_transpose`, one 16-bit channel at a time)."""
+    if orientation not in _TRANSPOSES:
+        return pixels
+    turn = _TRANSPOSES[orientation]
+    channels = [Image.fromarray(np.ascontiguousarray(c)).transpose(turn) for c in
+                np.moveaxis(pixels, -1, 0)]  # fmt: skip
+    return np.stack([np.asarray(channel) for channel in channels], axis=-1)
 
 
 def open_image(path, what: str = "image") -> Image.Image:
@@ -198,13 +287,13 @@ def open_image(path, what: str = "image") -> Image.Image:
 def _open_image(path, what: str = "image") -> tuple[Image.Image, int]:
     """Open and fully decode `path` with Pillow, EXIF orientation applied; also return the
     orientation tag it had (1 when none). Errors name the file as the `what` it is."""
-    image, _, orientation = _open_file(path, what, decode=True)
+    image, _, orientation, _ = _open_file(path, what, decode=True)
     return image, orientation
 
 
 def _stored_size(path, what: str) -> tuple[tuple[int, int], int]:
     """((height, width) of the stored pixels, EXIF orientation) from the file's header."""
-    _, stored, orientation = _open_file(path, what, decode=False)
+    _, stored, orientation, _ = _open_file(path, what, decode=False)
     return stored, orientation
 
 
@@ -235,8 +324,9 @@ def load_image(path) -> np.ndarray:
     """Read an image file as RGB.
 
     Greyscale, palette, CMYK and 16-bit files are converted to RGB; an alpha channel is
-    dropped (the colour stored under transparent pixels is kept). The EXIF orientation tag
-    is applied, so the array looks the way photo viewers show the file.
+    dropped (the colour stored under transparent pixels is kept). 16-bit files keep their
+    65536 levels (values / 65535), 16-bit colour PNGs and TIFFs included. The EXIF
+    orientation tag is applied, so the array looks the way photo viewers show the file.
 
     Args:
       path: any file Pillow can read.
@@ -251,15 +341,14 @@ def load_image(path) -> np.ndarray:
         has several frames (an animated GIF, a multi-page TIFF), or holds float values
         outside [0, 1]; the message names it.
     """
-    image, _ = _open_image(path)
-    return _as_rgb(image, path)
+    return load_photo(path)[0]
 
 
 def load_photo(path) -> tuple[np.ndarray, PhotoInfo]:
     """`load_image(path)` and what the file carries besides its pixels (`photo_info`), from
     one read of the file: `save_image(..., like=info)` keeps it on the way out."""
-    image, _ = _open_image(path)
-    return _as_rgb(image, path), photo_info(image)
+    image, _, _, pixels16 = _open_file(path, "image", decode=True, deep=True)
+    return _as_rgb(image, path, pixels16), photo_info(image, pixels16)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,23 +357,30 @@ class PhotoInfo:
 
     exif: bytes | None = None  # its EXIF, without the orientation tag (applied on reading)
     icc_profile: bytes | None = None  # its colour profile
-    bits: int = 8  # bits per channel: 16 for a 16-bit greyscale file (PNG, TIFF)
+    bits: int = 8  # bits per channel: 16 for a 16-bit file (PNG, TIFF), grey or colour
+    grey: bool = False  # a greyscale file: with bits=16, written back as 16-bit greyscale
 
 
-def photo_info(image: Image.Image) -> PhotoInfo:
-    """The `PhotoInfo` of an opened file (`_open_image`'s image, orientation applied)."""
+def photo_info(image: Image.Image, pixels16: np.ndarray | None = None) -> PhotoInfo:
+    """The `PhotoInfo` of an opened file (`_open_image`'s image, orientation applied), with
+    `pixels16` its 16-bit colour pixels where it has them (`_rgb16`)."""
     exif = None
     if image.info.get("exif"):
         tags = Image.Exif()
         tags.load(image.info["exif"])
         tags.pop(_EXIF_ORIENTATION, None)  # applied to the pixels: never rotate them again
         exif = tags.tobytes() if len(tags) else None
-    bits = 16 if image.mode.startswith("I;16") else 8
-    return PhotoInfo(exif=exif, icc_profile=image.info.get("icc_profile") or None, bits=bits)
+    grey = image.mode.startswith("I;16")
+    bits = 16 if grey or pixels16 is not None else 8
+    icc_profile = image.info.get("icc_profile") or None
+    return PhotoInfo(exif=exif, icc_profile=icc_profile, bits=bits, grey=grey)
 
 
-def _as_rgb(image: Image.Image, path) -> np.ndarray:
-    """A decoded photo as float32 [H, W, 3] RGB in [0, 1] (`load_image`)."""
+def _as_rgb(image: Image.Image, path, pixels16: np.ndarray | None = None) -> np.ndarray:
+    """A decoded photo as float32 [H, W, 3] RGB in [0, 1] (`load_image`); `pixels16`, the
+    16-bit colour pixels of the file where it has them (`_rgb16`), are used instead."""
+    if pixels16 is not None:  # v / 65535 in float32: round(x * 65535) gives v back exactly
+        return pixels16.astype(np.float32) / np.float32(65535.0)
     if image.mode.startswith("I") or image.mode == "F":
         grey = _to_unit_array(image)
         return np.repeat(grey[..., None], 3, axis=-1)
@@ -303,7 +399,8 @@ def save_image(path, image, *, quality: int = 95, like: PhotoInfo | None = None)
 
     The pixels go to a temporary file in the same folder that then replaces `path`
     (`os.replace`), so a failed write never leaves a half-written or clobbered file.
-    Parent folders are created. Values are clipped to [0, 1] and rounded to 8 bits.
+    Parent folders are created. Values are clipped to [0, 1] and rounded to 8 bits (16 bits
+    for a 16-bit photo's PNG or TIFF, `like`).
 
     Args:
       path: destination; its extension (one of `WRITE_FORMATS`: .png, .jpg, .jpeg, .bmp,
@@ -312,7 +409,8 @@ def save_image(path, image, *, quality: int = 95, like: PhotoInfo | None = None)
       quality: JPEG/WebP quality (1-100); ignored by lossless formats.
       like: the `PhotoInfo` of the photo this image came from (`load_photo`): its EXIF
         (without orientation) and colour profile are written where the format takes them
-        (all but BMP), and a 16-bit greyscale photo gives a 16-bit greyscale PNG or TIFF.
+        (all but BMP), and a 16-bit photo gives a 16-bit PNG or TIFF: greyscale for a
+        greyscale photo, else RGB (a greyscale image [H, W] stays greyscale).
     """
     path = Path(path)
     pixels = np.asarray(image)
@@ -340,18 +438,77 @@ def save_image(path, image, *, quality: int = 95, like: PhotoInfo | None = None)
     if format_name != "BMP":
         options |= {"exif": like.exif, "icc_profile": like.icc_profile}
         options = {key: value for key, value in options.items() if value is not None}
-    if like.bits == 16 and format_name in ("PNG", "TIFF"):  # a greyscale photo's own depth
-        grey = values.mean(axis=-1) if values.ndim == 3 else values
-        picture = Image.fromarray(np.round(grey * 65535.0).astype(np.uint16))  # mode I;16
-    else:
-        picture = Image.fromarray(np.round(values * 255.0).astype(np.uint8))  # L or RGB
-
+    deep = like.bits == 16 and format_name in ("PNG", "TIFF")  # a 16-bit photo's own depth
     buffer = io.BytesIO()
     try:
-        picture.save(buffer, format=format_name, **options)
-    except (OSError, ValueError) as error:  # the encoder's own messages name no file
+        if deep and not like.grey and values.ndim == 3:  # Pillow writes 8-bit colour only
+            write_rgb16 = _png_rgb16 if format_name == "PNG" else _tiff_rgb16
+            write_rgb16(buffer, np.round(values * 65535.0).astype(np.uint16), like)
+        else:
+            if deep:
+                grey = values.mean(axis=-1) if values.ndim == 3 else values
+                picture = Image.fromarray(np.round(grey * 65535.0).astype(np.uint16))  # I;16
+            else:
+                picture = Image.fromarray(np.round(values * 255.0).astype(np.uint8))  # L, RGB
+            picture.save(buffer, format=format_name, **options)
+    except (OSError, ValueError, png.Error) as error:  # the encoders' messages name no file
         raise OSError(None, f"cannot encode {format_name}: {error}", str(path)) from error
     atomic_write(path, buffer.getvalue())
+
+
+def _png_rgb16(out, levels: np.ndarray, like: PhotoInfo) -> None:
+    """Write uint16 [H, W, 3] `levels` to `out` as a 16-bit RGB PNG (pypng), with the ICC
+    profile (an iCCP chunk) and EXIF (an eXIf chunk) of `like` before the pixels."""
+    height, width = levels.shape[:2]
+    rows = (row.tobytes() for row in levels.astype(">u2").reshape(height, width * 3))
+    plain = io.BytesIO()
+    png.Writer(width, height, greyscale=False, bitdepth=16).write_packed(plain, rows)
+    chunks = list(png.Reader(bytes=plain.getvalue()).chunks())
+    extra = []
+    if like.icc_profile:  # name, NUL, compression method 0 (zlib), the compressed profile
+        extra.append((b"iCCP", b"ICC Profile\0\0" + zlib.compress(like.icc_profile)))
+    if like.exif:  # the TIFF structure, without the "Exif\0\0" of JPEG's APP1
+        extra.append((b"eXIf", like.exif.removeprefix(b"Exif\x00\x00")))
+    png.write_chunks(out, chunks[:1] + extra + chunks[1:])  # IHDR comes first
+
+
+# The tags of a TIFF's first IFD that say how its pixels are stored: taken from the image
+# written, never from the photo's EXIF (dropped from it).
+_TIFF_LAYOUT_TAGS = (
+    254, 255, 256, 257, 258, 259, 262, 266, 273, 274, 277, 278, 279, 284, 317, 322, 323, 324,
+    325, 330, 338, 339, 513, 514, 530, 531, 532, 34675,
+)  # fmt: skip
+
+
+def _tiff_rgb16(out, levels: np.ndarray, like: PhotoInfo) -> None:
+    """Write uint16 [H, W, 3] `levels` to `out` as an uncompressed 16-bit RGB TIFF: one
+    IFD (the photo's EXIF tags, its EXIF and GPS sub-IFDs and ICC profile, serialised by
+    Pillow, plus the layout tags) and one strip of pixels after it."""
+    height, width = levels.shape[:2]
+    tags = Image.Exif()
+    if like.exif:
+        tags.load(like.exif)
+        for tag in _TIFF_LAYOUT_TAGS:
+            tags.pop(tag, None)
+    layout = {
+        256: width, 257: height, 258: (16, 16, 16), 259: 1, 262: 2, 277: 3, 278: height,
+        279: levels.nbytes, 284: 1,
+        273: 0,  # Pillow adds the end of the IFD and its data: the strip follows them
+    }  # fmt: skip
+    if like.icc_profile:
+        layout[34675] = like.icc_profile
+    for tag, value in layout.items():
+        tags[tag] = value
+    header = tags.tobytes().removeprefix(b"Exif\x00\x00")  # TIFF header and IFD
+    written = TiffImagePlugin.ImageFileDirectory_v2(ifh=header[:8])
+    stream = io.BytesIO(header)
+    stream.seek(written.next)
+    written.load(stream)  # the IFD as readers see it, to check the strip offset
+    if written[273] != (len(header),):  # the strip starts where the header ends
+        raise ValueError(f"the TIFF strip offset {written[273]} is not {len(header)}")
+    order = ">" if header.startswith(b"MM") else "<"
+    out.write(header)
+    out.write(levels.astype(f"{order}u2").tobytes())
 
 
 def size_problem(path, width: int, height: int) -> str | None:
@@ -580,11 +737,11 @@ def load_photo_and_mask(image_path, mask_path, *, threshold: float = 0.0):
     """`load_image_and_mask` and the photo's `PhotoInfo` (as `load_photo`), each file opened
     once: (image, mask, info)."""
     _check_threshold(threshold)
-    photo, stored, orientation = _open_file(image_path, "image", decode=True)
-    image = _as_rgb(photo, image_path)
+    photo, stored, orientation, pixels16 = _open_file(image_path, "image", decode=True, deep=True)
+    image = _as_rgb(photo, image_path, pixels16)
     hole, own = _read_hole(mask_path, threshold)
     mask = _line_up(hole, own, stored, orientation, mask_path, image_path)
-    return image, mask, photo_info(photo)
+    return image, mask, photo_info(photo, pixels16)
 
 
 def _line_up(hole, own: int, stored, orientation: int, mask_path, image_path) -> np.ndarray:

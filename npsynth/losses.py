@@ -124,7 +124,7 @@ def texture_loss(
 
     Args:
       features: `[N, h, w, C]` feature map of the image (e.g. VGG-19 relu3_1).
-      hole: `[N, h, w, 1]` hole at feature resolution (`npsynth.patches.downsample_mask`).
+      hole: `[N, h, w, 1]` hole at feature resolution (`npsynth.conventions.downsample_mask`).
       patch_size: window side s.
       nn: optional int `[N, h-s+1, w-s+1]` matches to use instead of searching the current
         features (e.g. kept fixed for a whole scale).

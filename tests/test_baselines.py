@@ -1,4 +1,4 @@
-"""Tests for npsynth.evaluation.baselines on a small real photo (skipped without the optional packages)."""
+"""Tests for npsynth.harness.baselines on a small real photo (skipped without the optional packages)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import sample_photo
-from npsynth.evaluation import baselines
+from npsynth.harness import baselines
 
 # The package each baseline needs, for pytest.importorskip.
 NEEDS = {

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from eval import compare as cli
-from npsynth.evaluation import compare
+from npsynth.harness import compare
 
 HEADER = "image,method,l1_hole,psnr_hole,ssim_hole,scale_seconds\n"
 

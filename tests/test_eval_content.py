@@ -156,8 +156,8 @@ def test_a_paper_mode_network_on_an_irregular_hole_is_a_clear_error(tmp_path, ev
 
 
 def test_library_scores_fake_fillers_and_counts_wins(tmp_path):
-    """npsynth.evaluation.content called directly: flat photos, fills worked out by hand."""
-    from npsynth.evaluation import content
+    """npsynth.studies.content called directly: flat photos, fills worked out by hand."""
+    from npsynth.studies import content
 
     paths = []
     for name, value in (("a", 0.2), ("b", 0.6)):
@@ -210,7 +210,7 @@ def flat_photos(tmp_path):
 @pytest.fixture
 def harmonic_calls(monkeypatch):
     """The harmonic fill, counting its calls."""
-    from npsynth.evaluation import content
+    from npsynth.studies import content
 
     calls, real = [], content.harmonic
 
@@ -257,7 +257,7 @@ def test_an_unreadable_photo_or_output_stops_before_any_fill(
 
 
 def test_ctrl_c_is_one_line_and_exit_130(flat_photos, tmp_path, monkeypatch, capsys):
-    from npsynth.evaluation import content
+    from npsynth.studies import content
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -12,7 +12,7 @@ from conftest import sample_photo
 from eval import inpaint as cli
 from npsynth import files as npfiles
 from npsynth import io, masks, metrics
-from npsynth.evaluation import filling, runner
+from npsynth.harness import filling, runner
 
 FAST = ["--scales", "32,64", "--iterations", "4", "--content", "harmonic"]
 
@@ -848,17 +848,18 @@ def test_beta_last_flag_takes_a_number_or_none(folder, tmp_path, capsys):
     assert "'none'" in capsys.readouterr().err
 
 
-def test_content_layer_flag_takes_a_vgg_layer_or_none(folder, tmp_path, capsys):
-    argv = ["--images", str(folder), "--out", str(tmp_path)]
+def test_content_layer_flag_takes_a_vgg_layer_or_none(fake_inpaint, folder, tmp_path, capsys):
+    argv = ["--images", str(folder), "--out", str(tmp_path / "run")]
     assert cli.configs_from(cli.parse_args(argv))["optimize"].content_layer is None
     config = cli.configs_from(cli.parse_args([*argv, "--content-layer", "relu4_2"]))
     assert config["optimize"].content_layer == "relu4_2"
     config = cli.configs_from(cli.parse_args([*argv, "--content-layer", "none"]))
     assert config["optimize"].content_layer is None
-    with pytest.raises(SystemExit) as exited:
-        cli.parse_args([*argv, "--content-layer", "relu4_9"])
-    assert exited.value.code == 2
-    assert "takes a VGG-19 layer (e.g. relu4_2" in capsys.readouterr().err
+    # The config's own check (`check_content_layer`), as a one-line flag error before any photo.
+    assert cli.main([*argv, "--content-layer", "relu4_9"]) == 2
+    err = one_line_error(capsys)
+    assert "content_layer must be None" in err and "a VGG-19 layer such as 'relu4_2'" in err
+    assert fake_inpaint == [] and not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(
@@ -1073,3 +1074,88 @@ def test_bad_vgg_weights_are_named_before_any_photo_or_run_folder(
     assert err.startswith(f"error: the VGG-19 weights ($NPSYNTH_VGG19={weights_file}): "), err
     assert words in err and str(photo) not in err and "photo" not in err
     assert fake_inpaint == [] and [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+# The flags are derived from the configs (npsynth.config.flags, npsynth.cli.settings).
+
+
+def _help_text(capsys) -> str:
+    """`--help`'s text, box borders and line breaks made single spaces."""
+    import re
+
+    with pytest.raises(SystemExit) as exited:
+        cli.parse_args(["--help"])
+    assert exited.value.code == 0
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", capsys.readouterr().out).split())
+
+
+def test_help_lists_the_run_flags_and_every_setting_with_its_comment(capsys):
+    from npsynth.config import flags
+    from npsynth.config.inpaint import CONFIGS
+
+    text = _help_text(capsys)
+    for flag, words in [("--demo", "inpaint a built-in photo"), ("--image", "one photo"),
+                        ("--images", "a folder of photos"), ("--masks", "glob pattern"),
+                        ("--hole", "center[:FRACTION]"), ("--out", "output file"),
+                        ("--method", "optimize,translate"), ("--preset", "named settings"),
+                        ("--compare", "baselines"), ("--resume", "already scored"),
+                        ("--batch", "at once"), ("--shard", "K/N"), ("--merge", "one report")]:  # fmt: skip
+        assert f"{flag} " in text and words in text, flag
+    for flag in ("--feature2image", "--image2feature", "--image2feature-mode", "--scales 64"):
+        assert flag.split()[0] + " " in text, flag
+    assert "(default: optimize 128,256,512; translate 256,512)" in text  # each method's own
+    for cls in CONFIGS.values():
+        for leaf in flags.leaves(cls):  # each setting is a flag, its help the field's comment
+            assert f"--{leaf.name.replace('_', '-')}" in text or leaf.name in {"image2feature"}, (
+                leaf.name
+            )
+            assert " ".join(leaf.help.split()[:4]) in text, leaf.name
+
+
+def test_only_the_settings_given_reach_each_methods_config(monkeypatch):
+    """Flags spelt on the command line, and only those, go to `config_for` (so a preset or
+    a method's own default holds for the rest), each to the methods that have it."""
+    from npsynth.cli import settings
+
+    calls = []
+    monkeypatch.setattr(
+        settings, "config_for", lambda method, **fields: calls.append((method, fields))
+    )
+    argv = ["--images", "photos", "--out", "o", "--method", "optimize,translate",
+            "--scales=32,64", "--iterations", "15", "--alpha", "0.5", "--levels", "none",
+            "--feature2image", "f.npz", "--image2feature", "i.npz", "--image2feature-mode",
+            "content", "--paste", "direct", "--preset", "fast"]  # fmt: skip
+    cli.configs_from(cli.parse_args(argv))
+    assert calls == [
+        ("optimize", {"preset": "fast", "scales": (32, 64), "iterations": 15, "alpha": 0.5,
+                      "levels": None}),
+        ("translate", {"preset": "fast", "scales": (32, 64), "levels": None,
+                       "feature2image_checkpoint": "f.npz", "image2feature_checkpoint": "i.npz",
+                       "image2feature": "content", "paste": "direct"}),
+    ]  # fmt: skip
+    calls.clear()
+    cli.configs_from(cli.parse_args(["--demo"]))
+    assert calls == [("optimize", {})]  # no flag, no preset: the method's defaults
+
+
+def test_the_configs_from_the_flags_are_the_library_configs():
+    from npsynth.config import OptimizeConfig, TranslateConfig
+
+    argv = ["--demo", "--method", "translate,optimize", "--scales", "64,128", "--levels", "1",
+            "--iterations", "100,50", "--beta-last", "None", "--paste-offset-span", "0"]  # fmt: skip
+    configs = cli.configs_from(cli.parse_args(argv))
+    assert list(configs) == ["translate", "optimize"]
+    assert configs["optimize"] == OptimizeConfig(
+        scales=(64, 128), levels=1, iterations=(100, 50), beta_last=None, paste_offset_span=0.0
+    )
+    assert configs["translate"] == TranslateConfig(
+        scales=(64, 128), levels=1, paste_offset_span=0.0
+    )
+    assert cli.configs_from(cli.parse_args([]))["optimize"] == OptimizeConfig()
+
+
+def test_a_preset_that_the_configs_do_not_know_is_a_one_line_flag_error(fake_inpaint, tmp_path,
+                                                                         capsys):  # fmt: skip
+    assert cli.main(["--demo", "--out", str(tmp_path / "d"), "--preset", "nonsense"]) == 2
+    assert "preset" in one_line_error(capsys)  # until presets exist: "unknown setting"
+    assert fake_inpaint == []

@@ -1,10 +1,10 @@
-"""npsynth.evaluation.bench: the tables come out with one row per case (no wall-time checks)."""
+"""npsynth.benchmarks.bench: the tables come out with one row per case (no wall-time checks)."""
 
 from __future__ import annotations
 
 import io
 
-from npsynth.evaluation import bench
+from npsynth.benchmarks import bench
 
 
 def test_bench_loss_rows(random_vgg):

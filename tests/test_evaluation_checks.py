@@ -1,4 +1,4 @@
-"""npsynth.evaluation.checks and cli_errors: names, overwrite and destination checks, and the
+"""npsynth.harness.checks and cli_errors: names, overwrite and destination checks, and the
 one error path of the command lines, on tiny files in a temporary folder."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import pytest
 
 from npsynth import files as npfiles
 from npsynth import io
-from npsynth.evaluation import checks, cli_errors
+from npsynth.evaluation import cli_errors
 from npsynth.evaluation.cli_errors import InputError
+from npsynth.harness import checks
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""Tests for npsynth.evaluation.demo: the built-in object-removal scene."""
+"""Tests for npsynth.studies.demo: the built-in object-removal scene."""
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
 
-from npsynth.evaluation import demo
+from npsynth.studies import demo
 
 
 def test_the_rocket_scenes_mask_covers_both_masts_and_little_else():

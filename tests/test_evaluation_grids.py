@@ -1,11 +1,11 @@
-"""npsynth.evaluation.grids: input | mask | outputs | truth, tile by tile."""
+"""npsynth.harness.grids: input | mask | outputs | truth, tile by tile."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from npsynth import viz
-from npsynth.evaluation.grids import comparison_grid
+from npsynth.harness.grids import comparison_grid
 
 
 def test_comparison_grid_columns():

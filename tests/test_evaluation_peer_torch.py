@@ -1,4 +1,4 @@
-"""npsynth.evaluation.peer_torch: PyTorch computes npsynth's loss, gradient and matches.
+"""npsynth.benchmarks.peer_torch: PyTorch computes npsynth's loss, gradient and matches.
 
 The PyTorch tests are skipped where torch is not installed (it is optional: the `peer` extra);
 the table and the command line's flag are checked without it.
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from npsynth import conventions, patches, texture
-from npsynth.evaluation import bench, peer_torch
+from npsynth.benchmarks import bench, peer_torch
 from npsynth.models.vgg import STRIDES
 
 LAYERS = ("relu3_1", "relu4_1")
@@ -168,6 +168,9 @@ def test_a_missing_torch_is_one_line_with_the_install_command(monkeypatch, capsy
     assert not peer_torch.available()
     with pytest.raises(ImportError, match=r"pip install torch==2\.13\.0"):
         peer_torch.require_torch()
+    # tyro imports torch itself where sys.modules names it: without torch, as checked above.
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(peer_torch, "available", lambda: False)
     with pytest.raises(SystemExit) as exited:
         cli.main(["loss", "--sizes", "64", "--peer", "torch"])
     assert exited.value.code == 2

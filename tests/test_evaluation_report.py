@@ -1,4 +1,4 @@
-"""npsynth.evaluation.report: metrics.csv and the Markdown report, on hand-made rows."""
+"""npsynth.harness.report: metrics.csv and the Markdown report, on hand-made rows."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import pytest
 
 from npsynth.config import OptimizeConfig, TranslateConfig
-from npsynth.evaluation import report
+from npsynth.harness import report
 
 
 def row(image, method, base, seconds, scales=""):

@@ -1,4 +1,4 @@
-"""npsynth.evaluation.runner: pairing, per-method configs, settings, resume and a folder run,
+"""npsynth.harness.runner: pairing, per-method configs, settings, resume and a folder run,
 on tiny photos with hand-computed expectations (no L-BFGS: fake methods and a baseline)."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 from eval import inpaint as inpaint_cli
 from npsynth import folders, io, masks
 from npsynth.config import OptimizeConfig, TranslateConfig
-from npsynth.evaluation import baselines, checks, filling, report, runner
 from npsynth.evaluation.cli_errors import InputError
+from npsynth.harness import baselines, checks, filling, report, runner
 from npsynth.pyramid import InpaintResult, ScaleResult
 
 

@@ -1,4 +1,4 @@
-"""Tests for npsynth.evaluation.shards and runner's --shard: hosts split a folder, one report."""
+"""Tests for npsynth.harness.shards and runner's --shard: hosts split a folder, one report."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from eval.inpaint import main
 from npsynth import io as npio
-from npsynth.evaluation import report, runner, shards
 from npsynth.evaluation.cli_errors import InputError
+from npsynth.harness import report, runner, shards
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""npsynth.evaluation.sweep: the table of a weight sweep, on hand-made rows."""
+"""npsynth.studies.sweep: the table of a weight sweep, on hand-made rows."""
 
 from __future__ import annotations
 
-from npsynth.evaluation import sweep
+from npsynth.studies import sweep
 
 
 def test_render_marks_the_best_hole_psnr():

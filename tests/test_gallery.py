@@ -10,7 +10,7 @@ import pytest
 
 from eval import gallery as cli
 from npsynth import io, metrics
-from npsynth.evaluation import gallery
+from npsynth.studies import gallery
 
 CASES = cli.CASES
 

@@ -1,4 +1,4 @@
-"""eval.gpu_check: the plan, the time budget, the table and the exit code, with stubbed steps
+"""npsynth.benchmarks.gpu_check and eval.gpu_check: the plan, the time budget, the table and the exit code, with stubbed steps
 (nothing is run: every command goes to a fake runner)."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eval import gpu_check
+from eval import gpu_check as cli
+from npsynth.benchmarks import gpu_check
 
 INPAINT_HELP = "usage: python -m eval.inpaint [-h] [--demo] [--image IMAGE] [--resize RESIZE]\n"
 
@@ -118,7 +119,7 @@ def test_main_runs_every_step_and_exits_1_when_one_fails(tmp_path, capsys):
     outcomes = {"--help": (1.0, 0, INPAINT_HELP + "  --batch N\n"), "translate": (5.0, 2, "no\n")}
     run = fake_runner(clock, outcomes, calls)
     out = tmp_path / "out"
-    code = gpu_check.main(["--photos", str(_photos(tmp_path)), "--out", str(out)], run=run)
+    code = cli.main(["--photos", str(_photos(tmp_path)), "--out", str(out)], run=run)
     assert code == 1
     names = [line.split("|")[0].strip() for line in capsys.readouterr().out.splitlines()]
     assert names[3:12] == ["devices", "bench loss", "bench layers", "inpaint default",
@@ -143,20 +144,20 @@ def test_dry_run_and_install(tmp_path, capsys):
     run = fake_runner(clock, {"--help": (1.0, 0, INPAINT_HELP)}, calls)
     photos = _photos(tmp_path)
     args = ["--photos", str(photos), "--out", str(tmp_path / "out")]
-    assert gpu_check.main([*args, "--dry-run", "--install"], run=run) == 0
+    assert cli.main([*args, "--dry-run", "--install"], run=run) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("install") and "pip install -e '.[cuda]'" in printed[0]
     assert printed[-1].endswith("(python -m eval.inpaint has no --batch option)")
     assert len(calls) == 1  # only the help text was read
     calls.clear()
-    assert gpu_check.main([*args, "--install", "--tiny"], run=run) == 0
+    assert cli.main([*args, "--install", "--tiny"], run=run) == 0
     assert calls[0][0][-4:] == ("pip", "install", "-e", ".[cuda]")  # before anything else
     assert "--sizes 64 --hole 0.25" in " ".join(calls[3][0])
 
 
 def test_a_missing_photo_folder_is_a_flag_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
-        gpu_check.main(["--photos", str(tmp_path / "nowhere")], run=None)
+        cli.main(["--photos", str(tmp_path / "nowhere")], run=None)
     assert exited.value.code == 2 and "--photos" in capsys.readouterr().err
 
 

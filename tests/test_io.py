@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import io as bytes_io
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +151,157 @@ def test_save_image_rejects_bad_input(tmp_path):
     with pytest.raises(ValueError, match="extension"):
         io.save_image(tmp_path / "noext", np.zeros((2, 2, 3), np.float32))
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# 16-bit colour photos (Pillow reads and writes colour at 8 bits only)
+
+# 16-bit levels whose low bytes matter (8 bits cannot hold them), black and white included.
+LEVELS16 = np.random.default_rng(16).integers(0, 65536, (4, 5, 3)).astype(np.uint16)
+LEVELS16[0, 0], LEVELS16[-1, -1] = 0, 65535
+
+
+def _png16(path, levels, *, chunks=()):
+    """A 16-bit RGB (or RGBA) PNG of uint16 `levels` [H, W, 3 or 4], written by pypng, with
+    `chunks` ((type, data) pairs) after its IHDR."""
+    import png
+
+    height, width, planes = levels.shape
+    plain = bytes_io.BytesIO()
+    writer = png.Writer(width, height, greyscale=False, alpha=planes == 4, bitdepth=16)
+    writer.write(plain, levels.reshape(height, width * planes).tolist())
+    parts = list(png.Reader(bytes=plain.getvalue()).chunks())
+    with open(path, "wb") as file:
+        png.write_chunks(file, parts[:1] + list(chunks) + parts[1:])
+    return path
+
+
+def _png16_levels(path) -> np.ndarray:
+    """The uint16 [H, W, 3] levels of a 16-bit RGB PNG, read by pypng (not by npsynth)."""
+    import png
+
+    width, height, rows, info = png.Reader(bytes=Path(path).read_bytes()).read()
+    assert info["bitdepth"] == 16 and info["planes"] == 3 and not info["greyscale"]
+    return np.array([list(row) for row in rows], np.uint16).reshape(height, width, 3)
+
+
+def _tiff16_levels(path) -> np.ndarray:
+    """The uint16 [H, W, 3] samples of an RGB TIFF, read by tifffile (not by npsynth)."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        page = tiff.pages[0]
+        assert page.photometric == tifffile.PHOTOMETRIC.RGB and page.samplesperpixel == 3
+        return page.asarray()
+
+
+def test_a_16_bit_rgb_png_is_read_and_written_at_16_bits(tmp_path):
+    rgba = np.concatenate([LEVELS16, np.full((4, 5, 1), 1234, np.uint16)], axis=-1)
+    for name, levels in (("rgb.png", LEVELS16), ("rgba.png", rgba)):  # alpha: dropped
+        photo = _png16(tmp_path / name, levels)
+        image, info = io.load_photo(photo)
+        assert image.dtype == np.float32 and info.bits == 16 and not info.grey
+        np.testing.assert_array_equal(image, LEVELS16 / np.float32(65535))  # all 65536 levels
+        np.testing.assert_array_equal(io.load_image(photo), image)
+        np.testing.assert_array_equal(np.round(image * 65535), LEVELS16)  # float32 keeps them
+        io.save_image(tmp_path / "out.png", image, like=info)
+        np.testing.assert_array_equal(_png16_levels(tmp_path / "out.png"), LEVELS16)
+        for suffix in (".tif", ".tiff"):
+            io.save_image(tmp_path / f"out{suffix}", image, like=info)
+            np.testing.assert_array_equal(_tiff16_levels(tmp_path / f"out{suffix}"), LEVELS16)
+            with Image.open(tmp_path / f"out{suffix}") as written:
+                assert written.mode == "RGB"  # Pillow reads it too (at 8 bits)
+    io.save_image(tmp_path / "out.jpg", image, like=info)  # formats without 16 bits: 8 bits
+    io.save_image(tmp_path / "plain.png", image)  # without `like`: 8 bits, as before
+    for name in ("out.jpg", "plain.png"):
+        with Image.open(tmp_path / name) as written:
+            assert written.mode == "RGB" and np.asarray(written).dtype == np.uint8
+
+
+def test_a_16_bit_rgb_tiff_is_read_and_written_at_16_bits(tmp_path):
+    import tifffile
+
+    rgba = np.concatenate([LEVELS16, np.full((4, 5, 1), 1234, np.uint16)], axis=-1)
+    kinds = {
+        "plain": (LEVELS16, {}),
+        "zip": (LEVELS16, {"compression": "zlib", "predictor": True}),
+        "planes": (np.moveaxis(LEVELS16, -1, 0), {"planarconfig": "separate"}),
+        "big-endian": (LEVELS16, {"byteorder": ">"}),
+        "rgba": (rgba, {"extrasamples": ["unassalpha"]}),
+    }
+    for kind, (samples, options) in kinds.items():
+        photo = tmp_path / f"{kind}.tif"
+        tifffile.imwrite(photo, samples, photometric="rgb", **options)
+        image, info = io.load_photo(photo)
+        assert info.bits == 16 and not info.grey, kind
+        np.testing.assert_array_equal(image, LEVELS16 / np.float32(65535), err_msg=kind)
+        io.save_image(tmp_path / "out.tif", image, like=info)
+        np.testing.assert_array_equal(_tiff16_levels(tmp_path / "out.tif"), LEVELS16)
+        io.save_image(tmp_path / "out.png", image, like=info)
+        np.testing.assert_array_equal(_png16_levels(tmp_path / "out.png"), LEVELS16)
+
+
+def test_a_16_bit_rgb_photo_keeps_its_exif_icc_profile_and_orientation(tmp_path):
+    from PIL import ImageCms, ImageOps
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    icc = (b"iCCP", b"sRGB\0\0" + zlib.compress(profile))
+    for orientation in range(1, 9):
+        tags = Image.Exif()
+        tags[0x010F] = "npsynth camera"  # Make
+        tags[0x0112] = orientation
+        exif = (b"eXIf", tags.tobytes()[len(b"Exif\0\0") :])
+        photo = _png16(tmp_path / f"o{orientation}.png", LEVELS16, chunks=[icc, exif])
+        image, info = io.load_photo(photo)
+        levels = np.round(image * 65535).astype(np.uint16)
+        # Turned as Pillow turns the file's 8-bit view (the high bytes of the levels).
+        with Image.open(photo) as pillow:
+            shown = np.asarray(ImageOps.exif_transpose(pillow).convert("RGB"))
+        np.testing.assert_array_equal(levels >> 8, shown, err_msg=f"orientation {orientation}")
+        if orientation == 6:  # a quarter turn clockwise, by hand: stored (r, c) -> (c, H-1-r)
+            np.testing.assert_array_equal(levels, np.rot90(LEVELS16, k=-1))
+        for suffix, read in ((".png", _png16_levels), (".tif", _tiff16_levels)):
+            out = tmp_path / f"out{suffix}"
+            io.save_image(out, image, like=info)
+            np.testing.assert_array_equal(read(out), levels)  # turned once, on reading
+            with Image.open(out) as written:
+                assert written.info.get("icc_profile") == profile, suffix
+                assert written.getexif().get(0x010F) == "npsynth camera", suffix
+                assert 0x0112 not in written.getexif(), suffix
+
+
+def test_a_16_bit_tiff_that_tifffile_cannot_decode_is_read_at_8_bits_with_a_warning(tmp_path):
+    cv2 = pytest.importorskip("cv2")  # writes LZW TIFFs (tifffile needs imagecodecs for it)
+    import tifffile
+
+    photo = tmp_path / "lzw.tif"
+    cv2.imwrite(str(photo), LEVELS16[..., ::-1])  # BGR; OpenCV's TIFFs are LZW-compressed
+    with tifffile.TiffFile(photo) as tiff:
+        compression = tiff.pages[0].compression
+    if compression in tifffile.TIFF.DECOMPRESSORS:
+        pytest.skip("tifffile decodes LZW here (imagecodecs is installed)")
+    with pytest.warns(UserWarning, match=r"lzw.tif' is a 16-bit colour TIFF .*LZW.*8 bits"):
+        image, info = io.load_photo(photo)
+    assert info.bits == 8
+    np.testing.assert_array_equal(image, (LEVELS16 >> 8) / np.float32(255))  # Pillow's view
+
+
+def test_a_16_bit_rgb_photo_keeps_its_known_pixels_from_reading_to_writing(tmp_path):
+    from npsynth import pyramid
+
+    hole = np.zeros((4, 5), np.uint8)
+    hole[1:3, 1:4] = 255
+    mask_file = _write(tmp_path / "mask.png", hole)
+    photo = _png16(tmp_path / "deep.png", LEVELS16)
+    image, mask, info = io.load_photo_and_mask(photo, mask_file)
+    # The pipeline's last step, with a grey fill of the hole: known pixels are the photo's.
+    filled = pyramid.paste_hole(image, mask, (0, 4, 0, 5), np.full_like(image, 0.5))
+    known = hole == 0
+    for suffix, read in ((".png", _png16_levels), (".tif", _tiff16_levels)):
+        io.save_image(tmp_path / f"out{suffix}", filled, like=info)
+        written = read(tmp_path / f"out{suffix}")
+        np.testing.assert_array_equal(written[known], LEVELS16[known])  # bit-exact, 16 bits
+        assert np.all(written[~known] == 32768)  # round(0.5 * 65535)
 
 
 # ----------------------------------------------------------------------------------------------

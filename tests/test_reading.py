@@ -17,8 +17,8 @@ from PIL import Image
 
 from npsynth import files as npfiles
 from npsynth import io
-from npsynth.evaluation import checks, runner
 from npsynth.evaluation.cli_errors import InputError
+from npsynth.harness import checks, runner
 
 GUARD_S = 5.0  # a reader that has not returned by then hangs
 
@@ -163,6 +163,27 @@ def test_cli_image_from_a_process_substitution_pipe(monkeypatch, tmp_path, capsy
         os.close(end)
     assert len(calls) == 1 and out.is_file()
     np.testing.assert_array_equal(calls[0][0], PIXELS / np.float32(255))
+
+
+def test_cli_keeps_a_16_bit_rgb_photos_depth_and_known_pixels(tmp_path, fake_inpaint):
+    from test_eval_inpaint import FAST
+    from test_io import LEVELS16, _png16, _png16_levels, _tiff16_levels
+
+    from eval import inpaint as cli
+
+    photo = _png16(tmp_path / "deep.png", LEVELS16)
+    hole = np.zeros((4, 5, 1), np.float32)
+    hole[1:3, 1:4] = 1
+    io.save_image(tmp_path / "m.png", hole)
+    known = hole[..., 0] == 0
+    for suffix, read in ((".png", _png16_levels), (".tif", _tiff16_levels)):
+        out = tmp_path / f"filled{suffix}"
+        argv = ["--image", str(photo), "--mask", str(tmp_path / "m.png"), "--out", str(out)]
+        assert cli.main([*argv, *FAST]) == 0
+        np.testing.assert_array_equal(fake_inpaint[-1][0], LEVELS16 / np.float32(65535))
+        written = read(out)  # 16-bit RGB, read by pypng or tifffile
+        np.testing.assert_array_equal(written[known], LEVELS16[known])  # every level kept
+        assert np.all(written[~known] == 32768)  # the fake fill, 0.5: round(0.5 * 65535)
 
 
 def test_cli_image_that_is_a_fifo_without_a_writer_is_one_line(tmp_path, capsys):

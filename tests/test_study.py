@@ -1,4 +1,4 @@
-"""npsynth.evaluation.study and eval/study.py: a blind study's sheets reveal no side, sides
+"""npsynth.studies.study and eval/study.py: a blind study's sheets reveal no side, sides
 are balanced, the key decodes each sheet, a hand-made answer file scores right, bad answer
 files are refused; the page serves pairs and stores answers (Starlette's test client)."""
 
@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from eval import study as study_cli
-from npsynth.evaluation import study
 from npsynth.io import save_image
+from npsynth.studies import study
 
 RED, BLUE = (1.0, 0.0, 0.0), (0.0, 0.0, 1.0)
 NAMES = ["cat.png", "dog.jpg", "eel.png", "fox.png", "gnu.png"]

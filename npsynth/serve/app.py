@@ -7,6 +7,8 @@ Routes (JSON unless said otherwise; errors are `{"error": message}`):
   GET  /api/info                 the page's choices (fast, best, translate), upload limits
   POST /api/images               body: a JPEG/PNG/WebP photo -> {"id", "width", "height"}
   POST /api/masks                body: a mask image (alpha or white = hole) -> {"id", ...}
+  POST /api/select               {"image", "box" | "point", "mask", "grow"} -> the selection
+                                 (a PNG mask, white = hole; npsynth/serve/segment.py)
   GET  /api/estimate             ?image=ID&method=...&scales=128,256[&levels=1] -> {"seconds", ...}
   POST /api/jobs                 {"image", "mask", "method", "scales", "levels", ...} -> {"id"}
   GET  /api/jobs/ID              the job's state
@@ -28,6 +30,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
@@ -47,6 +50,7 @@ from starlette.staticfiles import StaticFiles
 from npsynth.config.checks import check_count
 from npsynth.config.inpaint import config_for
 from npsynth.serve.jobs import JobQueue, JobRequest, QueueFull
+from npsynth.serve.segment import select_object
 from npsynth.serve.uploads import (
     Limits,
     UploadError,
@@ -55,6 +59,7 @@ from npsynth.serve.uploads import (
     check_pair,
     decode_image,
     decode_mask,
+    encode_png,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -212,6 +217,30 @@ def create_app(
             "hole_pixels": int(hole.sum()),
         })  # fmt: skip
 
+    async def select(request: Request):
+        try:
+            body = json.loads(await read_body(request))
+        except (ValueError, RecursionError):
+            raise HTTPException(400, "the selection request must be a flat JSON object")
+        if not isinstance(body, dict):
+            raise HTTPException(400, "the selection request must be a JSON object")
+        image = uploads.get("photo", str(body.get("image")))
+        painted = uploads.get("mask", str(body["mask"])) if body.get("mask") else None
+        if painted is not None:
+            check_pair(image, painted)
+        try:
+            where = {k: [float(v) for v in body[k]] for k in ("box", "point") if body.get(k)}
+            grow = int(body.get("grow") or 0)
+            selected = await run_in_threadpool(
+                select_object, image, painted=painted, grow=grow, **where
+            )
+        except (TypeError, ValueError) as error:
+            raise HTTPException(400, str(error))
+        except ImportError:
+            raise HTTPException(501, "selecting needs OpenCV: pip install -e '.[serve]'")
+        png = await run_in_threadpool(encode_png, selected.astype(np.uint8) * 255)
+        return Response(png, media_type="image/png")
+
     async def estimate(request: Request):
         query = request.query_params
         image = uploads.get("photo", query.get("image", ""))
@@ -297,6 +326,7 @@ def create_app(
         Route("/api/info", info),
         Route("/api/images", add_image, methods=["POST"]),
         Route("/api/masks", add_mask, methods=["POST"]),
+        Route("/api/select", select, methods=["POST"]),
         Route("/api/estimate", estimate),
         Route("/api/jobs", submit, methods=["POST"]),
         Route("/api/jobs/{job_id}", job_state),

@@ -22,8 +22,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import api, hub
-from npsynth.config.inpaint import PyramidConfig
+from npsynth import api, hub, pyramid
+from npsynth.config.inpaint import OptimizeConfig, PyramidConfig
 from npsynth.serve.estimate import TimeModel
 from npsynth.serve.uploads import encode_png
 
@@ -51,6 +51,29 @@ class JobRequest:
     image: np.ndarray  # uint8 [H, W, 3] RGB
     hole: np.ndarray  # bool [H, W], True = hole
     config: PyramidConfig
+
+
+def job_plan(config: PyramidConfig, hole: np.ndarray) -> list[dict]:
+    """The levels a job works at, each with its share of the work, for the page's progress bar.
+
+    Each level: its (height, width) in the window around this hole (`pyramid.context_window`),
+    its iterations (1 for `translate`) and `weight`, its pixels x iterations over the sum of
+    them: the share of the run's time it is expected to take.
+    """
+    region = pyramid.context_window(hole, config.scales[-1], config.context)
+    top, bottom, left, right = region
+    sizes = pyramid.level_sizes((bottom - top, right - left), config.scales)
+    if isinstance(config, OptimizeConfig):
+        iterations = pyramid.per_level(config.iterations, len(config.scales), "iterations")
+        iterations = iterations[len(config.scales) - len(sizes) :]  # skipped coarse levels
+    else:
+        iterations = [1] * len(sizes)
+    levels = list(zip(sizes, iterations, strict=True))[: config.levels]
+    work = [h * w * n for (h, w), n in levels]
+    return [
+        {"size": [int(h), int(w)], "iterations": int(n), "weight": cost / sum(work)}
+        for ((h, w), n), cost in zip(levels, work, strict=True)
+    ]
 
 
 def progress_event(progress) -> dict:
@@ -141,7 +164,8 @@ class JobQueue:
             self._jobs[job.id] = job
             self._forget_old()
         estimate = self.time_model.estimate(request.config, request.hole.shape)
-        job.add_event("queued", position=len(ahead), estimate=estimate)
+        plan = job_plan(request.config, request.hole)
+        job.add_event("queued", position=len(ahead), estimate=estimate, plan=plan)
         self._waiting.put(job)
         return job
 

@@ -31,9 +31,9 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from npsynth.evaluation.study import LETTERS, parse_answers, study_pairs
 from npsynth.files import atomic_write, check_regular, read_regular
 from npsynth.serve.app import STATIC, LocalOnly
+from npsynth.studies.study import LETTERS, parse_answers, study_pairs
 
 JUDGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 

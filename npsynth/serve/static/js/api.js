@@ -30,6 +30,21 @@ export const uploadPhoto = (blob) =>
 export const uploadMask = (blob) =>
   call("/api/masks", { method: "POST", body: blob, headers: { "content-type": "image/png" } });
 
+// The object a box or a click selects: { image, box: [x0, y0, x1, y1] | point: [x, y],
+// mask (the painted mask's upload id, optional), grow } -> a PNG blob, white = the object.
+export async function selectObject(request) {
+  let response;
+  try {
+    response = await fetch("/api/select", {
+      method: "POST", body: JSON.stringify(request), headers: { "content-type": "application/json" },
+    });
+  } catch {
+    throw new Error("cannot reach the npsynth server: is `python -m eval.serve` still running?");
+  }
+  if (!response.ok) await answer(response);
+  return response.blob();
+}
+
 export function getEstimate({ image, method, scales, iterations, levels }) {
   const query = new URLSearchParams({ image, method, scales: scales.join(",") });
   if (iterations) query.set("iterations", iterations);

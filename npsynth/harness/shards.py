@@ -17,9 +17,9 @@ from pathlib import Path
 
 from npsynth import files as npfiles
 from npsynth import folders as folders_module
-from npsynth.evaluation import checks, report, runner
 from npsynth.evaluation.cli_errors import InputError
-from npsynth.evaluation.runner import SETTINGS_FILE
+from npsynth.harness import checks, report, runner
+from npsynth.harness.runner import SETTINGS_FILE
 
 PARTS = ("outputs", "grids")  # the image folders of a run, copied into the merged one
 
@@ -85,8 +85,8 @@ def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path
                 f"{context}: "
                 + ("it is not a folder; give a run folder" if there else "no such folder")
             )
-        saved = runner.read_settings(folder, context)
-        found = runner.read_rows(folder, context)
+        saved = runner.run_folder(folder).read_settings(context)
+        found = runner.run_folder(folder).read_rows(context)
         if settings is not None and saved != settings:
             changed = sorted(k for k in saved.keys() | settings.keys()
                              if saved.get(k) != settings.get(k))  # fmt: skip
@@ -115,7 +115,7 @@ def merge_runs(folders: Sequence[Path], out: Path, *, command: str = "") -> Path
                     shutil.copytree(folder / part, out / part, dirs_exist_ok=True)
         rows.sort(key=lambda r: r["image"])
         report.write_csv(out / "metrics.csv", rows)
-        npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+        runner.run_folder(out).write_settings(settings)
         photos = len({r["image"] for r in rows})
         header = [
             f"- command: `{command}`" if command else "- merged runs",

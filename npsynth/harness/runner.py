@@ -9,7 +9,7 @@ what decides the scores, so that a resumed run (`resume=True`) keeps only result
 the same settings.
 
 Photos are named by their path below the folder, suffix kept (`a.png`, `a.jpg`,
-`sub/a.png`; `npsynth.evaluation.checks.list_photos`): the name in metrics.csv, the report
+`sub/a.png`; `npsynth.harness.checks.list_photos`): the name in metrics.csv, the report
 and `--resume`, and, as a PNG file (`checks.output_file`), of the outputs and grids. Every
 photo and mask is read and checked, and the output folder checked, before the first photo
 is filled; the run's own `outputs/` and `grids/` are never read as photos.
@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,11 @@ from npsynth import files as npfiles
 from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
 from npsynth.config.inpaint import CONFIGS, PyramidConfig
-from npsynth.evaluation import baselines, checks, report
 from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
-from npsynth.evaluation.filling import Filler, groups, run_group
-from npsynth.evaluation.grids import comparison_grid
+from npsynth.harness import checks, filling, report
+from npsynth.harness.filling import Filler, groups, run_group
+from npsynth.harness.grids import comparison_grid
+from npsynth.harness.runs import RunFolder
 
 DEFAULT_HOLE = "center:0.5"  # without masks or a hole kind: the paper's centred hole
 SETTINGS_FILE = "settings.json"  # the settings behind metrics.csv, checked on resume
@@ -62,7 +62,7 @@ class Photos:
     resize: int | None = None  # downsize each photo so its longest side is N px first
     seed: int = 0  # of the generated holes
     # (K, N): only every N-th photo from the K-th on (1-based), so N hosts split a folder;
-    # each photo keeps the hole it gets in the whole run. `npsynth.evaluation.shards` merges.
+    # each photo keeps the hole it gets in the whole run. `npsynth.harness.shards` merges.
     shard: tuple[int, int] | None = None
 
     @property
@@ -84,10 +84,8 @@ def input_files(photos: Photos, *, skip=()) -> tuple[list[tuple[str, Path]], lis
 
 
 def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, image [H, W, 3], mask [H, W, 1]) for every photo, masks loaded or generated.
-
-    Every photo and mask is decoded and every pair checked (`npsynth.masks.check_mask`)
-    here, before any is filled.
+    """(name, image [H, W, 3], mask [H, W, 1]) for every photo, masks loaded or generated
+    (`read_pairs`; each photo downsized to `photos.resize`, only `photos.shard`'s photos).
 
     Args:
       photos: which photos and holes.
@@ -99,20 +97,58 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
         photo; the message names the photo and the mask.
     """
     listed, mask_paths = files if files is not None else input_files(photos, skip=skip)
-    rng = np.random.default_rng(photos.seed)
+    shard = photos.shard
+    return read_pairs(
+        listed, mask_paths, hole=photos.hole, seed=photos.seed,
+        shape=functools.partial(_resized, longest=photos.resize),
+        mine=None if shard is None else lambda index: index % shard[1] == shard[0] - 1,
+    )  # fmt: skip
+
+
+def read_pairs(
+    listed: Sequence[tuple[str, Path]],
+    mask_paths: Sequence[Path] | None,
+    *,
+    hole: str | None = None,
+    seed: int = 0,
+    shape: Callable[[tuple[int, int]], tuple[int, int]] | None = None,
+    mine: Callable[[int], bool] | None = None,
+    first_index: int = 0,
+    at: str = "",
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name, image [H, W, 3], mask [H, W, 1]) for the photos `listed` as (name, path):
+    the one reading of photos and their holes.
+
+    Photo i (counted from `first_index`) gets mask i modulo their count, each mask file read
+    once and fitted to each photo (`npsynth.io.fit_mask`), or a generated `hole` (default
+    DEFAULT_HOLE; seeded with `seed`, in the photos' order). Every photo and mask is decoded
+    and every pair checked (`npsynth.masks.check_mask`) here, before any is filled.
+
+    Args:
+      shape: (height, width) of a photo -> the size it is resized to (default: kept).
+      mine: whether photo i is read; another's gets only its generated hole, so each photo
+        keeps the hole it gets when all are read (default: all are).
+      at: said after the photo when a hole is refused (" at 128 px").
+
+    Raises:
+      InputError: an unreadable photo or mask, or a hole that is empty or covers the whole
+        photo; the message names the photo and the mask.
+    """
+    rng = np.random.default_rng(seed)
+    kind = hole or DEFAULT_HOLE
     out, read = [], {}
-    for index, (name, path) in enumerate(listed):
-        mine = photos.shard is None or index % photos.shard[1] == photos.shard[0] - 1
-        if not mine:  # another shard's photo: only its generated hole, to keep rng in step
+    for index, (name, path) in enumerate(listed, start=first_index):
+        if mine is not None and not mine(index):  # only its generated hole: rng kept in step
             if not mask_paths:
                 with as_input_error():
-                    shape = _resized(npio.image_size(path), photos.resize)
-                masks.make_mask(photos.hole or DEFAULT_HOLE, *shape, rng=rng)
+                    size = npio.image_size(path)
+                    size = shape(size) if shape else size
+                masks.make_mask(kind, *size, rng=rng)
             continue
         with as_input_error():  # npsynth.io's messages name the file
             image = npio.load_image(path)
-        size = _resized(image.shape[:2], photos.resize)
-        if size != image.shape[:2]:
+        size = shape(image.shape[:2]) if shape else image.shape[:2]
+        if tuple(size) != image.shape[:2]:
             image = resize.resize_image(image, size)
         if mask_paths:
             mask_path = mask_paths[index % len(mask_paths)]
@@ -120,12 +156,12 @@ def load_pairs(photos: Photos, *, skip=(), files=None) -> list[tuple[str, np.nda
                 if mask_path not in read:
                     read[mask_path] = npio.load_mask(mask_path)
                 mask = npio.fit_mask(read[mask_path], image.shape[:2], path=mask_path)
-            hole = f"the mask {str(mask_path)!r}"
+            which = f"the mask {str(mask_path)!r}"
         else:
-            hole = f"the generated hole {photos.hole or DEFAULT_HOLE!r}"
-            with as_input_error(f"{hole} for photo {name!r}"):
-                mask = masks.make_mask(photos.hole or DEFAULT_HOLE, *image.shape[:2], rng=rng)
-        with as_input_error(f"{hole} for photo {name!r}"):
+            which = f"the generated hole {kind!r}"
+            with as_input_error(f"{which} for photo {name!r}"):
+                mask = masks.make_mask(kind, *image.shape[:2], rng=rng)
+        with as_input_error(f"{which} for photo {name!r}{at}"):
             masks.check_mask(mask, image.shape)
         out.append((name, image, mask))
     return out
@@ -167,7 +203,7 @@ class Evaluation:
 
     photos: Photos
     configs: Mapping[str, PyramidConfig]  # npsynth method -> its config, in report order
-    baselines: tuple[str, ...] = ()  # names of `npsynth.evaluation.baselines.BASELINES`
+    baselines: tuple[str, ...] = ()  # names of `npsynth.harness.baselines.BASELINES`
     command: str = ""  # the command line, for the report
     # Photos filled at once by each npsynth method (`npsynth.inpaint_batch`: one L-BFGS per
     # photo side by side, split over the local devices); consecutive photos of one size and
@@ -177,17 +213,9 @@ class Evaluation:
 
 
 def fillers(evaluation: Evaluation) -> dict[str, Filler]:
-    """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
-    from npsynth.api import inpaint
-
-    chosen: dict[str, Filler] = {
-        method: functools.partial(inpaint, config=config)
-        for method, config in evaluation.configs.items()
-    }
-    for name in evaluation.baselines:
-        with as_input_error():
-            chosen[name] = baselines.get_baseline(name)
-    return chosen
+    """Method or baseline name -> fn(image with hole blanked, mask) -> filled image
+    (`filling.fillers`)."""
+    return filling.fillers(evaluation.configs, evaluation.baselines)
 
 
 def batch_fillers(evaluation: Evaluation) -> dict[str, Callable]:
@@ -228,54 +256,16 @@ def run_settings(evaluation: Evaluation) -> dict:
     }
 
 
-def read_settings(folder: Path, context: str) -> dict:
-    """The settings.json of the run in `folder`, checked to be a folder run's settings.
-
-    Raises:
-      InputError: it cannot be read, or holds something else (e.g. a list); the message
-        starts with `context` ("cannot --resume in OUT").
-    """
-    path = folder / SETTINGS_FILE
-    with as_input_error(f"{context}: {SETTINGS_FILE}"):
-        saved = json.loads(npfiles.read_regular(path, "the run's settings"))
-    if not checks.is_settings(saved):
-        raise InputError(
-            f"{context}: {path} is not the settings.json of an npsynth run (it lacks "
-            f"{', '.join(checks.SETTINGS_KEYS)} or is not a JSON object); was it edited?"
-        )
-    return report.with_new_config_fields(saved)
+def run_folder(out: Path) -> RunFolder:
+    """The folder run's results in `out`: settings.json (`checks.SETTINGS_KEYS`) and
+    metrics.csv (`report.read_csv`)."""
+    return RunFolder(path=Path(out), settings_file=SETTINGS_FILE, required=checks.SETTINGS_KEYS)
 
 
-def read_rows(folder: Path, context: str) -> list[dict]:
-    """The rows of the metrics.csv in `folder` (`report.read_csv`).
-
-    Raises:
-      InputError: it cannot be read or is damaged (a cut or extra field, a missing column);
-        the message starts with `context` and names the line.
-    """
-    with as_input_error(context):
-        return report.read_csv(folder / "metrics.csv")
-
-
-def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
-    """The rows of out/metrics.csv that may be kept when resuming a run with `settings` (a
-    resumed run may add or drop methods and baselines: `evaluate` keeps the rows of those
-    both have).
-
-    Raises:
-      InputError: resuming where the saved settings differ (photos, holes, or the config of
-        a method both runs have), were never saved, or the saved files cannot be read.
-    """
-    saved_path, csv_path = out / SETTINGS_FILE, out / "metrics.csv"
-    if not resume or not csv_path.exists():
-        return []
-    if not saved_path.exists():
-        raise InputError(
-            f"cannot --resume in {out}: it has {csv_path.name} but no {SETTINGS_FILE}, so its "
-            "settings cannot be checked; use a new --out or drop --resume"
-        )
-    context = f"cannot --resume in {out}"
-    saved = read_settings(out, context)
+def changed_settings(settings: dict, saved: dict) -> list[str]:
+    """What differs between a folder run's settings and the saved ones, in words: the photos
+    and holes, and the config of each method both runs have (a resumed run may add or drop
+    methods and baselines)."""
     shared = set(settings["methods"] + settings["baselines"]) & set(
         saved.get("methods", []) + saved.get("baselines", [])
     )
@@ -284,17 +274,23 @@ def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
         for k in settings.keys() | saved.keys()
         if k not in ("methods", "baselines", "config") and settings.get(k) != saved.get(k)
     )
-    changed += [
+    return changed + [
         f"config of {m}"
         for m in sorted(shared & set(settings["config"]))
         if settings["config"][m] != saved.get("config", {}).get(m)
     ]
-    if changed:
-        raise InputError(
-            f"{context}: its results were made with other settings "
-            f"({', '.join(changed)} differ); use a new --out or drop --resume"
-        )
-    return read_rows(out, context)
+
+
+def earlier_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
+    """The rows of out/metrics.csv that may be kept when resuming a run with `settings`
+    (`RunFolder.resumed_rows` with `changed_settings`; `evaluate` keeps the rows of the
+    methods and baselines both runs have).
+
+    Raises:
+      InputError: resuming where the saved settings differ (photos, holes, or the config of
+        a method both runs have), were never saved, or the saved files cannot be read.
+    """
+    return run_folder(out).resumed_rows(settings, resume, differences=changed_settings)[1]
 
 
 def clear_outputs(out: Path) -> None:
@@ -395,7 +391,7 @@ def _fill(evaluation: Evaluation, out: Path, items, settings, rows, fns, *, resu
     report_path = out / "report.md"
     if not resume:  # Old rows must not outlive the settings they were made with.
         report.write_csv(out / "metrics.csv", rows)
-    npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    run_folder(out).write_settings(settings)
 
     def kept_methods(name):  # those that scored `name` before and whose output is still there
         file = checks.output_file(name)

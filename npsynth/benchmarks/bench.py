@@ -13,10 +13,12 @@ process's peak resident set size (CPU; it only grows, so read it per row as "so 
 
 from __future__ import annotations
 
+import dataclasses
 import resource
 import statistics
 import sys
 import time
+from typing import Literal
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +26,8 @@ import numpy as np
 
 from npsynth import conventions, hub, patches
 from npsynth import window as texture
+from npsynth.benchmarks import peer_torch
+from npsynth.harness import checks
 from npsynth.models.vgg import STRIDES
 from npsynth.texture import make_joint_loss
 
@@ -96,7 +100,7 @@ def bench_loss(
       vgg: the network; default the pretrained VGG-19 (`npsynth.hub.load_vgg19`).
       out: where the table goes.
       peer: optional `peer(case) -> dict` timing the same work in another framework
-        (`npsynth.evaluation.peer_torch.time_case`, whose docstring lists `case`); what it
+        (`npsynth.benchmarks.peer_torch.time_case`, whose docstring lists `case`); what it
         returns becomes the row's `peer`.
     """
     vgg = vgg if vgg is not None else hub.load_vgg19()
@@ -229,3 +233,50 @@ def bench_layers(*, batch: int, repeats: int, out=sys.stdout) -> list[dict]:
     print(f"\nvalue+gradient (input and kernel), repeats={repeats} (median), jax {jax.__version__}",
           file=out)  # fmt: skip
     return rows
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LossBench:
+    """Patch search and joint loss value+gradient (`python -m eval.bench loss`)."""
+
+    # Image sides, px.
+    sizes: tuple[int, ...] = (128, 256, 512)
+    # Timed calls after warm-up.
+    repeats: int = 3
+    # Side of the centred square hole as a fraction of the image side (paper: 0.5).
+    hole: float = 0.5
+    # Candidate patches scored at once by the search (bounds its memory).
+    chunk_size: int = patches.DEFAULT_CHUNK_SIZE
+    # Also time the same work in PyTorch (pip install torch==2.13.0) and print the ratios.
+    peer: Literal["torch"] | None = None
+
+    def __post_init__(self):
+        checks.check_at_least(32, sizes=self.sizes)
+        checks.check_at_least(1, repeats=self.repeats, chunk_size=self.chunk_size)
+        if not 0 < self.hole < 1:
+            raise ValueError(f"--hole: must lie between 0 and 1, got {self.hole}")
+        if self.peer == "torch" and not peer_torch.available():
+            raise ValueError(f"--peer torch needs PyTorch: {peer_torch.INSTALL}")
+
+    def run(self) -> None:
+        peer = peer_torch.time_case if self.peer == "torch" else None
+        rows = bench_loss(list(self.sizes), repeats=self.repeats, chunk_size=self.chunk_size,
+                          hole=self.hole, peer=peer)  # fmt: skip
+        if peer is not None:
+            peer_torch.print_ratios(rows)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LayersBench:
+    """Transposed convolution: Flax vs phase form (`python -m eval.bench layers`)."""
+
+    # Batch size.
+    batch: int = 16
+    # Timed calls after warm-up.
+    repeats: int = 5
+
+    def __post_init__(self):
+        checks.check_at_least(1, batch=self.batch, repeats=self.repeats)
+
+    def run(self) -> None:
+        bench_layers(batch=self.batch, repeats=self.repeats)

@@ -7,13 +7,15 @@ twice and the second time is reported, so neither pays for compilation.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
 import jax
 import numpy as np
 
-from npsynth.evaluation import report
+from npsynth.harness import checks, report
+from npsynth.harness.runner import Photos, load_pairs
 
 
 def bench_batch(images, masks, config, *, vgg=None, out=sys.stdout) -> dict:
@@ -57,3 +59,31 @@ def bench_batch(images, masks, config, *, vgg=None, out=sys.stdout) -> dict:
           f"{row['one_s'] / row['batch_s']:.2f}x | {difference:.4f}", file=out)  # fmt: skip
     print(f"\nscales {config.scales}, iterations {config.iterations}; {report.machine()}", file=out)
     return row
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BatchBench:
+    """Photos per minute: a batch against one at a time (`python -m eval.bench batch`)."""
+
+    # Folder of photos.
+    images: str = "../shared/data/eval512"
+    # How many.
+    photos: int = 4
+    # Photo side, px.
+    size: int = 128
+    # Pyramid scales (default: size/4, size/2, size).
+    scales: tuple[int, ...] | None = None
+
+    def __post_init__(self):
+        checks.check_at_least(1, photos=self.photos)
+        checks.check_at_least(32, size=self.size, scales=self.scales)
+
+    def run(self) -> dict:
+        from npsynth.config import OptimizeConfig
+
+        photos = Photos(images=self.images, hole="center:0.5", limit=self.photos,
+                        resize=self.size)  # fmt: skip
+        pairs = load_pairs(photos)
+        scales = tuple(self.scales or (self.size // 4, self.size // 2, self.size))
+        blanked = [np.where(m > 0, 0.0, i).astype(np.float32) for _, i, m in pairs]
+        return bench_batch(blanked, [m for *_, m in pairs], OptimizeConfig(scales=scales))

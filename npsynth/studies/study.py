@@ -14,6 +14,7 @@ over the judgements that are not ties (docs/study.md).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -21,10 +22,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import tyro
 
 from npsynth import files as npfiles
 from npsynth import io as npio
-from npsynth.evaluation import checks, runner
+from npsynth.harness import checks, runner
 
 LETTERS = ("L", "R", "T")  # what a judge answers: left better, right better, tie
 GREY = 0.5  # the hole in the photo panel: its true pixels are never shown
@@ -379,3 +381,67 @@ def score_study(study: Path, answer_files: Sequence[Path]) -> str:
     text = score_table(judges, key["methods"], len(ids))
     npfiles.atomic_write(study / "score.md", text)
     return text
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MakeStudy:
+    """Write the pair sheets and the sealed key (`python -m eval.study make`)."""
+
+    # Method A's fills (or its run).
+    a: Path
+    # Method B's fills (or its run).
+    b: Path
+    # The photos (eval.inpaint's --images).
+    photos: Path
+    # Mask folder or file (paired in sorted order).
+    masks: Path | None = None
+    # Generated hole, as eval.inpaint's --hole.
+    hole: str | None = None
+    # eval.inpaint's --seed.
+    hole_seed: int = 0
+    # eval.inpaint's --resize.
+    resize: int | None = None
+    # The study folder to write.
+    out: Path
+    # Seed of the order and sides.
+    seed: int = 0
+    # Px around the hole's box.
+    crop_margin: int = 32
+    # Only the first N photos with both fills.
+    limit: int | None = None
+
+    def __post_init__(self):
+        checks.check_not_both(masks=self.masks, hole=self.hole)
+        checks.check_hole_kind(self.hole)
+        checks.check_at_least(0, hole_seed=self.hole_seed, seed=self.seed,
+                              crop_margin=self.crop_margin)  # fmt: skip
+        checks.check_at_least(1, resize=self.resize, limit=self.limit)
+
+    def run(self) -> str:
+        """Make the study; what to tell the user."""
+        photos = runner.Photos(images=self.photos, masks=self.masks, hole=self.hole,
+                               seed=self.hole_seed, resize=self.resize)  # fmt: skip
+        count = make_study(self.a, self.b, photos, self.out, seed=self.seed,
+                           margin=self.crop_margin, limit=self.limit)  # fmt: skip
+        return f"{count} pair sheets in {self.out / 'sheets'}; judges read {self.out / 'README.md'}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreStudy:
+    """Score judges' answers (`python -m eval.study score`)."""
+
+    # The study folder.
+    study: tyro.conf.Positional[Path]
+    # Answer CSVs (pair,answer), one a judge; default STUDY/answers/*.csv.
+    answers: tyro.conf.Positional[tuple[Path, ...]] = ()
+
+    def run(self) -> str:
+        """The score (`score_study`).
+
+        Raises:
+          ValueError: no answer files given and none in STUDY/answers, or a bad one.
+        """
+        answers = self.answers or sorted((self.study / "answers").glob("*.csv"))
+        if not answers:
+            raise ValueError(f"no answer files given and none in {self.study / 'answers'}")
+        return score_study(self.study, answers)

@@ -15,7 +15,6 @@ measures several schedules.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
@@ -29,8 +28,9 @@ import numpy as np
 from npsynth import files as npfiles
 from npsynth import metrics, pyramid
 from npsynth.config.inpaint import OptimizeConfig
-from npsynth.evaluation import report
-from npsynth.evaluation.runner import Photos, load_pairs
+from npsynth.harness import checks, report
+from npsynth.harness.runner import Photos, load_pairs
+from npsynth.harness.runs import RunFolder
 
 MEASURES = ("psnr_hole", "ssim_hole", "l1_hole")
 COLUMNS = ("photo", "schedule", "seconds", "evaluations", "iterations", *MEASURES)
@@ -147,14 +147,11 @@ def run_frontier(
     settings = {"images": str(photos.images), "hole": photos.holes, "limit": photos.limit,
                 "resize": photos.resize, "base": {k: list(v) if isinstance(v, tuple) else v
                                                   for k, v in base.items()}}  # fmt: skip
-    settings_file, csv_file = out / "frontier.json", out / "frontier.csv"
-    rows = []
-    if resume and csv_file.exists() and settings_file.exists():
-        if json.loads(npfiles.read_regular(settings_file, "the run's settings")) != settings:
-            raise ValueError(f"{out} holds a frontier run with other settings; drop --resume")
-        text = npfiles.read_regular(csv_file, "the run's rows")
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-    npfiles.atomic_write(settings_file, json.dumps(settings, indent=1))
+    folder = RunFolder(path=out, settings_file="frontier.json", rows_file="frontier.csv",
+                       columns=COLUMNS, numbers=(), rows_name="the run's rows")  # fmt: skip
+    rows = folder.resumed_rows(settings, resume)[1]
+    folder.write_settings(settings)
+    csv_file = out / "frontier.csv"
     done = {(r["photo"], r["schedule"]) for r in rows}
     pairs = load_pairs(photos)
     for name, image, mask in pairs:
@@ -265,3 +262,43 @@ def plot(table: Sequence[Mapping], path: Path, *, size=(720, 480)) -> None:
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
     npfiles.atomic_write(path, buffer.getvalue())
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FrontierRun:
+    """L-BFGS schedules: time against quality (`python -m eval.bench frontier`)."""
+
+    # Folder of photos.
+    images: str = "../shared/data/eval512"
+    # The first N photos.
+    limit: int = 8
+    # Longest side first, px.
+    resize: int | None = None
+    # Generated hole (or --masks).
+    hole: str = "center:0.5"
+    # Folder or glob of masks instead.
+    masks: str | None = None
+    # Pyramid scales (default: the config's 128,256,512).
+    scales: tuple[int, ...] | None = None
+    # Comma-separated, from: paper, default, fast, full-step, ... (`SCHEDULES`).
+    schedules: str = "paper,default"
+    # Output folder.
+    out: str = "out/frontier"
+    # Keep photos already done.
+    resume: bool = False
+
+    def __post_init__(self):
+        checks.check_at_least(1, limit=self.limit, resize=self.resize)
+        checks.check_at_least(32, scales=self.scales)
+        try:
+            parse_schedules(self.schedules)
+        except ValueError as error:
+            raise ValueError(f"--schedules: {error}") from None
+
+    def run(self) -> list[dict]:
+        photos = Photos(images=self.images, masks=self.masks,
+                        hole=None if self.masks else self.hole, limit=self.limit,
+                        resize=self.resize)  # fmt: skip
+        base = {"scales": tuple(self.scales)} if self.scales else {}
+        schedules = parse_schedules(self.schedules)
+        return run_frontier(photos, schedules, Path(self.out), base=base, resume=self.resume)

@@ -265,7 +265,7 @@ def loss_and_grad(x, reference, mask, **options) -> tuple[float, np.ndarray]:
 
 
 def _median_seconds(fn, repeats: int) -> float:
-    """Median wall time of `fn()` after one warm-up call, as `npsynth.evaluation.bench` times."""
+    """Median wall time of `fn()` after one warm-up call, as `npsynth.benchmarks.bench` times."""
     fn()
     times = []
     for _ in range(repeats):
@@ -276,7 +276,7 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def time_case(case: Mapping) -> dict:
-    """Time in PyTorch the work `npsynth.evaluation.bench.bench_loss` times for one case, and
+    """Time in PyTorch the work `npsynth.benchmarks.bench.bench_loss` times for one case, and
     say how far the results are from JAX's.
 
     Args:

@@ -2,7 +2,7 @@
 
 Each photo is downsized to `SIZE` x `SIZE` and given a hole (generated, or a mask file
 paired in sorted order); every filler fills it from the known pixels only. Every photo and
-mask is read and checked before the first fill (`load_pairs`). The fast path's
+mask is read and checked before the first fill (`runner.read_pairs`). The fast path's
 fillers (`fast_path_fillers`) add one scale of `method="translate"` on the harmonic fill
 and two upper bounds that look at the true photo: `oracle_swap` patch-swaps the true
 photo's relu3_1 (a perfect Image2Feature) and `oracle_decode` decodes it unswapped (how
@@ -11,19 +11,21 @@ well Feature2Image inverts relu3_1).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import tyro
 
 from npsynth import files as npfiles
 from npsynth import io as npio
-from npsynth import masks, metrics, resize, viz
-from npsynth.evaluation import report
+from npsynth import metrics, viz
 from npsynth.evaluation.cli_errors import InputError, as_input_error
-from npsynth.evaluation.grids import comparison_grid
-from npsynth.evaluation.runner import DEFAULT_HOLE
+from npsynth.harness import checks, report
+from npsynth.harness.grids import comparison_grid
+from npsynth.harness.runner import DEFAULT_HOLE, read_pairs
 
 SIZE = 128
 COLUMNS = ("l1_hole", "psnr_hole", "ssim_hole")
@@ -100,50 +102,6 @@ def fast_path_fillers(
     return chosen, described
 
 
-def load_pairs(
-    paths: Sequence[Path],
-    *,
-    names: Sequence[str] | None = None,
-    mask_paths: Sequence[Path] | None = None,
-    hole: str | None = None,
-    seed: int = 0,
-    first_index: int = 0,
-) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, truth [S, S, 3], mask [S, S, 1]) for every photo at `SIZE` px, each photo and
-    mask decoded and each pair checked (`npsynth.masks.check_mask`) before any is filled.
-
-    Args:
-      paths: the photos; names: theirs (default the file names); photo i (counted from
-        `first_index`) gets mask i modulo their count when `mask_paths` are given, else a
-        generated `hole` (default DEFAULT_HOLE).
-
-    Raises:
-      InputError: an unreadable photo or mask, or a hole that is empty or covers the whole
-        photo at SIZE px; the message names the photo and the mask.
-    """
-    names = list(names) if names is not None else [Path(path).name for path in paths]
-    rng = np.random.default_rng(seed)
-    pairs, read = [], {}
-    for index, (name, path) in enumerate(zip(names, paths), start=first_index):
-        with as_input_error():  # npsynth.io's messages name the file
-            truth = resize.resize_image(npio.load_image(path), (SIZE, SIZE))
-        if mask_paths:
-            mask_path = mask_paths[index % len(mask_paths)]
-            with as_input_error():  # each mask file read once, fitted to each photo
-                if mask_path not in read:
-                    read[mask_path] = npio.load_mask(mask_path)
-                mask = npio.fit_mask(read[mask_path], (SIZE, SIZE), path=mask_path)
-            which = f"the mask {str(mask_path)!r}"
-        else:
-            which = f"the generated hole {hole or DEFAULT_HOLE!r}"
-            with as_input_error(f"{which} for photo {name!r}"):
-                mask = masks.make_mask(hole or DEFAULT_HOLE, SIZE, SIZE, rng=rng)
-        with as_input_error(f"{which} for photo {name!r} at {SIZE} px"):
-            masks.check_mask(mask, truth.shape)
-        pairs.append((name, truth, mask))
-    return pairs
-
-
 def score(
     paths: Sequence[Path],
     fns: Mapping[str, ContentFiller],
@@ -170,12 +128,14 @@ def score(
 
     Raises:
       InputError (a ValueError): a photo or mask that is unreadable or leaves no hole or no
-        known pixel at SIZE px (found before any filler runs, `load_pairs`), or a filler
+        known pixel at SIZE px (found before any filler runs, `runner.read_pairs`), or a filler
         that cannot fill the hole; the message names the photo.
     """
-    pairs = load_pairs(
-        paths, names=names, mask_paths=mask_paths, hole=hole, seed=seed, first_index=first_index
-    )
+    names = list(names) if names is not None else [Path(path).name for path in paths]
+    pairs = read_pairs(
+        list(zip(names, paths)), mask_paths, hole=hole, seed=seed, shape=lambda _: (SIZE, SIZE),
+        first_index=first_index, at=f" at {SIZE} px",
+    )  # fmt: skip
     rows, grid = [], []
     for name, truth, mask in pairs:
         known = np.where(mask > 0, 0.0, truth).astype(np.float32)
@@ -256,3 +216,84 @@ def write_results(out: Path, rows: Sequence[Mapping], grid: np.ndarray, text: st
     report.write_csv(out / "metrics.csv", rows, columns=list(rows[0]))
     npio.save_image(out / "grid.png", grid)
     npfiles.atomic_write(out / "report.md", text)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContentRun:
+    """Content networks scored against the harmonic fill (`python -m eval.content`)."""
+
+    # Folder of photos.
+    images: Path
+    # A content network (.npz or training workdir) to score, as NAME=PATH; repeatable.
+    net: tyro.conf.UseAppendAction[tuple[str, ...]] = ()
+    # Also score the fast path (translate) and its two upper bounds.
+    fast_path: bool = False
+    # Feature2Image for --fast-path (default: the shipped one).
+    feature2image: str | None = None
+    # With --fast-path, also score translate with this Image2Feature.
+    image2feature: str | None = None
+    # Generated hole: center[:FRACTION] (default center:0.5), boxes or strokes.
+    hole: str | None = None
+    # Folder (or quoted glob pattern) of hole masks, paired with the photos in sorted order,
+    # or one mask file for every photo.
+    masks: Path | None = None
+    # Leave out the first N photos.
+    skip: int = 0
+    # Use only N photos (after --skip).
+    limit: int | None = None
+    # Seed of random holes.
+    seed: int = 0
+    # Photos shown in grid.png.
+    grid_rows: int = 6
+    # Output folder.
+    out: Path
+
+    def __post_init__(self):
+        checks.check_not_both(masks=self.masks, hole=self.hole)
+        checks.check_hole_kind(self.hole)
+        checks.check_at_least(0, skip=self.skip, seed=self.seed)
+        checks.check_at_least(1, limit=self.limit, grid_rows=self.grid_rows)
+        for spec in self.net:
+            if "=" not in spec:
+                raise ValueError(f"--net: takes NAME=PATH, got {spec!r}")
+        if (self.feature2image or self.image2feature) and not self.fast_path:
+            raise ValueError("--feature2image and --image2feature go with --fast-path")
+
+
+def run_content(run: ContentRun, *, command: str) -> str:
+    """Load the networks, check the photos, masks and --out, score, write report.md,
+    metrics.csv and grid.png in `run.out`; returns the report.
+
+    Raises:
+      InputError: a bad network, photo, mask or --out, or none of the photos left.
+    """
+    with as_input_error():
+        methods, described = fillers(run.net)
+        if run.fast_path:
+            more, more_described = fast_path_fillers(run.feature2image, run.image2feature)
+            methods, described = {**methods, **more}, described + more_described
+    writes = [run.out / name for name in OUTPUT_FILES]
+    found = checks.list_photos(run.images, skip=writes)
+    mask_paths = checks.list_masks(run.masks, skip=writes) if run.masks else None
+    chosen = found[run.skip :][: run.limit]
+    if not chosen:
+        raise InputError(f"no photos to score: {len(found)} in {run.images}, --skip {run.skip}")
+    names, paths = [name for name, _ in chosen], [path for _, path in chosen]
+    checks.check_output_folder(run.out, writes)
+    inputs = {path: "the photo" for path in paths} | {m: "the mask" for m in mask_paths or ()}
+    checks.check_not_inputs(writes, inputs, given=run.out)
+    rows, grid = score(
+        paths, methods, names=names, mask_paths=mask_paths, hole=run.hole, seed=run.seed,
+        first_index=run.skip, grid_rows=run.grid_rows,
+    )  # fmt: skip
+    holes = (
+        f"masks from {run.masks} (paired in sorted order, resized to {SIZE}x{SIZE})"
+        if run.masks
+        else run.hole or DEFAULT_HOLE
+    )
+    text = render_report(
+        rows, list(methods), paths=paths, images=run.images, holes=holes, described=described,
+        oracles=run.fast_path, command=command,
+    )  # fmt: skip
+    write_results(run.out, rows, grid, text)
+    return text

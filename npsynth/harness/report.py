@@ -36,7 +36,7 @@ METRIC_NAMES = (
     "ssim_all",
     *TEXTURE_NAMES,
 )
-# metrics.csv of `npsynth.evaluation.runner`: scale_seconds is "32x32:1.20 64x64:3.40" for
+# metrics.csv of `npsynth.harness.runner`: scale_seconds is "32x32:1.20 64x64:3.40" for
 # npsynth's methods (height x width: seconds at each scale) and "" for the baselines.
 CSV_COLUMNS = ("image", "method", *METRIC_NAMES, "seconds", "scale_seconds")
 # Formats of the means table's columns (METRIC_NAMES, then seconds per photo).
@@ -74,24 +74,38 @@ def write_csv(path, rows: Sequence[Mapping], columns: Sequence[str] | None = Non
     atomic_write(path, buffer.getvalue())
 
 
-def read_csv(path) -> list[dict]:
-    """The rows of a metrics.csv written with `CSV_COLUMNS`, metrics and seconds as floats.
+def read_csv(
+    path,
+    *,
+    columns: Sequence[str] | None = None,
+    numbers: Sequence[str] | None = None,
+    empty_is_nan: Sequence[str] = TEXTURE_NAMES,
+    what: str = "the run's metrics",
+) -> list[dict]:
+    """The rows of a CSV file written by `write_csv`, the `numbers` columns as floats.
 
-    A `TEXTURE_NAMES` column that is missing (a file from before it existed) or empty is
-    NaN.
+    Defaults: a metrics.csv written with `CSV_COLUMNS`, metrics and seconds as floats, a
+    `TEXTURE_NAMES` column that is missing (a file from before it existed) or empty NaN.
+
+    Args:
+      columns: the columns the file must have (default `CSV_COLUMNS` less "scale_seconds").
+      numbers: the columns read as floats (default the metrics and seconds).
+      empty_is_nan: number columns that may be missing or empty (NaN).
+      what: the file, in words, for a message about a file that is not regular.
 
     Raises:
       ValueError: another column is missing, a row has fewer or more fields than the header
-        (cut short, or edited), or a measure is not a number; the message names the file
+        (cut short, or edited), or a number is not a number; the message names the file
         and the line. `npsynth.files.NotRegularFile`: the file is not a regular file (a FIFO
         is never read).
     """
-    text = read_regular(path, "the run's metrics")
+    numbers = (*METRIC_NAMES, "seconds") if numbers is None else tuple(numbers)
+    columns = ("image", "method", *METRIC_NAMES, "seconds") if columns is None else columns
+    text = read_regular(path, what)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     numbered = [(reader.line_num, row) for row in reader]
     header = reader.fieldnames or []
-    needed = [k for k in ("image", "method", *METRIC_NAMES, "seconds") if k not in TEXTURE_NAMES]
-    lacking = [k for k in needed if k not in header]
+    lacking = [k for k in columns if k not in empty_is_nan and k not in header]
     if lacking:
         raise ValueError(f"{path} lacks the column{'s' * (len(lacking) > 1)} {', '.join(lacking)}")
     for line, row in numbered:
@@ -101,8 +115,8 @@ def read_csv(path) -> list[dict]:
                 f"{path}, line {line}: {fields} fields where the header has {len(header)} "
                 "(a row cut short or edited)"
             )
-        for key in (*METRIC_NAMES, "seconds"):
-            if key in TEXTURE_NAMES and not row.get(key):
+        for key in numbers:
+            if key in empty_is_nan and not row.get(key):
                 row[key] = math.nan
                 continue
             try:

@@ -31,7 +31,7 @@ from npsynth import io as npio
 from npsynth.evaluation.cli_errors import InputError, as_input_error
 
 RUN_FOLDER = "evaluation run folder"  # the kind in a run folder's marker
-# Keys of every settings.json a folder run writes (`npsynth.evaluation.runner.run_settings`).
+# Keys of every settings.json a folder run writes (`npsynth.harness.runner.run_settings`).
 SETTINGS_KEYS = ("images", "masks", "hole", "seed", "methods", "baselines", "config")
 
 
@@ -337,3 +337,48 @@ def check_run_folder(out, files: Iterable = (), *, flag: str = "--out") -> None:
             f"{flag} {str(out)!r} already holds {', '.join(there)}, not written by npsynth "
             f"(no {folders.MARKER} marker there); choose a new or empty {flag}, or move them"
         )
+
+
+# Checks of a command's settings (run in its dataclass's `__post_init__`): each message names
+# the flag ("--limit: must be at least 1, got -1"), as the command line reports it.
+
+
+def check_at_least(low: int, **values) -> None:
+    """Refuse a value below `low` (None: not set); `values` are by field name.
+
+    Raises:
+      ValueError: "--name: must be at least LOW, got 'VALUE'" for the first one below (the
+        words of the argparse types in `npsynth.evaluation.cli_errors`).
+    """
+    for name, value in values.items():
+        for item in value if isinstance(value, tuple) else (value,):
+            if item is not None and item < low:
+                words = "must be 0 or more" if low == 0 else f"must be at least {low}"
+                got = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+                raise ValueError(f"{flag_name(name)}: {words}, got {got!r}")
+
+
+def check_hole_kind(hole: str | None, *, name: str = "hole") -> None:
+    """Refuse a generated hole kind that `npsynth.masks.make_mask` does not make (tried once
+    on a small image); None: not set."""
+    from npsynth import masks
+
+    if hole is None:
+        return
+    try:
+        masks.make_mask(hole, 64, 64, rng=0)
+    except ValueError as error:
+        raise ValueError(f"{flag_name(name)}: {' '.join(str(error).split())}") from None
+
+
+def check_not_both(**values) -> None:
+    """Refuse two settings given together that exclude each other (None or False: not set)."""
+    given = [name for name, value in values.items() if value not in (None, False)]
+    if len(given) > 1:
+        first, second = map(flag_name, given[:2])
+        raise ValueError(f"{second}: not allowed with argument {first}")
+
+
+def flag_name(field: str) -> str:
+    """The command-line flag of a settings field: "grid_rows" -> "--grid-rows"."""
+    return "--" + field.replace("_", "-")

@@ -10,8 +10,8 @@ import numpy as np
 from npsynth import io as npio
 from npsynth import masks, metrics, resize, viz
 from npsynth.config.inpaint import PyramidConfig
-from npsynth.evaluation import checks
-from npsynth.evaluation.grids import comparison_grid
+from npsynth.harness import checks
+from npsynth.harness.grids import comparison_grid
 
 DEMO_OUT = Path("out/demo")
 # The default demo removes objects, as in the paper's figures: the two lightning masts beside

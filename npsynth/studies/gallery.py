@@ -21,14 +21,11 @@ it. The gap of the photo itself (the object) is given for scale.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import functools
-import io
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +36,10 @@ from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import masks, metrics, viz
 from npsynth.config.inpaint import PyramidConfig
-from npsynth.evaluation import baselines as baseline_fns
-from npsynth.evaluation import checks, report
 from npsynth.evaluation.cli_errors import InputError, as_input_error
-from npsynth.evaluation.filling import run_one
+from npsynth.harness import checks, filling, report
+from npsynth.harness.filling import Filler, run_one
+from npsynth.harness.runs import RunFolder
 
 DILATE = 3  # pixels the polygons grow by, unless a cases file or case says otherwise
 RING_WIDTH = metrics.RING_WIDTH  # pixels of known ring that the colour gap compares with
@@ -52,8 +49,6 @@ CSV_FILE = "gallery.csv"
 # the photo itself (the object) over the same hole.
 CSV_COLUMNS = ("case", "photo", "method", "colour_gap", "seconds", "photo_gap", "hole_percent")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-
-Filler = Callable[[np.ndarray, np.ndarray], object]  # (blanked image, mask) -> filled
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -165,9 +160,7 @@ def load_case(case: Case, shared) -> tuple[np.ndarray, np.ndarray]:
 def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> dict[str, Filler]:
     """Method or baseline name -> fn(image with hole blanked, mask) -> filled image."""
     from npsynth import hub
-    from npsynth.api import inpaint
 
-    chosen: dict[str, Filler] = {}
     for method, config in configs.items():
         if (
             method == "translate"
@@ -177,11 +170,7 @@ def fillers(configs: Mapping[str, PyramidConfig], baselines: Sequence[str]) -> d
                 f"{method} needs a Feature2Image network: set $NPSYNTH_FEATURE2IMAGE or "
                 "install npsynth with its shipped networks"
             )
-        chosen[method] = functools.partial(inpaint, config=config)
-    for name in baselines:
-        with as_input_error():
-            chosen[name] = baseline_fns.get_baseline(name)
-    return chosen
+    return filling.fillers(configs, baselines)
 
 
 def gallery_settings(cases, configs: Mapping[str, PyramidConfig], baselines) -> dict:
@@ -196,6 +185,15 @@ def gallery_settings(cases, configs: Mapping[str, PyramidConfig], baselines) -> 
     }
 
 
+def run_folder(out: Path) -> RunFolder:
+    """The gallery's results in `out`: settings.json and gallery.csv."""
+    return RunFolder(
+        path=Path(out), settings_file=SETTINGS_FILE, rows_file=CSV_FILE, columns=CSV_COLUMNS,
+        numbers=("colour_gap", "seconds", "photo_gap", "hole_percent"), empty_is_nan=(),
+        rows_name="the run's rows",
+    )  # fmt: skip
+
+
 def kept_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
     """The rows of out/gallery.csv to keep: with `resume`, those of the cases unchanged.
 
@@ -203,25 +201,11 @@ def kept_rows(out: Path, settings: dict, resume: bool) -> list[dict]:
       InputError: resuming where the settings other than the cases differ, were never
         saved, or the saved files cannot be read.
     """
-    saved_path, csv_path = out / SETTINGS_FILE, out / CSV_FILE
-    if not resume or not csv_path.exists():
-        return []
-    if not saved_path.exists():
-        raise InputError(f"cannot --resume in {out}: it has {CSV_FILE} but no {SETTINGS_FILE}")
-    with as_input_error(f"cannot --resume in {out}"):
-        saved = npfiles.read_regular(saved_path, "the run's settings")
-        saved = report.with_new_config_fields(json.loads(saved))
-        text = npfiles.read_regular(csv_path, "the run's rows")
-        rows = list(csv.DictReader(io.StringIO(text, newline="")))
-        for row in rows:
-            for key in ("colour_gap", "seconds", "photo_gap", "hole_percent"):
-                row[key] = float(row[key])
-    changed = sorted(k for k in settings if k != "cases" and settings[k] != saved.get(k))
-    if changed:
-        raise InputError(
-            f"cannot --resume in {out}: its results were made with other settings "
-            f"({', '.join(changed)} differ); use a new --out or drop --resume"
-        )
+
+    def changed(new: dict, old: dict) -> list[str]:  # cases may change: they are run again
+        return sorted(k for k in new if k != "cases" and new[k] != old.get(k))
+
+    saved, rows = run_folder(out).resumed_rows(settings, resume, differences=changed)
     same = {n for n, c in settings["cases"].items() if saved.get("cases", {}).get(n) == c}
     return [row for row in rows if row["case"] in same]
 
@@ -255,7 +239,7 @@ def run_gallery(
       shared: the shared data folder the cases' photos lie below.
       out: the output folder.
       configs: npsynth method -> its config, in grid order; then `baselines` (names of
-        `npsynth.evaluation.baselines.BASELINES`).
+        `npsynth.harness.baselines.BASELINES`).
       header: report lines (the command, ...) after the title.
 
     Returns:
@@ -279,7 +263,7 @@ def run_gallery(
     }
     rows = [r for r in rows if r["case"] in done]
     out.mkdir(parents=True, exist_ok=True)
-    npfiles.atomic_write(out / SETTINGS_FILE, json.dumps(settings, indent=2) + "\n")
+    run_folder(out).write_settings(settings)
     lines = [*header, f"- machine: {report.machine()}", report.config_line(configs)]
     for case in cases:
         if case.name in done:

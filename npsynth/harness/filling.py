@@ -1,19 +1,43 @@
 """Running methods on photos: one photo at a time, or groups of photos at once.
 
-`run_group` gives every method the photos with their holes blanked and times it; `groups`
+`fillers` names what fills a photo (npsynth's methods, each with its config, and the
+classical baselines); `run_group` gives every method the photos with their holes blanked and times it; `groups`
 cuts a folder's photos into the runs one `npsynth.inpaint_batch` call can take.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from npsynth.config.inpaint import PyramidConfig
+from npsynth.evaluation.cli_errors import as_input_error
+from npsynth.harness import baselines as baseline_fns
 
 Filler = Callable[[np.ndarray, np.ndarray], object]  # (blanked image, mask) -> filled
+
+
+def fillers(
+    configs: Mapping[str, PyramidConfig], baselines: Sequence[str] = ()
+) -> dict[str, Filler]:
+    """Method or baseline name -> fn(image with hole blanked, mask) -> filled image: each
+    npsynth method `npsynth.inpaint` with its config, in order, then the `baselines`.
+
+    Raises:
+      InputError: an unknown baseline, or one whose optional package is missing.
+    """
+    from npsynth.api import inpaint
+
+    chosen: dict[str, Filler] = {
+        method: functools.partial(inpaint, config=config) for method, config in configs.items()
+    }
+    for name in baselines:
+        with as_input_error():
+            chosen[name] = baseline_fns.get_baseline(name)
+    return chosen
 
 
 def run_one(
