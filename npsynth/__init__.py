@@ -7,7 +7,8 @@ image translation (Song, Yang, Lin et al., arXiv 1711.08590).
     import npsynth
     result = npsynth.inpaint(image, mask)              # [H, W, 3] in [0, 1], mask 1 = hole
     fast = npsynth.inpaint(image, mask, preset="fast")     # or "paper", "translate", ...
-    loss = npsynth.joint_loss(x, reference, mask, vgg=npsynth.load_vgg19(), alpha=2e-6, beta=0.1)
+    features = npsynth.load_vgg19()(x, ("relu3_1", "relu4_1"))   # the caller runs VGG-19
+    loss = npsynth.joint_loss(x, reference, mask, features=features, alpha=1e-7, beta=0.1)
 """
 
 from npsynth.api import inpaint, inpaint_batch
@@ -25,6 +26,7 @@ from npsynth.config import (
     TextureOptions,
     TranslateConfig,
 )
+from npsynth.conventions import downsample_mask
 from npsynth.export import (
     load_content_net,
     load_feature2image,
@@ -39,7 +41,6 @@ from npsynth.losses import (
     feature_content_loss,
     joint_loss,
     joint_loss_terms,
-    make_joint_loss,
     nearest_neighbours_for,
     texture_loss,
     tv_loss,
@@ -49,9 +50,10 @@ from npsynth.models.content_net import ContentNet
 from npsynth.models.content_net import predict as predict_content
 from npsynth.models.translation import FeatureToImage, ImageToFeature
 from npsynth.models.vgg import VGG19
-from npsynth.patches import downsample_mask, nearest_neighbours, patch_swap, swap_hole_features
+from npsynth.patches import nearest_neighbours, patch_swap, swap_hole_features
 from npsynth.presets import PRESETS
 from npsynth.pyramid import InpaintResult, ScaleResult
+from npsynth.texture import make_joint_loss
 from npsynth.weights import WeightsError
 from npsynth.window import texture_window, windowed_vgg
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import compile_cache, hub, masks, presets, pyramid
+from npsynth import compile_cache, hub, masks, presets, pyramid, reference
 from npsynth.config.inpaint import PyramidConfig, with_settings
 from npsynth.methods import METHODS
 from npsynth.models.vgg import VGG19
@@ -96,9 +96,15 @@ def _run(images, masks, config: PyramidConfig, vgg, progress) -> list[pyramid.In
     compile_cache.enable()
     vgg = vgg if vgg is not None else hub.default_vgg()
     step = method.make_step(config, vgg)
+    first = reference.first_reference(config)  # the first level's guide (`npsynth.reference`)
     if len(images) == 1:
-        return [pyramid.run(images[0], masks[0], config=config, step=step, progress=progress)]
-    return pyramid.run_batch(images, masks, config=config, step=step, progress=progress)
+        return [
+            pyramid.run(images[0], masks[0], config=config, step=step, first_reference=first,
+                        progress=progress)
+        ]  # fmt: skip
+    return pyramid.run_batch(
+        images, masks, config=config, step=step, first_reference=first, progress=progress
+    )
 
 
 def check_inputs(image, mask) -> tuple[np.ndarray, np.ndarray]:

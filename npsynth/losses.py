@@ -11,8 +11,11 @@
 Each term is summed per image and averaged over the batch; `E_t` is first divided, per image
 and layer, by that image's number of query patches (0 when it has none).
 
-Arrays are NHWC float32: images `[N, H, W, 3]` RGB in [0, 1], mask `[N, H, W, 1]` (1 = hole).
-Nothing here is jitted; jit at the call site (`make_joint_loss` gives a pure f(x) -> scalar).
+Pure maths: the functions take arrays (images, masks and the VGG-19 feature maps the caller
+computed), never a network, and do no I/O; `npsynth.texture` runs VGG-19 and calls them.
+Arrays are NHWC float32: images `[N, H, W, 3]` RGB in [0, 1], mask `[N, H, W, 1]` (1 = hole),
+features `{layer: [N, H // f, W // f, C]}` (`npsynth.conventions`). Nothing here is jitted;
+jit at the call site.
 """
 
 from __future__ import annotations
@@ -26,14 +29,9 @@ from jax import lax
 
 from npsynth import patches
 from npsynth.config.checks import check_content_layer
-from npsynth.masks import check_mask
-from npsynth.models.vgg import STRIDES, check_images
+from npsynth.conventions import STRIDES, check_images, check_mask, feature_holes
 
 DEFAULT_LAYERS = ("relu3_1", "relu4_1")
-
-
-def _is_concrete(a) -> bool:
-    return not isinstance(a, jax.core.Tracer)
 
 
 def _check_pair(x, reference) -> None:
@@ -126,7 +124,7 @@ def texture_loss(
 
     Args:
       features: `[N, h, w, C]` feature map of the image (e.g. VGG-19 relu3_1).
-      hole: `[N, h, w, 1]` hole at feature resolution (`npsynth.patches.downsample_mask`).
+      hole: `[N, h, w, 1]` hole at feature resolution (`npsynth.conventions.downsample_mask`).
       patch_size: window side s.
       nn: optional int `[N, h-s+1, w-s+1]` matches to use instead of searching the current
         features (e.g. kept fixed for a whole scale).
@@ -170,19 +168,6 @@ def texture_loss(
     return jnp.mean(jnp.where(count > 0, per_image, 0.0))
 
 
-def _holes(mask, layers: Sequence[str]) -> dict[str, jax.Array]:
-    """Hole of every layer; NumPy when `mask` is concrete so the search box stays static."""
-    holes = {}
-    for layer in layers:
-        if layer not in STRIDES:
-            raise ValueError(f"unknown VGG-19 layer {layer!r}; choose from {tuple(STRIDES)}")
-        if _is_concrete(mask):
-            holes[layer] = patches.downsample_mask_np(np.asarray(mask), STRIDES[layer])
-        else:
-            holes[layer] = patches.downsample_mask(mask, STRIDES[layer])
-    return holes
-
-
 def check_layers(layers) -> tuple[str, ...]:
     """`layers` as a non-empty tuple of layer names (one name alone is accepted)."""
     if isinstance(layers, str):
@@ -197,9 +182,8 @@ def _check_sources(holes: Mapping[str, jax.Array], layers, patch_size: int, imag
     """With a concrete mask, every image with a hole must keep a source window at every layer."""
     for layer in layers:
         hole = holes[layer]
-        if not _is_concrete(hole):
+        if not isinstance(hole, np.ndarray):  # traced: its values are not known yet
             continue
-        hole = np.asarray(hole)
         if hole.shape[1] < patch_size or hole.shape[2] < patch_size:
             raise ValueError(
                 f"{layer} of a {image_shape[1]}x{image_shape[2]} image is a "
@@ -230,22 +214,24 @@ def _check_nn(nn, layers) -> None:
         raise ValueError(f"nn lacks layers {missing}; compute it with nearest_neighbours_for")
 
 
-def reference_features(reference: jax.Array, *, vgg, content_layer: str) -> jax.Array:
-    """The content reference's features at `content_layer`, the target of
-    `feature_content_loss`: `[N, h, w, C]`, computed once per scale and passed to `joint_loss`
-    as `content_features` (no gradient flows into them)."""
-    check_content_layer(content_layer)
-    return lax.stop_gradient(vgg(lax.stop_gradient(reference), (content_layer,))[content_layer])
+def _check_features(features, layers, content_layer) -> None:
+    if not isinstance(features, Mapping):
+        raise TypeError(
+            "features must be a dict layer name -> [N, h, w, C] map of x, e.g. vgg(x, layers) "
+            "(npsynth.texture runs VGG-19 for you)"
+        )
+    missing = [layer for layer in (*layers, content_layer) if layer and layer not in features]
+    if missing:
+        raise ValueError(
+            f"features lack layers {missing}: pass the maps of every texture layer (and of "
+            "content_layer), e.g. vgg(x, npsynth.texture.feature_layers(layers, content_layer))"
+        )
 
 
 def _terms(
-    x, reference, mask, holes, *, vgg, alpha, beta, layers, patch_size, nn, chunk_size, stride,
-    content_layer=None, content_features=None,
+    x, reference, mask, holes, *, features, alpha, beta, layers, patch_size, nn, chunk_size,
+    stride, content_layer=None, content_features=None,
 ):  # fmt: skip
-    if content_layer is None:
-        features = vgg(x, layers)
-    else:  # one forward gives the texture layers and the content layer
-        features = vgg(x, tuple(dict.fromkeys((*layers, content_layer))))
     texture = jnp.zeros((), x.dtype)
     for layer in layers:
         texture = texture + texture_loss(
@@ -259,16 +245,16 @@ def _terms(
     if content_layer is None:
         content = content_loss(x, reference, mask)
     else:
-        if content_features is None:
-            content_features = reference_features(reference, vgg=vgg, content_layer=content_layer)
         content = feature_content_loss(features[content_layer], content_features)
     tv = tv_loss(x)
     total = content + alpha * texture + beta * tv
     return {"content": content, "texture": texture, "tv": tv, "total": total}
 
 
-def _check_inputs(x, reference, mask, layers, patch_size):
-    """Check the inputs (x may be None) and return the hole of every layer."""
+def check_inputs(x, reference, mask, layers, patch_size) -> dict:
+    """Check the inputs of the joint loss (x may be None) and return the hole of every layer
+    (`conventions.feature_holes`): a ValueError when a concrete mask leaves some image no
+    source patch at one of `layers`."""
     check_images(reference, "reference")
     if x is not None:
         check_images(x, "x")
@@ -276,7 +262,7 @@ def _check_inputs(x, reference, mask, layers, patch_size):
     check_mask(mask, reference.shape, batched=True, need_hole=False)
     if int(patch_size) != patch_size or patch_size < 1:
         raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
-    holes = _holes(mask, layers)
+    holes = feature_holes(mask, layers)
     _check_sources(holes, layers, patch_size, reference.shape)
     return holes
 
@@ -286,7 +272,7 @@ def joint_loss_terms(
     reference: jax.Array,
     mask: jax.Array,
     *,
-    vgg,
+    features: Mapping[str, jax.Array],
     alpha: float,
     beta: float,
     layers: Sequence[str] = DEFAULT_LAYERS,
@@ -307,15 +293,20 @@ def joint_loss_terms(
       `total` (`content + alpha*texture + beta*tv`).
     """
     layers = check_layers(layers)
-    check_content_layer(content_layer)
+    if check_content_layer(content_layer) is not None and content_features is None:
+        raise ValueError(
+            f"content_layer={content_layer!r} needs content_features, the reference's "
+            "features there (npsynth.texture.reference_features)"
+        )
+    _check_features(features, layers, content_layer)
     _check_nn(nn, layers)
-    holes = _check_inputs(x, reference, mask, layers, patch_size)
+    holes = check_inputs(x, reference, mask, layers, patch_size)
     return _terms(
         x,
         reference,
         mask,
         holes,
-        vgg=vgg,
+        features=features,
         alpha=alpha,
         beta=beta,
         layers=layers,
@@ -333,7 +324,7 @@ def joint_loss(
     reference: jax.Array,
     mask: jax.Array,
     *,
-    vgg,
+    features: Mapping[str, jax.Array],
     alpha: float,
     beta: float,
     layers: Sequence[str] = DEFAULT_LAYERS,
@@ -346,15 +337,18 @@ def joint_loss(
 ) -> jax.Array:
     """Joint loss `L = E_c + alpha * E_t + beta * TV` (Yang et al. 2017, Eq. 1).
 
-    Differentiable in `x` and jit-able. With a concrete `mask` (an argument of an eager call,
-    or closed over by the jitted function, as in `make_joint_loss`) the patch search only
-    scores the windows near the hole; a traced mask gives the same value by a slower search.
+    Differentiable in `x` (through `features`, when the caller computes them from `x`
+    inside the differentiated function) and jit-able. With a concrete `mask` (an argument
+    of an eager call, or closed over by the jitted function) the patch search only scores
+    the windows near the hole; a traced mask gives the same value by a slower search.
 
     Args:
       x: `[N, H, W, 3]` float32 image being optimised, RGB in [0, 1].
       reference: `[N, H, W, 3]` content reference (Eq. 2), e.g. the content network's output.
       mask: `[N, H, W, 1]`, 1 = hole, 0 = known.
-      vgg: `npsynth.models.vgg.VGG19` texture network (ImageNet weights: `load_vgg19()`).
+      features: dict layer -> `[N, H // f, W // f, C]` VGG-19 maps of `x` (f =
+        `conventions.STRIDES[layer]`) at every one of `layers`, and at `content_layer` when
+        set: `vgg(x, texture.feature_layers(layers, content_layer))`.
       alpha: weight of the texture term E_t (Eq. 3).
       beta: weight of the TV term.
       layers: VGG-19 layers of the texture term.
@@ -364,10 +358,9 @@ def joint_loss(
       chunk_size, stride: options of `npsynth.patches.nearest_neighbours`.
       content_layer: None (the paper, Eq. 2): E_c on the hole's pixels (`content_loss`); a
         VGG-19 layer (e.g. "relu4_2", the authors' released code): E_c is
-        `feature_content_loss` of that layer's features of `x` and of `reference`, the layer
-        computed by the same VGG-19 call as the texture layers.
+        `feature_content_loss` of `features[content_layer]` and `content_features`.
       content_features: with `content_layer`, the reference's features there
-        (`reference_features`), to compute them once rather than at every evaluation.
+        (`npsynth.texture.reference_features`; no gradient flows into them).
 
     Returns:
       Scalar L; each term summed per image (the feature E_c: a mean per image), then
@@ -381,7 +374,7 @@ def joint_loss(
         x,
         reference,
         mask,
-        vgg=vgg,
+        features=features,
         alpha=alpha,
         beta=beta,
         layers=layers,
@@ -394,92 +387,35 @@ def joint_loss(
     )["total"]
 
 
-def make_joint_loss(
-    reference: jax.Array,
-    mask: jax.Array,
-    *,
-    vgg,
-    alpha: float,
-    beta: float,
-    layers: Sequence[str] = DEFAULT_LAYERS,
-    patch_size: int = 3,
-    nn: Mapping[str, jax.Array] | None = None,
-    chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
-    stride: int = 1,
-    content_layer: str | None = None,
-    terms: bool = False,
-):
-    """A pure `f(x) -> L` (Yang et al. 2017, Eq. 1) closing over the targets, for a solver.
-
-    Checks `reference` and `mask` once, here, and with `content_layer` computes the
-    reference's features there once. Because the mask is closed over (concrete), a jitted
-    `f` searches only near the hole. Jit `f` once per scale.
-
-    Args:
-      reference, mask, vgg, alpha, beta, layers, patch_size, nn, chunk_size, stride,
-        content_layer: as `joint_loss`; `nn` fixed for every evaluation, or None to search
-        at each one.
-      terms: return the dict of `joint_loss_terms` instead of the scalar.
-
-    Returns:
-      `f(x)`, x `[N, H, W, 3]` float32 like `reference`.
-    """
-    layers = check_layers(layers)
-    _check_nn(nn, layers)
-    holes = _check_inputs(None, reference, mask, layers, patch_size)
-    content_features = None
-    if check_content_layer(content_layer) is not None:
-        content_features = reference_features(reference, vgg=vgg, content_layer=content_layer)
-
-    def loss(x):
-        check_images(x, "x")
-        _check_pair(x, reference)
-        out = _terms(
-            x,
-            reference,
-            mask,
-            holes,
-            vgg=vgg,
-            alpha=alpha,
-            beta=beta,
-            layers=layers,
-            patch_size=patch_size,
-            nn=nn,
-            chunk_size=chunk_size,
-            stride=stride,
-            content_layer=content_layer,
-            content_features=content_features,
-        )
-        return out if terms else out["total"]
-
-    return loss
-
-
 def nearest_neighbours_for(
-    x: jax.Array,
+    features: Mapping[str, jax.Array],
     mask: jax.Array,
     *,
-    vgg,
     layers: Sequence[str] = DEFAULT_LAYERS,
     patch_size: int = 3,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     stride: int = 1,
 ) -> dict[str, jax.Array]:
-    """Matches `nn(i)` of Eq. 3 for the current image, per layer, to keep fixed for a scale.
+    """Matches `nn(i)` of Eq. 3 for an image's feature maps, per layer, to keep fixed for a
+    scale (Yang et al. 2017, Eq. 3: the source patch most similar to each query patch).
 
     Args:
-      x: `[N, H, W, 3]` float32 image, RGB in [0, 1].
+      features: dict layer -> `[N, H // f, W // f, C]` VGG-19 maps of the image (as
+        `joint_loss` takes them); no gradient flows through the search.
       mask: `[N, H, W, 1]`, 1 = hole.
-      vgg, layers, patch_size, chunk_size, stride: as `joint_loss`.
+      layers, patch_size, chunk_size, stride: as `joint_loss`.
 
     Returns:
       dict layer -> int32 `[N, h-s+1, w-s+1]` (see `npsynth.patches.nearest_neighbours`), to
-      pass as `nn=` to `joint_loss` or `make_joint_loss`.
+      pass as `nn=` to `joint_loss`.
     """
     layers = check_layers(layers)
-    check_images(x, "x")
-    holes = _check_inputs(None, x, mask, layers, patch_size)
-    features = vgg(lax.stop_gradient(x), layers)
+    _check_features(features, layers, None)
+    if int(patch_size) != patch_size or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    check_mask(mask, tuple(mask.shape[:3]) + (3,), batched=True, need_hole=False)
+    holes = feature_holes(mask, layers)
+    _check_sources(holes, layers, patch_size, mask.shape)
     return {
         layer: patches.nearest_neighbours(
             features[layer],
@@ -511,11 +447,7 @@ def usable_layers(hole, layers: Sequence[str], patch_size: int) -> tuple[str, ..
     """The layers of `layers` at which `hole` ([H, W, 1] or [N, H, W, 1], concrete, 1 = hole)
     leaves a source patch (`patches.has_source_patch`) for every image."""
     hole = np.asarray(hole)
-    batch = hole if hole.ndim == 4 else hole[None]
+    holes = feature_holes(hole if hole.ndim == 4 else hole[None], layers)
     return tuple(
-        layer
-        for layer in layers
-        if patches.has_source_patch(
-            patches.downsample_mask_np(batch, STRIDES[layer]), patch_size
-        ).all()
+        layer for layer in layers if patches.has_source_patch(holes[layer], patch_size).all()
     )

@@ -1,99 +1,22 @@
-"""Hole masks: the one mask check and the mask generators (NumPy + Pillow, no JAX).
+"""Hole masks: the mask generators (NumPy + Pillow, no JAX).
 
-Conventions used everywhere in npsynth (written down here once):
-
-- An image is float32 `[H, W, 3]` (batched: `[N, H, W, 3]`), RGB, values in [0, 1].
-- A mask is float32 `[H, W, 1]` (batched: `[N, H, W, 1]`) with values in {0, 1}:
-  **1 = hole** (pixels to synthesise), **0 = known** (pixels kept and used as texture source).
-- Sizes are given as `(height, width)`, in that order (Pillow's own calls take
-  `(width, height)`; this module converts).
-- Random masks take `rng`: an int seed or a `numpy.random.Generator`, so every mask can be
-  reproduced from the config.
+The image and mask conventions (float32 `[H, W, 1]` masks in {0, 1}, **1 = hole**, sizes as
+`(height, width)`) and the one mask check, `check_mask`, live in `npsynth.conventions`
+(imported here, so `npsynth.masks.check_mask` still names it). Pillow's own calls take
+`(width, height)`; this module converts. Random masks take `rng`: an int seed or a
+`numpy.random.Generator`, so every mask can be reproduced from the config.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from PIL import Image, ImageDraw
 
+from npsynth.conventions import check_mask  # noqa: F401 (the one mask check, named here too)
 from npsynth.resize import check_size
 
 # Kinds accepted by `make_mask` (and by the CLI flag `--hole`).
 MASK_KINDS = ("center", "center:FRACTION", "boxes", "strokes")
-
-
-def check_mask(
-    mask, image_shape: Sequence[int], *, batched: bool = False, need_hole: bool = True
-) -> None:
-    """Raise ValueError unless `mask` is a usable hole mask for an image of `image_shape`.
-
-    The one mask check of npsynth: `npsynth.inpaint`, the losses and the CLIs all use it.
-
-    Args:
-      mask: [H, W, 1] or [N, H, W, 1] (NumPy or JAX array), values in {0, 1}, 1 = hole.
-        Under `jax.jit` (a traced mask) only the shape is checked.
-      image_shape: shape of the image(s), [H, W, 3] or [N, H, W, 3] (or just (H, W)).
-      batched: require [N, H, W, 1] with the N of `image_shape` (the losses' convention).
-      need_hole: require every mask to have a hole pixel and a known pixel; the losses
-        accept masks without a hole (their texture term is then 0).
-    """
-    image_shape = tuple(int(n) for n in image_shape)
-    if batched:
-        expected = image_shape[:3] + (1,)
-        if len(image_shape) != 4 or tuple(mask.shape) != expected:
-            raise ValueError(
-                f"mask must have shape [N, H, W, 1] = {expected} to match images of "
-                f"shape {image_shape} (1 = hole, 0 = known); got {tuple(mask.shape)}. "
-                "Add the channel axis with mask[..., None]."
-            )
-    if len(mask.shape) not in (3, 4) or mask.shape[-1] != 1:
-        raise ValueError(
-            f"mask must have shape [H, W, 1] or [N, H, W, 1]; got {tuple(mask.shape)}. "
-            "Add the channel axis with mask[..., None]."
-        )
-    image_hw = image_shape[:2] if len(image_shape) == 2 else image_shape[-3:-1]
-    if tuple(mask.shape[-3:-1]) != image_hw:
-        if tuple(mask.shape[-3:-1]) == image_hw[::-1]:
-            fix = (
-                "they differ by a rotation: if the photo has an EXIF orientation, the mask was "
-                "drawn on its unrotated pixels; read it with "
-                "npsynth.io.load_mask_for(mask_path, photo_path), which turns it the same way."
-            )
-        else:
-            fix = "resize the mask with load_mask(path, size=(H, W)) or resize_mask."
-        raise ValueError(
-            f"mask size {mask.shape[-3]}x{mask.shape[-2]} (HxW) does not match the image size "
-            f"{image_hw[0]}x{image_hw[1]}; {fix}"
-        )
-    if len(mask.shape) == 4 and len(image_shape) == 4 and mask.shape[0] != image_shape[0]:
-        raise ValueError(
-            f"{mask.shape[0]} masks for {image_shape[0]} images; pass one mask per image."
-        )
-    if any(cls.__name__ == "Tracer" for cls in type(mask).__mro__):
-        return  # a traced JAX array (under jit): its values are not known yet
-    mask = np.asarray(mask)
-    if not np.all((mask == 0) | (mask == 1)):
-        bad = np.unique(mask[(mask != 0) & (mask != 1)])[:5]
-        raise ValueError(
-            f"mask values must be 0 (known) or 1 (hole); found e.g. {bad.tolist()}. "
-            "Binarise it, e.g. (mask > 0.5).astype(np.float32)."
-        )
-    if not need_hole:
-        return
-    per_image = mask.reshape(-1 if mask.ndim == 4 else 1, image_hw[0] * image_hw[1])
-    holes = per_image.sum(axis=1)
-    if np.any(holes == 0):
-        raise ValueError(
-            "mask has no hole pixels: nothing to inpaint. Mark the region to fill with 1 "
-            "(white in a mask file)."
-        )
-    if np.any(holes == per_image.shape[1]):
-        raise ValueError(
-            "mask covers the whole image: neural patch synthesis needs known pixels to copy "
-            "texture from. Leave part of the image unmasked (0, black in a mask file)."
-        )
 
 
 def _as_generator(rng) -> np.random.Generator:

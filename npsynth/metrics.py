@@ -252,8 +252,7 @@ def feature_distances(
       orthogonal features; NaN when no layer has a hole cell (a hole only in the trailing
       rows or columns that pooling drops).
     """
-    from npsynth.models.vgg import STRIDES
-    from npsynth.patches import downsample_mask_np
+    from npsynth.conventions import feature_holes
 
     checked = [_pair(output, truth, mask) for output in outputs]
     if not checked:
@@ -267,8 +266,7 @@ def feature_distances(
     )
     hole = hole[window]
     cells = {
-        layer: downsample_mask_np(hole[None, ..., None], STRIDES[layer])[0, ..., 0]
-        for layer in layers
+        layer: c[0, ..., 0] for layer, c in feature_holes(hole[None, ..., None], layers).items()
     }
     used = [layer for layer in layers if cells[layer].any()]
     if not used:

@@ -1,7 +1,8 @@
 """Neural patches of the texture term (Yang et al. 2017, Eq. 3): windows, hole, matching.
 
 Conventions (all NHWC):
-- `features` are `[N, h, w, C]`; `hole` is `[N, h, w, 1]` at feature resolution, 1 = hole.
+- `features` are `[N, h, w, C]`; `hole` is `[N, h, w, 1]` at feature resolution, 1 = hole
+  (`npsynth.conventions.downsample_mask`).
 - A window is the `s x s` block (s = `patch_size`) whose top-left cell is `(y, x)`, with
   `0 <= y < h - s + 1` and `0 <= x < w - s + 1` (its centre is `(y + s // 2, x + s // 2)`).
   Flattened, a window is the vector `features[n, y:y+s, x:x+s, :].reshape(-1)` (order dy, dx,
@@ -46,46 +47,6 @@ def window_shape(shape, patch_size: int) -> tuple[int, int]:
     return shape[1] - patch_size + 1, shape[2] - patch_size + 1
 
 
-def downsample_mask(mask: jax.Array, factor: int) -> jax.Array:
-    """The hole at the resolution of a feature map `factor` times smaller (Eq. 3's hole cells).
-
-    A cell is a hole when any pixel of its `factor x factor` block is: `hole[n, y, x] =
-    max(mask[n, f*y:f*(y+1), f*x:f*(x+1)])`. Trailing rows and columns that do not fill a
-    block are dropped, as VGG-19's pooling drops them.
-
-    Args:
-      mask: `[N, H, W, 1]`, 1 = hole, 0 = known.
-      factor: downsampling factor f (`npsynth.models.vgg.STRIDES[layer]`: 4 for relu3_x, 8 for
-        relu4_x).
-
-    Returns:
-      `[N, H // f, W // f, 1]`, same dtype as `mask`.
-    """
-    if mask.ndim != 4 or mask.shape[-1] != 1:
-        raise ValueError(
-            f"mask must have shape [N, H, W, 1] (1 = hole); got {tuple(mask.shape)}. "
-            "Add the channel axis with mask[..., None]."
-        )
-    if int(factor) != factor or factor < 1:
-        raise ValueError(f"factor must be a positive integer, got {factor!r}")
-    n, height, width, _ = mask.shape
-    h, w = height // factor, width // factor
-    if h == 0 or w == 0:
-        raise ValueError(
-            f"mask of {height}x{width} pixels is smaller than one {factor}x{factor} cell"
-        )
-    mask = jnp.asarray(mask)[:, : h * factor, : w * factor, :]
-    return mask.reshape(n, h, factor, w, factor, 1).max(axis=(2, 4))
-
-
-def downsample_mask_np(mask: np.ndarray, factor: int) -> np.ndarray:
-    """NumPy twin of `downsample_mask`, so a concrete mask stays concrete under `jax.jit`."""
-    n, height, width, _ = mask.shape
-    h, w = height // factor, width // factor
-    mask = mask[:, : h * factor, : w * factor, :]
-    return mask.reshape(n, h, factor, w, factor, 1).max(axis=(2, 4))
-
-
 def query_windows(hole: jax.Array, *, patch_size: int = 3) -> jax.Array:
     """Which windows are query patches (contain at least one hole cell): bool `[N, h', w']`."""
     cells = hole[..., 0] > 0
@@ -120,7 +81,7 @@ def check_hole(hole, features, patch_size: int) -> None:
         raise ValueError(
             f"hole must have shape [N, h, w, 1] = {(n, h, w, 1)} to match features of shape "
             f"{tuple(features.shape)}; got {tuple(hole.shape)}. Build it with "
-            "downsample_mask(mask, npsynth.models.vgg.STRIDES[layer])."
+            "npsynth.conventions.downsample_mask(mask, STRIDES[layer])."
         )
     if int(patch_size) != patch_size or patch_size < 1:
         raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
@@ -133,7 +94,7 @@ def check_hole(hole, features, patch_size: int) -> None:
     if values is not None and not np.all((values == 0) | (values == 1)):
         raise ValueError(
             "hole values must be 0 (known) or 1 (hole); build it from a 0/1 mask with "
-            "downsample_mask."
+            "npsynth.conventions.downsample_mask."
         )
 
 
@@ -248,7 +209,7 @@ def nearest_neighbours(
 
     Args:
       features: `[N, h, w, C]` float feature map (e.g. VGG-19 relu3_1).
-      hole: `[N, h, w, 1]` hole at feature resolution (`downsample_mask`), 1 = hole.
+      hole: `[N, h, w, 1]` hole at feature resolution (`conventions.downsample_mask`), 1 = hole.
       patch_size: window side s.
       chunk_size: candidate windows scored at once; bounds peak memory.
       stride: sample source windows on this grid (top-left corners with y and x multiples of
@@ -405,7 +366,7 @@ def swap_hole_features(
 
     Args:
       features: `[N, h, w, C]`, e.g. VGG-19 relu3_1 of the initial fill.
-      hole: `[N, h, w, 1]` at feature resolution (`downsample_mask`), 1 = hole.
+      hole: `[N, h, w, 1]` at feature resolution (`conventions.downsample_mask`), 1 = hole.
       patch_size, chunk_size: as in `nearest_neighbours`.
 
     Returns:

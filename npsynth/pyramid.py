@@ -1,8 +1,9 @@
 """The one coarse-to-fine driver shared by every method (Yang et al. 2017, Sec. 3.3, Algorithm 1).
 
 Photos larger than the last scale are worked on in a context window around the hole. The
-window is downsized to the first scale, where the content reference (`npsynth.reference`)
-is the guide; each later scale is guided by the previous result, upsampled. At every scale
+window is downsized to the first scale, where the caller's first reference (for
+`npsynth.inpaint`, `npsynth.reference`) is the guide; each later scale is guided by the
+previous result, upsampled. At every scale
 the known pixels are downsized without any hole pixel leaking into them, all arrays are
 padded to a multiple of `PAD_MULTIPLE`, and the method's per-level step fills the hole.
 The last result is pasted into the photo's hole; known pixels stay exactly as given.
@@ -19,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import reference, resize
+from npsynth import resize
 from npsynth.config.inpaint import MIN_LEVEL_SIZE, PyramidConfig
 
 # Levels whose longest side falls below MIN_LEVEL_SIZE (32, `npsynth.config.inpaint`) are
@@ -38,21 +39,27 @@ class Level:
     size: tuple[int, int]  # (height, width) before padding
     known: np.ndarray  # [h', w', 3] the known pixels at this scale (hole pixels: a guess)
     hole: np.ndarray  # [h', w', 1] 1 = hole; 0 in the padding
-    guide: np.ndarray  # [h', w', 3] content reference (first level) or upsampled previous
+    guide: np.ndarray  # [h', w', 3] the first reference (first level) or upsampled previous
     # result, known pixels from `known`: the initial value and E_c's reference (Eq. 2)
     # Called by long steps between chunks of work: report(iteration, iterations, loss,
     # evaluations, image), image the level's current result [h', w', 3] (or None).
     report: Callable[..., None] = lambda *args: None
-    # What made the first level's reference (`reference.content_source`): "network",
-    # "patchmatch", "harmonic" or "mean".
-    source: str = ""
-    # Levels of the whole pyramid: `count` unless `PyramidConfig.levels` stops earlier.
-    pyramid_count: int | None = None
+    # This level's scale in the schedule (`config.scales[scale]`), counted from its end: -1
+    # is the finest scale. A small photo skips the first scales, and `PyramidConfig.levels`
+    # may stop before the last. None (a level built by hand): the last `count` scales.
+    scale: int | None = None
+    # [h0, w0, 1] the photo's hole at its first level, the one its first reference was made
+    # for (unpadded); None: not given.
+    first_hole: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.scale is None:
+            object.__setattr__(self, "scale", self.index - self.count)
 
     @property
     def is_last_scale(self) -> bool:
-        """Whether this is the pyramid's finest level (not just the last one worked at)."""
-        return self.index == (self.pyramid_count or self.count) - 1
+        """Whether this is the schedule's finest scale (not just the last one worked at)."""
+        return self.scale == -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +73,9 @@ class LevelResult:
 
 
 LevelStep = Callable[[Level], LevelResult]
+# The caller's first reference: (known pixels [h, w, 3], hole [h, w, 1]) at the first level ->
+# (reference [h, w, 3], a word saying what made it, reported as `InpaintResult.source`).
+FirstReference = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, str]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +117,7 @@ class InpaintResult:
     reference: np.ndarray  # [h0, w0, 3] the content reference at the first scale
     region: tuple[int, int, int, int]  # (top, bottom, left, right) of the worked window
     seconds: float
-    source: str = ""  # what made the reference (`npsynth.reference.content_source`)
+    source: str = ""  # what made the reference, as the first reference said
 
 
 def run(
@@ -116,24 +126,31 @@ def run(
     *,
     config: PyramidConfig,
     step: LevelStep,
+    first_reference: FirstReference,
     progress: bool | Callable[[Progress], None] = False,
 ) -> InpaintResult:
     """Fill the hole of `image` coarse to fine at `config.scales` with `step` at each level.
 
     Args:
       image: [H, W, 3] float32 in [0, 1]; mask: [H, W, 1], 1 = hole (checked by the caller).
-      config: the pyramid's settings (scales, context window, content reference).
+      config: the pyramid's settings (scales, context window, paste).
       step: the method's per-level step.
+      first_reference: makes the first level's guide from its known pixels and hole
+        (`FirstReference`; `npsynth.inpaint` passes `npsynth.reference.first_reference`).
       progress: True shows a progress bar (levels, iterations and loss); a callable gets a
         `Progress` at each level's start, between chunks of a long level and at its end. An
         exception it raises stops the run (a way to cancel).
     """
-    return run_batch([image], [mask], config=config, step=step, progress=progress)[0]
+    return run_batch(
+        [image], [mask], config=config, step=step, first_reference=first_reference,
+        progress=progress,
+    )[0]  # fmt: skip
 
 
 def run_batch(
-    images, masks, *, config: PyramidConfig, step: LevelStep, progress=False
-) -> list[InpaintResult]:
+    images, masks, *, config: PyramidConfig, step: LevelStep, first_reference: FirstReference,
+    progress=False,
+) -> list[InpaintResult]:  # fmt: skip
     """`run` for several photos of one size whose holes give the same worked region (for
     example photos no larger than the last scale): each level is solved for all of them at
     once by the step's `batch` method where it has one, else photo by photo.
@@ -158,6 +175,7 @@ def run_batch(
     count = len(images)
     results, references, previous = [[] for _ in images], [None] * count, [None] * count
     sources = [""] * count  # what made each photo's first reference
+    first_holes = [None] * count
     notify = progress if callable(progress) else _ProgressBar(bool(progress))
     for index, size in enumerate(sizes):
 
@@ -178,13 +196,13 @@ def run_batch(
             known = known_at(region_image, region_mask, size)
             hole = resize.resize_mask(region_mask, size)
             if previous[i] is None:
-                references[i], sources[i] = reference.reference_and_source(known, hole, config)
-                guide = references[i]
+                references[i], sources[i] = first_reference(known, hole)
+                guide, first_holes[i] = references[i], hole
             else:
                 guide = np.where(hole > 0, resize.resize_image(previous[i], size), known)
             levels.append(Level(
                 index, len(sizes), size, pad(known, "symmetric"), pad(hole, "constant"),
-                pad(guide, "symmetric"), report, sources[i], len(all_sizes),
+                pad(guide, "symmetric"), report, index - len(all_sizes), first_holes[i],
             ))  # fmt: skip
         batch = getattr(step, "batch", None)
         outs = batch(levels) if batch is not None and count > 1 else [step(lv) for lv in levels]

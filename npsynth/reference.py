@@ -1,8 +1,13 @@
 """The first scale's content reference (Yang et al. 2017, Sec. 3.1): the content network's
 prediction where a network fits the hole, else a PatchMatch fill (or, when asked for, a fill
-from the hole's border or the known pixels' mean colour)."""
+from the hole's border or the known pixels' mean colour). `npsynth.inpaint` hands
+`first_reference(config)` to the pyramid; `patchmatch_fill` is npsynth's one wrapper of the
+`pypatchmatch` package (the PatchMatch baseline calls it too)."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -41,6 +46,14 @@ def content_reference(known: np.ndarray, hole: np.ndarray, config: PyramidConfig
     return reference_and_source(known, hole, config)[0]
 
 
+def first_reference(
+    config: PyramidConfig,
+) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, str]]:
+    """The pyramid's first reference for `config` (`pyramid.FirstReference`): (known, hole) at
+    the first scale -> (`content_reference`, `content_source`)."""
+    return functools.partial(reference_and_source, config=config)
+
+
 def reference_and_source(
     known: np.ndarray, hole: np.ndarray, config: PyramidConfig
 ) -> tuple[np.ndarray, str]:
@@ -72,6 +85,11 @@ def _resolve(hole: np.ndarray, config: PyramidConfig) -> tuple[str, object]:
     content = config.reference.content
     if content not in ("auto", "network"):
         return content, None
+    if hole is None:
+        raise ValueError(
+            f"content={content!r} picks the reference by the hole: pass the first "
+            "level's hole (`pyramid.Level.first_hole`)"
+        )
     checkpoints = hub.candidates("content_net", config.reference.content_checkpoint)
     if content == "network" and not checkpoints:
         raise ValueError(
@@ -112,7 +130,8 @@ def patchmatch_fill(known: np.ndarray, hole: np.ndarray, *, base_sigma: float = 
         from patchmatch import patch_match
     except ImportError as error:
         raise ImportError(
-            'content="patchmatch" needs the pypatchmatch package (a dependency of npsynth): pip install pypatchmatch'
+            "PatchMatch needs the pypatchmatch package (a dependency of npsynth): "
+            "pip install pypatchmatch"
         ) from error
     known = np.asarray(known, np.float32)
     inside = np.asarray(hole)[..., 0] > 0.5

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from npsynth.conventions import STRIDES, receptive_field
 from npsynth.losses import DEFAULT_LAYERS, check_layers
-from npsynth.models.vgg import STRIDES, receptive_field
 
 # Window sides are rounded up to a multiple of this (pixels), so that holes of similar size
 # share one compiled solver.

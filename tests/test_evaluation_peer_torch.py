@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from npsynth import losses, patches
+from npsynth import conventions, patches, texture
 from npsynth.benchmarks import bench, peer_torch
 from npsynth.models.vgg import STRIDES
 
@@ -53,7 +53,7 @@ def test_nearest_neighbours_equal_npsynths(torch, random_vgg):
     x, _, mask = _case(64, (slice(24, 40), slice(20, 44)))
     features = random_vgg(jnp.asarray(x), LAYERS)
     for layer in LAYERS:
-        hole = patches.downsample_mask_np(mask, STRIDES[layer])
+        hole = conventions.downsample_mask(mask, STRIDES[layer])
         ours = np.asarray(patches.nearest_neighbours(features[layer], hole, chunk_size=16))
         torch_hole = peer_torch.hole_cells(peer_torch.to_nchw(mask), STRIDES[layer])
         np.testing.assert_array_equal(torch_hole.numpy(), hole.transpose(0, 3, 1, 2))
@@ -77,9 +77,9 @@ def test_nearest_neighbours_break_ties_to_the_smallest_index(torch):
 @pytest.mark.parametrize("fixed_matches", [True, False])
 def test_loss_and_gradient_equal_npsynths(torch_weights, random_vgg, fixed_matches):
     x, reference, mask = _case(64, (slice(24, 40), slice(24, 40)))
-    nn = losses.nearest_neighbours_for(jnp.asarray(x), mask, vgg=random_vgg, layers=LAYERS)
+    nn = texture.matches(jnp.asarray(x), mask, vgg=random_vgg, layers=LAYERS)
     nn = nn if fixed_matches else None
-    loss = losses.make_joint_loss(jnp.asarray(reference), mask, vgg=random_vgg, nn=nn, **OPTIONS)
+    loss = texture.make_joint_loss(jnp.asarray(reference), mask, vgg=random_vgg, nn=nn, **OPTIONS)
     value, grad = jax.value_and_grad(loss)(jnp.asarray(x))
     theirs, their_grad = peer_torch.loss_and_grad(
         x, reference, mask, weights=torch_weights, nn=nn, **OPTIONS
@@ -111,7 +111,7 @@ def test_windowed_loss_equals_the_whole_image(torch_weights, random_vgg):
     window = texture.texture_window(mask, LAYERS)
     assert window is not None and window.height < 128
     fixed = random_vgg(jnp.asarray(x), LAYERS)
-    nn = losses.nearest_neighbours_for(jnp.asarray(x), mask, vgg=random_vgg, layers=LAYERS)
+    nn = texture.matches(jnp.asarray(x), mask, vgg=random_vgg, layers=LAYERS)
     common = {"weights": torch_weights, "nn": nn, **OPTIONS}
     whole, whole_grad = peer_torch.loss_and_grad(x, reference, mask, **common)
     part, part_grad = peer_torch.loss_and_grad(

@@ -1,4 +1,5 @@
-"""Tests of the joint loss (npsynth.losses) against brute-force NumPy references."""
+"""Tests of the joint loss (npsynth.losses, on feature maps; npsynth.texture, through VGG-19)
+against brute-force NumPy references."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from npsynth import losses, patches
+from npsynth import losses, patches, texture
 from references import (
     photo_and_mask,
     reference_downsample,
@@ -114,7 +115,10 @@ def traced_mask_loss(vgg):
     if id(vgg) not in _COMPILED:
 
         def total(x, reference, mask):
-            terms = losses.joint_loss_terms(x, reference, mask, vgg=vgg, alpha=ALPHA, beta=BETA)
+            features = vgg(x, LAYERS)
+            terms = losses.joint_loss_terms(
+                x, reference, mask, features=features, alpha=ALPHA, beta=BETA
+            )
             return terms["total"], terms
 
         def terms_and_grad(x, reference, mask):
@@ -240,40 +244,45 @@ def test_feature_content_gradient_matches_finite_differences():
 
 def test_joint_loss_with_content_layer_is_the_sum_of_its_parts(random_vgg):
     x, reference, mask, features, reference_features = content_case(random_vgg)
-    options = {"vgg": random_vgg, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
-    terms = losses.joint_loss_terms(x, reference, mask, content_layer=CONTENT_LAYER, **options)
+    options = {"alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
+    given = texture.reference_features(reference, vgg=random_vgg, content_layer=CONTENT_LAYER)
+    np.testing.assert_array_equal(given, reference_features[CONTENT_LAYER])
+    in_features = {"content_layer": CONTENT_LAYER, "content_features": given}
+    terms = losses.joint_loss_terms(x, reference, mask, features=features, **in_features, **options)
     # Each part on its own: E_c from the features above, E_t from relu3_1 alone, TV.
     content = reference_feature_content(features[CONTENT_LAYER], reference_features[CONTENT_LAYER])
-    texture = losses.texture_loss(features["relu3_1"], reference_downsample(mask, 4))
-    expected = {"content": content, "texture": float(texture), "tv": reference_tv(x)}
+    texture_term = losses.texture_loss(features["relu3_1"], reference_downsample(mask, 4))
+    expected = {"content": content, "texture": float(texture_term), "tv": reference_tv(x)}
     expected["total"] = content + ALPHA * expected["texture"] + BETA * expected["tv"]
     assert content > 0 and expected["texture"] > 0
     assert_terms_close(terms, expected)
-    total = losses.joint_loss(x, reference, mask, content_layer=CONTENT_LAYER, **options)
+    total = losses.joint_loss(x, reference, mask, features=features, **in_features, **options)
     np.testing.assert_allclose(float(total), expected["total"], rtol=1e-4)
-    # make_joint_loss computes the reference's features once and gives the same value; the
-    # reference's pixels in the hole no longer enter E_c, only its features do.
-    loss = losses.make_joint_loss(reference, mask, content_layer=CONTENT_LAYER, **options)
-    np.testing.assert_allclose(float(jax.jit(loss)(jnp.asarray(x))), expected["total"], rtol=1e-4)
-    # With the reference's features given, one VGG-19 call per evaluation gives both layers.
+    # The maths takes the reference's features; it has no network to compute them with.
+    with pytest.raises(ValueError, match="needs content_features"):
+        losses.joint_loss(x, reference, mask, features=features, content_layer=CONTENT_LAYER,
+                          **options)  # fmt: skip
+    # make_joint_loss computes the reference's features once, then one VGG-19 call per
+    # evaluation gives both layers, and the same value; the reference's pixels in the hole
+    # no longer enter E_c, only its features do.
     calls = []
 
     def counting_vgg(images, layers):
         calls.append(tuple(layers))
         return random_vgg(images, layers)
 
-    given = losses.reference_features(reference, vgg=random_vgg, content_layer=CONTENT_LAYER)
-    again = losses.joint_loss(
-        x, reference, mask, content_layer=CONTENT_LAYER, content_features=given,
-        **(options | {"vgg": counting_vgg}),
-    )  # fmt: skip
-    np.testing.assert_allclose(float(again), expected["total"], rtol=1e-5)
-    assert calls == [("relu3_1", CONTENT_LAYER)]
+    loss = texture.make_joint_loss(
+        reference, mask, vgg=counting_vgg, content_layer=CONTENT_LAYER, **options
+    )
+    assert calls == [(CONTENT_LAYER,)]
+    np.testing.assert_allclose(float(loss(jnp.asarray(x))), expected["total"], rtol=1e-4)
+    assert calls == [(CONTENT_LAYER,), ("relu3_1", CONTENT_LAYER)]
+    np.testing.assert_allclose(float(jax.jit(loss)(jnp.asarray(x))), expected["total"], rtol=1e-4)
 
 
 def test_content_layer_none_is_todays_pixel_loss(random_vgg):
-    x, reference, mask, _, _ = content_case(random_vgg)
-    options = {"vgg": random_vgg, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
+    x, reference, mask, features, _ = content_case(random_vgg)
+    options = {"features": features, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
     today = losses.joint_loss_terms(x, reference, mask, **options)
     none = losses.joint_loss_terms(x, reference, mask, content_layer=None, **options)
     assert {k: float(v) for k, v in none.items()} == {k: float(v) for k, v in today.items()}
@@ -284,11 +293,15 @@ def test_content_layer_none_is_todays_pixel_loss(random_vgg):
 
 
 def test_an_unknown_content_layer_is_a_clear_error(random_vgg):
-    x, reference, mask, _, _ = content_case(random_vgg)
-    options = {"vgg": random_vgg, "alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
+    x, reference, mask, features, _ = content_case(random_vgg)
+    options = {"alpha": ALPHA, "beta": BETA, "layers": ("relu3_1",)}
     for call in (
-        lambda: losses.joint_loss(x, reference, mask, content_layer="relu4_5", **options),
-        lambda: losses.make_joint_loss(reference, mask, content_layer="relu4_5", **options),
+        lambda: losses.joint_loss(
+            x, reference, mask, features=features, content_layer="relu4_5", **options
+        ),
+        lambda: texture.make_joint_loss(
+            reference, mask, vgg=random_vgg, content_layer="relu4_5", **options
+        ),
     ):
         with pytest.raises(ValueError, match="content_layer must be None .* got 'relu4_5'"):
             call()
@@ -390,22 +403,24 @@ def test_joint_loss_matches_reference(vgg):
 
 def test_fixed_nn_agrees_with_the_paper_variant(vgg):
     x, reference, mask = random_images(seed=1)
-    options = {"vgg": vgg, "alpha": ALPHA, "beta": BETA}
-    nn = losses.nearest_neighbours_for(x, mask, vgg=vgg)
-    assert {k: v.shape for k, v in nn.items()} == {"relu3_1": (2, 14, 14), "relu4_1": (2, 6, 6)}
+    options = {"alpha": ALPHA, "beta": BETA}
     features = vgg(jnp.asarray(x), LAYERS)
+    nn = losses.nearest_neighbours_for(features, mask)
+    assert {k: v.shape for k, v in nn.items()} == {"relu3_1": (2, 14, 14), "relu4_1": (2, 6, 6)}
+    through_vgg = texture.matches(jnp.asarray(x), mask, vgg=vgg)
     for layer in LAYERS:
+        np.testing.assert_array_equal(through_vgg[layer], nn[layer])
         hole = reference_downsample(mask, STRIDES[layer])
         np.testing.assert_array_equal(nn[layer], reference_nn(np.asarray(features[layer]), hole))
     # At the x the matches were computed for, fixing them changes neither value nor gradient.
-    fixed = losses.make_joint_loss(reference, mask, nn=nn, **options)
+    fixed = texture.make_joint_loss(reference, mask, vgg=vgg, nn=nn, **options)
     value, grad = jax.jit(jax.value_and_grad(fixed))(jnp.asarray(x))
     searched, searched_grad = traced_mask_loss(vgg)(x, reference, mask)
     np.testing.assert_allclose(float(value), float(searched["total"]), rtol=1e-5)
     np.testing.assert_allclose(
         grad, searched_grad, rtol=1e-4, atol=1e-5 * float(jnp.abs(grad).max())
     )
-    total = losses.joint_loss(x, reference, mask, nn=nn, **options)
+    total = losses.joint_loss(x, reference, mask, features=features, nn=nn, **options)
     np.testing.assert_allclose(float(total), float(value), rtol=1e-5)
 
 
@@ -447,7 +462,7 @@ def test_empty_hole_gives_zero_content_and_texture(vgg):
 
 def test_invalid_inputs_raise_clear_errors(vgg):
     x, reference, mask = random_images(size=32)
-    options = {"vgg": vgg, "alpha": ALPHA, "beta": BETA}
+    options = {"features": vgg(jnp.asarray(x), LAYERS), "alpha": ALPHA, "beta": BETA}
     with pytest.raises(ValueError, match=r"mask must have shape \[N, H, W, 1\]"):
         losses.joint_loss(x, reference, mask[..., 0], **options)
     with pytest.raises(ValueError, match=r"mask must have shape"):
@@ -459,7 +474,9 @@ def test_invalid_inputs_raise_clear_errors(vgg):
     with pytest.raises(ValueError, match="x contains NaN or infinite"):
         losses.joint_loss(bad, reference, mask, **options)
     with pytest.raises(ValueError, match="reference contains NaN or infinite"):
-        losses.make_joint_loss(bad, mask, **options)
+        texture.make_joint_loss(bad, mask, vgg=vgg, alpha=ALPHA, beta=BETA)
+    with pytest.raises(ValueError, match=r"features lack layers \['relu4_1'\]"):
+        losses.joint_loss(x, reference, mask, **(options | {"features": {"relu3_1": None}}))
     with pytest.raises(ValueError, match="float32"):
         losses.joint_loss(x.astype(np.float64), reference, mask, **options)
     with pytest.raises(ValueError, match="nn lacks layers"):
@@ -469,8 +486,10 @@ def test_invalid_inputs_raise_clear_errors(vgg):
     big[0, 12:20, 12:20] = 1
     with pytest.raises(ValueError, match="no source patch at relu4_1"):
         losses.joint_loss(x, reference, big, **options)
+    small = x[:, :16, :16]
+    options["features"] = vgg(jnp.asarray(small), LAYERS)
     with pytest.raises(ValueError, match="too small"):
-        losses.joint_loss(x[:, :16, :16], reference[:, :16, :16], 0 * mask[:, :16, :16], **options)
+        losses.joint_loss(small, reference[:, :16, :16], 0 * mask[:, :16, :16], **options)
 
 
 # ---------------------------------------------------------------- real photo, real VGG
@@ -482,7 +501,7 @@ def test_real_photo_joint_loss_matches_reference(vgg):
     x = np.where(mask == 1, noise, photo).astype(np.float32)  # the hole filled with noise
     features = vgg(jnp.asarray(x), LAYERS)
     expected = reference_joint(x, photo, mask, features, alpha=ALPHA, beta=BETA)
-    loss = losses.make_joint_loss(photo, mask, vgg=vgg, alpha=ALPHA, beta=BETA, terms=True)
+    loss = texture.make_joint_loss(photo, mask, vgg=vgg, alpha=ALPHA, beta=BETA, terms=True)
 
     def total(x):
         terms = loss(x)

@@ -23,6 +23,12 @@ def tiny(**settings):
     return presets.config("tiny", **settings)
 
 
+def _level(index: int, count: int, **fields) -> Level:
+    """A level of 8x8 zeros (for the per-level settings, which read no pixel)."""
+    zeros = np.zeros((8, 8, 3), np.float32)
+    return Level(index, count, (8, 8), zeros, zeros[..., :1], zeros, **fields)
+
+
 @pytest.fixture(scope="module")
 def result(photo, hole, vgg):
     return inpaint(np.where(hole > 0, 0.0, photo), hole, config=TINY, vgg=vgg)
@@ -34,8 +40,8 @@ def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
         function
         for scale in result.scales
         # at 32 and 64 px the texture window is the whole image
-        for function in optimize._scale_solver(
-            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, 5, None, None
+        for function in optimize._programs(
+            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, 5, None, None, False
         )
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -66,7 +72,7 @@ def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
     # A 96 px photo, a hole in its corner, texture on relu3_1 and E_c on relu3_2: the window
     # must also cover relu3_2's wider receptive field (64 px, where relu3_1 alone needs 32).
     from conftest import sample_photo
-    from npsynth import losses
+    from npsynth import texture
 
     photo = sample_photo("coffee", size=96)
     hole = np.zeros((96, 96, 1), np.float32)
@@ -83,8 +89,8 @@ def test_feature_content_term_solves_in_the_window_as_on_the_whole_image(vgg):
     assert windowed.losses[-1] < windowed.losses[0]
     # The start is the guide itself, E_c's reference: E_c = 0 there, the rest as joint_loss.
     start = jnp.asarray(guide[None])
-    nn = losses.nearest_neighbours_for(start, hole[None], vgg=vgg, layers=config.texture.layers)
-    terms = losses.make_joint_loss(
+    nn = texture.matches(start, hole[None], vgg=vgg, layers=config.texture.layers)
+    terms = texture.make_joint_loss(
         start, hole[None], vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.texture.layers,
         nn=nn, content_layer="relu3_2", terms=True,
     )(start)  # fmt: skip
@@ -198,7 +204,7 @@ def test_beta_last_is_the_tv_weight_of_the_last_scale_only(photo, vgg):
     # None: beta at the last scale too; a level short of the pyramid's end keeps beta.
     same = with_settings(config, beta_last=None)
     assert optimize.level_config(same, Level(1, 2, (64, 64), known, hole, photo)).beta == 0.25
-    short = Level(0, 1, (64, 64), known, hole, photo, pyramid_count=2)
+    short = Level(0, 1, (64, 64), known, hole, photo, scale=-2)
     assert optimize.level_config(config, short).beta == 0.25
     with pytest.raises(ValueError, match="beta_last"):
         tiny(beta_last=-1.0)
@@ -206,15 +212,14 @@ def test_beta_last_is_the_tv_weight_of_the_last_scale_only(photo, vgg):
 
 @pytest.mark.parametrize("base_sigma", [0.0, 4.0])
 def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg, base_sigma):
-    # Where the first reference was PatchMatch.
-    source = "patchmatch"
+    # Where the first reference was PatchMatch (`OptimizeConfig.reference_every_scale`).
     # Reference from public pieces: L-BFGS from the guide on Eq. 1 with E_c pulling towards
     # PatchMatch's fill of the level (matches searched on the guide).
     import jax.numpy as jnp
 
-    from npsynth import losses, solver
+    from npsynth import solver, texture
     from npsynth.pyramid import Level
-    from npsynth.reference import patchmatch_fill
+    from npsynth.reference import content_source, patchmatch_fill
 
     hole = np.zeros((64, 64, 1), np.float32)
     hole[24:40, 20:44] = 1.0
@@ -235,10 +240,8 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg
     def compose(z):
         return known_b * (1 - hole_b) + hole_b * z
 
-    nn = losses.nearest_neighbours_for(
-        compose(guide_b), hole_b, vgg=vgg, layers=config.texture.layers
-    )
-    loss = losses.make_joint_loss(
+    nn = texture.matches(compose(guide_b), hole_b, vgg=vgg, layers=config.texture.layers)
+    loss = texture.make_joint_loss(
         content_b, hole_b, vgg=vgg, alpha=config.alpha, beta=config.beta, layers=config.texture.layers,
         nn=nn,
     )  # fmt: skip
@@ -246,16 +249,28 @@ def test_patchmatch_at_every_scale_is_e_c_reference_but_not_the_start(photo, vgg
         lambda z: loss(compose(z)), guide_b, max_iter=3, options=config.solver
     )
     step = optimize.OptimizeStep(config, vgg, use_window=False)
-    second = step(Level(1, 2, (64, 64), known, hole, guide, source=source))
+    second = step(Level(1, 2, (64, 64), known, hole, guide, first_hole=hole))
     np.testing.assert_allclose(second.losses, np.asarray(info.values), rtol=1e-5)
     np.testing.assert_allclose(second.image, np.clip(np.asarray(compose(z)[0]), 0, 1), atol=1e-4)
     # At the first scale the guide is the content reference already: E_c pulls towards it.
-    first = step(Level(0, 2, (64, 64), known, hole, guide, source=source))
+    first = step(Level(0, 2, (64, 64), known, hole, guide, first_hole=hole))
     plain = optimize.solve_level(known, hole, guide, vgg, config, 3, use_window=False)
     np.testing.assert_allclose(first.image, plain.image, atol=1e-6)
-    for other in ("network", "harmonic"):  # after another first reference: the guide
-        after_other = step(Level(1, 2, (64, 64), known, hole, guide, source=other))
-        np.testing.assert_allclose(after_other.image, plain.image, atol=1e-6)
+    # After another first reference E_c's reference is the guide: a harmonic one, or the
+    # network that content="auto" gives for the centred square (PatchMatch for other holes).
+    harmonic = optimize.OptimizeStep(
+        with_settings(config, content="harmonic"), vgg, use_window=False
+    )
+    after_harmonic = harmonic(Level(1, 2, (64, 64), known, hole, guide, first_hole=hole))
+    np.testing.assert_allclose(after_harmonic.image, plain.image, atol=1e-6)
+    auto = with_settings(config, content="auto")
+    centred = np.zeros((64, 64, 1), np.float32)
+    centred[16:48, 16:48] = 1.0
+    assert content_source(centred, auto) == "network"
+    assert content_source(hole, auto) == "patchmatch"
+    step = optimize.OptimizeStep(auto, vgg, use_window=False)
+    after_network = step(Level(1, 2, (64, 64), known, hole, guide, first_hole=centred))
+    np.testing.assert_allclose(after_network.image, plain.image, atol=1e-6)
 
 
 def test_a_per_scale_setting_applies_to_the_scales_worked_at_when_coarse_ones_are_skipped():
@@ -278,7 +293,7 @@ def test_a_pyramid_stopped_early_takes_the_per_scale_values_of_the_scales_it_wor
     """`levels=1` (the fast choice) works the first scale of a 3-level pyramid: it takes the
     first scale's iterations, not the last's."""
     zeros = np.zeros((8, 8, 3), np.float32)
-    first = Level(0, 1, (8, 8), zeros, zeros[..., :1], zeros, pyramid_count=3)
+    first = Level(0, 1, (8, 8), zeros, zeros[..., :1], zeros, scale=-3)
     config = OptimizeConfig(scales=(128, 256, 512), iterations=(100, 50, 20))
     assert optimize.OptimizeStep(config, vgg=None)._iterations(first) == 100
     assert optimize.at_level((7, 8, 9), first) == 7

@@ -19,29 +19,7 @@ from references import (
     reference_windows,
 )
 
-# ---------------------------------------------------------------- downsample_mask, windows
-
-
-def test_downsample_mask_known_values():
-    mask = np.zeros((1, 8, 8, 1), np.float32)
-    mask[0, 5, 2] = 1
-    hole = np.asarray(patches.downsample_mask(jnp.asarray(mask), 4))
-    np.testing.assert_array_equal(hole[0, :, :, 0], [[0, 0], [1, 0]])
-
-
-def test_downsample_mask_matches_reference_and_crops_like_pooling():
-    rng = np.random.default_rng(1)
-    mask = (rng.random((2, 19, 13, 1)) < 0.1).astype(np.float32)
-    for factor in (2, 4, 8):
-        got = patches.downsample_mask(jnp.asarray(mask), factor)
-        assert got.shape == (2, 19 // factor, 13 // factor, 1)
-        np.testing.assert_array_equal(got, reference_downsample(mask, factor))
-        np.testing.assert_array_equal(patches.downsample_mask_np(mask, factor), got)
-
-
-def test_downsample_mask_rejects_wrong_shape():
-    with pytest.raises(ValueError, match=r"\[N, H, W, 1\]"):
-        patches.downsample_mask(jnp.zeros((1, 8, 8)), 4)
+# ---------------------------------------------------------------- windows
 
 
 def test_query_windows_and_patches_match_reference():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from npsynth import presets, pyramid
+from npsynth import presets, pyramid, reference
 from npsynth.config import OptimizeConfig
 from npsynth.pyramid import Level, LevelResult
 
@@ -33,7 +33,8 @@ def test_later_levels_are_guided_by_the_previous_result_not_the_first_reference(
     hole[16:48, 16:48] = 1
     step = Recorder([0.25, 0.75])
     config = presets.config("tiny")  # 32 and 64 px, harmonic reference
-    result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step)
+    result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step,
+                         first_reference=reference.first_reference(config))  # fmt: skip
     first, second = step.levels
     assert (first.index, first.count, first.size) == (0, 2, (32, 32))
     assert (second.index, second.count, second.size) == (1, 2, (64, 64))
@@ -50,9 +51,50 @@ def test_later_levels_are_guided_by_the_previous_result_not_the_first_reference(
     np.testing.assert_array_equal(result.image[hole[..., 0] == 0], photo[hole[..., 0] == 0])
     assert [s.size for s in result.scales] == [(32, 32), (64, 64)]
     assert [s.layers for s in result.scales] == [("relu3_1",)] * 2
-    # Every level knows what made the first reference, and so does the result.
-    assert [lv.source for lv in step.levels] == ["harmonic", "harmonic"]
+    # The result says what made the first reference; every level knows the hole it was
+    # made for and its place in the schedule (from the end: the finest scale is -1).
     assert result.source == "harmonic"
+    for level in step.levels:
+        np.testing.assert_array_equal(level.first_hole, first.hole[:32, :32])
+    assert [lv.scale for lv in step.levels] == [-2, -1]
+    assert [lv.is_last_scale for lv in step.levels] == [False, True]
+
+
+def test_the_first_reference_comes_from_the_caller():
+    photo = _photo()
+    hole = np.zeros((64, 64, 1), np.float32)
+    hole[16:48, 16:48] = 1
+    calls = []
+
+    def first_reference(known, hole):
+        calls.append((known.shape, hole.shape))
+        return np.where(hole > 0, np.float32(0.125), known), "flat"
+
+    step = Recorder([0.25, 0.75])
+    result = pyramid.run(photo, hole, config=presets.config("tiny"), step=step,
+                         first_reference=first_reference)  # fmt: skip
+    assert calls == [((32, 32, 3), (32, 32, 1))]  # once, at the first level, unpadded
+    np.testing.assert_array_equal(step.levels[0].guide[8:24, 8:24], 0.125)
+    np.testing.assert_array_equal(result.reference[8:24, 8:24], 0.125)
+    assert result.source == "flat"
+
+
+@pytest.mark.parametrize(
+    "size, levels, scales",
+    [(64, None, [-2, -1]), (40, None, [-1]), (64, 1, [-2])],
+    ids=["every scale", "a small photo skips the first", "levels stops early"],
+)
+def test_each_level_knows_its_scale_in_the_schedule(size, levels, scales):
+    """`Level.scale` counts from the schedule's end: a 40 px photo works at 40 px only (its
+    32 px scale would be 20 px), the last scale; `levels=1` stops at the first of two."""
+    hole = np.zeros((size, size, 1), np.float32)
+    hole[8:20, 8:20] = 1
+    config = presets.config("tiny", levels=levels)  # 32 and 64 px
+    step = Recorder([0.25, 0.75])
+    pyramid.run(_photo(size, size), hole, config=config, step=step,
+                first_reference=reference.first_reference(config))  # fmt: skip
+    assert [lv.scale for lv in step.levels] == scales
+    assert [lv.count for lv in step.levels] == [len(scales)] * len(scales)
 
 
 def test_levels_are_padded_to_multiples_of_8_and_cropped_back():
@@ -60,7 +102,9 @@ def test_levels_are_padded_to_multiples_of_8_and_cropped_back():
     hole = np.zeros((45, 63, 1), np.float32)
     hole[10:20, 30:40] = 1
     step = Recorder([0.5, 0.5])
-    result = pyramid.run(photo, hole, config=presets.config("tiny", method="translate"), step=step)
+    config = presets.config("tiny", method="translate")
+    result = pyramid.run(photo, hole, config=config, step=step,
+                         first_reference=reference.first_reference(config))  # fmt: skip
     assert [lv.size for lv in step.levels] == [(22, 32), (45, 63)]
     assert [lv.known.shape for lv in step.levels] == [(24, 32, 3), (48, 64, 3)]
     for level in step.levels:
@@ -148,7 +192,8 @@ def test_levels_stops_the_pyramid_early_and_upsamples_the_fill():
     hole[16:48, 16:48] = 1
     step = Recorder([0.25, 0.75])
     config = presets.config("tiny", levels=1)  # 32 and 64 px, but only the first level
-    result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step)
+    result = pyramid.run(np.where(hole > 0, 0, photo), hole, config=config, step=step,
+                         first_reference=reference.first_reference(config))  # fmt: skip
     assert [lv.size for lv in step.levels] == [(32, 32)]
     assert [s.size for s in result.scales] == [(32, 32)]
     assert result.image.shape == (64, 64, 3)
@@ -231,7 +276,8 @@ def test_context_window_with_no_context_keeps_the_holes_last_row():
         "tiny", method="translate", scales=(32, 80), context=0.0, content="mean"
     )
     result = pyramid.run(np.where(mask > 0, 0.0, _photo(100, 100)), mask, config=config,
-                         step=Recorder([0.5, 0.75]))  # fmt: skip
+                         step=Recorder([0.5, 0.75]),
+                         first_reference=reference.first_reference(config))  # fmt: skip
     assert result.region == (10, 90, 5, 85)
     np.testing.assert_array_equal(result.image[hole], 0.75)
 
@@ -274,7 +320,8 @@ def test_the_fill_is_pasted_exactly_where_it_was_worked_in_a_large_photo():
     mask[45, 81] = 1  # an irregular hole: a lone pixel beside the box
     step = _PositionStep()
     config = presets.config("tiny", method="translate", content="mean")
-    result = pyramid.run(np.where(mask > 0, 0.0, photo), mask, config=config, step=step)
+    result = pyramid.run(np.where(mask > 0, 0.0, photo), mask, config=config, step=step,
+                         first_reference=reference.first_reference(config))  # fmt: skip
     # Rows: (40 + 50 - 64) // 2 = 13; columns: (70 + 82 - 64) // 2 = 44. Worked at 64x64.
     top, bottom, left, right = result.region
     assert result.region == (13, 77, 44, 108)
@@ -312,7 +359,8 @@ def test_a_photo_of_an_extreme_aspect_ratio_is_filled_and_pasted(shape):
     hole = np.zeros((height, width, 1), np.float32)
     hole[height // 4 : height - height // 4 or 1, width // 4 : width - width // 4] = 1
     config = presets.config("tiny", levels=1)  # worked at 32 px only, then pasted
-    result = pyramid.run(photo, hole, config=config, step=Recorder([0.2]))
+    result = pyramid.run(photo, hole, config=config, step=Recorder([0.2]),
+                         first_reference=reference.first_reference(config))  # fmt: skip
     # A flat photo and a flat fill: the offset (0.6 - 0.2) is spread over the hole by a
     # Laplace solve, so (maximum principle) every hole pixel lies between 0.2 and 0.6, and
     # the known pixels stay exactly as given.

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from npsynth import patches
+from npsynth import conventions
 from npsynth.config import (
     ContentNetConfig,
     Feature2ImageConfig,
@@ -86,7 +86,7 @@ def test_training_swap_under_jit_matches_brute_force(random_vgg):
     swapped = jax.jit(task.swapped)({"image": jnp.asarray(images), "mask": jnp.asarray(mask)})
     initial = harmonic_fill(jnp.asarray(images), jnp.asarray(mask))  # the inference-time fill
     features = np.asarray(random_vgg(initial, ("relu3_1",))["relu3_1"])
-    cells = np.asarray(patches.downsample_mask(jnp.asarray(mask), 4))
+    cells = np.asarray(conventions.downsample_mask(jnp.asarray(mask), 4))
     np.testing.assert_allclose(swapped, reference_swap(features, cells), rtol=1e-4, atol=1e-3)
 
 

@@ -10,7 +10,7 @@ import pytest
 from flax import nnx
 
 from conftest import SAMPLE_PHOTOS, sample_photo
-from npsynth import export, fill, hub, losses, masks, patches, pyramid, resize
+from npsynth import conventions, export, fill, hub, losses, masks, pyramid, resize
 from npsynth.api import inpaint
 from npsynth.config import Feature2ImageConfig, Image2FeatureConfig, TranslateConfig, config_for
 from npsynth.methods import translate as translate_module
@@ -39,7 +39,7 @@ def test_translate_level_is_swap_then_decode(random_vgg, tiny_f2i_path):
     got = translate_level(fill, known, hole, vgg=random_vgg, feature2image=f2i, paste="direct")
 
     features = np.asarray(random_vgg(jnp.asarray(fill[None]), ("relu3_1",))["relu3_1"])
-    cells = np.asarray(patches.downsample_mask(jnp.asarray(hole[None]), 4))
+    cells = np.asarray(conventions.downsample_mask(jnp.asarray(hole[None]), 4))
     decoded = np.asarray(f2i(jnp.asarray(reference_swap(features, cells), jnp.float32)))[0]
     expected = np.where(hole > 0, np.clip(decoded, 0, 1), known)
     np.testing.assert_allclose(got, expected, atol=1e-4)
@@ -198,7 +198,7 @@ def test_image2feature_predicts_the_first_levels_hole_features(random_vgg, tiny_
 
     features = np.asarray(random_vgg(jnp.asarray(guide[None]), ("relu3_1",))["relu3_1"])
     predicted = np.asarray(i2f(jnp.asarray(known[None]), jnp.asarray(hole[None])))
-    cells = np.asarray(patches.downsample_mask(jnp.asarray(hole[None]), 4))
+    cells = np.asarray(conventions.downsample_mask(jnp.asarray(hole[None]), 4))
     mixed = np.where(cells > 0.5, predicted, features)
     decoded = np.asarray(f2i(jnp.asarray(reference_swap(mixed, cells), jnp.float32)))[0]
     np.testing.assert_allclose(first, np.where(hole > 0, np.clip(decoded, 0, 1), known), atol=1e-4)

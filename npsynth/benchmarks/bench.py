@@ -24,11 +24,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from npsynth import hub, losses, patches
+from npsynth import conventions, hub, patches
 from npsynth import window as texture
 from npsynth.benchmarks import peer_torch
 from npsynth.harness import checks
 from npsynth.models.vgg import STRIDES
+from npsynth.texture import make_joint_loss
 
 LAYERS = ("relu3_1", "relu4_1")
 # Loss weights for the benchmark; they do not change the work done.
@@ -75,7 +76,7 @@ def _windowed_value_and_grad(reference, mask, nn, window, options):
         vgg = texture.windowed_vgg(
             options["vgg"], start_features, offset[0], offset[1], window.size, window.valid
         )
-        return losses.make_joint_loss(reference, mask, nn=nn, **(options | {"vgg": vgg}))(x)
+        return make_joint_loss(reference, mask, nn=nn, **(options | {"vgg": vgg}))(x)
 
     return jax.jit(jax.value_and_grad(loss))
 
@@ -110,7 +111,7 @@ def bench_loss(
         features = jax.jit(lambda x: vgg(x, LAYERS))(x)
         # NumPy holes stay concrete inside the jitted search, which then scores the hole box only.
         holes = {
-            layer: np.asarray(patches.downsample_mask(mask, STRIDES[layer])) for layer in LAYERS
+            layer: np.asarray(conventions.downsample_mask(mask, STRIDES[layer])) for layer in LAYERS
         }
         search = jax.jit(
             lambda feats, holes=holes: {
@@ -123,10 +124,8 @@ def bench_loss(
 
         options = {"vgg": vgg, "alpha": ALPHA, "beta": BETA, "layers": LAYERS}
         options["chunk_size"] = chunk_size
-        paper = jax.jit(jax.value_and_grad(losses.make_joint_loss(reference, mask, **options)))
-        fixed = jax.jit(
-            jax.value_and_grad(losses.make_joint_loss(reference, mask, nn=nn, **options))
-        )
+        paper = jax.jit(jax.value_and_grad(make_joint_loss(reference, mask, **options)))
+        fixed = jax.jit(jax.value_and_grad(make_joint_loss(reference, mask, nn=nn, **options)))
         paper_s = _time(paper, x, repeats=repeats)
         fixed_s = _time(fixed, x, repeats=repeats)
         window_s, window = fixed_s, texture.texture_window(mask, LAYERS)

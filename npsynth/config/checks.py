@@ -49,7 +49,7 @@ def check_path(name: str, value) -> None:
 def check_layers(name: str, value) -> tuple[str, ...]:
     """`value` (one VGG-19 layer name or a sequence of them) as a non-empty tuple of the
     layers npsynth knows (`npsynth.models.vgg.STRIDES`); else a ValueError naming `name`."""
-    from npsynth.models.vgg import STRIDES
+    from npsynth.conventions import STRIDES
 
     layers = (value,) if isinstance(value, str) else value
     if not hasattr(layers, "__iter__") or isinstance(layers, bytes):
@@ -64,7 +64,7 @@ def check_layers(name: str, value) -> tuple[str, ...]:
 def check_content_layer(content_layer: str | None) -> str | None:
     """`content_layer` if it is None (E_c in pixel space, Eq. 2) or a layer VGG-19 returns
     (`npsynth.models.vgg.LAYERS`: conv1_1 ... relu5_4, pool1 ... pool4); else a ValueError."""
-    from npsynth.models.vgg import LAYERS
+    from npsynth.conventions import LAYERS
 
     if content_layer is not None and content_layer not in LAYERS:
         raise ValueError(

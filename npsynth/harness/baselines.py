@@ -17,10 +17,6 @@ import numpy as np
 
 # OpenCV's inpaint radius (pixels around each hole pixel that are used), its usual value.
 CV2_RADIUS = 3
-# PatchMatch patch radius: patches of (2 * 3 + 1)^2 pixels, as in pypatchmatch's examples.
-PATCHMATCH_PATCH_RADIUS = 3
-# Seed of PatchMatch's randomised search, so runs are reproducible.
-PATCHMATCH_SEED = 0
 
 _INSTALL_HINT = 'install the comparison baselines with: pip install "npsynth[compare]"'
 
@@ -124,11 +120,9 @@ def biharmonic(image, mask) -> np.ndarray:
 
 
 def patchmatch(image, mask) -> np.ndarray:
-    """PatchMatch inpainting (Barnes et al. 2009) from the pypatchmatch package.
-
-    Uses patches of radius `PATCHMATCH_PATCH_RADIUS` and (pypatchmatch >= 2) sets the
-    package's global random seed to `PATCHMATCH_SEED` before each call, so results are
-    reproducible.
+    """PatchMatch inpainting (Barnes et al. 2009): `npsynth.reference.patchmatch_fill`, the
+    one wrapper of the pypatchmatch package (7x7 patches, its seed set before each call, so
+    results are reproducible).
 
     Args:
       image: float32 [H, W, 3] in [0, 1].
@@ -137,20 +131,10 @@ def patchmatch(image, mask) -> np.ndarray:
     Returns:
       float32 [H, W, 3], known pixels unchanged.
     """
-    try:
-        from patchmatch import patch_match
-    except ImportError as error:
-        raise ImportError(f"the PatchMatch baseline needs pypatchmatch; {_INSTALL_HINT}") from error
+    from npsynth.reference import patchmatch_fill
+
     image, hole = _checked(image, mask)
-    if not hole.any():
-        return image.copy()
-    set_seed = getattr(patch_match, "set_random_seed", None)  # pypatchmatch >= 2 has it.
-    if set_seed is not None:
-        set_seed(PATCHMATCH_SEED)
-    filled = patch_match.inpaint(
-        _to_uint8(image), hole.astype(np.uint8) * 255, patch_size=PATCHMATCH_PATCH_RADIUS
-    )
-    return _merge(image, hole, filled)
+    return patchmatch_fill(image, hole[..., None].astype(np.float32))
 
 
 BASELINES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {

@@ -17,8 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from npsynth import conventions, hub, losses, patches
 from npsynth import fill as fills
-from npsynth import hub, losses, patches
 from npsynth.config.inpaint import LEVEL_PASTES, TranslateConfig
 from npsynth.models.translation import FACTOR, LAYER, FeatureToImage, ImageToFeature
 from npsynth.models.vgg import VGG19
@@ -78,7 +78,7 @@ def translate_level(
     images = jnp.asarray(fill[None])
     graphdef, state = nnx.split(vgg)
     features = _features(graphdef, state, images)
-    cells = patches.downsample_mask(jnp.asarray(hole[None]), FACTOR)
+    cells = conventions.downsample_mask(jnp.asarray(hole[None]), FACTOR)
     if image2feature is not None:
         predicted = _run(image2feature, jnp.asarray(known[None]), jnp.asarray(hole[None]))
         features = jnp.where(cells > 0.5, predicted, features)

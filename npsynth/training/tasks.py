@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from npsynth import patches
+from npsynth import conventions, patches
 from npsynth.config.models import ContentNetConfig, Feature2ImageConfig, Image2FeatureConfig
 from npsynth.config.training import Feature2ImageLossConfig
 from npsynth.fill import harmonic_fill
@@ -104,7 +104,7 @@ class Image2FeatureTask:
     def generate(self, generator, batch, key):
         del key  # no dropout
         prediction = generator(batch["image"], batch["mask"])
-        cells = patches.downsample_mask(batch["mask"], FACTOR)
+        cells = conventions.downsample_mask(batch["mask"], FACTOR)
         fake = jnp.where(cells > 0.5, prediction, self._truth(batch)) * FEATURE_SCALE
         return prediction, fake
 
@@ -112,13 +112,13 @@ class Image2FeatureTask:
         return self._truth(batch) * FEATURE_SCALE
 
     def reconstruction(self, prediction, batch):
-        cells = patches.downsample_mask(batch["mask"], FACTOR)
+        cells = conventions.downsample_mask(batch["mask"], FACTOR)
         error = (prediction - self._truth(batch)) * FEATURE_SCALE
         l2 = jnp.mean(jnp.square(error))
         return l2, {"feat_l2": l2, "hole_feat_l2": hole_l2(error, jnp.zeros_like(error), cells)}
 
     def sample(self, generator, batch):
-        cells = patches.downsample_mask(batch["mask"], FACTOR)
+        cells = conventions.downsample_mask(batch["mask"], FACTOR)
         features = jnp.where(
             cells > 0.5, generator(batch["image"], batch["mask"]), self._truth(batch)
         )
@@ -152,7 +152,7 @@ class Feature2ImageTask:
         what `inpaint(method="translate")` decodes at its first scale without a network."""
         initial = harmonic_fill(batch["image"], batch["mask"])
         features = jax.lax.stop_gradient(_vgg_features(self.vgg, initial))
-        cells = patches.downsample_mask(batch["mask"], FACTOR)
+        cells = conventions.downsample_mask(batch["mask"], FACTOR)
         return patches.swap_hole_features(features, cells, chunk_size=self.chunk_size)
 
     def prepare(self, batch):
