@@ -21,9 +21,9 @@ from collections.abc import Callable
 import numpy as np
 
 from npsynth import resize
-from npsynth.config.inpaint import MIN_LEVEL_SIZE, PyramidConfig
+from npsynth.config.pyramid import MIN_LEVEL_SIZE, PyramidConfig
 
-# Levels whose longest side falls below MIN_LEVEL_SIZE (32, `npsynth.config.inpaint`) are
+# Levels whose longest side falls below MIN_LEVEL_SIZE (32, `npsynth.config.pyramid`) are
 # skipped: VGG-19 relu4_1 would have too few cells for any 3x3 patch.
 # Working sizes are padded (by reflection, as known pixels) to a multiple of this, the
 # downsampling factor of relu4_1, so every pixel is seen by every texture layer.

@@ -21,8 +21,14 @@ MATHS = (
     "npsynth.conventions", "npsynth.losses", "npsynth.patches", "npsynth.window",
     "npsynth.solver", "npsynth.fill",
 )  # fmt: skip
-# ... and what else the maths may import from npsynth: the settings' checks (no JAX, no I/O).
-MATHS_MAY_USE = {*MATHS, "npsynth.config.checks"}
+# ... and what else the maths may import from npsynth: the settings' checks and records (plain
+# dataclasses, no JAX, no I/O; the solver's `SolverOptions` is `OptimizeConfig.solver`).
+MATHS_MAY_USE = {
+    *MATHS,
+    "npsynth.config.checks",
+    "npsynth.config.pyramid",
+    "npsynth.config.optimize",
+}
 # Packages that read or write files, decode images, download, or build networks.
 NOT_FOR_MATHS = {
     "PIL", "imageio", "cv2", "h5py", "pickle", "pathlib", "shutil", "tempfile", "urllib",

@@ -243,8 +243,9 @@ class _Photos:
         return np.asarray(value).reshape(self.count)
 
     def each(self, numbers) -> jax.Array:
-        """Per-photo int limits as the solve takes them: a scalar, or `[count]`."""
-        numbers = np.asarray(numbers, np.int32)
+        """Per-photo int limits (one number, or one per photo) as the solve takes them: a
+        scalar, or `[count]`."""
+        numbers = np.broadcast_to(np.asarray(numbers, np.int32), (self.count,))
         return jnp.asarray(numbers if self.batched else numbers[0])
 
 
