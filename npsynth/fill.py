@@ -277,7 +277,7 @@ def poisson_paste(
     a Gaussian of s pixels (a normalised convolution, `local_mean`), so h removes only the
     offset's smooth part: an upsampled fill differs from the photo's border pixel by pixel
     in the photo's fine texture, and Perez's exact border would spread that texture's
-    border samples over the hole as a smooth offset (docs/results.md, "The fast choice:
+    border samples over the hole as a smooth offset (docs/archive/results-rounds.md, "The fast choice:
     a smooth offset").
 
     Args:

@@ -23,7 +23,7 @@ def content_source(hole: np.ndarray, config: PyramidConfig) -> str:
     "auto" is the content network where one fits the hole, else PatchMatch. Its networks
     are the config's or $NPSYNTH_CONTENT_NET's when given, else the shipped paper-mode one
     (the centred square only): on irregular holes PatchMatch, as E_c's reference at every
-    scale, beats the shipped free-form network (docs/results.md, "Optimize on irregular
+    scale, beats the shipped free-form network (docs/archive/results-rounds.md, "Optimize on irregular
     holes"), so "auto" leaves that one to content="network".
     """
     return _resolve(hole, config)[0]

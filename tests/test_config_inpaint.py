@@ -174,7 +174,7 @@ def test_bad_translate_settings_raise_clear_errors(overrides, message):
 
 
 def test_options_for_irregular_holes_and_their_defaults():
-    # docs/results.md, "Optimize on irregular holes: starts and matches".
+    # docs/archive/results-rounds.md, "Optimize on irregular holes: starts and matches".
     default = OptimizeConfig()
     assert (default.texture.nn_update, default.reference.content) == ("per_scale", "auto")
     # E_c's reference at later scales: PatchMatch where the first one is.

@@ -23,7 +23,7 @@ from npsynth.config.pyramid import MAX_CHUNK_SIZE, PyramidConfig, set_count, set
 # authors' faster variant); "every_eval": recomputed at every loss evaluation (Eq. 3 as
 # written). (Searching them again after every chunk of iterations, at every scale or at the
 # last one only, copied whole objects into holes or did not help at 512 px and was removed:
-# docs/results.md, "Texture: matches searched again during a scale" and "... at the last
+# docs/archive/results-rounds.md, "Texture: matches searched again during a scale" and "... at the last
 # scale only".)
 NN_UPDATES = ("per_scale", "every_eval")
 LINESEARCHES = ("zoom", "backtracking", "hager-zhang")
@@ -115,15 +115,16 @@ class OptimizeConfig(PyramidConfig):
     # 1 to MAX_ITERATIONS (100000).
     iterations: int | tuple[int, ...] = 15
     # Weight of the texture term E_t in Eq. 1 (best hole PSNR and SSIM in the sweep of
-    # docs/results.md); from 0 to MAX_ALPHA (1: E_t then outweighs E_c some 1e7 times).
+    # docs/archive/results-rounds.md, "How α and β were chosen"); from 0 to MAX_ALPHA (1:
+    # E_t then outweighs E_c some 1e7 times).
     alpha: float = 1e-7
-    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the sweep of
-    # docs/results.md); from 0 to MAX_BETA (1e6), as beta_last.
+    # Weight of the TV term in Eq. 1 (best hole PSNR and SSIM in the same sweep); from 0 to
+    # MAX_BETA (1e6), as beta_last.
     beta: float = 1.0
     # ... at the pyramid's last scale (None: beta there too). TV is squared, so beta smooths
     # by about sqrt(beta) pixels, and at the last scale that blurs the output's own detail:
     # 0.25 keeps more of it, closer to the photo's texture in VGG-19 features and still best
-    # in hole L1, PSNR and SSIM on 20 photos at every protocol (docs/results.md, "Headline
+    # in hole L1, PSNR and SSIM on 20 photos at every protocol (docs/archive/results-rounds.md, "Headline
     # tables, third round").
     beta_last: float | None = 0.25
     # Space of E_c (Eq. 2): None (the paper) compares the hole's pixels with the reference; a
@@ -168,6 +169,6 @@ class OptimizeConfig(PyramidConfig):
         every scale after the first (the start still the previous result upsampled), for a
         photo whose first reference came from `source` (`reference.content_source`): where
         that was PatchMatch; after a network's, E_c's reference is the guide, as in the paper
-        (docs/results.md, "Optimize on irregular holes"; the setting that chose otherwise,
+        (docs/archive/results-rounds.md, "Optimize on irregular holes"; the setting that chose otherwise,
         content_scales, was removed: no result recommended its other choices)."""
         return source == "patchmatch"

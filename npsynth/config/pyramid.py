@@ -75,7 +75,7 @@ class ReferenceOptions:
     # `npsynth.reference.content_source`), "network" (the first network that fits, the
     # shipped free-form one included), "harmonic" (Laplace fill from the hole border),
     # "mean" (mean colour of the known pixels) or "patchmatch" (PatchMatch, Barnes et al.
-    # 2009, from the `pypatchmatch` package: sharp but seamy; docs/results.md, "Optimize on
+    # 2009, from the `pypatchmatch` package: sharp but seamy; docs/archive/results-rounds.md, "Optimize on
     # irregular holes").
     content: str = "auto"
     # Exported content network (`python -m train.content --export`): a .npz or a training
@@ -86,7 +86,7 @@ class ReferenceOptions:
     # detail finer than a Gaussian of s pixels (PM - G_s * PM) and takes the coarser colours
     # from the harmonic fill (G_s * harmonic), so a patch copied from a brighter or darker
     # place leaves no colour seam (`npsynth.reference.patchmatch_fill`; 16 lowers the
-    # object-removal gallery's mean colour gap from 4.3 to 3.4: docs/results.md, "PatchMatch
+    # object-removal gallery's mean colour gap from 4.3 to 3.4: docs/archive/results-rounds.md, "PatchMatch
     # detail on a harmonic base"). At most MAX_BASE_SIGMA (1000).
     patchmatch_base_sigma: float = 16.0
 
@@ -104,12 +104,12 @@ class PasteOptions:
     # Its offset from the photo at the hole's border is spread over the hole. 0: Perez's
     # exact border (pixel by pixel); k > 0: the offset first averaged over the known pixels
     # with a Gaussian of k times the upsampling factor in pixels, so the photo's fine texture
-    # at the border is not spread as an offset (`offset_sigma`; docs/results.md, "The fast
+    # at the border is not spread as an offset (`offset_sigma`; docs/archive/results-rounds.md, "The fast
     # choice: a smooth offset").
     paste_offset_span: float = 2.0
     # ... but only deep in the hole: the exact border offset keeps weight exp(-d / (r times
     # the upsampling factor)) at d pixels from the known pixels, so thin strokes still meet
-    # their border pixel by pixel (0: the averaged offset everywhere; docs/results.md, "The
+    # their border pixel by pixel (0: the averaged offset everywhere; docs/archive/results-rounds.md, "The
     # fast choice: the averaged offset deep in the hole").
     paste_exact_reach: float = 4.0
 

@@ -5,7 +5,7 @@ megapixels of each level worked at times its L-BFGS iterations, for `translate` 
 megapixels). The estimate is that work times a rate per kind of job (`rate_key`: the method,
 and for a job at its first levels only, how many). Before the first job of a kind the rate is
 the method's `seconds_per_work`, or one of `LEVEL_RATES`, measured on this project's 2-core CPU machine with eval.inpaint on the
-centred 512 px hole, photos 1-20 (docs/results.md, "Headline tables with today's defaults"
+centred 512 px hole, photos 1-20 (docs/archive/results-rounds.md, "Headline tables with today's defaults"
 and "The fast choice": `optimize` at 128, 256, 512 px with 15 iterations 150 s per photo,
 `--levels 1` 14.7 s; `translate` at 256, 512 px 4.6 s); after each finished job it is that
 job's seconds over its work, so later estimates follow this machine (first-job compilation
