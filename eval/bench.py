@@ -33,9 +33,9 @@ from typing import Annotated, Union
 
 import tyro
 
-from eval.flag_parsing import parse
 from npsynth.benchmarks.bench import LayersBench, LossBench
 from npsynth.benchmarks.throughput import BatchBench
+from npsynth.config.flags import parse_command_line
 from npsynth.evaluation.cli_errors import main_errors
 from npsynth.studies.frontier import FrontierRun
 
@@ -51,7 +51,9 @@ Command = Union[  # noqa: UP007 (tyro reads the subcommands from a typing.Union)
 def main(argv=None) -> int:
     """Exit 0 when done, 2 for a bad flag, 130 after Ctrl-C (one line on stderr)."""
     about = __doc__.split("\n")[0]
-    parse(Command, argv, prog="python -m eval.bench", description=about, default=tyro.MISSING).run()
+    parse_command_line(
+        Command, argv, prog="python -m eval.bench", description=about, default=tyro.MISSING
+    ).run()
     return 0
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from eval.flag_parsing import parse
+from npsynth.config.flags import parse_command_line
 from npsynth.evaluation.cli_errors import main_errors
 from npsynth.studies.content import ContentRun, run_content
 
@@ -35,7 +35,7 @@ PROG = "python -m eval.content"
 
 
 def parse_args(argv=None) -> ContentRun:
-    return parse(ContentRun, argv, prog=PROG, description=__doc__.split("\n")[0])
+    return parse_command_line(ContentRun, argv, prog=PROG, description=__doc__.split("\n")[0])
 
 
 @main_errors(code=2)

@@ -15,15 +15,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from eval.flag_parsing import parse
 from npsynth.benchmarks.gpu_check import GpuCheck, run_check, run_command
+from npsynth.config.flags import parse_command_line
 
 
 def main(argv=None, *, run: Callable = run_command) -> int:
     """Exit 0 when every step passed (or is not available), 1 otherwise, 2 for a bad flag."""
     start = time.monotonic()
     about = __doc__.split("\n")[0]
-    check = parse(GpuCheck, argv, prog="python -m eval.gpu_check", description=about)
+    check = parse_command_line(GpuCheck, argv, prog="python -m eval.gpu_check", description=about)
     return run_check(check, run=run, start=start)
 
 

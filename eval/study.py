@@ -19,7 +19,7 @@ from typing import Annotated, Union
 
 import tyro
 
-from eval.flag_parsing import parse
+from npsynth.config.flags import parse_command_line
 from npsynth.evaluation.cli_errors import as_input_error, main_errors
 from npsynth.studies.study import MakeStudy, ScoreStudy
 
@@ -33,7 +33,7 @@ Command = Union[  # noqa: UP007 (tyro reads the subcommands from a typing.Union)
 def main(argv=None) -> int:
     """Exit 0 when done; 2 with one line on stderr for a bad input or answer file."""
     about = __doc__.split("\n")[0]
-    command = parse(
+    command = parse_command_line(
         Command, argv, prog="python -m eval.study", description=about, default=tyro.MISSING
     )
     with as_input_error():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from eval.flag_parsing import parse
+from npsynth.config.flags import parse_command_line
 from npsynth.evaluation.cli_errors import main_errors
 from npsynth.studies.sweep import SweepRun, run_sweep
 
@@ -25,7 +25,7 @@ PROG = "python -m eval.sweep"
 
 
 def parse_args(argv=None) -> SweepRun:
-    return parse(SweepRun, argv, prog=PROG, description=__doc__.split("\n")[0])
+    return parse_command_line(SweepRun, argv, prog=PROG, description=__doc__.split("\n")[0])
 
 
 @main_errors

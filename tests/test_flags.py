@@ -209,3 +209,64 @@ class Twice:
 def test_nest_refuses_a_leaf_name_that_is_not_unique():
     with pytest.raises(ValueError, match="two settings named 'maxls', solver.maxls and maxls"):
         flags.nest(Twice, {"maxls": 1})
+
+
+# tyro's error boxes for the errors the parse hook does not know (eval.bench, eval.study: subcommands).
+UNICODE_BOX = """\
+╭─ Value error ───────────────────────────────────────────────╮
+│ Error parsing SweepRun: --limit: must be at least 1, got '0' │
+│ ─────────────────────────────────────────────────────────── │
+│ For full helptext, see python -m eval.sweep --help          │
+╰─────────────────────────────────────────────────────────────╯
+"""
+ASCII_BOX = """\
++- Required options -----------------+
+| Missing from python -m eval.sweep: |
+|     --images PATH                  |
+|         the photos (required)      |
+|     --out PATH                     |
+| ---------------------------------- |
+| For full helptext, run:            |
++------------------------------------+
+"""
+VALUE_BOX = """\
++- Value error ------------------------------------------------------+
+| Error parsing --limit: invalid literal for int() with base 10: 'z' |
+| ------------------------------------------------------------------ |
+| Argument helptext:                                                 |
++--------------------------------------------------------------------+
+"""
+
+
+def test_tyro_error_boxes_become_one_argparse_line():
+    assert flags.box_message(UNICODE_BOX) == "argument --limit: must be at least 1, got '0'"
+    assert flags.box_message(ASCII_BOX) == ("the following arguments are required: --images, --out")
+    assert flags.box_message(VALUE_BOX) == (
+        "argument --limit: invalid literal for int() with base 10: 'z'"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["frontier", "--limit", "-1"], "error: argument --limit: must be at least 1, got '-1'"),
+        ([], "error: Expected one of {loss, layers, frontier, batch}."),
+    ],
+)
+def test_a_subcommands_bad_flag_is_one_line(argv, expected, capsys):
+    from eval import bench
+
+    with pytest.raises(SystemExit) as exited:
+        bench.main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == expected and len(err.strip().splitlines()) == 1
+
+
+def test_a_subcommands_missing_positional_is_named_as_typed(capsys):
+    from eval import study
+
+    with pytest.raises(SystemExit) as exited:
+        study.main(["score"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: the following arguments are required: study"

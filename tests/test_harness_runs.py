@@ -1,5 +1,5 @@
 """npsynth.harness.runs: one run folder type, one resume rule (runner, gallery, frontier);
-the flag checks of npsynth.harness.checks; eval.flag_parsing's one-line errors."""
+the flag checks of npsynth.harness.checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from eval import flag_parsing
 from npsynth.evaluation.cli_errors import InputError
 from npsynth.harness import checks
 from npsynth.harness.runs import RunFolder
@@ -73,39 +72,3 @@ def test_flag_checks_name_the_flag_as_argparse_does():
     checks.check_not_both(masks=None, hole="boxes")
     with pytest.raises(ValueError, match=r"^--hole: not allowed with argument --masks$"):
         checks.check_not_both(masks="m", hole="boxes")
-
-
-UNICODE_BOX = """\
-╭─ Value error ───────────────────────────────────────────────╮
-│ Error parsing SweepRun: --limit: must be at least 1, got '0' │
-│ ─────────────────────────────────────────────────────────── │
-│ For full helptext, see python -m eval.sweep --help          │
-╰─────────────────────────────────────────────────────────────╯
-"""
-ASCII_BOX = """\
-+- Required options -----------------+
-| Missing from python -m eval.sweep: |
-|     --images PATH                  |
-|         the photos (required)      |
-|     --out PATH                     |
-| ---------------------------------- |
-| For full helptext, run:            |
-+------------------------------------+
-"""
-VALUE_BOX = """\
-+- Value error ------------------------------------------------------+
-| Error parsing --limit: invalid literal for int() with base 10: 'z' |
-| ------------------------------------------------------------------ |
-| Argument helptext:                                                 |
-+--------------------------------------------------------------------+
-"""
-
-
-def test_tyro_error_boxes_become_one_argparse_line():
-    assert flag_parsing.message(UNICODE_BOX) == "argument --limit: must be at least 1, got '0'"
-    assert flag_parsing.message(ASCII_BOX) == (
-        "the following arguments are required: --images, --out"
-    )
-    assert flag_parsing.message(VALUE_BOX) == (
-        "argument --limit: invalid literal for int() with base 10: 'z'"
-    )

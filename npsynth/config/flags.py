@@ -26,6 +26,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import io
+import os
 import re
 import sys
 import typing
@@ -169,9 +171,9 @@ def parse(
     Raises:
       SystemExit: a bad flag or value (the message is printed), or `--help`.
     """
-    hook = _errors_hook() if one_line_errors else None
     markers = (tyro.conf.OmitArgPrefixes,) + (() if flag_pairs else (tyro.conf.FlagCreatePairsOff,))
-    with hook(_one_line) if hook else contextlib.nullcontext():
+
+    def cli():
         return tyro.cli(
             cls,
             args=list(args),
@@ -183,6 +185,34 @@ def parse(
             config=markers,
             registry=REGISTRY,
         )
+
+    if not one_line_errors or "-h" in args or "--help" in args:
+        return cli()
+    hook = _errors_hook()
+    errors = io.StringIO()
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100000"  # a box line per message line, for `box_message`
+    try:
+        with (
+            contextlib.redirect_stderr(errors),
+            hook(_one_line) if hook else contextlib.nullcontext(),
+        ):
+            parsed = cli()
+    except SystemExit as stop:
+        text = errors.getvalue().strip()
+        if text.startswith("error: ") and len(text.splitlines()) == 1:
+            print(text, file=sys.stderr)  # `usage_error`'s line, from the hook
+            raise
+        usage_error(box_message(text))
+        raise AssertionError from stop  # not reached: usage_error exits
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = columns
+    if parsed is None:  # a command with subcommands, none given
+        usage_error(f"name a command (see {prog or 'the command'} --help)")
+    return parsed
 
 
 def usage_error(message: str) -> typing.NoReturn:
@@ -198,8 +228,43 @@ def _errors_hook():
     return getattr(errors, "on_parse_error", None)
 
 
+def parse_command_line(cls, argv=None, *, prog: str, description: str = "", default=None):
+    """`parse` as a command's `main(argv)` uses it: `argv` None is sys.argv[1:], and a bad
+    flag or value is one line on stderr naming the flag, exit 2 (`one_line_errors`)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return parse(
+        cls, argv, prog=prog, description=description, default=default, one_line_errors=True
+    )
+
+
+def box_message(box: str) -> str:
+    """The message of tyro's error box (drawn with Unicode or, off a terminal, ASCII lines),
+    in one line, worded as argparse words it: the errors `_one_line` does not know (a
+    subcommand missing, a field's own check in a subcommand)."""
+    lines = box.strip().splitlines()
+    title = re.sub(r"^[\s╭+─-]*|[\s╮+─-]*$", "", lines[0]) if lines else ""
+    body = []
+    for line in lines[1:]:
+        inner = re.sub(r"^\s*[│|]\s?|\s*[│|]\s*$", "", line).strip()
+        if set(inner) <= set("─-+╰╯ ") and body:  # a rule: the message ends
+            break
+        if inner and not set(inner) <= set("─-+╰╯ "):
+            body.append(inner)
+    if "Required options" in title:
+        missing = [line.split()[0] for line in body if line.startswith("-")]
+        return f"the following arguments are required: {', '.join(missing)}"
+    text = " ".join(body) or title or "bad flags"
+    text = re.sub(r"^Unrecognized options:", "unrecognized arguments:", text)
+    found = re.match(r"Error parsing (\S+): (.*)", text)
+    if found:
+        text = found[2] if not found[1].startswith("-") else f"{found[1]}: {found[2]}"
+    return re.sub(r"^(--[\w-]+): ", r"argument \1: ", text)
+
+
 def _flag(argument) -> str:
-    return "/".join(argument.lowered.name_or_flags)
+    """The flag as a user spells it (a positional of a subcommand without tyro's inner prefix)."""
+    return "/".join(name.rpartition(".")[2] if name.startswith("__tyro") else name
+                    for name in argument.lowered.name_or_flags)  # fmt: skip
 
 
 def _one_line(event) -> None:
