@@ -151,6 +151,26 @@ def test_settings_hold_what_decides_the_scores(photos):
     assert runner.report.with_new_config_fields(older) == settings
     changed = older | {"config": {"optimize": older["config"]["optimize"] | {"alpha": 1.0}}}
     assert runner.report.with_new_config_fields(changed) != settings
+    # A run saved before the settings were nested (issue 36), written out by hand: flat
+    # fields, and the removed settings at the values that meant today's behaviour.
+    flat = {
+        "scales": [32, 64], "context": 1.0, "content": "harmonic", "content_checkpoint": None,
+        "patchmatch_base_sigma": 16.0, "chunk_size": 512, "paste_offset_span": 2.0,
+        "paste_exact_reach": 4.0, "iterations": 5, "alpha": 1e-7, "beta": 1.0,
+        "beta_last": 0.25, "alpha_scaling": "none", "content_scales": "auto",
+        "content_layer": None, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
+        "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
+        "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
+        "chunk_iterations": 10,
+    }  # fmt: skip
+    before_nesting = settings | {"config": {"optimize": flat}}
+    assert runner.report.with_new_config_fields(before_nesting) == settings
+    for removed in ({"alpha_scaling": "per_pixel"}, {"nn_update": "per_chunk"}, {"maxls": 5}):
+        other = settings | {"config": {"optimize": flat | removed}}
+        assert runner.report.with_new_config_fields(other) != settings  # refused, not mixed
+    translate = runner.report.with_new_config_fields({"config": {"translate": {
+        "paste": "direct", "paste_offset_span": 0.0}}})["config"]["translate"]  # fmt: skip
+    assert translate["level_paste"] == "direct" and translate["paste"]["paste_offset_span"] == 0
 
 
 def test_earlier_rows(tmp_path, photos, capsys):

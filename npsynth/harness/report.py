@@ -139,10 +139,20 @@ def json_fields(instance) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(instance), default=str))
 
 
+# Settings that issue 36 removed, with the one value that meant what npsynth does now, and
+# translate's `paste` ("poisson" or "direct") that it renamed `level_paste`.
+REMOVED_SETTINGS = {"alpha_scaling": "none", "content_scales": "auto"}
+RENAMED_SETTINGS = {"translate": {"paste": "level_paste"}}
+
+
 def with_new_config_fields(saved: dict) -> dict:
-    """Saved run settings whose "config" (method -> fields) gets the config fields added to
-    npsynth since, at their defaults (which keep the behaviour from before them, e.g.
-    `levels=None`), so runs saved before a field existed still resume."""
+    """Saved run settings whose "config" (method -> fields) reads as today's: fields saved
+    flat before the settings were nested in records (issue 36) go to their records, a removed
+    setting at the value that meant today's behaviour is dropped (another value stays, so the
+    run is refused), and the config fields added to npsynth since come at their defaults
+    (which keep the behaviour from before them, e.g. `levels=None`). So runs saved before a
+    field existed, or before the nesting, still resume."""
+    from npsynth.config.inpaint import setting_paths
     from npsynth.methods import METHODS
 
     configs = saved.get("config")
@@ -151,9 +161,36 @@ def with_new_config_fields(saved: dict) -> dict:
     filled = {}
     for method, fields in configs.items():
         if method in METHODS and isinstance(fields, dict):
-            fields = json_fields(METHODS[method].config()) | fields
-        filled[method] = fields
+            cls = METHODS[method].config
+            fields = _nested(fields, setting_paths(cls), RENAMED_SETTINGS.get(method, {}))
+            filled[method] = _merged(json_fields(cls()), fields)
+        else:
+            filled[method] = fields
     return saved | {"config": filled}
+
+
+def _nested(fields: dict, paths: Mapping[str, tuple[str, ...]], renamed: Mapping) -> dict:
+    """Saved `fields` with each flat setting moved to its record (`paths`: flat name ->
+    path), renamed settings renamed, and removed settings at today's value dropped."""
+    nested: dict = {}
+    for name, value in fields.items():
+        if name in renamed and not isinstance(value, dict):
+            name = renamed[name]
+        if REMOVED_SETTINGS.get(name, object()) == value:
+            continue
+        path = paths.get(name, (name,))
+        if len(path) == 1:
+            nested[name] = _merged(nested[name], value) if name in nested else value
+        else:
+            nested.setdefault(path[0], {})[path[1]] = value
+    return nested
+
+
+def _merged(defaults, saved):
+    """`saved` over `defaults`, record by record (dicts merged, other values replaced)."""
+    if isinstance(defaults, dict) and isinstance(saved, dict):
+        return defaults | {k: _merged(defaults.get(k), v) for k, v in saved.items()}
+    return saved
 
 
 def config_line(configs: Mapping[str, object]) -> str:
