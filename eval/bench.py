@@ -35,8 +35,8 @@ import tyro
 
 from npsynth.benchmarks.bench import LayersBench, LossBench
 from npsynth.benchmarks.throughput import BatchBench
+from npsynth.cli.errors import main_errors
 from npsynth.config.flags import parse_command_line
-from npsynth.evaluation.cli_errors import main_errors
 from npsynth.studies.frontier import FrontierRun
 
 Command = Union[  # noqa: UP007 (tyro reads the subcommands from a typing.Union)

@@ -22,8 +22,9 @@ from typing import Annotated
 
 import tyro
 
+from npsynth.cli.errors import main_errors
 from npsynth.config import flags
-from npsynth.evaluation.cli_errors import as_input_error, main_errors
+from npsynth.errors import as_input_error
 from npsynth.files import atomic_write
 from npsynth.harness import checks, compare
 

@@ -27,8 +27,8 @@ from __future__ import annotations
 import shlex
 import sys
 
+from npsynth.cli.errors import main_errors
 from npsynth.config.flags import parse_command_line
-from npsynth.evaluation.cli_errors import main_errors
 from npsynth.studies.content import ContentRun, run_content
 
 PROG = "python -m eval.content"
@@ -41,7 +41,7 @@ def parse_args(argv=None) -> ContentRun:
 @main_errors(code=2)
 def main(argv=None) -> int:
     """Exit 0 when done; 2 with one line on stderr for a bad flag, network, photo, mask or
-    --out; 130 after Ctrl-C (`npsynth.evaluation.cli_errors`)."""
+    --out; 130 after Ctrl-C (`npsynth.cli.errors`)."""
     run = parse_args(argv)
     print(run_content(run, command=f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}"))
     return 0

@@ -21,10 +21,11 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
+from npsynth.cli.errors import main_errors
 from npsynth.cli.inpaint import check_names
 from npsynth.cli.settings import METHODS, given_settings, method_configs, settings_flags
 from npsynth.config import flags
-from npsynth.evaluation.cli_errors import as_input_error, main_errors
+from npsynth.errors import as_input_error
 from npsynth.harness.baselines import BASELINES
 from npsynth.studies import gallery
 
@@ -62,7 +63,7 @@ def shared_folder() -> Path:
 @main_errors
 def main(argv=None) -> int:
     """Exit 0 when done; 2 for a bad flag or cases file, 1 for a bad photo or destination,
-    130 after Ctrl-C, each with one line on stderr (`npsynth.evaluation.cli_errors`)."""
+    130 after Ctrl-C, each with one line on stderr (`npsynth.cli.errors`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     fields = [("run", RunFlags), ("settings", settings_flags())]
     command = dataclasses.make_dataclass("Command", fields, frozen=True)

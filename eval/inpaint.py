@@ -20,9 +20,10 @@ from typing import Annotated
 
 from npsynth.cli import inpaint as modes
 from npsynth.cli import values
+from npsynth.cli.errors import main_errors
 from npsynth.cli.settings import given_settings, method_configs, preset_method, settings_flags
 from npsynth.config import flags
-from npsynth.evaluation.cli_errors import as_input_error, main_errors
+from npsynth.errors import as_input_error
 
 PROG = "python -m eval.inpaint"
 
@@ -84,7 +85,7 @@ def configs_from(args: modes.Args) -> dict:
 @main_errors
 def main(argv=None) -> int:
     """Exit 0 when done; 2 for a bad flag or setting, 1 for a bad photo, mask or destination,
-    130 after Ctrl-C, each with one line on stderr (`npsynth.evaluation.cli_errors`)."""
+    130 after Ctrl-C, each with one line on stderr (`npsynth.cli.errors`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     command = f"{PROG} {shlex.join(argv)}"

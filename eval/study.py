@@ -19,8 +19,9 @@ from typing import Annotated, Union
 
 import tyro
 
+from npsynth.cli.errors import main_errors
 from npsynth.config.flags import parse_command_line
-from npsynth.evaluation.cli_errors import as_input_error, main_errors
+from npsynth.errors import as_input_error
 from npsynth.studies.study import MakeStudy, ScoreStudy
 
 Command = Union[  # noqa: UP007 (tyro reads the subcommands from a typing.Union)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import shlex
 import sys
 
+from npsynth.cli.errors import main_errors
 from npsynth.config.flags import parse_command_line
-from npsynth.evaluation.cli_errors import main_errors
 from npsynth.studies.sweep import SweepRun, run_sweep
 
 PROG = "python -m eval.sweep"
@@ -31,7 +31,7 @@ def parse_args(argv=None) -> SweepRun:
 @main_errors
 def main(argv=None) -> int:
     """Exit 0 when done; 2 for a bad flag or setting, 1 for a bad photo, mask or --out,
-    130 after Ctrl-C, each with one line on stderr (`npsynth.evaluation.cli_errors`)."""
+    130 after Ctrl-C, each with one line on stderr (`npsynth.cli.errors`)."""
     run = parse_args(argv)
     print(run_sweep(run, command=f"{PROG} {shlex.join(sys.argv[1:] if argv is None else argv)}"))
     return 0

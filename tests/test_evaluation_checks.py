@@ -1,4 +1,4 @@
-"""npsynth.harness.checks and cli_errors: names, overwrite and destination checks, and the
+"""npsynth.harness.checks, npsynth.errors and npsynth.cli.errors: names, overwrite and destination checks, and the
 one error path of the command lines, on tiny files in a temporary folder."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npsynth import errors, io
 from npsynth import files as npfiles
-from npsynth import io
-from npsynth.evaluation import cli_errors
-from npsynth.evaluation.cli_errors import InputError
+from npsynth.cli import errors as cli_errors
+from npsynth.errors import InputError
 from npsynth.harness import checks
 
 
@@ -133,7 +133,7 @@ def test_main_errors_one_line_exit_codes_and_tracebacks_kept(capsys):
     assert capsys.readouterr().err == "error: Permission denied: '/out/filled.png'\n"
     assert main_raising(KeyboardInterrupt())() == 130
     assert capsys.readouterr().err == "interrupted\n"
-    assert main_raising(cli_errors.Interrupted("interrupted; 2 photos done are kept"))() == 130
+    assert main_raising(errors.Interrupted("interrupted; 2 photos done are kept"))() == 130
     assert capsys.readouterr().err == "interrupted; 2 photos done are kept\n"
     for unexpected in (ValueError("a bug"), RuntimeError("a bug")):
         with pytest.raises(type(unexpected), match="a bug"):
@@ -142,13 +142,13 @@ def test_main_errors_one_line_exit_codes_and_tracebacks_kept(capsys):
 
 def test_as_input_error_names_what_was_being_read():
     expected = pytest.raises(InputError, match="^the mask 'm.png': no hole$")
-    with expected as caught, cli_errors.as_input_error("the mask 'm.png'", code=2):
+    with expected as caught, errors.as_input_error("the mask 'm.png'", code=2):
         raise ValueError("no hole")
     assert caught.value.code == 2 and isinstance(caught.value, ValueError)
     expected = pytest.raises(InputError, match="^No such file or directory: 'x.png'$")
-    with expected, cli_errors.as_input_error():
+    with expected, errors.as_input_error():
         raise FileNotFoundError(2, "No such file or directory", "x.png")
-    with pytest.raises(TypeError), cli_errors.as_input_error():  # not an input problem
+    with pytest.raises(TypeError), errors.as_input_error():  # not an input problem
         raise TypeError("a bug")
 
 

@@ -17,7 +17,7 @@ import pytest
 from eval import inpaint as inpaint_cli
 from npsynth import folders, io, masks, presets
 from npsynth.config import OptimizeConfig, ReferenceOptions, TranslateConfig
-from npsynth.evaluation.cli_errors import InputError
+from npsynth.errors import InputError
 from npsynth.harness import baselines, checks, filling, report, runner
 from npsynth.pyramid import InpaintResult, ScaleResult
 

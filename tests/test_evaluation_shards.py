@@ -10,7 +10,7 @@ import pytest
 
 from eval.inpaint import main
 from npsynth import io as npio
-from npsynth.evaluation.cli_errors import InputError
+from npsynth.errors import InputError
 from npsynth.harness import report, runner, shards
 
 

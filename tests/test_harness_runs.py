@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from npsynth.evaluation.cli_errors import InputError
+from npsynth.errors import InputError
 from npsynth.harness import checks
 from npsynth.harness.runs import RunFolder
 

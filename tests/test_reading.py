@@ -17,7 +17,7 @@ from PIL import Image
 
 from npsynth import files as npfiles
 from npsynth import io
-from npsynth.evaluation.cli_errors import InputError
+from npsynth.errors import InputError
 from npsynth.harness import checks, runner
 
 GUARD_S = 5.0  # a reader that has not returned by then hangs

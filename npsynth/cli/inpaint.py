@@ -36,7 +36,7 @@ import os
 from npsynth.cli.settings import METHODS
 from npsynth.config import flags
 from npsynth.config.inpaint import PyramidConfig, TranslateConfig
-from npsynth.evaluation.cli_errors import InputError, as_input_error, describe
+from npsynth.errors import InputError, as_input_error, describe
 from npsynth.harness import runner, shards
 from npsynth.harness.baselines import BASELINES
 from npsynth.studies import demo

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import argparse
 
+from npsynth.cli.errors import hole_kind, positive_int, seed_int
 from npsynth.config import flags
-from npsynth.evaluation.cli_errors import hole_kind, positive_int, seed_int
 
 
 def _flag_type(check, metavar: str):
-    """A `flags.text_flag` from an argparse type of `cli_errors` (its message kept)."""
+    """A `flags.text_flag` from a value check of `npsynth.cli.errors` (its message kept)."""
 
     def convert(text: str):
         try:

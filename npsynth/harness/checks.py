@@ -28,7 +28,7 @@ from pathlib import Path
 from npsynth import files as npfiles
 from npsynth import folders
 from npsynth import io as npio
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.errors import InputError, as_input_error
 
 RUN_FOLDER = "evaluation run folder"  # the kind in a run folder's marker
 # Keys of every settings.json a folder run writes (`npsynth.harness.runner.run_settings`).
@@ -348,7 +348,7 @@ def check_at_least(low: int, **values) -> None:
 
     Raises:
       ValueError: "--name: must be at least LOW, got 'VALUE'" for the first one below (the
-        words of the argparse types in `npsynth.evaluation.cli_errors`).
+        words of the argparse types in `npsynth.cli.errors`).
     """
     for name, value in values.items():
         for item in value if isinstance(value, tuple) else (value,):

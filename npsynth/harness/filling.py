@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from npsynth.config.inpaint import PyramidConfig
-from npsynth.evaluation.cli_errors import as_input_error
+from npsynth.errors import as_input_error
 from npsynth.harness import baselines as baseline_fns
 
 Filler = Callable[[np.ndarray, np.ndarray], object]  # (blanked image, mask) -> filled

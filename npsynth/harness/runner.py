@@ -38,7 +38,7 @@ from npsynth import folders, masks, metrics, resize
 from npsynth import io as npio
 from npsynth import methods as registry
 from npsynth.config.inpaint import PyramidConfig, config_for, setting_paths
-from npsynth.evaluation.cli_errors import InputError, Interrupted, as_input_error
+from npsynth.errors import InputError, Interrupted, as_input_error
 from npsynth.harness import checks, filling, report
 from npsynth.harness.filling import Filler, groups, run_group
 from npsynth.harness.grids import comparison_grid

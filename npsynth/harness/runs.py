@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from npsynth import files as npfiles
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.errors import InputError, as_input_error
 from npsynth.harness import report
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from npsynth import files as npfiles
 from npsynth import folders as folders_module
-from npsynth.evaluation.cli_errors import InputError
+from npsynth.errors import InputError
 from npsynth.harness import checks, report, runner
 from npsynth.harness.runner import SETTINGS_FILE
 

@@ -22,7 +22,7 @@ import tyro
 from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import metrics, viz
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.errors import InputError, as_input_error
 from npsynth.harness import checks, report
 from npsynth.harness.grids import comparison_grid
 from npsynth.harness.runner import DEFAULT_HOLE, read_pairs

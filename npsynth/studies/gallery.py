@@ -36,7 +36,7 @@ from npsynth import files as npfiles
 from npsynth import io as npio
 from npsynth import masks, metrics, viz
 from npsynth.config.inpaint import PyramidConfig
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.errors import InputError, as_input_error
 from npsynth.harness import checks, filling, report
 from npsynth.harness.filling import Filler, run_one
 from npsynth.harness.runs import RunFolder

@@ -15,7 +15,7 @@ import numpy as np
 from npsynth import files as npfiles
 from npsynth import metrics
 from npsynth.config.inpaint import config_for
-from npsynth.evaluation.cli_errors import InputError, as_input_error
+from npsynth.errors import InputError, as_input_error
 from npsynth.harness import checks, report
 from npsynth.harness.runner import Photos, load_pairs
 

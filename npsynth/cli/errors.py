@@ -1,10 +1,10 @@
-"""The one error path of the `eval/` command lines.
+"""The one error path of the command lines (`eval/`, `train/`).
 
 Expected problems (a bad path or flag, a file that cannot be read or written, Ctrl-C) end
 with one line on stderr that names the file or flag, and a non-zero exit code; unexpected
 ones (bugs) keep their traceback. `main_errors` wraps a command line's `main` to do that:
 
-- `InputError` (what the checks raise, `npsynth.evaluation.checks`): its message, exit code
+- `InputError` (`npsynth.errors`: what the checks raise): its message, exit code
   `InputError.code` where the raiser set one (2 for flags, as argparse's own), else the
   command line's (`main_errors(code=...)`, default 1). The same for `NotRegularFile`
   (`npsynth.io`: a FIFO or other non-regular file where a file is read or written).
@@ -17,73 +17,20 @@ are checked before the work starts, so a ValueError that escapes the checks is n
 user can fix from the message alone.
 
 Flags are checked by the parser, so the message names the flag (`positive_int`, `seed_int`,
-`int_list`, `hole_kind`: argparse types, "argument --limit: must be at least 1, got '-1'", exit 2).
+`hole_kind`: value checks, "argument --limit: must be at least 1, got '-1'", exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import re
 import sys
 
 from npsynth import compile_cache
+from npsynth.errors import InputError, describe, one_line
 from npsynth.files import NotRegularFile
 
 INTERRUPTED = 130  # exit code after Ctrl-C: 128 + SIGINT
-
-# `npsynth.files.atomic_write`'s hidden temporary file: ".<name>.<32 hex digits>.tmp".
-_TEMPORARY = re.compile(r"(^|/)\.([^/]+)\.[0-9a-f]{32}\.tmp$")
-
-
-class InputError(ValueError):
-    """An expected problem with what the user gave, said in one line that names the file or
-    flag. A ValueError, so library callers that catch ValueError keep working."""
-
-    def __init__(self, message: str, *, code: int | None = None):
-        super().__init__(message)
-        self.code = code  # the exit code; None: the command line's (`main_errors`)
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C, with one line saying what was kept (e.g. the photos already scored)."""
-
-
-@contextlib.contextmanager
-def as_input_error(context: str = "", *, code: int | None = None):
-    """Turn a ValueError or OSError raised inside into an `InputError` (message prefixed with
-    `context`, e.g. "mask m.png for photo a.png"): for checks of the user's inputs, where
-    these errors can only mean a bad input."""
-    try:
-        yield
-    except InputError:
-        raise
-    except (ValueError, OSError) as error:
-        text = describe(error) if isinstance(error, OSError) else str(error)
-        raise InputError(f"{context}: {text}" if context else text, code=code) from error
-
-
-def describe(error: BaseException) -> str:
-    """One line for an error: an OSError's reason and file (a hidden temporary file of
-    `atomic_write` named as the file it was to become), else the message."""
-    if isinstance(error, OSError) and error.filename is not None:
-        names = [real_name(error.filename)]
-        if error.filename2 is not None:
-            names.append(real_name(error.filename2))
-        reason = error.strerror or type(error).__name__
-        return f"{reason}: {' -> '.join(repr(n) for n in names)}"
-    return one_line(str(error)) or type(error).__name__
-
-
-def real_name(filename) -> str:
-    """The file a hidden temporary file of `atomic_write` was to become, else `filename`."""
-    return _TEMPORARY.sub(r"\1\2", str(filename))
-
-
-def one_line(text: str) -> str:
-    """`text` with its line breaks (and runs of spaces) made single spaces."""
-    return " ".join(text.split())
 
 
 def main_errors(main=None, *, code: int = 1):
@@ -133,38 +80,6 @@ def positive_int(text: str) -> int:
 def seed_int(text: str) -> int:
     """argparse type: a seed, a whole number >= 0 (what NumPy's generators take)."""
     return _whole_number_from(text, 0, "must be 0 or more")
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    """argparse type: comma-separated integers, e.g. 128,256,512."""
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes comma-separated integers, got {text!r}") from None
-
-
-def float_or_none(text: str) -> float | None:
-    """argparse type: a number, or 'none'."""
-    if text.strip().lower() == "none":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a number or 'none', got {text!r}") from None
-
-
-def layer_or_none(text: str) -> str | None:
-    """argparse type: a VGG-19 layer name (`npsynth.models.vgg.LAYERS`), or 'none'."""
-    from npsynth.models.vgg import LAYERS
-
-    if text.strip().lower() == "none":
-        return None
-    if text not in LAYERS:
-        raise argparse.ArgumentTypeError(
-            f"takes a VGG-19 layer (e.g. relu4_2; one of {', '.join(LAYERS)}) or 'none', "
-            f"got {text!r}"
-        )
-    return text
 
 
 def hole_kind(text: str) -> str:
