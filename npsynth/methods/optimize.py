@@ -283,7 +283,6 @@ def _on_devices(array: np.ndarray) -> jax.Array:
     return jax.device_put(array, jax.sharding.NamedSharding(mesh, spec))
 
 
-@functools.cache
 def _programs(
     graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer,
     batched: bool, *, source_stride: int = 1, synthesis_stride: int = 1,
@@ -292,7 +291,19 @@ def _programs(
     """Jitted (begin, advance) of the L-BFGS solve of Eq. 1 over the hole pixels, mapped over
     a leading photo axis when `batched` (`jax.vmap`, `PHOTO_AXES`: one L-BFGS per photo);
     compiled once per image shape (and texture window size, `window.texture_window`; None:
-    VGG-19 sees the whole image), solver options, chunk length and E_c's layer (None: pixels)."""
+    VGG-19 sees the whole image), solver options, chunk length, E_c's layer (None: pixels)
+    and the texture term's grids and average (`losses.texture_loss`)."""
+    return _cached_programs(
+        graphdef, layers, patch_size, options, chunk, window_size, content_layer, batched,
+        source_stride, synthesis_stride, patch_average,
+    )  # fmt: skip
+
+
+@functools.cache  # one key per setting, however the caller passed it
+def _cached_programs(
+    graphdef, layers, patch_size, options, chunk, window_size, content_layer, batched,
+    source_stride, synthesis_stride, patch_average,
+):  # fmt: skip
     begin, advance = _solver_functions(
         graphdef, layers, patch_size, options, chunk, window_size, content_layer,
         source_stride=source_stride, synthesis_stride=synthesis_stride,
