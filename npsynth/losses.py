@@ -7,6 +7,9 @@
 - `E_t` (Eq. 3): for each VGG-19 layer, the mean squared distance of every query patch (a
   window of the feature map touching the hole) to its most similar source patch (a window
   outside the hole), matched by normalised cross-correlation with no gradient through the match.
+  The authors' released code (CNNMRF) counts only the windows on a stride-2 grid and averages
+  each cell over the grid windows covering it (`synthesis_stride`, `patch_average="cells"`;
+  docs/presets.md).
 - `TV`: the squared total variation of the whole image.
 Each term is summed per image and averaged over the batch; `E_t` is first divided, per image
 and layer, by that image's number of query patches (0 when it has none).
