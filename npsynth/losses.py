@@ -7,6 +7,9 @@
 - `E_t` (Eq. 3): for each VGG-19 layer, the mean squared distance of every query patch (a
   window of the feature map touching the hole) to its most similar source patch (a window
   outside the hole), matched by normalised cross-correlation with no gradient through the match.
+  The authors' released code (CNNMRF) counts only the windows on a stride-2 grid and averages
+  each cell over the grid windows covering it (`synthesis_stride`, `patch_average="cells"`;
+  docs/presets.md).
 - `TV`: the squared total variation of the whole image.
 Each term is summed per image and averaged over the batch; `E_t` is first divided, per image
 and layer, by that image's number of query patches (0 when it has none).
@@ -29,6 +32,7 @@ from jax import lax
 
 from npsynth import patches
 from npsynth.config.checks import check_content_layer
+from npsynth.config.optimize import PATCH_AVERAGES
 from npsynth.conventions import STRIDES, check_images, check_mask, feature_holes
 
 DEFAULT_LAYERS = ("relu3_1", "relu4_1")
@@ -107,6 +111,42 @@ def tv_loss(x: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum(dx**2, axis=(1, 2, 3)) + jnp.sum(dy**2, axis=(1, 2, 3)))
 
 
+def check_patch_average(patch_average) -> str:
+    """`patch_average` if it is one of PATCH_AVERAGES, else a ValueError."""
+    if patch_average not in PATCH_AVERAGES:
+        raise ValueError(
+            f"patch_average must be one of {', '.join(PATCH_AVERAGES)}, got {patch_average!r}"
+        )
+    return patch_average
+
+
+def synthesis_grid(window_positions: tuple[int, int], stride: int) -> np.ndarray:
+    """Which window positions (top-left corners, `[h-s+1, w-s+1]`) lie on the grid of
+    `stride`: rows and columns 0, stride, 2 * stride, ..., and the last one, as CNNMRF's
+    `computegrid` samples the synthesised image (so the last cells are covered too)."""
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"synthesis_stride must be a positive integer, got {stride!r}")
+    on_grid = []
+    for size in window_positions:
+        line = np.zeros(size, bool)
+        line[::stride] = True
+        line[-1] = True
+        on_grid.append(line)
+    return on_grid[0][:, None] & on_grid[1][None, :]
+
+
+def grid_coverage(map_shape: tuple[int, int], patch_size: int, stride: int) -> np.ndarray:
+    """How many windows of `synthesis_grid` cover each cell of an `[h, w]` map: int `[h, w]`
+    (the normaliser of CNNMRF's texture gradient, `patch_average="cells"`)."""
+    h, w = map_shape
+    grid = synthesis_grid((h - patch_size + 1, w - patch_size + 1), stride).astype(np.int64)
+    coverage = np.zeros((h, w), np.int64)
+    for dy in range(patch_size):
+        for dx in range(patch_size):
+            coverage[dy : dy + grid.shape[0], dx : dx + grid.shape[1]] += grid
+    return coverage
+
+
 def texture_loss(
     features: jax.Array,
     hole: jax.Array,
@@ -115,6 +155,8 @@ def texture_loss(
     nn: jax.Array | None = None,
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     stride: int = 1,
+    synthesis_stride: int = 1,
+    patch_average: str = "windows",
 ) -> jax.Array:
     """Texture term of one layer, E_t^phi (Yang et al. 2017, Eq. 3).
 
@@ -128,12 +170,21 @@ def texture_loss(
       patch_size: window side s.
       nn: optional int `[N, h-s+1, w-s+1]` matches to use instead of searching the current
         features (e.g. kept fixed for a whole scale).
-      chunk_size, stride: passed to `nearest_neighbours` when `nn` is None.
+      chunk_size, stride: passed to `nearest_neighbours` when `nn` is None (`stride`: the
+        grid of the source windows).
+      synthesis_stride: only the query windows on this grid count (`synthesis_grid`); 1 (the
+        paper) takes every one. CNNMRF, the authors' released code, uses 2.
+      patch_average: "windows" (the paper): the mean over the query windows of their squared
+        distances; "cells" (CNNMRF's `mrf.lua`): each cell's squared distance to each matched
+        window covering it is divided by the number of grid windows covering that cell
+        (`grid_coverage`), and the results are summed, with no division by |R|.
 
     Returns:
-      Scalar: per image the mean over its query windows (0 when it has none), averaged over
-      the batch. Gradients flow into the query windows only.
+      Scalar: per image the mean over its query windows (0 when it has none), or with
+      "cells" the cell-weighted sum, averaged over the batch. Gradients flow into the query
+      windows only.
     """
+    check_patch_average(patch_average)
     patches.check_hole(hole, features, patch_size)
     patches.check_finite(features)
     n = features.shape[0]
@@ -153,15 +204,27 @@ def texture_loss(
     target = lax.stop_gradient(features)
     ny, nx = nn // ww, nn % ww
 
+    cell_weights = None
+    if patch_average == "cells":  # 1 / (grid windows covering the cell); static
+        coverage = grid_coverage(features.shape[1:3], patch_size, synthesis_stride)
+        cell_weights = jnp.asarray(1.0 / np.maximum(coverage, 1), features.dtype)[None]
+
     # |P_i - P_nn(i)|^2 as a sum over the s*s cells of the window, without building patches.
     sq_dist = jnp.zeros((n, hw, ww), features.dtype)
     for dy in range(patch_size):
         for dx in range(patch_size):
             current = features[:, dy : dy + hw, dx : dx + ww, :]
             matched = patches.gather_cells(target, ny + dy, nx + dx)
-            sq_dist = sq_dist + jnp.sum((current - matched) ** 2, axis=-1)
+            cell = jnp.sum((current - matched) ** 2, axis=-1)
+            if cell_weights is not None:
+                cell = cell * cell_weights[:, dy : dy + hw, dx : dx + ww]
+            sq_dist = sq_dist + cell
 
+    if synthesis_stride != 1:
+        query = query & jnp.asarray(synthesis_grid((hw, ww), synthesis_stride))[None]
     weights = query.astype(features.dtype)
+    if patch_average == "cells":
+        return jnp.mean(jnp.sum(weights * sq_dist, axis=(1, 2)))
     count = jnp.sum(weights, axis=(1, 2))
     # |R| = 0 -> E_t = 0; the maximum keeps value and gradient finite (no 0 / 0).
     per_image = jnp.sum(weights * sq_dist, axis=(1, 2)) / jnp.maximum(count, 1.0)
@@ -230,7 +293,8 @@ def _check_features(features, layers, content_layer) -> None:
 
 def _terms(
     x, reference, mask, holes, *, features, alpha, beta, layers, patch_size, nn, chunk_size,
-    stride, content_layer=None, content_features=None,
+    stride, content_layer=None, content_features=None, synthesis_stride=1,
+    patch_average="windows",
 ):  # fmt: skip
     texture = jnp.zeros((), x.dtype)
     for layer in layers:
@@ -241,6 +305,8 @@ def _terms(
             nn=None if nn is None else nn[layer],
             chunk_size=chunk_size,
             stride=stride,
+            synthesis_stride=synthesis_stride,
+            patch_average=patch_average,
         )
     if content_layer is None:
         content = content_loss(x, reference, mask)
@@ -282,6 +348,8 @@ def joint_loss_terms(
     stride: int = 1,
     content_layer: str | None = None,
     content_features: jax.Array | None = None,
+    synthesis_stride: int = 1,
+    patch_average: str = "windows",
 ) -> dict[str, jax.Array]:
     """Every term of the joint loss (Yang et al. 2017, Eq. 1), for logging.
 
@@ -316,6 +384,8 @@ def joint_loss_terms(
         stride=stride,
         content_layer=content_layer,
         content_features=content_features,
+        synthesis_stride=synthesis_stride,
+        patch_average=patch_average,
     )
 
 
@@ -334,6 +404,8 @@ def joint_loss(
     stride: int = 1,
     content_layer: str | None = None,
     content_features: jax.Array | None = None,
+    synthesis_stride: int = 1,
+    patch_average: str = "windows",
 ) -> jax.Array:
     """Joint loss `L = E_c + alpha * E_t + beta * TV` (Yang et al. 2017, Eq. 1).
 
@@ -361,6 +433,8 @@ def joint_loss(
         `feature_content_loss` of `features[content_layer]` and `content_features`.
       content_features: with `content_layer`, the reference's features there
         (`npsynth.texture.reference_features`; no gradient flows into them).
+      synthesis_stride, patch_average: options of `texture_loss` (1 and "windows": the
+        paper; 2 and "cells": the authors' released code, CNNMRF).
 
     Returns:
       Scalar L; each term summed per image (the feature E_c: a mean per image), then
@@ -384,6 +458,8 @@ def joint_loss(
         stride=stride,
         content_layer=content_layer,
         content_features=content_features,
+        synthesis_stride=synthesis_stride,
+        patch_average=patch_average,
     )["total"]
 
 

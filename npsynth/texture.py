@@ -77,6 +77,8 @@ def make_joint_loss(
     chunk_size: int = patches.DEFAULT_CHUNK_SIZE,
     stride: int = 1,
     content_layer: str | None = None,
+    synthesis_stride: int = 1,
+    patch_average: str = "windows",
     terms: bool = False,
 ):
     """A pure `f(x) -> L` (Yang et al. 2017, Eq. 1) closing over the targets, for a solver:
@@ -88,7 +90,7 @@ def make_joint_loss(
 
     Args:
       reference, mask, alpha, beta, layers, patch_size, nn, chunk_size, stride,
-        content_layer: as `losses.joint_loss`; `nn` fixed for every evaluation, or None to
+        content_layer, synthesis_stride, patch_average: as `losses.joint_loss`; `nn` fixed for every evaluation, or None to
         search at each one.
       vgg: the texture network (see the module docstring).
       terms: return the dict of `losses.joint_loss_terms` instead of the scalar.
@@ -109,6 +111,7 @@ def make_joint_loss(
             x, reference, mask, features=vgg(x, computed), alpha=alpha, beta=beta,
             layers=layers, patch_size=patch_size, nn=nn, chunk_size=chunk_size, stride=stride,
             content_layer=content_layer, content_features=content_features,
+            synthesis_stride=synthesis_stride, patch_average=patch_average,
         )  # fmt: skip
         return out if terms else out["total"]
 

@@ -531,3 +531,15 @@ def test_hole_l2_by_hand():
     mask = jnp.asarray([[[[1.0]], [[0.0]]]])
     np.testing.assert_allclose(losses.hole_l2(prediction, target, mask), (1 + 9) / 2)
     np.testing.assert_allclose(losses.hole_l2(prediction, target, 0 * mask), 0.0)
+
+
+def test_synthesis_grid_and_its_coverage_by_hand():
+    # A 6x7 map, 3x3 windows, stride 2: corners 0, 2 and the last (3) down, 0, 2, 4 across
+    # (4 is the last); CNNMRF's computegrid adds the last corner when the grid misses it.
+    grid = losses.synthesis_grid((4, 5), 2)
+    np.testing.assert_array_equal(np.argwhere(grid.any(axis=1)).ravel(), [0, 2, 3])
+    np.testing.assert_array_equal(np.argwhere(grid.any(axis=0)).ravel(), [0, 2, 4])
+    rows, cols = np.array([1, 1, 2, 2, 2, 1]), np.array([1, 1, 2, 1, 2, 1, 1])
+    np.testing.assert_array_equal(losses.grid_coverage((6, 7), 3, 2), np.outer(rows, cols))
+    every = np.outer([1, 2, 3, 3, 2, 1], [1, 2, 3, 3, 3, 2, 1])  # stride 1: every window
+    np.testing.assert_array_equal(losses.grid_coverage((6, 7), 3, 1), every)

@@ -26,6 +26,9 @@ from npsynth.config.pyramid import MAX_CHUNK_SIZE, PyramidConfig, set_count, set
 # docs/archive/results-rounds.md, "Texture: matches searched again during a scale" and "... at the last
 # scale only".)
 NN_UPDATES = ("per_scale", "every_eval")
+# How E_t averages (`npsynth.losses.texture_loss`): over the query windows (the paper), or per
+# cell over the grid windows covering it (the authors' released code, CNNMRF).
+PATCH_AVERAGES = ("windows", "cells")
 LINESEARCHES = ("zoom", "backtracking", "hager-zhang")
 LINESEARCH_INITS = ("increase", "max", "current")
 # The largest weights of the joint loss (Eq. 1). With the pretrained VGG-19, alpha = 1
@@ -91,6 +94,17 @@ class TextureOptions:
     patch_size: int = 3
     # When the nearest neighbours are searched: one of NN_UPDATES (above).
     nn_update: str = "per_scale"
+    # Source windows searched on this grid (every `source_stride`-th row and column; 1: all,
+    # the paper). The authors' released code (CNNMRF) samples them with stride 2.
+    # 1 to MAX_PATCH_SIZE (16).
+    source_stride: int = 1
+    # Query windows of E_t counted on this grid, and the last row and column (1: all, the
+    # paper); the released code uses 2. 1 to MAX_PATCH_SIZE (16).
+    synthesis_stride: int = 1
+    # How E_t averages its squared distances: "windows" (the paper: the mean over the query
+    # windows) or "cells" (the released code: each cell's distance over the windows of the
+    # grid covering it, summed; `losses.texture_loss`).
+    patch_average: str = "windows"
     # Candidates per chunk of the nearest-neighbour search (bounds its memory); 1 to
     # MAX_CHUNK_SIZE (2^20).
     chunk_size: int = 512
@@ -99,6 +113,9 @@ class TextureOptions:
         object.__setattr__(self, "layers", check_layers("layers", self.layers))
         set_count(self, "patch_size", high=MAX_PATCH_SIZE)
         check_choice("nn_update", self.nn_update, NN_UPDATES)
+        set_count(self, "source_stride", high=MAX_PATCH_SIZE)
+        set_count(self, "synthesis_stride", high=MAX_PATCH_SIZE)
+        check_choice("patch_average", self.patch_average, PATCH_AVERAGES)
         set_count(self, "chunk_size", high=MAX_CHUNK_SIZE)
 
 

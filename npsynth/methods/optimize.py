@@ -190,6 +190,9 @@ def solve(
         graphdef, layers, texture_options.patch_size, options, chunk, window_size,
         config.content_layer,
         photos.batched,
+        source_stride=texture_options.source_stride,
+        synthesis_stride=texture_options.synthesis_stride,
+        patch_average=texture_options.patch_average,
     )  # fmt: skip
     problem = Problem(
         vgg_state=weights, known=known, hole=hole, content=content,
@@ -254,6 +257,7 @@ def _matches(known, hole, z, vgg, layers, config: OptimizeConfig):
     return texture.matches(
         jnp.asarray(known * (1 - hole) + hole * z), jnp.asarray(hole), vgg=vgg, layers=layers,
         patch_size=config.texture.patch_size, chunk_size=config.texture.chunk_size,
+        stride=config.texture.source_stride,
     )  # fmt: skip
 
 
@@ -279,18 +283,32 @@ def _on_devices(array: np.ndarray) -> jax.Array:
     return jax.device_put(array, jax.sharding.NamedSharding(mesh, spec))
 
 
-@functools.cache
 def _programs(
     graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer,
-    batched: bool,
+    batched: bool, *, source_stride: int = 1, synthesis_stride: int = 1,
+    patch_average: str = "windows",
 ):  # fmt: skip
     """Jitted (begin, advance) of the L-BFGS solve of Eq. 1 over the hole pixels, mapped over
     a leading photo axis when `batched` (`jax.vmap`, `PHOTO_AXES`: one L-BFGS per photo);
     compiled once per image shape (and texture window size, `window.texture_window`; None:
-    VGG-19 sees the whole image), solver options, chunk length and E_c's layer (None: pixels)."""
+    VGG-19 sees the whole image), solver options, chunk length, E_c's layer (None: pixels)
+    and the texture term's grids and average (`losses.texture_loss`)."""
+    return _cached_programs(
+        graphdef, layers, patch_size, options, chunk, window_size, content_layer, batched,
+        source_stride, synthesis_stride, patch_average,
+    )  # fmt: skip
+
+
+@functools.cache  # one key per setting, however the caller passed it
+def _cached_programs(
+    graphdef, layers, patch_size, options, chunk, window_size, content_layer, batched,
+    source_stride, synthesis_stride, patch_average,
+):  # fmt: skip
     begin, advance = _solver_functions(
-        graphdef, layers, patch_size, options, chunk, window_size, content_layer
-    )
+        graphdef, layers, patch_size, options, chunk, window_size, content_layer,
+        source_stride=source_stride, synthesis_stride=synthesis_stride,
+        patch_average=patch_average,
+    )  # fmt: skip
     if batched:
         begin = jax.vmap(begin, in_axes=(PHOTO_AXES, 0))
         advance = jax.vmap(advance, in_axes=(PHOTO_AXES, 0, 0, 0))
@@ -298,8 +316,9 @@ def _programs(
 
 
 def _solver_functions(
-    graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer=None
-):
+    graphdef, layers, patch_size: int, options, chunk: int, window_size, content_layer=None,
+    *, source_stride: int = 1, synthesis_stride: int = 1, patch_average: str = "windows",
+):  # fmt: skip
     """(begin, advance) of one photo's solve, before `jax.jit`. With `content_layer` (E_c in
     feature space) `begin` also computes the reference's features there, once, and `fixed`
     is the pair (window features, reference features)."""
@@ -327,6 +346,8 @@ def _solver_functions(
                 x, problem.content, mask, features=vgg(x, vgg_layers), alpha=problem.alpha,
                 beta=beta, layers=layers, patch_size=patch_size, nn=problem.nn,
                 content_layer=content_layer, content_features=content_features,
+                stride=source_stride, synthesis_stride=synthesis_stride,
+                patch_average=patch_average,
             )  # fmt: skip
 
         return loss
