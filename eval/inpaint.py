@@ -49,7 +49,7 @@ class RunFlags:
     # npsynth method(s): optimize, translate, or both as optimize,translate (None: the
     # preset's method, else optimize)
     method: str | None = None
-    # named settings to start from: default, fast, paper, tiny, translate (npsynth.presets)
+    # named settings to start from: default, fast, paper, authors, tiny, translate (npsynth.presets)
     preset: str | None = None
     seed: Annotated[int, values.SEED] = 0  # seed of generated holes
     compare: bool = False  # also run the classical baselines
