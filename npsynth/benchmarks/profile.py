@@ -23,6 +23,7 @@ multiple of it. Peak memory is the process's peak resident set size so far (it o
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import resource
@@ -91,7 +92,7 @@ def exclusive_times(spans: dict[str, list[tuple[float, float]]], start: float, e
     cuts = sorted({start, end} | {t for s in spans.values() for b, e in s for t in (b, e)
                                   if start < t < end})  # fmt: skip
     times = dict.fromkeys(STAGES, 0.0)
-    for low, high in zip(cuts, cuts[1:]):
+    for low, high in itertools.pairwise(cuts):
         middle = (low + high) / 2
         for stage in STAGES:
             if any(b <= middle < e for b, e in spans.get(stage, ())):
