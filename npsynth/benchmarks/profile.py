@@ -16,8 +16,9 @@ run: its loss evaluations (the count jaxopt reports times one evaluation of the 
 loss, timed alone at that level) and the rest, L-BFGS and its line search.
 
 The unit is one VGG-19 forward up to relu4_1 plus the input gradient at `unit_size` px (the
-unit of issue 39), timed in the same process after the runs; every stage is also given as a
-multiple of it. Peak memory is the process's peak resident set size so far (it only grows).
+unit of issue 39), timed in the same process right after each run, as is one evaluation;
+every stage is also given as a multiple of its run's unit. Where the machine's load changes,
+the evaluations can come out longer than the solver's time: they are then capped at it. Peak memory is the process's peak resident set size so far (it only grows).
 """
 
 from __future__ import annotations
@@ -195,24 +196,34 @@ def _median_seconds(fn, *args, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def one_evaluation_seconds(program_args, problem, fixed, state, limit) -> float:
-    """One loss value+gradient of a level's solve, timed alone: its `advance` program traced
-    with `solver.advance` replaced by one `jax.value_and_grad` of the same loss at the
-    iterate (same window, matches and weights)."""
+def evaluation_program(program_args):
+    """One loss value+gradient of a level's solve, as its own jitted program of (problem,
+    fixed, state, limit) -> (value, gradient) at the iterate `state.x`: the level's `advance`
+    (`optimize._solver_functions` with `program_args`, those of `optimize._programs`)
+    traced with `solver.advance` replaced by one `jax.value_and_grad` of the same loss (same
+    window, matches and weights)."""
     import jax
 
     from npsynth import solver
     from npsynth.methods import optimize
 
-    original = solver.advance
-    solver.advance = lambda loss_fn, solve, *_, **__: jax.value_and_grad(loss_fn)(solve.x)
-    try:
-        _, advance = optimize._solver_functions(*program_args[:-1])
-        evaluate = jax.jit(advance)
-        jax.block_until_ready(evaluate(problem, fixed, state, limit))  # traced while replaced
-    finally:
-        solver.advance = original
-    return _median_seconds(evaluate, problem, fixed, state, limit)
+    _, advance = optimize._solver_functions(*program_args[:-1])
+    traced = jax.jit(advance)
+
+    def evaluate(*args):
+        original = solver.advance
+        solver.advance = lambda loss_fn, solve, *_, **__: jax.value_and_grad(loss_fn)(solve.x)
+        try:  # traced (at the first call) while replaced
+            return traced(*args)
+        finally:
+            solver.advance = original
+
+    return evaluate
+
+
+def one_evaluation_seconds(program_args, problem, fixed, state, limit) -> float:
+    """Median time of one loss value+gradient of a level's solve (`evaluation_program`)."""
+    return _median_seconds(evaluation_program(program_args), problem, fixed, state, limit)
 
 
 def unit_seconds(vgg, size: int) -> float:
@@ -261,12 +272,14 @@ def child(t0: float, arguments: str) -> None:
             "sizes": [list(s.size) for s in result.scales],
         })  # fmt: skip
         recorder.calls = dict.fromkeys(STAGES, 0)
-    per_level = [one_evaluation_seconds(key, *kept) if kept else 0.0
-                 for key, kept in recorder.levels]  # fmt: skip
+        # Timed right after the run, so that a machine whose load changes meanwhile
+        # gives each run its own evaluation and unit.
+        runs[-1]["per_evaluation"] = [one_evaluation_seconds(key, *kept) if kept else 0.0
+                                      for key, kept in recorder.levels]  # fmt: skip
+        runs[-1]["unit"] = unit_seconds(hub.default_vgg(), settings["unit_size"])
     device = jax.devices()[0]
     report = {
-        "t0": t0, "imports": imported, "runs": runs, "per_evaluation": per_level,
-        "unit": unit_seconds(hub.default_vgg(), settings["unit_size"]),
+        "t0": t0, "imports": imported, "runs": runs,
         "device": f"{device.platform}:{device.device_kind}", "cores": os.cpu_count(),
         "jax": jax.__version__,
     }  # fmt: skip
@@ -281,7 +294,7 @@ def stage_table(report: dict, spawned: float) -> list[dict]:
         stages, calls = dict(run["stages"]), dict(run["calls"])
         solver = stages.pop("solver")
         evaluations = sum(run["evaluations"])
-        spent = sum(n * s for n, s in zip(run["evaluations"], report["per_evaluation"]))
+        spent = sum(n * s for n, s in zip(run["evaluations"], run["per_evaluation"]))
         spent = min(spent, solver)
         stages["loss evaluations"], calls["loss evaluations"] = spent, evaluations
         stages["L-BFGS and line search"] = solver - spent
@@ -291,7 +304,7 @@ def stage_table(report: dict, spawned: float) -> list[dict]:
         stages["imports"] = report["imports"] if cold else 0.0
         total = run["end"] - (spawned if cold else run["begin"])
         stages["other"] = total - sum(stages.values())
-        columns.append((stages, calls, total))
+        columns.append((stages, calls, total, run["unit"]))
     rows = [
         {"stage": name, **{f"{key}_s": c[0][name] for key, c in zip(("cold", "warm"), columns)},
          **{f"{key}_calls": c[1].get(name, "") for key, c in zip(("cold", "warm"), columns)},
@@ -302,8 +315,8 @@ def stage_table(report: dict, spawned: float) -> list[dict]:
                  "cold_calls": "", "warm_calls": "",
                  "peak_mib": report["runs"][0]["peak_mib"]})  # fmt: skip
     for row in rows:
-        row["cold_units"], row["warm_units"] = (row["cold_s"] / report["unit"],
-                                                row["warm_s"] / report["unit"])  # fmt: skip
+        row["cold_units"] = row["cold_s"] / columns[0][3]
+        row["warm_units"] = row["warm_s"] / columns[1][3]
     return rows
 
 
@@ -316,15 +329,20 @@ def print_table(rows, report, settings, out=sys.stdout) -> None:
         print(f"| {r['stage']} | {r['cold_s']:.2f} | {r['cold_units']:.2f} | {r['cold_calls']} | "
               f"{r['warm_s']:.2f} | {r['warm_units']:.2f} | {r['warm_calls']} | {peak} |",
               file=out)  # fmt: skip
-    sizes = " -> ".join("x".join(map(str, s)) for s in report["runs"][0]["sizes"])
+    cold, warm = report["runs"]
+    sizes = " -> ".join("x".join(map(str, s)) for s in cold["sizes"])
     print(f"\nphoto {settings['size']}x{settings['size']}, centred hole {settings['hole']} of the "
-          f"side, preset {settings['preset']}, levels {sizes}, evaluations "
-          f"{report['runs'][0]['evaluations']}; one evaluation "
-          f"{', '.join(f'{s:.3f}' for s in report['per_evaluation'])} s per level; unit "
-          f"(VGG-19 to relu4_1 forward+input gradient at {settings['unit_size']} px) "
-          f"{report['unit']:.3f} s; peak RSS cold {report['runs'][0]['peak_mib']:.0f} MiB, "
-          f"after warm {report['runs'][1]['peak_mib']:.0f} MiB; {report['device']}, "
-          f"{report['cores']} cores, jax {report['jax']}", file=out)  # fmt: skip
+          f"side, preset {settings['preset']}, levels {sizes}, evaluations {cold['evaluations']}; "
+          f"one evaluation (s per level) cold {_seconds(cold['per_evaluation'])}, warm "
+          f"{_seconds(warm['per_evaluation'])}; unit (VGG-19 to relu4_1 forward+input gradient "
+          f"at {settings['unit_size']} px, after each run) cold {cold['unit']:.3f} s, warm "
+          f"{warm['unit']:.3f} s; peak RSS cold {cold['peak_mib']:.0f} MiB, after warm "
+          f"{warm['peak_mib']:.0f} MiB; {report['device']}, {report['cores']} cores, "
+          f"jax {report['jax']}", file=out)  # fmt: skip
+
+
+def _seconds(values) -> str:
+    return ", ".join(f"{v:.3f}" for v in values) or "-"
 
 
 def default_photo() -> Path:
