@@ -34,9 +34,9 @@ def _report(**run):
     stages = dict.fromkeys(profile.STAGES, 0.0) | {"solver": 2.0, "paste": 0.5}
     base = {"begin": 110.0, "end": 120.0, "peak_mib": 900.0, "stages": stages,
             "calls": {"solver": 4}, "peaks": {"paste": 800.0}, "evaluations": [10, 5],
-            "sizes": [[32, 32], [64, 64]], "unit": 0.5, "per_evaluation": [0.05, 0.1]}  # fmt: skip
-    return {"t0": 101.0, "imports": 4.0,
-            "runs": [base | run, base | {"begin": 130.0, "end": 133.0, "unit": 0.25}]}  # fmt: skip
+            "sizes": [[32, 32], [64, 64]], "per_evaluation": [0.05, 0.1]}  # fmt: skip
+    return {"t0": 101.0, "imports": 4.0, "unit": 0.5,
+            "runs": [base | run, base | {"begin": 130.0, "end": 133.0}]}  # fmt: skip
 
 
 def test_stage_table_splits_the_solver_and_adds_up_to_the_total():
@@ -54,7 +54,7 @@ def test_stage_table_splits_the_solver_and_adds_up_to_the_total():
     assert rows["other"]["cold_s"] == pytest.approx(12.5)
     assert rows["other"]["warm_s"] == pytest.approx(0.5)
     assert rows["total"]["cold_units"] == pytest.approx(40.0)  # 20 s / 0.5 s
-    assert rows["total"]["warm_units"] == pytest.approx(12.0)  # 3 s / the warm run's 0.25 s
+    assert rows["total"]["warm_units"] == pytest.approx(6.0)  # 3 s / 0.5 s
     assert rows["paste"]["peak_mib"] == 800.0
 
 
@@ -89,13 +89,14 @@ def test_the_profile_command_prints_every_stage(tmp_path):
         named = sum(r[f"{run}_s"] for r in rows if r["stage"] not in ("other", "total"))
         assert named <= rows[-1][f"{run}_s"] + 1e-9
         assert rows[-2][f"{run}_s"] >= -1e-9  # "other"
+    warm_calls = {r["stage"]: r["warm_calls"] for r in rows}
+    assert warm_calls["compiling"] == 0 and warm_calls["weights (VGG-19 load)"] == 1
     for row, line in zip(rows, lines[1:]):
         cells = [c.strip() for c in line.split("|")[1:-1]]
         seconds, units = float(cells[1]), float(cells[2])
-        cold, warm = report["runs"]
-        assert units == pytest.approx(round(row["cold_s"] / cold["unit"], 2), abs=0.006)
+        assert units == pytest.approx(round(row["cold_s"] / report["unit"], 2), abs=0.006)
         assert seconds == pytest.approx(round(row["cold_s"], 2), abs=0.006)
-        assert row["warm_units"] == pytest.approx(row["warm_s"] / warm["unit"])
+        assert row["warm_units"] == pytest.approx(row["warm_s"] / report["unit"])
     assert (tmp_path / "filled-1.png").is_file()
     assert re.search(r"preset tiny, levels 32x32 -> 64x64", out.getvalue())
     with pytest.raises(SystemExit) as exited:

@@ -16,8 +16,8 @@ run: its loss evaluations (the count jaxopt reports times one evaluation of the 
 loss, timed alone at that level) and the rest, L-BFGS and its line search.
 
 The unit is one VGG-19 forward up to relu4_1 plus the input gradient at `unit_size` px (the
-unit of issue 39), timed in the same process right after each run, as is one evaluation;
-every stage is also given as a multiple of its run's unit. Where the machine's load changes,
+unit of issue 39), timed in the same process after the runs (one evaluation is timed right
+after each run); every stage is also given as a multiple of it. Where the machine's load changes,
 the evaluations can come out longer than the solver's time: they are then capped at it. Peak memory is the process's peak resident set size so far (it only grows).
 """
 
@@ -255,6 +255,7 @@ def child(t0: float, arguments: str) -> None:
     runs = []
     for index in range(2):
         recorder.levels.clear()
+        recorder.calls = dict.fromkeys(STAGES, 0)
         begin = time.time()
         image = io.load_image(settings["photo"])
         mask = np.zeros(image.shape[:2] + (1,), np.float32)
@@ -271,15 +272,14 @@ def child(t0: float, arguments: str) -> None:
             "evaluations": [s.evaluations or 0 for s in result.scales],
             "sizes": [list(s.size) for s in result.scales],
         })  # fmt: skip
-        recorder.calls = dict.fromkeys(STAGES, 0)
-        # Timed right after the run, so that a machine whose load changes meanwhile
-        # gives each run its own evaluation and unit.
+        # Timed right after the run, so that a machine whose load changes meanwhile gives
+        # each run its own (the same loss, so no higher peak memory than the run's).
         runs[-1]["per_evaluation"] = [one_evaluation_seconds(key, *kept) if kept else 0.0
                                       for key, kept in recorder.levels]  # fmt: skip
-        runs[-1]["unit"] = unit_seconds(hub.default_vgg(), settings["unit_size"])
+    unit = unit_seconds(hub.default_vgg(), settings["unit_size"])  # last: the whole image's peak
     device = jax.devices()[0]
     report = {
-        "t0": t0, "imports": imported, "runs": runs,
+        "t0": t0, "imports": imported, "runs": runs, "unit": unit, "unit_peak_mib": peak_rss_mib(),
         "device": f"{device.platform}:{device.device_kind}", "cores": os.cpu_count(),
         "jax": jax.__version__,
     }  # fmt: skip
@@ -304,7 +304,7 @@ def stage_table(report: dict, spawned: float) -> list[dict]:
         stages["imports"] = report["imports"] if cold else 0.0
         total = run["end"] - (spawned if cold else run["begin"])
         stages["other"] = total - sum(stages.values())
-        columns.append((stages, calls, total, run["unit"]))
+        columns.append((stages, calls, total))
     rows = [
         {"stage": name, **{f"{key}_s": c[0][name] for key, c in zip(("cold", "warm"), columns)},
          **{f"{key}_calls": c[1].get(name, "") for key, c in zip(("cold", "warm"), columns)},
@@ -315,8 +315,8 @@ def stage_table(report: dict, spawned: float) -> list[dict]:
                  "cold_calls": "", "warm_calls": "",
                  "peak_mib": report["runs"][0]["peak_mib"]})  # fmt: skip
     for row in rows:
-        row["cold_units"] = row["cold_s"] / columns[0][3]
-        row["warm_units"] = row["warm_s"] / columns[1][3]
+        row["cold_units"] = row["cold_s"] / report["unit"]
+        row["warm_units"] = row["warm_s"] / report["unit"]
     return rows
 
 
@@ -335,9 +335,9 @@ def print_table(rows, report, settings, out=sys.stdout) -> None:
           f"side, preset {settings['preset']}, levels {sizes}, evaluations {cold['evaluations']}; "
           f"one evaluation (s per level) cold {_seconds(cold['per_evaluation'])}, warm "
           f"{_seconds(warm['per_evaluation'])}; unit (VGG-19 to relu4_1 forward+input gradient "
-          f"at {settings['unit_size']} px, after each run) cold {cold['unit']:.3f} s, warm "
-          f"{warm['unit']:.3f} s; peak RSS cold {cold['peak_mib']:.0f} MiB, after warm "
-          f"{warm['peak_mib']:.0f} MiB; {report['device']}, {report['cores']} cores, "
+          f"at {settings['unit_size']} px, after the runs) {report['unit']:.3f} s; peak RSS cold "
+          f"{cold['peak_mib']:.0f} MiB, after warm {warm['peak_mib']:.0f} MiB, after the unit "
+          f"{report['unit_peak_mib']:.0f} MiB; {report['device']}, {report['cores']} cores, "
           f"jax {report['jax']}", file=out)  # fmt: skip
 
 
