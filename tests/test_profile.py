@@ -68,8 +68,8 @@ def test_the_evaluation_program_is_the_solvers_loss(monkeypatch, random_vgg, pho
     mask[16:48, 16:48] = 1
     npsynth.inpaint(photo, mask, preset="tiny", vgg=random_vgg)
     assert len(recorder.levels) == 2 and recorder.calls["solver"] >= 4  # begin + advance, twice
-    args, (problem, fixed, state, limit) = recorder.levels[-1]
-    value, gradient = profile.evaluation_program(args)(problem, fixed, state, limit)
+    program, (problem, fixed, state, limit) = recorder.levels[-1]
+    value, gradient = profile.evaluation_program(*program)(problem, fixed, state, limit)
     # jaxopt keeps the loss at its iterate: the same loss gives the same value there.
     np.testing.assert_allclose(float(value), float(state.lbfgs.value), rtol=1e-5)
     assert gradient.shape == state.x.shape and float(np.abs(gradient).max()) > 0

@@ -109,7 +109,8 @@ class _Recorder:
         self.spans = {stage: [] for stage in STAGES}
         self.calls = dict.fromkeys(STAGES, 0)
         self.peaks = {}
-        # Per solve of the run: [_programs' arguments, its last (problem, fixed, state, limit)]
+        # Per solve of the run: [(_programs' args, kwargs), its last (problem, fixed, state,
+        # limit)]
         self.levels = []
 
     def timed(self, stage, fn):
@@ -129,11 +130,11 @@ class _Recorder:
     def programs(self, original):
         """`optimize._programs` whose programs are timed as "solver", their inputs kept."""
 
-        def wrapper(*args):
-            begin, advance = original(*args)
+        def wrapper(*args, **kwargs):
+            begin, advance = original(*args, **kwargs)
 
             def begin_kept(problem, init):
-                self.levels.append([args, None])
+                self.levels.append([(args, kwargs), None])
                 return begin(problem, init)
 
             def advance_kept(problem, fixed, state, limit):
@@ -196,10 +197,11 @@ def _median_seconds(fn, *args, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def evaluation_program(program_args):
+def evaluation_program(program_args, program_kwargs=None):
     """One loss value+gradient of a level's solve, as its own jitted program of (problem,
     fixed, state, limit) -> (value, gradient) at the iterate `state.x`: the level's `advance`
-    (`optimize._solver_functions` with `program_args`, those of `optimize._programs`)
+    (`optimize._solver_functions` with the arguments `optimize._programs` got, its last
+    positional one, `batched`, left out)
     traced with `solver.advance` replaced by one `jax.value_and_grad` of the same loss (same
     window, matches and weights)."""
     import jax
@@ -207,7 +209,7 @@ def evaluation_program(program_args):
     from npsynth import solver
     from npsynth.methods import optimize
 
-    _, advance = optimize._solver_functions(*program_args[:-1])
+    _, advance = optimize._solver_functions(*program_args[:-1], **(program_kwargs or {}))
     traced = jax.jit(advance)
 
     def evaluate(*args):
@@ -221,9 +223,10 @@ def evaluation_program(program_args):
     return evaluate
 
 
-def one_evaluation_seconds(program_args, problem, fixed, state, limit) -> float:
-    """Median time of one loss value+gradient of a level's solve (`evaluation_program`)."""
-    return _median_seconds(evaluation_program(program_args), problem, fixed, state, limit)
+def one_evaluation_seconds(program, problem, fixed, state, limit) -> float:
+    """Median time of one loss value+gradient of a level's solve (`evaluation_program` of
+    `program`, the (args, kwargs) `optimize._programs` got)."""
+    return _median_seconds(evaluation_program(*program), problem, fixed, state, limit)
 
 
 def unit_seconds(vgg, size: int) -> float:
