@@ -23,7 +23,16 @@ Flax's form (`nnx.ConvTranspose`, an lhs-dilated convolution) and in npsynth's p
 (`npsynth.models.layers.StridedConvTranspose`, four 2x2 convolutions), on the content network's
 and Feature2Image's decoder shapes. `frontier` (`npsynth.studies.frontier`) scores L-BFGS
 schedules, `batch` (`npsynth.benchmarks.throughput`) photos per minute of a batch. The flags
-are the fields of `LossBench`, `LayersBench`, `FrontierRun` and `BatchBench`.
+are the fields of `LossBench`, `LayersBench`, `FrontierRun`, `BatchBench` and `ProfileBench`.
+
+    python -m eval.bench profile --size 512 --preset fast
+
+`profile` (`npsynth.benchmarks.profile`) fills one photo (default scikit-image's astronaut,
+centred hole of half the side) cold, in a fresh process with an empty compilation cache, and
+warm, a second call in that process, and prints the time of each stage (start-up, imports,
+weights, compiling, content reference, PatchMatch, searches, loss evaluations, L-BFGS and
+line search, paste, reading, writing), peak memory, and each as a multiple of one VGG-19
+forward plus input gradient at 512 px measured in the same run.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ from typing import Annotated, Union
 import tyro
 
 from npsynth.benchmarks.bench import LayersBench, LossBench
+from npsynth.benchmarks.profile import ProfileBench
 from npsynth.benchmarks.throughput import BatchBench
 from npsynth.cli.errors import main_errors
 from npsynth.config.flags import parse_command_line
@@ -44,6 +54,7 @@ Command = Union[  # noqa: UP007 (tyro reads the subcommands from a typing.Union)
     Annotated[LayersBench, tyro.conf.subcommand("layers")],
     Annotated[FrontierRun, tyro.conf.subcommand("frontier")],
     Annotated[BatchBench, tyro.conf.subcommand("batch")],
+    Annotated[ProfileBench, tyro.conf.subcommand("profile")],
 ]
 
 
