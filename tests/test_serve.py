@@ -13,6 +13,7 @@ import threading
 import time
 from types import SimpleNamespace
 
+import jax
 import numpy as np
 import pytest
 from PIL import Image
@@ -25,7 +26,14 @@ from npsynth import api, presets, pyramid
 from npsynth.config.inpaint import OptimizeConfig, TranslateConfig, config_for
 from npsynth.serve import app as app_module
 from npsynth.serve.app import allowed_hosts, create_app, refusal
-from npsynth.serve.estimate import TimeModel, default_rates, level_plan, work_units
+from npsynth.serve.estimate import (
+    TimeModel,
+    compile_seconds,
+    default_rates,
+    job_work,
+    level_plan,
+    work_units,
+)
 
 DEFAULT_RATES = default_rates()
 from npsynth.serve.jobs import JobQueue
@@ -474,6 +482,39 @@ def test_estimate_uses_the_default_rate_then_the_last_job():
     model.record(best, (512, 512), 100.0)
     assert model.estimate(best, (512, 512)) == {"seconds": 100.0, "basis": "measured"}
     assert model.estimate(fast, (512, 512))["basis"] == "default"
+
+
+def test_work_counts_the_window_vgg_sees_around_the_hole():
+    # relu4_1 sees 30 px before and 37 after: the window reaches 67 px past the hole.
+    config = OptimizeConfig(iterations=(10, 5, 3))  # 128, 256, 512 px
+    sizes = [(128, 128), (256, 256), (512, 512)]
+    # A centred hole of a quarter of the level: its side is half the level's, plus 2 x 67.
+    expected = [128 * 128 * 10, 256 * 256 * 5, (256 + 134) ** 2 * 3]  # capped at the level
+    assert work_units(config, sizes, 0.25) == pytest.approx(sum(expected) / 1e6)
+    assert work_units(config, sizes) == pytest.approx((128**2 * 10 + 256**2 * 5 + 512**2 * 3) / 1e6)
+    # A 100 x 100 hole in a 1000 x 2000 photo: a 300 x 300 window around it (context 1),
+    # worked at 128 and 256 px; the hole is a ninth of it, a third of each side.
+    best = OptimizeConfig(scales=(128, 256), iterations=(10, 5))
+    hole = np.zeros((1000, 2000), bool)
+    hole[500:600, 1000:1100] = True
+    expected = 128 * 128 * 10 + (256 / 3 + 134) ** 2 * 5
+    assert job_work(best, hole.shape, hole) == pytest.approx(expected / 1e6)
+    assert job_work(best, hole.shape, None) == pytest.approx((128**2 * 10 + 256**2 * 5) / 1e6)
+
+
+def test_the_rate_leaves_out_compilation():
+    model = TimeModel()
+    config = OptimizeConfig(scales=(128, 256), iterations=(10, 5))
+    hole = np.zeros((256, 256), bool)
+    hole[100:150, 100:150] = True
+    assert model.estimate(config, hole.shape, hole)["seconds"] == pytest.approx(
+        DEFAULT_RATES["optimize"] * job_work(config, hole.shape, hole)
+    )
+    model.record(config, hole.shape, 30.0, hole, compiling=20.0)
+    assert model.estimate(config, hole.shape, hole) == {"seconds": 10.0, "basis": "measured"}
+    before = compile_seconds()
+    jax.jit(lambda x: x * 3 + 1)(np.arange(7.0)).block_until_ready()  # a new program
+    assert compile_seconds() > before
 
 
 def test_estimate_route_answers_for_an_uploaded_photo(serve_with):
