@@ -128,11 +128,15 @@ TIMING_CASES = (
 
 
 def timings(cases=TIMING_CASES):
-    """Run each case with `npsynth.inpaint` and print its seconds, those spent compiling
+    """Run each case with `npsynth.inpaint` (the networks loaded first, as the page's server
+    does) and print its seconds, those spent compiling
     and, per level, the seconds from its start to its first and to its last iteration."""
     import npsynth
     from npsynth import presets
     from npsynth.serve.estimate import compile_seconds
+    from npsynth.serve.jobs import load_networks
+
+    load_networks()  # as the page's server does before its first job
 
     for height, width, top, bottom, left, right, preset, scales in cases:
         rng = np.random.default_rng(height + width)

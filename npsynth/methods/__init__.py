@@ -39,7 +39,7 @@ class Method:
     # (the first `config.levels`), in megapixel-iterations, one number per level.
     work: Callable[[PyramidConfig, Sequence[tuple[int, int]], float | None], list[float]]
     # Seconds per unit of `work` on this project's 2-core CPU machine, before any job has
-    # been timed (`npsynth.serve.estimate`).
+    # been timed (`npsynth.serve.estimate`), for the centred hole of a quarter of the photo.
     seconds_per_work: float
     summary: str  # one line for listings (the page, the README's table, --help)
 
@@ -91,7 +91,7 @@ METHODS: dict[str, Method] = {
     for m in (
         Method(
             "optimize", OptimizeConfig, optimize.OptimizeStep, needs_no_network, optimize_work,
-            seconds_per_work=29.0,
+            seconds_per_work=43.0,
             summary="multi-scale neural patch synthesis: L-BFGS on the joint loss (Eq. 1) "
             "at every scale (Yang et al. 2017)",
         ),

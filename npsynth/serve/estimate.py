@@ -1,15 +1,17 @@
 """How long a job will take: seconds per unit of work, measured from the last job.
 
-A job's work is its method's cost model (`npsynth.methods.Method.work`: for `optimize` the
-megapixels of each level worked at times its L-BFGS iterations, for `translate` the
-megapixels). The estimate is that work times a rate per kind of job (`rate_key`: the method,
-and for a job at its first levels only, how many). Before the first job of a kind the rate is
-the method's `seconds_per_work`, or one of `LEVEL_RATES`, measured on this project's 2-core CPU machine with eval.inpaint on the
-centred 512 px hole, photos 1-20 (docs/archive/results-rounds.md, "Headline tables with today's defaults"
-and "The fast choice": `optimize` at 128, 256, 512 px with 15 iterations 150 s per photo,
-`--levels 1` 14.7 s; `translate` at 256, 512 px 4.6 s); after each finished job it is that
-job's seconds over its work, so later estimates follow this machine (first-job compilation
-included, so the second estimate can run high).
+A job's work is its method's cost model (`npsynth.methods.Method.work`) at the levels it works
+at around this hole (`hole_plan`: the window `npsynth.inpaint` works in): for `optimize` the
+megapixels VGG-19 sees at each level (the texture window around the hole) times its L-BFGS
+iterations, for `translate` the levels' megapixels. The estimate is that work times a rate per
+kind of job (`rate_key`: the method, and for a job at its first levels only, how many). Before
+the first job of a kind the rate is the method's `seconds_per_work`, or one of `LEVEL_RATES`,
+measured on this project's 2-core CPU machine with eval.inpaint on the centred 512 px hole,
+photos 1-20 (docs/archive/results-rounds.md, "Headline tables with today's defaults" and "The
+fast choice": `optimize` at 128, 256, 512 px with 15 iterations 150 s per photo, `--levels 1`
+14.7 s; `translate` at 256, 512 px 4.6 s). After each finished job it is that job's seconds,
+less those JAX spent compiling (`compile_seconds`), over its work, so later estimates follow
+this machine; a job at sizes not seen before still compiles, and takes that much longer.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from npsynth.methods import METHODS
 # first level alone costs more per unit (the content reference, VGG set-up and the paste are
 # a larger share). Other kinds take their method's `seconds_per_work`.
 LEVEL_RATES = {"optimize levels=1": 60.0}
+# The hole's share of the worked region before the page knows the mask: the centred hole of
+# the runs behind the default rates.
+ASSUMED_HOLE_FRACTION = 0.25
 
 
 _compiling = {"seconds": 0.0, "listening": False}
@@ -93,9 +98,10 @@ def work_units(
 
 
 def job_work(config: PyramidConfig, size: tuple[int, int], hole: np.ndarray | None) -> float:
-    """`work_units` of a photo of `size` with `hole` (bool [H, W]; None: not known yet)."""
+    """`work_units` of a photo of `size` with `hole` (bool [H, W]; None: not known yet, taken
+    as the smallest window, `level_plan`, a quarter of it hole: `ASSUMED_HOLE_FRACTION`)."""
     if hole is None or not hole.any():
-        return work_units(config, level_plan(size, config.scales))
+        return work_units(config, level_plan(size, config.scales), ASSUMED_HOLE_FRACTION)
     return work_units(config, *hole_plan(config, hole))
 
 
