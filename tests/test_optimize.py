@@ -36,12 +36,13 @@ def result(photo, hole, vgg):
 
 def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     graphdef, _ = nnx.split(vgg)
+    chunk = min(TINY.solver.chunk_iterations, 5)  # 5 iterations per scale
     solvers = [
         function
         for scale in result.scales
         # at 32 and 64 px the texture window is the whole image
         for function in optimize._programs(
-            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, 5, None, None, False
+            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, chunk, None, None, False
         )
     ]
     compiled = [solve._cache_size() for solve in solvers]
