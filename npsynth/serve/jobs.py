@@ -3,8 +3,9 @@
 A job goes queued -> running -> done | failed | cancelled; a queued job can also be
 cancelled before it starts. Every change is an event in the job's list (`Job.events_since`),
 which the page receives as Server-Sent Events. A running job is cancelled through its
-progress callback: `npsynth.inpaint` calls it at the start and end of every level and during
-long levels, and the callback raises `Cancelled`, which stops the run and frees the worker.
+progress callback: `npsynth.inpaint` calls it at the start and end of every level and after
+every L-BFGS iteration (`optimize`), and the callback raises `Cancelled`, which stops the run
+there and frees the worker.
 Results are PNG bytes kept in memory; only the last `keep` finished jobs are kept.
 """
 
