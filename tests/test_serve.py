@@ -517,6 +517,42 @@ def test_the_rate_leaves_out_compilation():
     assert compile_seconds() > before
 
 
+# Jobs timed one after another in one process on this project's 2-core CPU machine (shared
+# with other sessions' test runs at the time, load average 9-11) by
+# `python -m eval.progress_cost --timings` (issue 41): photo (height, width), hole box (top,
+# bottom, left, right), preset, scales, seconds, of which compiling.
+RECORDED_JOBS = [
+    ((512, 512), (192, 320, 192, 320), "fast", (128, 256, 512), 40.32, 7.95),
+    ((512, 512), (128, 384, 160, 400), "fast", (128, 256, 512), 19.73, 0.67),
+    ((768, 1024), (300, 450, 400, 600), "fast", (128, 256, 512), 64.54, 34.85),
+    ((256, 256), (64, 192, 64, 192), "default", (64, 128, 256), 246.21, 52.87),
+    ((256, 256), (32, 112, 120, 220), "default", (64, 128, 256), 185.12, 55.84),
+]
+
+
+def recorded_job(index):
+    size, (top, bottom, left, right), preset, scales, seconds, compiling = RECORDED_JOBS[index]
+    hole = np.zeros(size, bool)
+    hole[top:bottom, left:right] = True
+    return presets.config(preset, scales=scales), hole, seconds, compiling
+
+
+def test_the_second_job_on_a_photo_is_estimated_within_a_quarter_of_its_time():
+    # Best at 64, 128, 256 px, then a smaller hole in the same photo: its 256 px level works
+    # in a smaller window (and compiles for it again). Counting the hole and leaving out the
+    # first job's compilation gives 158 s for 185 s; the whole levels with the first job's
+    # compilation gave 246 s (+33 %).
+    model = TimeModel()
+    config, hole, seconds, compiling = recorded_job(3)
+    model.record(config, hole.shape, seconds, hole, compiling)
+    config, hole, seconds, _ = recorded_job(4)
+    estimate = model.estimate(config, hole.shape, hole)["seconds"]
+    assert abs(estimate - seconds) <= 0.25 * seconds
+    # Not checked: the fast choice's pair (jobs 0 and 1, the same work) ran at 1.8 and 1.0 s
+    # per iteration on the loaded machine, so 32 s was estimated for 20 s (+64 %); job 2, a
+    # new photo size, compiled for 35 of its 65 s.
+
+
 def test_estimate_route_answers_for_an_uploaded_photo(serve_with):
     client = serve_with(invert_hole)
     image, _ = upload(client)
