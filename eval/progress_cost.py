@@ -3,7 +3,8 @@ iterations reported after each chunk, against chunks of one iteration (a report 
 iteration) and against chunks of 10 with a host callback (`jax.debug.callback`) after every
 iteration inside the compiled chunk.
 
-    python -m eval.progress_cost --sizes 256 512 --iterations 6 3 --rounds 2
+    python -m eval.progress_cost --sizes 256 --iterations 5 --rounds 2
+    python -m eval.progress_cost --timings
 
 A random photo of each size with a centred square hole of a quarter of its area, the
 default `optimize` settings, VGG-19; each variant is compiled once, then run `--rounds`
