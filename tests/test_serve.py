@@ -566,6 +566,24 @@ def test_estimate_route_answers_for_an_uploaded_photo(serve_with):
     assert client.get("/api/estimate", params=query).json()["basis"] == "measured"
 
 
+def test_the_estimate_route_counts_the_painted_mask(serve_with):
+    # A 32 px hole in a 512 px photo at 256, 512 px: VGG-19 sees the hole's 16 and 32 px plus
+    # 67 px on each side. Without the mask, a quarter of the photo is taken as hole (its
+    # 128 and 256 px, at most the level).
+    client = serve_with(invert_hole)
+    image, mask = upload(
+        client, photo_pixels(512, 512), painted_mask(512, 512, (240, 272, 240, 272))
+    )
+    query = {"image": image, "method": "optimize", "scales": "256,512"}
+    rate = DEFAULT_RATES["optimize"]
+    answer = client.get("/api/estimate", params=query | {"mask": mask}).json()
+    assert answer["seconds"] == pytest.approx(rate * (150**2 + 166**2) * 15 / 1e6)
+    answer = client.get("/api/estimate", params=query).json()
+    assert answer["seconds"] == pytest.approx(rate * (256**2 + 390**2) * 15 / 1e6)
+    _, other = upload(client, photo_pixels(), painted_mask())  # the mask of another photo
+    assert client.get("/api/estimate", params=query | {"mask": other}).status_code == 400
+
+
 def test_command_line_flags_and_the_address():
     args = serve_cli.parse_args(["--port", "8123", "--open"])
     assert (args.port, args.open, args.host) == (8123, True, "127.0.0.1")
