@@ -94,7 +94,8 @@ class ScaleResult:
 @dataclasses.dataclass(frozen=True)
 class Progress:
     """What a `progress` callable of `run` (and `npsynth.inpaint`) receives: at the start
-    of each level, after each chunk of a long level, and when the level is done."""
+    of each level, after each chunk of a long level (`optimize`: every L-BFGS iteration by
+    default, `SolverOptions.chunk_iterations`), and when the level is done."""
 
     level: int  # 0 = the coarsest level worked at
     levels: int

@@ -5,8 +5,8 @@ moving to `optax.lbfgs` changes this file alone.
 
 A solve runs in chunks of iterations: `start` evaluates the loss at x0, `advance` takes up
 to `steps` more iterations as one `lax.scan`, and both compile once under `jax.jit`. The
-caller sees the loss between chunks (progress, cancel) and the iterates are the same as in
-one long scan. `minimize` is the whole solve in one call.
+caller sees the loss between chunks (progress, cancel; by default a chunk is one iteration)
+and the iterates are the same as in one long scan. `minimize` is the whole solve in one call.
 """
 
 from __future__ import annotations

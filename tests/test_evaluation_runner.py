@@ -141,7 +141,7 @@ def test_settings_hold_what_decides_the_scores(photos):
             "texture": {"layers": ["relu3_1", "relu4_1"], "patch_size": 3,
                         "nn_update": "per_scale", "chunk_size": 512},
             "solver": {"tol": 1e-6, "rel_tol": 0.0, "history_size": 10, "linesearch": "zoom",
-                       "linesearch_init": "increase", "maxls": 30, "chunk_iterations": 10},
+                       "linesearch_init": "increase", "maxls": 30, "chunk_iterations": 1},
         }},
     }  # fmt: skip
     assert json.loads(json.dumps(settings)) == settings  # what settings.json gives back

@@ -36,12 +36,13 @@ def result(photo, hole, vgg):
 
 def test_compiles_once_per_scale_shape(photo, hole, vgg, result):
     graphdef, _ = nnx.split(vgg)
+    chunk = min(TINY.solver.chunk_iterations, 5)  # 5 iterations per scale
     solvers = [
         function
         for scale in result.scales
         # at 32 and 64 px the texture window is the whole image
         for function in optimize._programs(
-            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, 5, None, None, False
+            graphdef, scale.layers, TINY.texture.patch_size, TINY.solver, chunk, None, None, False
         )
     ]
     compiled = [solve._cache_size() for solve in solvers]
@@ -157,6 +158,39 @@ def test_chunks_of_iterations_give_the_iterates_of_one_solve(photo, hole, vgg):
     np.testing.assert_allclose([r[2] for r in reports], each.losses[1:], rtol=1e-6)
     assert each.evaluations == one.evaluations >= 7  # at least one per iteration, plus x0
     np.testing.assert_allclose(reports[-1][4], each.image)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_report_that_raises_stops_the_solve_at_that_iteration(photo, hole, vgg):
+    # Cancel (issue 41): with the default settings the solve reports after every iteration,
+    # so a report raising after iteration 2 of 5 stops it there, not at a chunk's end (with
+    # chunks of 10 the first report came after all 5).
+    guide = np.asarray(fill.harmonic_fill(photo, hole), np.float32)
+    known = np.where(hole > 0, 0.0, photo).astype(np.float32)
+    seen = []
+
+    def report(iteration, *rest):
+        seen.append(iteration)
+        if iteration == 2:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        optimize.solve_level(known, hole, guide, vgg, TINY, 5, report=report)
+    assert seen == [1, 2]
+
+
+def test_inpaint_reports_progress_after_every_iteration(photo, hole, vgg):
+    # Each level: its start (iteration 0), one report per L-BFGS iteration, its end.
+    events = []
+    inpaint(np.where(hole > 0, 0.0, photo), hole, config=TINY, vgg=vgg, progress=events.append)
+    for level in (0, 1):
+        at = [(e.iteration, e.done) for e in events if e.level == level]
+        done = at[-1][0]
+        assert at == [(0, False)] + [(i, False) for i in range(1, done + 1)] + [(done, True)]
+        assert done == 5  # tiny: 5 iterations per scale (none stops early here)
 
 
 def _smoothed_in_numpy(known, hole, reference, beta):

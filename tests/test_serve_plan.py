@@ -38,3 +38,12 @@ def test_the_fast_choice_plans_its_first_level_only():
     config = config_for("optimize", scales=(64, 128), levels=1)
     plan = job_plan(config, hole(96, 128, (10, 30, 20, 50)))
     assert plan == [{"size": [48, 64], "iterations": config.iterations, "weight": 1.0}]
+
+
+def test_levels_weigh_the_window_vgg_sees_around_the_hole():
+    # A 512 px photo with a centred 128 px hole (a sixteenth: a quarter of each side): VGG-19
+    # sees the hole and 67 px around it (relu4_1's receptive field), at most the level.
+    config = config_for("optimize", scales=(128, 256, 512), iterations=(15, 15, 15))
+    plan = job_plan(config, hole(512, 512, (192, 320, 192, 320)))
+    work = [128**2, (64 + 134) ** 2, (128 + 134) ** 2]
+    assert [level["weight"] for level in plan] == pytest.approx([w / sum(work) for w in work])

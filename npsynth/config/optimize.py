@@ -69,9 +69,9 @@ class SolverOptions:
     linesearch_init: str = "increase"
     # Line-search trials per iteration at most: 1 to MAX_LINESEARCH_STEPS (1000).
     maxls: int = 30
-    # Iterations per compiled chunk: progress (and cancel) is reported after each chunk.
-    # 1 to MAX_ITERATIONS (100000).
-    chunk_iterations: int = 10
+    # Iterations per compiled chunk: progress (and cancel) is reported after each chunk, so 1
+    # reports every iteration (costs under 1 %: docs/serve.md). 1 to MAX_ITERATIONS (100000).
+    chunk_iterations: int = 1
 
     def __post_init__(self):
         check_choice("linesearch", self.linesearch, LINESEARCHES)

@@ -17,7 +17,9 @@ from npsynth import pyramid
 from npsynth.config.optimize import OptimizeConfig
 from npsynth.config.pyramid import PyramidConfig
 from npsynth.config.translate import TranslateConfig
+from npsynth.conventions import receptive_field
 from npsynth.methods import optimize, translate
+from npsynth.texture import feature_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Method:
     # (the first `config.levels`), in megapixel-iterations, one number per level.
     work: Callable[[PyramidConfig, Sequence[tuple[int, int]], float | None], list[float]]
     # Seconds per unit of `work` on this project's 2-core CPU machine, before any job has
-    # been timed (`npsynth.serve.estimate`).
+    # been timed (`npsynth.serve.estimate`), for the centred hole of a quarter of the photo.
     seconds_per_work: float
     summary: str  # one line for listings (the page, the README's table, --help)
 
@@ -49,11 +51,32 @@ def needs_no_network(config: PyramidConfig) -> None:
 def optimize_work(
     config: OptimizeConfig, level_sizes: Sequence[tuple[int, int]], hole_fraction=None
 ) -> list[float]:
-    """Megapixels times L-BFGS iterations at each level worked at (the first
-    `config.levels`; skipped coarse levels take no iterations)."""
+    """Megapixels that VGG-19 sees times L-BFGS iterations at each level worked at (the first
+    `config.levels`; skipped coarse levels take no iterations): the level's, or with
+    `hole_fraction` the texture window's (`npsynth.window.texture_window`), taken as a
+    centred square hole of that share of the level grown by the deepest texture layer's
+    receptive field on each side (`window_margin`)."""
     iterations = config.per_scale_iterations()[len(config.scales) - len(level_sizes) :]
     worked = list(zip(level_sizes, iterations, strict=True))[: config.levels]
-    return [h * w / 1e6 * n for (h, w), n in worked]
+    margin = window_margin(config)
+    return [window_megapixels(size, hole_fraction, margin) * n for size, n in worked]
+
+
+def window_margin(config: OptimizeConfig) -> int:
+    """Pixels the texture window reaches past the hole on each side: the receptive field
+    (before and after) of the deepest layer VGG-19 computes (`window.texture_window`)."""
+    layers = feature_layers(config.texture.layers, config.content_layer)
+    return max(sum(receptive_field(layer)) for layer in layers)
+
+
+def window_megapixels(size: tuple[int, int], hole_fraction: float | None, margin: int) -> float:
+    """Megapixels of the window VGG-19 sees at a level of `size` for a centred square hole
+    covering `hole_fraction` of it (None: the whole level), grown by `margin` on each side."""
+    height, width = size
+    if hole_fraction is None:
+        return height * width / 1e6
+    side = max(0.0, min(1.0, hole_fraction)) ** 0.5
+    return min(height, height * side + 2 * margin) * min(width, width * side + 2 * margin) / 1e6
 
 
 def translate_work(
@@ -68,7 +91,7 @@ METHODS: dict[str, Method] = {
     for m in (
         Method(
             "optimize", OptimizeConfig, optimize.OptimizeStep, needs_no_network, optimize_work,
-            seconds_per_work=29.0,
+            seconds_per_work=43.0,
             summary="multi-scale neural patch synthesis: L-BFGS on the joint loss (Eq. 1) "
             "at every scale (Yang et al. 2017)",
         ),

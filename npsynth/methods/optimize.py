@@ -128,9 +128,10 @@ def solve(
         multiples of 8).
       use_window: False runs VGG-19 on the whole image (same result, slower).
       size: the level's (height, width) before padding, for messages.
-      report: called after each chunk as report(iteration, iterations, loss, evaluations,
-        image): the least advanced photo's iteration, the first photo's loss, evaluations
-        and image; an exception it raises stops the solve.
+      report: called after each chunk (by default every iteration) as report(iteration,
+        iterations, loss, evaluations, image): the least advanced photo's iteration, the
+        first photo's loss, evaluations and image; an exception it raises stops the solve
+        there (a cancel takes effect at the next iteration).
       contents: per photo, E_c's reference [h, w, 3] if not the guide (the guide stays the
         start), or None.
 

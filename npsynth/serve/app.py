@@ -9,7 +9,7 @@ Routes (JSON unless said otherwise; errors are `{"error": message}`):
   POST /api/masks                body: a mask image (alpha or white = hole) -> {"id", ...}
   POST /api/select               {"image", "box" | "point", "mask", "grow"} -> the selection
                                  (a PNG mask, white = hole; npsynth/serve/segment.py)
-  GET  /api/estimate             ?image=ID&preset=...&method=...&scales=128,256[&levels=1] -> {"seconds", ...}
+  GET  /api/estimate             ?image=ID&preset=...&method=...&scales=128,256[&levels=1&mask=ID] -> {"seconds", ...}
   POST /api/jobs                 {"image", "mask", "preset", "method", "scales", ...} -> {"id"}
   GET  /api/jobs/ID              the job's state
   GET  /api/jobs/ID/events       Server-Sent Events: queued, started, progress, done | failed
@@ -256,7 +256,10 @@ def create_app(
                 "iterations": int(query["iterations"]) if query.get("iterations") else None,
                 "levels": int(query["levels"]) if query.get("levels") else None,
             })  # fmt: skip
-            return JSONResponse(jobs.time_model.estimate(config, image.shape[:2]))
+            hole = uploads.get("mask", query["mask"]) if query.get("mask") else None
+            if hole is not None:  # the painted mask: the estimate counts its hole
+                check_pair(image, hole)
+            return JSONResponse(jobs.time_model.estimate(config, image.shape[:2], hole))
         except ValueError as error:
             raise HTTPException(400, str(error))
 

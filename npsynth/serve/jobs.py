@@ -3,8 +3,9 @@
 A job goes queued -> running -> done | failed | cancelled; a queued job can also be
 cancelled before it starts. Every change is an event in the job's list (`Job.events_since`),
 which the page receives as Server-Sent Events. A running job is cancelled through its
-progress callback: `npsynth.inpaint` calls it at the start and end of every level and during
-long levels, and the callback raises `Cancelled`, which stops the run and frees the worker.
+progress callback: `npsynth.inpaint` calls it at the start and end of every level and after
+every L-BFGS iteration (`optimize`), and the callback raises `Cancelled`, which stops the run
+there and frees the worker.
 Results are PNG bytes kept in memory; only the last `keep` finished jobs are kept.
 """
 
@@ -22,9 +23,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from npsynth import api, hub, pyramid
+from npsynth import api, hub
 from npsynth.config.inpaint import PyramidConfig
-from npsynth.serve.estimate import TimeModel
+from npsynth.serve.estimate import TimeModel, compile_seconds, hole_plan
 from npsynth.serve.uploads import encode_png
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,8 @@ def job_plan(config: PyramidConfig, hole: np.ndarray) -> list[dict]:
     """
     from npsynth.methods import METHODS
 
-    region = pyramid.context_window(hole, config.scales[-1], config.context)
-    top, bottom, left, right = region
-    sizes = pyramid.level_sizes((bottom - top, right - left), config.scales)
-    work = METHODS[config.method].work(config, sizes, float(hole.mean()))
+    sizes, fraction = hole_plan(config, hole)
+    work = METHODS[config.method].work(config, sizes, fraction)
     iterations = (
         config.per_scale_iterations()[len(config.scales) - len(sizes) :]
         if hasattr(config, "per_scale_iterations")
@@ -164,7 +163,7 @@ class JobQueue:
                 raise QueueFull(f"{self.max_waiting} jobs are waiting already; try again later")
             self._jobs[job.id] = job
             self._forget_old()
-        estimate = self.time_model.estimate(request.config, request.hole.shape)
+        estimate = self.time_model.estimate(request.config, request.hole.shape, request.hole)
         plan = job_plan(request.config, request.hole)
         job.add_event("queued", position=len(ahead), estimate=estimate, plan=plan)
         self._waiting.put(job)
@@ -212,7 +211,7 @@ class JobQueue:
                 raise Cancelled
             job.add_event("progress", **progress_event(progress))
 
-        start = time.perf_counter()
+        start, compiled = time.perf_counter(), compile_seconds()
         try:
             result = self.inpaint(
                 request.image.astype(np.float32) / 255.0,
@@ -237,8 +236,11 @@ class JobQueue:
             return
         job.seconds = time.perf_counter() - start
         job.result_png = png
-        self.time_model.record(request.config, request.hole.shape, job.seconds)
-        job.add_event("done", seconds=job.seconds)
+        compiling = compile_seconds() - compiled
+        self.time_model.record(
+            request.config, request.hole.shape, job.seconds, request.hole, compiling
+        )
+        job.add_event("done", seconds=job.seconds, compiling=compiling)
 
 
 def load_networks() -> None:

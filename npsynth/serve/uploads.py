@@ -137,7 +137,7 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 class UploadStore:
-    """The last `keep` decoded uploads, by random id (thread-safe; memory only)."""
+    """The last `keep` decoded uploads used, by random id (thread-safe; memory only)."""
 
     def __init__(self, keep: int = 8):
         self.keep = keep
@@ -159,6 +159,8 @@ class UploadStore:
         """The upload of `kind` with `upload_id`, or an UploadError (404)."""
         with self._lock:
             found = self._items.get(upload_id)
+            if found is not None:  # in use: kept over older ones (estimates upload masks)
+                self._items.move_to_end(upload_id)
         if found is None or found[0] != kind:
             raise UploadError(
                 f"no {kind} with this id here (the server may have restarted); "

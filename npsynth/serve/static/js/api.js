@@ -45,8 +45,9 @@ export async function selectObject(request) {
   return response.blob();
 }
 
-export function getEstimate({ image, preset, method, scales, iterations, levels }) {
+export function getEstimate({ image, mask, preset, method, scales, iterations, levels }) {
   const query = new URLSearchParams({ image, method, scales: scales.join(",") });
+  if (mask) query.set("mask", mask);
   if (preset) query.set("preset", preset);
   if (iterations) query.set("iterations", iterations);
   if (levels) query.set("levels", levels);

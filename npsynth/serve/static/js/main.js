@@ -246,7 +246,10 @@ async function refreshEstimate() {
     return;  // said on change/blur (markFields)
   }
   try {
-    const estimate = await api.getEstimate({ image: photo().id, ...settings });
+    // With a painted mask the estimate counts its hole; without, a quarter of the window.
+    const mask = editor.holePixels() ? (await api.uploadMask(await editor.maskBlob())).id : null;
+    if (turn !== estimateTurn) return;
+    const estimate = await api.getEstimate({ image: photo().id, mask, ...settings });
     if (turn !== estimateTurn) return;
     const basis = estimate.basis === "measured" ? "from the last job on this machine" : "a first guess: no job has run here yet";
     showEstimate(`About ${seconds(estimate.seconds)} (${basis}).`);
