@@ -32,7 +32,8 @@ centred hole of half the side) cold, in a fresh process with an empty compilatio
 warm, a second call in that process, and prints the time of each stage (start-up, imports,
 weights, compiling, content reference, PatchMatch, searches, loss evaluations, L-BFGS and
 line search, paste, reading, writing), peak memory, and each as a multiple of one VGG-19
-forward plus input gradient at 512 px measured in the same run.
+forward plus input gradient at 512 px measured in the same run. `progress`
+(`npsynth.benchmarks.progress`) times per-iteration progress reports (docs/serve.md).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import tyro
 
 from npsynth.benchmarks.bench import LayersBench, LossBench
 from npsynth.benchmarks.profile import ProfileBench
+from npsynth.benchmarks.progress import ProgressBench
 from npsynth.benchmarks.throughput import BatchBench
 from npsynth.cli.errors import main_errors
 from npsynth.config.flags import parse_command_line
@@ -55,6 +57,7 @@ Command = Union[  # noqa: UP007 (tyro reads the subcommands from a typing.Union)
     Annotated[FrontierRun, tyro.conf.subcommand("frontier")],
     Annotated[BatchBench, tyro.conf.subcommand("batch")],
     Annotated[ProfileBench, tyro.conf.subcommand("profile")],
+    Annotated[ProgressBench, tyro.conf.subcommand("progress")],
 ]
 
 

@@ -139,7 +139,8 @@ def test_settings_hold_what_decides_the_scores(photos):
             "iterations": 5, "alpha": 1e-7, "beta": 1.0, "beta_last": 0.25,
             "content_layer": None,
             "texture": {"layers": ["relu3_1", "relu4_1"], "patch_size": 3,
-                        "nn_update": "per_scale", "chunk_size": 512},
+                        "nn_update": "per_scale", "source_stride": 1, "synthesis_stride": 1,
+                        "patch_average": "windows", "chunk_size": 512},
             "solver": {"tol": 1e-6, "rel_tol": 0.0, "history_size": 10, "linesearch": "zoom",
                        "linesearch_init": "increase", "maxls": 30, "chunk_iterations": 1},
         }},
@@ -161,13 +162,20 @@ def test_settings_hold_what_decides_the_scores(photos):
         "content_layer": None, "layers": ["relu3_1", "relu4_1"], "patch_size": 3,
         "nn_update": "per_scale", "tol": 1e-6, "rel_tol": 0.0, "history_size": 10,
         "linesearch": "zoom", "linesearch_init": "increase", "maxls": 30,
-        "chunk_iterations": 10,
+        "chunk_iterations": 1,
     }  # fmt: skip
     before_nesting = settings | {"config": {"optimize": flat}}
     assert runner.report.with_new_config_fields(before_nesting) == settings
     for removed in ({"alpha_scaling": "per_pixel"}, {"nn_update": "per_chunk"}, {"maxls": 5}):
         other = settings | {"config": {"optimize": flat | removed}}
         assert runner.report.with_new_config_fields(other) != settings  # refused, not mixed
+    # Chunks of iterations only set how often progress is reported (10 before issue 41's
+    # per-iteration progress): a run saved with other chunks resumes.
+    other_chunks = runner.report.with_new_config_fields(
+        settings | {"config": {"optimize": flat | {"chunk_iterations": 10}}}
+    )
+    assert other_chunks != settings
+    assert runner.report.comparable(other_chunks) == runner.report.comparable(settings)
     translate = runner.report.with_new_config_fields({"config": {"translate": {
         "paste": "direct", "paste_offset_span": 0.0}}})["config"]["translate"]  # fmt: skip
     assert translate["level_paste"] == "direct" and translate["paste"]["paste_offset_span"] == 0

@@ -49,6 +49,17 @@ def test_other_settings_or_none_saved_are_refused_naming_the_folder(tmp_path):
         folder.resumed_rows({"a": 1}, resume=True)
 
 
+def test_a_run_saved_with_other_chunks_of_iterations_resumes(tmp_path):
+    # Chunks only set how often progress is reported (`report.EXECUTION_SETTINGS`).
+    config = {"toy": {"alpha": 1e-7, "solver": {"maxls": 30, "chunk_iterations": 10}}}
+    folder = _folder(tmp_path, {"config": config}, "k\nx\n")
+    now = {"config": {"toy": {"alpha": 1e-7, "solver": {"maxls": 30, "chunk_iterations": 1}}}}
+    assert folder.resumed_rows(now, resume=True)[1] == [{"k": "x"}]
+    other = {"config": {"toy": {"alpha": 1e-7, "solver": {"maxls": 5, "chunk_iterations": 1}}}}
+    with pytest.raises(InputError, match=r"\(config differ\)"):
+        folder.resumed_rows(other, resume=True)
+
+
 def test_saved_settings_that_are_not_an_object_or_lack_keys_are_refused(tmp_path):
     folder = _folder(tmp_path, ["a"], "k\nx\n")
     with pytest.raises(InputError, match="is not the s.json of an npsynth run"):

@@ -519,7 +519,7 @@ def test_the_rate_leaves_out_compilation():
 
 # Jobs timed one after another in one process on this project's 2-core CPU machine (shared
 # with other sessions' test runs at the time, load average 9-11) by
-# `python -m eval.progress_cost --timings` (issue 41): photo (height, width), hole box (top,
+# `python -m eval.bench progress --timings` (issue 41): photo (height, width), hole box (top,
 # bottom, left, right), preset, scales, seconds, of which compiling.
 RECORDED_JOBS = [
     ((512, 512), (192, 320, 192, 320), "fast", (128, 256, 512), 40.32, 7.95),

@@ -145,6 +145,26 @@ REMOVED_SETTINGS = {"alpha_scaling": "none", "content_scales": "auto"}
 RENAMED_SETTINGS = {"translate": {"paste": "level_paste"}}
 
 
+# Settings that change how a run is computed, not what it computes: a resumed run may differ
+# in them (`comparable`). Chunks of L-BFGS iterations only set how often progress is reported.
+EXECUTION_SETTINGS = frozenset({"chunk_iterations"})
+
+
+def comparable(settings: dict) -> dict:
+    """Run settings without the `EXECUTION_SETTINGS` of their configs, for comparing a new
+    run's with a saved one's."""
+
+    def strip(fields):
+        if not isinstance(fields, dict):
+            return fields
+        return {k: strip(v) for k, v in fields.items() if k not in EXECUTION_SETTINGS}
+
+    configs = settings.get("config")
+    if not isinstance(configs, dict):
+        return settings
+    return settings | {"config": {method: strip(fields) for method, fields in configs.items()}}
+
+
 def with_new_config_fields(saved: dict) -> dict:
     """Saved run settings whose "config" (method -> fields) reads as today's: fields saved
     flat before the settings were nested in records (issue 36) go to their records, a removed

@@ -103,7 +103,7 @@ class RunFolder:
                 "settings cannot be checked; use a new --out or drop --resume"
             )
         saved = self.read_settings(context)
-        changed = differences(settings, saved)
+        changed = differences(report.comparable(settings), report.comparable(saved))
         if changed:
             raise InputError(
                 f"{context}: its results were made with other settings "

@@ -3,8 +3,8 @@ iterations reported after each chunk, against chunks of one iteration (a report 
 iteration) and against chunks of 10 with a host callback (`jax.debug.callback`) after every
 iteration inside the compiled chunk.
 
-    python -m eval.progress_cost --sizes 256 --iterations 5 --rounds 2
-    python -m eval.progress_cost --timings
+    python -m eval.bench progress --sizes 256 --iterations 5 --rounds 2
+    python -m eval.bench progress --timings
 
 A random photo of each size with a centred square hole of a quarter of its area, the
 default `optimize` settings, VGG-19; each variant is compiled once, then run `--rounds`
@@ -13,7 +13,6 @@ times in turn with the others.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
@@ -101,19 +100,35 @@ def compare(size, iterations, rounds, vgg):
         )
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    parser.add_argument("--iterations", type=int, nargs="+", default=[10, 5])
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--timings", action="store_true", help="time TIMING_CASES instead")
-    args = parser.parse_args(argv)
-    if args.timings:
-        return timings()
-    vgg = hub.default_vgg()
-    print(f"JAX {jax.__version__} on {jax.devices()[0].platform}")
-    for size, iterations in zip(args.sizes, args.iterations):
-        compare(size, iterations, args.rounds, vgg)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProgressBench:
+    """What per-iteration progress costs (`python -m eval.bench progress`)."""
+
+    # Photo sizes (px), comma-separated; one level each.
+    sizes: tuple[int, ...] = (256, 512)
+    # L-BFGS iterations at each size, comma-separated.
+    iterations: tuple[int, ...] = (10, 5)
+    # Timed rounds of the variants after the compiling one.
+    rounds: int = 2
+    # Time TIMING_CASES (whole photos through npsynth.inpaint, as the page runs them) instead.
+    timings: bool = False
+
+    def __post_init__(self):
+        from npsynth.harness import checks
+
+        checks.check_at_least(1, rounds=self.rounds)
+        checks.check_at_least(32, sizes=min(self.sizes, default=0))
+        checks.check_at_least(1, iterations=min(self.iterations, default=0))
+        if len(self.sizes) != len(self.iterations):
+            raise ValueError("--iterations: give one number per size of --sizes")
+
+    def run(self) -> None:
+        if self.timings:
+            return timings()
+        vgg = hub.default_vgg()
+        print(f"JAX {jax.__version__} on {jax.devices()[0].platform}")
+        for size, iterations in zip(self.sizes, self.iterations, strict=True):
+            compare(size, iterations, self.rounds, vgg)
 
 
 # (photo height, width, hole top, bottom, left, right, preset, scales) of `--timings`: the
@@ -165,7 +180,3 @@ def timings(cases=TIMING_CASES):
                            iterations[-1][1]))  # fmt: skip
         print((height, width, (top, bottom, left, right), preset, scales, round(seconds, 2),
                round(compiling, 2), levels), flush=True)  # fmt: skip
-
-
-if __name__ == "__main__":
-    main()
