@@ -250,7 +250,7 @@ def test_tyro_error_boxes_become_one_argparse_line():
     "argv, expected",
     [
         (["frontier", "--limit", "-1"], "error: argument --limit: must be at least 1, got '-1'"),
-        ([], "error: Expected one of {loss, layers, frontier, batch}."),
+        ([], "error: Expected one of {loss, layers, frontier, batch, profile, progress}."),
     ],
 )
 def test_a_subcommands_bad_flag_is_one_line(argv, expected, capsys):
