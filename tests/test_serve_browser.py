@@ -8,7 +8,7 @@ the test's tmp folder and measured.
 
 Skipped when Chromium, its driver or selenium is missing, unless NPSYNTH_REQUIRE_BROWSER=1
 (as `.ci/run` sets): then it fails. NPSYNTH_SCREENSHOT=PATH saves a screenshot of the page
-with the result (README's docs/images/serve_page.png).
+with the result (README's docs/images/serve_page.jpg, converted from the PNG; docs/serve.md).
 """
 
 from __future__ import annotations
