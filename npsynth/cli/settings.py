@@ -57,12 +57,10 @@ def method_configs(
 
 
 def preset_method(preset: str | None) -> str:
-    """The method a command line runs when it names none: the preset's, else optimize.
-
-    An unknown preset is a usage error (one line naming --preset, exit 2).
+    """The method a command line runs when it names none: the preset's, else the "default"
+    preset's (optimize). An unknown preset is a usage error (one line naming --preset, exit 2).
     """
-    if preset is None:
-        return "optimize"
+    preset = "default" if preset is None else preset
     if preset not in presets.PRESETS:
         flags.usage_error(
             f"argument --preset: unknown preset {preset!r}; choose from {', '.join(presets.PRESETS)}"
