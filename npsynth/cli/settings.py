@@ -103,7 +103,7 @@ def _defaults() -> dict[str, dict[str, object]]:
     """Method -> leaf name -> its default value."""
     found = {}
     for method, cls in CONFIGS.items():
-        config = config_for(method)
+        config = cls()  # the method's defaults
         values = {}
         for leaf in flags.leaves(cls):
             value = config
